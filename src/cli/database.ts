@@ -1,0 +1,22 @@
+// One-shot commands (migrate, domain, key, stamp --spend) open the database for their duration.
+// On the embedded default this reaches a running `serve` through its socket (src/db/embedded.ts).
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../config.js';
+import { openDatabase, type DatabaseHandle } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+
+export async function withDatabase<T>(
+  env: Record<string, string | undefined>,
+  fn: (handle: DatabaseHandle, config: Readonly<Config>) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
+  const config = loadConfig(env);
+  const log = pino({ level: config.log.level === 'info' ? 'warn' : config.log.level }, pino.destination(2));
+  const handle = await openDatabase(config.database, { log, maxConnections: 4 });
+  try {
+    if (options.migrate !== false) await migrateToLatest(handle.db);
+    return await fn(handle, config);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,82 @@
+// Table types: the schema as kysely sees it. Each interface mirrors a migration in migrations/.
+// Rows are mapped to domain types in the repository modules, never passed around raw.
+import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+/** Per-zone DNS settings that the DNS server reads; see src/dns/. */
+export interface ZoneDnsSettings {
+  /** NS host names; the first is the SOA MNAME. */
+  nameservers: { name: string; ipv4?: string[]; ipv6?: string[] }[];
+  /** SOA RNAME as a mailbox (hostmaster@example.org). */
+  hostmaster?: string;
+  soa?: { refresh: number; retry: number; expire: number; minimum: number; ttl: number };
+  /** Addresses for `openpgpkey.<zone>` (WKD advanced method). */
+  openpgpkeyAddresses?: string[];
+  /** Secondaries allowed to AXFR and sent NOTIFY. */
+  secondaries?: { address: string; port?: number; tsigKey?: string }[];
+  /** TSIG keys by name: algorithm hmac-sha256, secret base64. */
+  tsigKeys?: Record<string, string>;
+}
+
+export interface DomainsTable {
+  /** Lowercased zone apex without trailing dot. */
+  name: string;
+  /** SOA serial; bumped in the same transaction as any change to what DNS publishes. */
+  serial: ColumnType<string, string | number | bigint, string | number | bigint>;
+  pow_bits: number | null;
+  endpoint: string | null;
+  next_hop: string | null;
+  api_url: string | null;
+  owner_token_hash: Buffer;
+  dns: Json<ZoneDnsSettings>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface KeysTable {
+  /** Primary key fingerprint, 40 (v4) or 64 (v6) uppercase hex. */
+  fingerprint: string;
+  /** Primary key id and every subkey id, 16 uppercase hex each, for VKS/HKP by-keyid. */
+  key_ids: string[];
+  /** The stripped key (binary), without any user IDs that are not verified addresses. */
+  key_data: Buffer;
+  algorithm: string;
+  bits: number | null;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked: Generated<boolean>;
+  uploaded_at: Generated<Date>;
+}
+
+export type AddressStatus = 'published' | 'withdrawn';
+
+export interface AddressesTable {
+  /** Full lowercased address, local@domain. */
+  address: string;
+  domain: string;
+  local_part: string;
+  fingerprint: string;
+  /** The minimal key for this address: primary, this user ID + self-signature, valid subkeys. */
+  minimal_key: Buffer;
+  /** The user ID string as it appears in the key. */
+  user_id: string;
+  status: AddressStatus;
+  /** How the address was published: by the domain owner or by the address holder. */
+  source: 'owner' | 'self' | 'import';
+  endpoint: string | null;
+  next_hop: string | null;
+  pow_bits: number | null;
+  published_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface Database {
+  domains: DomainsTable;
+  keys: KeysTable;
+  addresses: AddressesTable;
+}
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;

@@ -1,0 +1,120 @@
+// Embedded PostgreSQL (PGlite) owned by exactly one process per data directory.
+//
+// PGlite is a single in-process backend: two processes opening the same directory would corrupt it.
+// The owner takes an exclusive lock file, then serves the database on a Unix socket inside the data
+// directory with the PostgreSQL wire protocol. Every caller, the owner included, connects through
+// that socket with `pg`, so there is one driver, one dialect and one transaction model everywhere.
+// A second keypost process (`keypost domain add` while `serve` runs) finds the socket and connects
+// to the running owner instead of opening the files.
+import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+/** libpq convention: a socket directory plus port names `<dir>/.s.PGSQL.<port>`. */
+export const SOCKET_PORT = 5432;
+const LOCK_FILE = 'keypost.lock';
+const SOCKET_NAME = `.s.PGSQL.${SOCKET_PORT}`;
+// sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
+const MAX_SOCKET_PATH = 107;
+
+export class DataDirInUseError extends Error {
+  readonly code = 'DB_DATA_DIR_IN_USE';
+}
+
+export interface EmbeddedOwner {
+  socketDir: string;
+  close(): Promise<void>;
+}
+
+export function socketDirFor(dataDir: string): string {
+  return path.resolve(dataDir);
+}
+
+function socketPath(dataDir: string): string {
+  return path.join(socketDirFor(dataDir), SOCKET_NAME);
+}
+
+/** True when a running owner answers on the data directory's socket. */
+export function ownerIsRunning(dataDir: string): Promise<boolean> {
+  const target = socketPath(dataDir);
+  if (!existsSync(target)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const probe = connect(target);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Create the lock file exclusively; a lock left by a dead process is taken over. */
+function acquireLock(dataDir: string): string {
+  const lockPath = path.join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return lockPath;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processIsAlive(holder)) {
+        throw new DataDirInUseError(
+          `the embedded database in ${path.resolve(dataDir)} is in use by process ${holder}; ` +
+            'stop it, or set DATABASE_URL to use PostgreSQL',
+        );
+      }
+      unlinkSync(lockPath);
+    }
+  }
+  throw new DataDirInUseError(`could not lock ${lockPath}`);
+}
+
+/** Open PGlite in `dataDir` and serve it on the data directory's Unix socket. */
+export async function startEmbeddedOwner(dataDir: string): Promise<EmbeddedOwner> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const sock = socketPath(dataDir);
+  if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
+    throw new DataDirInUseError(`KEYPOST_DATA_DIR path is too long for a Unix socket: ${sock}`);
+  }
+  const lockPath = acquireLock(dataDir);
+  let pglite: PGlite | undefined;
+  try {
+    // A socket file left by a crashed owner would make listen() fail with EADDRINUSE.
+    if (existsSync(sock)) unlinkSync(sock);
+    pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pgdata') });
+    const server = new PGLiteSocketServer({ db: pglite, path: sock, maxConnections: 64 });
+    await server.start();
+    const db = pglite;
+    let closed: Promise<void> | undefined;
+    return {
+      socketDir: socketDirFor(dataDir),
+      close() {
+        closed ??= (async () => {
+          await server.stop();
+          await db.close();
+          if (existsSync(sock)) unlinkSync(sock);
+          unlinkSync(lockPath);
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    await pglite?.close().catch(() => undefined);
+    unlinkSync(lockPath);
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+// The HTTP listener: health, readiness, metrics, and the directory's routes (plugged in by main).
+// Errors leave as JSON `{"error", "code"}` with the status from the one table in src/errors.ts.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Db } from '../db/database.js';
+import { KeypostError, httpStatusFor } from '../errors.js';
+
+export interface HttpAppOptions {
+  db: Db;
+  log: Logger;
+  metrics: Registry;
+  /** Route plugins of the areas that serve HTTP (directory, ...). */
+  routes?: FastifyPluginAsync[];
+  /** Largest request body accepted, in bytes (VKS uploads are ≤ 1 MiB). */
+  bodyLimit?: number;
+}
+
+export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Per-request lines would swamp the log at directory scale; warnings and errors still show.
+    loggerInstance: options.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024 + 64 * 1024,
+    trustProxy: true,
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof KeypostError) {
+      return reply.status(httpStatusFor(error.code)).send({ error: error.message, code: error.code, ...error.details });
+    }
+    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    // Fastify's own client errors (bad JSON, body too large, schema validation) keep their 4xx.
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      const code =
+        err.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : err.statusCode === 429 ? 'RATE_LIMITED' : 'REQUEST_INVALID';
+      return reply.status(err.statusCode).send({ error: err.message ?? 'bad request', code });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ error: 'internal error', code: 'INTERNAL' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: `no route for ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' }),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Ready only when the database answers: a load balancer stops sending traffic otherwise.
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(options.db);
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', code: 'DB_UNAVAILABLE', error: 'database unreachable' });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.metrics.contentType);
+    return options.metrics.metrics();
+  });
+
+  for (const routes of options.routes ?? []) await app.register(routes);
+  return app;
+}

@@ -1,0 +1,90 @@
+// Composition root: builds the database, logger, metrics and change feed, then the listeners the
+// caller asked for, and stops everything in reverse order.
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { openDatabase, type DatabaseHandle } from './db/connect.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createChangeFeed } from './db/change-feed.js';
+import { createMetrics } from './metrics.js';
+import type { Component, Services } from './lifecycle.js';
+import { createHttpComponent } from './http/component.js';
+
+export const LISTENERS = ['dns', 'api', 'gateway'] as const;
+export type ListenerName = (typeof LISTENERS)[number];
+
+/** Listener factories; an area adds its own here. */
+const FACTORIES: Partial<Record<ListenerName, (services: Services) => Component>> = {
+  api: (services) => createHttpComponent(services),
+};
+
+export function availableListeners(): ListenerName[] {
+  return LISTENERS.filter((name) => FACTORIES[name]);
+}
+
+export interface RunningKeypost {
+  services: Services;
+  /** Bound address per started listener, e.g. { api: '127.0.0.1:8080' }. */
+  addresses: Partial<Record<ListenerName, string>>;
+  components: Component[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  only?: ListenerName[];
+  now?: () => Date;
+}
+
+export async function startKeypost(options: StartOptions): Promise<RunningKeypost> {
+  const { config, log } = options;
+  const selected = options.only ?? availableListeners();
+  const database: DatabaseHandle = await openDatabase(config.database, { log });
+  const started: Component[] = [];
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length) log.info({ migrations: applied }, 'applied migrations');
+    const changeFeed = createChangeFeed(database, log.child({ component: 'change-feed' }));
+    const services: Services = {
+      config,
+      log,
+      database,
+      metrics: createMetrics(),
+      changeFeed,
+      now: options.now ?? (() => new Date()),
+    };
+    await changeFeed.start();
+    const addresses: RunningKeypost['addresses'] = {};
+    for (const name of selected) {
+      const factory = FACTORIES[name];
+      if (!factory) throw new Error(`listener "${name}" is not available in this build`);
+      const component = factory(services);
+      const bound = await component.start();
+      started.push(component);
+      if (bound) {
+        addresses[name] = bound;
+        log.info({ listener: name, address: bound }, `${name} listening on ${bound}`);
+      }
+    }
+    let closing: Promise<void> | undefined;
+    return {
+      services,
+      addresses,
+      components: started,
+      close() {
+        closing ??= (async () => {
+          for (const component of [...started].reverse()) {
+            await component.close().catch((err) => log.error({ err, component: component.name }, 'close failed'));
+          }
+          await changeFeed.close();
+          await database.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const component of started.reverse()) await component.close().catch(() => undefined);
+    await database.close();
+    throw err;
+  }
+}
