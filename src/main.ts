@@ -8,13 +8,14 @@ import { createChangeFeed } from './db/change-feed.js';
 import { createMetrics } from './metrics.js';
 import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
+import { directoryRoutes } from './directory/routes.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 /** Listener factories; an area adds its own here. */
 const FACTORIES: Partial<Record<ListenerName, (services: Services) => Component>> = {
-  api: (services) => createHttpComponent(services),
+  api: (services) => createHttpComponent(services, [directoryRoutes(services)]),
 };
 
 export function availableListeners(): ListenerName[] {
