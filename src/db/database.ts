@@ -72,10 +72,37 @@ export interface AddressesTable {
   updated_at: Generated<Date>;
 }
 
+export type VerificationPurpose = 'publish' | 'delete';
+
+/** A mailed one-time link; see migrations/2026_11_27_000200_create_verification_tokens.ts. */
+export interface VerificationTokensTable {
+  /** SHA-256 of the token; the token itself only ever exists in the mail. */
+  token_hash: Buffer;
+  purpose: VerificationPurpose;
+  address: string;
+  fingerprint: string;
+  /** For 'publish': the stripped key to publish on confirmation. */
+  key_data: Buffer | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+/** A key submitted by its holder (VKS upload, HKP add), waiting for address verification. */
+export interface KeyUploadsTable {
+  token_hash: Buffer;
+  fingerprint: string;
+  key_data: Buffer;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   domains: DomainsTable;
   keys: KeysTable;
   addresses: AddressesTable;
+  verification_tokens: VerificationTokensTable;
+  key_uploads: KeyUploadsTable;
 }
 
 export type Db = Kysely<Database>;
