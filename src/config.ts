@@ -22,6 +22,28 @@ function parseListen(value: string, ctx: z.RefinementCtx): ListenAddress {
 const listen = (fallback: string) => z.string().default(fallback).transform(parseListen);
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+/** A duration: a number with an optional unit (ms, s, m, h, d); a bare number is seconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 5m, 2h or 5d, got "${value}"` });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
+      return Number(match[1]) * unit;
+    });
+const optionalListen = z
+  .string()
+  .optional()
+  .transform((value, ctx) => (value ? parseListen(value.replace(/^socks5h?:\/\//, ''), ctx) : undefined));
+const list = z
+  .string()
+  .default('')
+  .transform((value) => value.split(/[\s,]+/).filter(Boolean));
 const optionalUrl = z
   .string()
   .url()
@@ -50,6 +72,33 @@ const envSchema = z.object({
   KEYPOST_PUBLIC_URL: optionalUrl,
   KEYPOST_MAIL_SUBMISSION_URL: optionalUrl,
   KEYPOST_MAIL_FROM: z.string().default('keypost@localhost'),
+
+  // SMTP gateway (src/gateway/): receiving limits, TLS, exemptions, relaying.
+  KEYPOST_SMTP_HOSTNAME: z.string().min(1).default('localhost'),
+  KEYPOST_SMTP_MAX_SIZE: integer(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  KEYPOST_SMTP_MAX_RECIPIENTS: integer(100, 1, 10_000),
+  KEYPOST_SMTP_MAX_LINE_LENGTH: integer(1000, 0, 1024 * 1024),
+  KEYPOST_SMTP_MAX_CONNECTIONS: integer(500, 1, 100_000),
+  KEYPOST_SMTP_MAX_BUFFERED: integer(256 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
+  KEYPOST_SMTP_IDLE_TIMEOUT: duration('5m'),
+  KEYPOST_SMTP_SESSION_TIMEOUT: duration('30m'),
+  KEYPOST_SMTP_TLS_CERT: z.string().optional(),
+  KEYPOST_SMTP_TLS_KEY: z.string().optional(),
+  KEYPOST_SMTP_AUTH_USERS: z.string().optional(),
+  KEYPOST_SMTP_ALLOW_INSECURE_AUTH: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  KEYPOST_SMTP_EXEMPT_NETWORKS: list,
+  KEYPOST_RELAY_DOMAINS: list,
+  KEYPOST_RELAY_SMARTHOST: z.string().optional(),
+  KEYPOST_RELAY_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  KEYPOST_RELAY_CONCURRENCY: integer(20, 1, 1000),
+  KEYPOST_RELAY_RETRY_MIN: duration('5m'),
+  KEYPOST_RELAY_RETRY_MAX: duration('1h'),
+  KEYPOST_RELAY_MAX_AGE: duration('5d'),
+  KEYPOST_RELAY_LEASE: duration('2m'),
+  KEYPOST_RELAY_POLL_INTERVAL: duration('1s'),
+  KEYPOST_RELAY_TIMEOUT: duration('2m'),
+  KEYPOST_DNS_RESOLVER: optionalListen,
+  KEYPOST_SOCKS_PROXY: optionalListen,
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -65,6 +114,40 @@ export interface Config {
     resourceCaseSensitive: boolean;
   };
   directory: { publicUrl: string | undefined; mailSubmissionUrl: string | undefined; mailFrom: string };
+  gateway: GatewayConfig;
+}
+
+/** The SMTP gateway's slice; durations are in milliseconds. */
+export interface GatewayConfig {
+  hostname: string;
+  maxMessageBytes: number;
+  maxRecipients: number;
+  /** Longest DATA line in octets including CRLF (RFC 5321 section 4.5.3.1.6); 0 = unlimited. */
+  maxLineLength: number;
+  maxConnections: number;
+  /** Message bytes all sessions together may hold in memory before new DATA is deferred. */
+  maxBufferedBytes: number;
+  idleTimeoutMs: number;
+  sessionTimeoutMs: number;
+  tls: { certFile: string; keyFile: string } | undefined;
+  authUsersFile: string | undefined;
+  allowInsecureAuth: boolean;
+  exemptNetworks: string[];
+  /** `domain` or `domain=smtp://host:port`. */
+  relayDomains: string[];
+  smarthost: string | undefined;
+  relay: {
+    enabled: boolean;
+    concurrency: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    maxAgeMs: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    timeoutMs: number;
+  };
+  dnsResolver: ListenAddress | undefined;
+  socksProxy: ListenAddress | undefined;
 }
 
 /** Thrown for invalid configuration; the CLI turns it into one line and exit code 2. */
@@ -89,6 +172,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
   }
   const e = parsed.data;
+  if (Boolean(e.KEYPOST_SMTP_TLS_CERT) !== Boolean(e.KEYPOST_SMTP_TLS_KEY)) {
+    throw new ConfigError('KEYPOST_SMTP_TLS_CERT and KEYPOST_SMTP_TLS_KEY must be set together');
+  }
   return deepFreeze({
     database: { url: e.DATABASE_URL, dataDir: e.KEYPOST_DATA_DIR },
     log: { level: e.KEYPOST_LOG_LEVEL },
@@ -103,6 +189,37 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       publicUrl: e.KEYPOST_PUBLIC_URL,
       mailSubmissionUrl: e.KEYPOST_MAIL_SUBMISSION_URL,
       mailFrom: e.KEYPOST_MAIL_FROM,
+    },
+    gateway: {
+      hostname: e.KEYPOST_SMTP_HOSTNAME,
+      maxMessageBytes: e.KEYPOST_SMTP_MAX_SIZE,
+      maxRecipients: e.KEYPOST_SMTP_MAX_RECIPIENTS,
+      maxLineLength: e.KEYPOST_SMTP_MAX_LINE_LENGTH,
+      maxConnections: e.KEYPOST_SMTP_MAX_CONNECTIONS,
+      maxBufferedBytes: e.KEYPOST_SMTP_MAX_BUFFERED,
+      idleTimeoutMs: e.KEYPOST_SMTP_IDLE_TIMEOUT,
+      sessionTimeoutMs: e.KEYPOST_SMTP_SESSION_TIMEOUT,
+      tls:
+        e.KEYPOST_SMTP_TLS_CERT && e.KEYPOST_SMTP_TLS_KEY
+          ? { certFile: e.KEYPOST_SMTP_TLS_CERT, keyFile: e.KEYPOST_SMTP_TLS_KEY }
+          : undefined,
+      authUsersFile: e.KEYPOST_SMTP_AUTH_USERS || undefined,
+      allowInsecureAuth: e.KEYPOST_SMTP_ALLOW_INSECURE_AUTH,
+      exemptNetworks: e.KEYPOST_SMTP_EXEMPT_NETWORKS,
+      relayDomains: e.KEYPOST_RELAY_DOMAINS,
+      smarthost: e.KEYPOST_RELAY_SMARTHOST || undefined,
+      relay: {
+        enabled: e.KEYPOST_RELAY_ENABLED,
+        concurrency: e.KEYPOST_RELAY_CONCURRENCY,
+        retryMinMs: e.KEYPOST_RELAY_RETRY_MIN,
+        retryMaxMs: e.KEYPOST_RELAY_RETRY_MAX,
+        maxAgeMs: e.KEYPOST_RELAY_MAX_AGE,
+        leaseMs: e.KEYPOST_RELAY_LEASE,
+        pollIntervalMs: e.KEYPOST_RELAY_POLL_INTERVAL,
+        timeoutMs: e.KEYPOST_RELAY_TIMEOUT,
+      },
+      dnsResolver: e.KEYPOST_DNS_RESOLVER,
+      socksProxy: e.KEYPOST_SOCKS_PROXY,
     },
   });
 }
