@@ -2,5 +2,6 @@
 import type { Command } from '../command.js';
 import { serveCommand } from './serve.js';
 import { migrateCommand } from './migrate.js';
+import { domainCommand } from './domain.js';
 
-export const COMMANDS: Command[] = [serveCommand, migrateCommand];
+export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand];
