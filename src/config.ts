@@ -72,6 +72,12 @@ const envSchema = z.object({
   KEYPOST_PUBLIC_URL: optionalUrl,
   KEYPOST_MAIL_SUBMISSION_URL: optionalUrl,
   KEYPOST_MAIL_FROM: z.string().default('keypost@localhost'),
+  // Self-service limits: link lifetime, one mail per address and key per cooldown, and a per-client
+  // request budget on the write endpoints (upload, request-verify, /pks/add, /v, delete-request).
+  KEYPOST_VERIFY_TOKEN_TTL: duration('24h'),
+  KEYPOST_VERIFY_MAIL_COOLDOWN: duration('5m'),
+  KEYPOST_RATE_LIMIT_MAX: integer(20, 1, 1_000_000),
+  KEYPOST_RATE_LIMIT_WINDOW: duration('1m'),
 
   // SMTP gateway (src/gateway/): receiving limits, TLS, exemptions, relaying.
   KEYPOST_SMTP_HOSTNAME: z.string().min(1).default('localhost'),
@@ -113,7 +119,17 @@ export interface Config {
     graceSeconds: number;
     resourceCaseSensitive: boolean;
   };
-  directory: { publicUrl: string | undefined; mailSubmissionUrl: string | undefined; mailFrom: string };
+  directory: {
+    publicUrl: string | undefined;
+    mailSubmissionUrl: string | undefined;
+    mailFrom: string;
+    /** Milliseconds a mailed link / upload token stays valid. */
+    verifyTokenTtlMs: number;
+    /** Milliseconds before the same address and key get another verification mail. */
+    mailCooldownMs: number;
+    /** Write requests per client address per window. */
+    rateLimit: { max: number; windowMs: number };
+  };
   gateway: GatewayConfig;
 }
 
@@ -189,6 +205,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       publicUrl: e.KEYPOST_PUBLIC_URL,
       mailSubmissionUrl: e.KEYPOST_MAIL_SUBMISSION_URL,
       mailFrom: e.KEYPOST_MAIL_FROM,
+      verifyTokenTtlMs: e.KEYPOST_VERIFY_TOKEN_TTL,
+      mailCooldownMs: e.KEYPOST_VERIFY_MAIL_COOLDOWN,
+      rateLimit: { max: e.KEYPOST_RATE_LIMIT_MAX, windowMs: e.KEYPOST_RATE_LIMIT_WINDOW },
     },
     gateway: {
       hostname: e.KEYPOST_SMTP_HOSTNAME,
