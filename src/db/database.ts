@@ -97,12 +97,21 @@ export interface KeyUploadsTable {
   expires_at: Timestamp;
 }
 
+/** A hashcash stamp accepted once; kept until the stamp would be refused as expired anyway. */
+export interface SpentStampsTable {
+  /** SHA-1 of the exact stamp text (20 bytes). */
+  stamp_sha1: Buffer;
+  expires_at: Timestamp;
+  spent_at: Generated<Date>;
+}
+
 export interface Database {
   domains: DomainsTable;
   keys: KeysTable;
   addresses: AddressesTable;
   verification_tokens: VerificationTokensTable;
   key_uploads: KeyUploadsTable;
+  spent_stamps: SpentStampsTable;
 }
 
 export type Db = Kysely<Database>;
