@@ -4,8 +4,8 @@
 //   v0: `0:date:resource:rand`                     (the original format; checked, never minted)
 //
 // Character rules follow hashcash 1.22: fields are separated by `:` so no field contains one; rand
-// and counter use `[A-Za-z0-9+/=]` (base64's standard alphabet, the tool rejects `_` and `-`), and
-// may be empty; the date is a digit-pair UTCTIME (see date.ts). Where the C tool is lax because of
+// and counter use `[A-Za-z0-9+/=]` (base64's standard alphabet, the tool rejects `_` and `-`); the
+// v1 rand may be empty but the last field (v1 counter, v0 rand) may not; the date is a digit-pair UTCTIME (see date.ts). Where the C tool is lax because of
 // atoi() (`01:` as version, `8x` as bits, trailing fields after the counter) we reject the stamp as
 // malformed: no minter produces those, and a strict grammar keeps one canonical reading of a stamp.
 import { POW_CODES, StampError } from './errors.js';
@@ -76,6 +76,7 @@ export function parseStamp(text: string): Stamp {
     if (CONTROL.test(ext)) throw malformed('stamp extension contains control characters');
     if (!STAMP_ALPHABET.test(rand)) throw malformed('stamp rand has characters outside [A-Za-z0-9+/=]');
     if (!STAMP_ALPHABET.test(counter)) throw malformed('stamp counter has characters outside [A-Za-z0-9+/=]');
+    if (counter === '') throw malformed('stamp counter is empty');
     return { version: 1, bits: Number(bits), date, resource, ext, rand, counter, text };
   }
 
@@ -85,6 +86,7 @@ export function parseStamp(text: string): Stamp {
     if (!isStampDateField(date)) throw malformed(`stamp date "${date}" is not YYMMDD[hhmm[ss]]`);
     checkResource(resource);
     if (!STAMP_ALPHABET.test(rand)) throw malformed('stamp rand has characters outside [A-Za-z0-9+/=]');
+    if (rand === '') throw malformed('stamp rand is empty');
     return { version: 0, bits: 0, date, resource, ext: '', rand, counter: '', text };
   }
 

@@ -25,12 +25,12 @@ describe('parseStamp', () => {
     { text: '1:08:261127:x::r:c', expect: { bits: 8 } },
     { text: '1:160:261127:x::r:c', expect: { bits: 160 } },
     { text: '1:20:261127:x:a=b;c=d:r:c', expect: { ext: 'a=b;c=d' } },
-    { text: '1:20:261127:x:::', expect: { rand: '', counter: '' } },
-    { text: '1:20:261127::::', expect: { resource: '' } },
+    { text: '1:20:261127:x:::c', expect: { rand: '', counter: 'c' } },
+    { text: '1:20:261127::::c', expect: { resource: '' } },
     { text: '1:20:261127:Bob Smith <b@x>::r=:c/+', expect: { resource: 'Bob Smith <b@x>', rand: 'r=', counter: 'c/+' } },
     { text: '1:20:261127:bjørn@example.org::r:c', expect: { resource: 'bjørn@example.org' } },
     { text: '0:261127:x@example.org:abc8bf', expect: { version: 0, bits: 0, date: '261127', resource: 'x@example.org', rand: 'abc8bf', counter: '', ext: '' } },
-    { text: '0:2611272309:x:', expect: { version: 0, rand: '' } },
+    { text: '0:2611272309:x:r', expect: { version: 0, date: '2611272309' } },
   ];
   for (const { text, expect } of good) {
     it(`parses ${text}`, () => {
@@ -64,6 +64,8 @@ describe('parseStamp', () => {
     ['1:20:261127:x::a_b:c', 'URL-safe base64 "_" in rand'],
     ['1:20:261127:x::a-b:c', 'URL-safe base64 "-" in rand'],
     ['1:20:261127:x::r:c d', 'space in counter'],
+    ['1:20:261127:x::r:', 'empty counter'],
+    ['0:261127:x:', 'v0 with an empty rand'],
     ['1:20:261127:x::r:c\n', 'trailing newline'],
     [' 1:20:261127:x::r:c', 'leading space'],
     ['1:20:261127:x\ty::r:c', 'control character in resource'],
