@@ -1,0 +1,64 @@
+// The hashed labels under which an address's local part is published, shared by the HTTP API (WKD,
+// /v1/records) and the DNS zone, so both always name an address the same way.
+//
+// GnuPG lowercases ASCII letters of the local part before hashing and leaves other bytes alone
+// (REFERENCE.md), so that is what these do, over the UTF-8 bytes of the local part.
+import { createHash } from 'node:crypto';
+
+/** ASCII-only lowercase, as GnuPG applies it before hashing (non-ASCII bytes untouched). */
+export function asciiLowercase(text: string): string {
+  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+const ZBASE32 = 'ybndrfg8ejkmcpqxot1uwisza345h769';
+
+/** z-base-32 (the human-oriented base-32 of Zooko O'Whielacronx), as used by WKD and GnuPG PKA. */
+export function zbase32(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ZBASE32[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += ZBASE32[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/**
+ * RFC 7929 §3 owner label for OPENPGPKEY: SHA-256 of the local part truncated to 28 octets, as 56
+ * lowercase hex characters (truncated SHA-256, not SHA-224). The `_openpgpkey` and `_keypost`
+ * records use it.
+ */
+export function openpgpkeyLabel(local: string): string {
+  return createHash('sha256').update(asciiLowercase(local), 'utf8').digest('hex').slice(0, 56);
+}
+
+/** WKD hashed local part (draft-koch-openpgp-webkey-service §3.1), also the GnuPG PKA label. */
+export function wkdHash(local: string): string {
+  return zbase32(createHash('sha1').update(asciiLowercase(local), 'utf8').digest());
+}
+
+export interface AddressDnsNames {
+  /** `<h>._openpgpkey.<domain>`: OPENPGPKEY (RFC 7929). */
+  openpgpkey: string;
+  /** `<h>._keypost.<domain>`: keypost TXT record. */
+  keypost: string;
+  /** `<z>._pka.<domain>`: CERT IPGP for GnuPG 2.2's PKA. */
+  pka: string;
+}
+
+/** The DNS owner names DESIGN.md publishes for an address (`local@domain`, domain canonical). */
+export function dnsNamesFor(localPart: string, domain: string): AddressDnsNames {
+  const h = openpgpkeyLabel(localPart);
+  return {
+    openpgpkey: `${h}._openpgpkey.${domain}`,
+    keypost: `${h}._keypost.${domain}`,
+    pka: `${wkdHash(localPart)}._pka.${domain}`,
+  };
+}
