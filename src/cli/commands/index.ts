@@ -3,5 +3,6 @@ import type { Command } from '../command.js';
 import { serveCommand } from './serve.js';
 import { migrateCommand } from './migrate.js';
 import { domainCommand } from './domain.js';
+import { stampCommand } from './stamp.js';
 
-export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand];
+export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, stampCommand];
