@@ -9,12 +9,14 @@ import { createMetrics } from './metrics.js';
 import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
 import { directoryRoutes } from './directory/routes.js';
+import { createDnsComponent } from './dns/component.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
 /** Listener factories; an area adds its own here. */
 const FACTORIES: Partial<Record<ListenerName, (services: Services) => Component>> = {
+  dns: (services) => createDnsComponent(services),
   api: (services) => createHttpComponent(services, [directoryRoutes(services)]),
 };
 

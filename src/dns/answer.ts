@@ -1,0 +1,175 @@
+// The authoritative answer: query bytes in, response bytes out (or null = drop). Pure apart from
+// the clock TSIG needs, shared by UDP and TCP, and testable without sockets.
+//
+// Responses are assembled from pre-encoded pieces: header, the question copied byte for byte (so
+// its case is preserved, RFC 1034 §3.1 / RFC 4343 §4.1), the RRset's ready answer-section bytes
+// whose owners point at the question name, the SOA for negative answers with its owner pointing at
+// the apex suffix of the question name, then OPT and TSIG.
+import { parseQuery, type Query } from './query.js';
+import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
+import { lookupNode, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
+
+export type Transport = 'udp' | 'tcp';
+
+export interface AnswerContext {
+  transport: Transport;
+  /** Peer address (used by transfer ACLs and logs). */
+  remote?: string;
+  /** Clock for TSIG, in seconds; defaults to the system clock. */
+  nowSeconds?: number;
+}
+
+/** RFC 6891 §6.2.5 floor and the DNS Flag Day 2020 recommended ceiling for UDP answers. */
+export const MIN_UDP_PAYLOAD = 512;
+export const MAX_UDP_PAYLOAD = 1232;
+const TCP_MAX = 65535;
+const OPT_LENGTH = 11;
+
+export interface ZoneMatch {
+  zone: ZoneSnapshot;
+  /** Index into labelOffsets where the apex starts (labelOffsets.length = the root). */
+  apexLabel: number;
+}
+
+/** Longest zone that contains the query name. */
+export function findZone(set: SnapshotSet, q: Query): ZoneMatch | null {
+  const offsets = q.labelOffsets;
+  let keyPos = 0;
+  for (let i = 0; i <= offsets.length; i++) {
+    const zone = set.zones.get(i === 0 ? q.key : q.key.slice(keyPos));
+    if (zone) return { zone, apexLabel: i };
+    if (i < offsets.length) keyPos += q.key.charCodeAt(keyPos) + 1;
+  }
+  return null;
+}
+
+function udpLimit(q: Query): number {
+  if (!q.edns) return MIN_UDP_PAYLOAD;
+  return Math.min(Math.max(q.edns.payload, MIN_UDP_PAYLOAD), MAX_UDP_PAYLOAD);
+}
+
+interface Sections {
+  rcode: number;
+  aa: boolean;
+  answer?: RRset;
+  /** Offset of the apex name inside the question, for the SOA owner pointer. */
+  soaOwner?: number;
+  zone?: ZoneSnapshot;
+}
+
+function writeOpt(out: Buffer, o: number, q: Query, extendedRcode: number): void {
+  out[o] = 0; // root owner
+  out.writeUInt16BE(TYPE.OPT, o + 1);
+  out.writeUInt16BE(MAX_UDP_PAYLOAD, o + 3);
+  out[o + 5] = extendedRcode;
+  out[o + 6] = 0; // version 0
+  out[o + 7] = q.edns!.dnssecOk ? 0x80 : 0;
+  out[o + 8] = 0;
+  out.writeUInt16BE(0, o + 9);
+}
+
+/** Header + question + sections + OPT; falls back to TC with no records when over `limit`. */
+function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer {
+  const questionLength = q.questionEnd - HEADER_LENGTH;
+  const answerLength = s.answer ? s.answer.wire.length : 0;
+  const authorityLength = s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
+  const optLength = q.edns ? OPT_LENGTH : 0;
+  let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + optLength;
+  // RFC 2181 §9 / RFC 7929 §2.5: when the records do not fit, send none and set TC.
+  const truncated = size > limit;
+  if (truncated) size = HEADER_LENGTH + questionLength + optLength;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt16BE(q.id, 0);
+  const rcode = s.rcode & 0xf;
+  let flags = FLAG.QR | (q.flags & (FLAG.RD | FLAG.CD)) | rcode;
+  if (s.aa) flags |= FLAG.AA;
+  if (truncated) flags |= FLAG.TC;
+  out.writeUInt16BE(flags, 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(truncated || !s.answer ? 0 : s.answer.count, 6);
+  out.writeUInt16BE(truncated || s.soaOwner === undefined ? 0 : 1, 8);
+  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  out.set(msg.subarray(HEADER_LENGTH, q.questionEnd), HEADER_LENGTH);
+  let o = q.questionEnd;
+  if (!truncated) {
+    if (s.answer) {
+      s.answer.wire.copy(out, o);
+      o += answerLength;
+    }
+    if (s.soaOwner !== undefined) {
+      out.writeUInt16BE(0xc000 | s.soaOwner, o);
+      s.zone!.negativeSoa.copy(out, o + 2);
+      o += authorityLength;
+    }
+  }
+  if (q.edns) writeOpt(out, o, q, s.rcode >> 4);
+  return out;
+}
+
+/** A header-only reply (FORMERR, NOTIMP) echoing whatever question was readable. */
+export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode: number, questionEnd: number): Buffer {
+  const out = Buffer.alloc(questionEnd);
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(FLAG.QR | (flags & 0x7800) | (flags & (FLAG.RD | FLAG.CD)) | rcode, 2);
+  out.writeUInt16BE(questionEnd > HEADER_LENGTH ? 1 : 0, 4);
+  out.set(msg.subarray(HEADER_LENGTH, questionEnd), HEADER_LENGTH);
+  return out;
+}
+
+/** Decides what the authoritative data says for a parsed query (no size or TSIG concerns). */
+export function resolve(set: SnapshotSet, q: Query): Sections & { match?: ZoneMatch } {
+  if (q.edns && q.edns.version !== 0) return { rcode: RCODE.BADVERS, aa: false };
+  if (q.qclass !== CLASS.IN && q.qclass !== CLASS.ANY) return { rcode: RCODE.REFUSED, aa: false };
+  const match = findZone(set, q);
+  if (!match) return { rcode: RCODE.REFUSED, aa: false };
+  const zone = match.zone;
+  // Zone transfers only over TCP and through transfer.ts; over UDP they are refused.
+  if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
+  const apexOffset = match.apexLabel < q.labelOffsets.length ? q.labelOffsets[match.apexLabel] : q.questionEnd - 5;
+  let rel = q.key;
+  if (match.apexLabel === 0) rel = '';
+  else rel = q.key.slice(0, q.key.length - zone.apexKey.length);
+  const node = lookupNode(zone, rel);
+  if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
+  let answer: RRset | undefined;
+  if (q.qtype === TYPE.ANY) {
+    // RFC 8482 §4.1: answering with one of the RRsets at the name is enough.
+    if (node.length) answer = node[0];
+  } else {
+    for (const set of node) if (set.type === q.qtype) answer = set;
+  }
+  if (!answer) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, zone, match };
+  return { rcode: RCODE.NOERROR, aa: true, answer, zone, match };
+}
+
+export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): Uint8Array | null {
+  const parsed = parseQuery(msg);
+  if (parsed.kind === 'drop') return null;
+  if (parsed.kind === 'error') return errorResponse(msg, parsed.id, parsed.flags, parsed.rcode, parsed.questionEnd);
+  const q = parsed.query;
+  const limit = ctx.transport === 'udp' ? udpLimit(q) : TCP_MAX;
+  const result = resolve(set, q);
+  if (!q.tsig) return assemble(msg, q, result, limit);
+  return signed(msg, q, result, limit, ctx, result.match?.zone);
+}
+
+/** RFC 8945 §5.2-5.3: verify the request's TSIG, then sign the answer (or report the failure). */
+function signed(msg: Uint8Array, q: Query, s: Sections, limit: number, ctx: AnswerContext, zone: ZoneSnapshot | undefined): Buffer {
+  const tsig = q.tsig!;
+  const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const secret = zone?.tsigKeys.get(tsig.keyKey);
+  const verdict = verifyRequest(msg, tsig, secret, now);
+  if (!verdict.ok && verdict.error !== TSIG_ERROR.BADTIME) {
+    const reply = assemble(msg, q, { rcode: RCODE.NOTAUTH, aa: false }, limit);
+    return unsignedError(reply, tsig, verdict.error, now);
+  }
+  const keyOpts = { keyWire: tsig.keyWire, secret: secret!, nowSeconds: now, fudge: tsig.fudge };
+  if (!verdict.ok) {
+    const reply = assemble(msg, q, { rcode: RCODE.NOTAUTH, aa: false }, limit);
+    return signResponse(reply, tsig.mac, keyOpts, TSIG_ERROR.BADTIME).message;
+  }
+  // Leave room for our own TSIG RR: owner + 10 + algorithm + 16 + MAC(32).
+  const tsigRoom = tsig.keyWire.length + 10 + 13 + 16 + 32;
+  return signResponse(assemble(msg, q, s, Math.max(limit - tsigRoom, HEADER_LENGTH)), tsig.mac, keyOpts).message;
+}

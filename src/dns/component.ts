@@ -1,0 +1,155 @@
+// The DNS listener as a component: loads every zone, serves UDP and TCP on one port, rebuilds a
+// zone when the change feed names it, swaps the snapshot set atomically, and notifies secondaries.
+import type { Component, Services } from '../lifecycle.js';
+import { formatAddress } from '../lifecycle.js';
+import { createCounters, registerDnsMetrics, type DnsCounters } from './counters.js';
+import { Notifier } from './notify.js';
+import { listenTcp, type TcpListener } from './tcp-listener.js';
+import { listenUdp, type UdpListener } from './udp-listener.js';
+import { listZones, loadZone, pruneChangeLog, type LoadedZone } from './zone-loader.js';
+import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
+import type { PolicyDefaults } from './zone-records.js';
+
+export interface DnsComponentOptions {
+  tcpIdleTimeoutMs?: number;
+  maxTcpConnections?: number;
+  notifyRetryDelayMs?: number;
+}
+
+export interface DnsComponent extends Component {
+  /** The snapshot set being served right now. */
+  snapshots(): SnapshotSet;
+  /** Resolves once any refresh of `zone` that is queued or running has finished. */
+  settled(zone: string): Promise<void>;
+  readonly counters: DnsCounters;
+}
+
+const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+interface ZoneState {
+  loaded?: LoadedZone;
+  running?: Promise<void>;
+  again: boolean;
+}
+
+export function createDnsComponent(services: Services, options: DnsComponentOptions = {}): DnsComponent {
+  const log = services.log.child({ component: 'dns' });
+  const db = services.database.db;
+  const defaults: PolicyDefaults = { powBits: services.config.pow.defaultBits, apiUrl: services.config.directory.publicUrl };
+  const counters = createCounters();
+  const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
+  const zones = new Map<string, ZoneState>();
+  let current: SnapshotSet = emptySnapshotSet();
+  let udp: UdpListener | undefined;
+  let tcp: TcpListener | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const snapshots = () => current;
+
+  async function refreshOnce(zone: string, state: ZoneState): Promise<void> {
+    const before = state.loaded?.snapshot;
+    const loaded = await loadZone(db, zone, state.loaded, defaults);
+    counters.zoneLoads++;
+    if (closed) return;
+    if (!loaded) {
+      if (state.loaded) log.info({ zone }, 'zone removed');
+      state.loaded = undefined;
+      current = withoutZone(current, zone);
+      zones.delete(zone);
+      return;
+    }
+    state.loaded = loaded;
+    if (loaded.snapshot === before) return;
+    current = withZone(current, loaded.snapshot);
+    if (!before || before.serial !== loaded.snapshot.serial) {
+      log.debug({ zone, serial: loaded.snapshot.serial, addresses: loaded.snapshot.addressCount }, 'zone loaded');
+      notifier.notify(loaded.snapshot);
+    }
+  }
+
+  /** Coalesces change events: one refresh runs per zone, and one more follows if events came in. */
+  function schedule(zone: string): Promise<void> {
+    let state = zones.get(zone);
+    if (!state) zones.set(zone, (state = { again: false }));
+    const s = state;
+    if (s.running) {
+      s.again = true;
+      return s.running;
+    }
+    s.running = (async () => {
+      do {
+        s.again = false;
+        try {
+          await refreshOnce(zone, s);
+        } catch (err) {
+          counters.zoneLoadFailures++;
+          log.warn({ err, zone }, 'zone refresh failed; retrying');
+          if (closed) break;
+          await new Promise((r) => setTimeout(r, RETRY_AFTER_FAILURE_MS));
+          s.again = true;
+        }
+      } while (s.again && !closed);
+      s.running = undefined;
+    })();
+    return s.running;
+  }
+
+  async function bind(host: string, port: number): Promise<void> {
+    // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
+    for (let attempt = 0; ; attempt++) {
+      const u = await listenUdp(host, port, snapshots, counters, log);
+      const boundPort = u.socket.address().port;
+      try {
+        tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
+          idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+          maxConnections: options.maxTcpConnections ?? 1024,
+        });
+        udp = u;
+        return;
+      } catch (err) {
+        await u.close();
+        if (port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  return {
+    name: 'dns',
+    counters,
+    snapshots,
+    async settled(zone) {
+      while (zones.get(zone)?.running) await zones.get(zone)?.running;
+    },
+    async start() {
+      registerDnsMetrics(services.metrics, counters, snapshots);
+      // Subscribe first so no change between the initial load and the subscription is lost.
+      unsubscribe = services.changeFeed.onZoneChange((zone) => void schedule(zone));
+      const names = await listZones(db);
+      await Promise.all(names.map((zone) => schedule(zone)));
+      const { host, port } = services.config.listen.dns;
+      await bind(host, port);
+      pruneTimer = setInterval(() => {
+        pruneChangeLog(db).catch((err) => log.warn({ err }, 'pruning the DNS change log failed'));
+      }, PRUNE_INTERVAL_MS);
+      pruneTimer.unref();
+      log.info({ zones: current.zones.size }, 'zones loaded');
+      const address = udp!.socket.address();
+      return formatAddress(address.address, address.port);
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        unsubscribe?.();
+        if (pruneTimer) clearInterval(pruneTimer);
+        notifier.close();
+        await Promise.all([udp?.close(), tcp?.close()]);
+        await Promise.all([...zones.values()].map((s) => s.running));
+      })();
+      return closing;
+    },
+  };
+}

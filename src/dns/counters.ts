@@ -1,0 +1,54 @@
+// Plain counters bumped on the hot path (a number increment costs nothing); exported to Prometheus
+// only when scraped.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { SnapshotSet } from './zone-snapshot.js';
+
+export interface DnsCounters {
+  udpQueries: number;
+  tcpQueries: number;
+  dropped: number;
+  internalErrors: number;
+  transfers: number;
+  zoneLoads: number;
+  zoneLoadFailures: number;
+}
+
+export function createCounters(): DnsCounters {
+  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0 };
+}
+
+export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {
+  const counter = (name: string, help: string, value: () => number, labels?: Record<string, string>) => {
+    const existing = registry.getSingleMetric(name);
+    if (existing) registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help,
+      labelNames: labels ? Object.keys(labels) : [],
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (labels) this.inc(labels, value());
+        else this.inc(value());
+      },
+    });
+  };
+  counter('keypost_dns_udp_queries_total', 'DNS messages received over UDP', () => counters.udpQueries);
+  counter('keypost_dns_tcp_queries_total', 'DNS messages received over TCP', () => counters.tcpQueries);
+  counter('keypost_dns_dropped_total', 'DNS messages dropped without an answer', () => counters.dropped);
+  counter('keypost_dns_internal_errors_total', 'DNS messages that failed with an internal error', () => counters.internalErrors);
+  counter('keypost_dns_transfers_total', 'zone transfers started', () => counters.transfers);
+  counter('keypost_dns_zone_loads_total', 'zone snapshot loads', () => counters.zoneLoads);
+  counter('keypost_dns_zone_load_failures_total', 'zone snapshot loads that failed', () => counters.zoneLoadFailures);
+  if (registry.getSingleMetric('keypost_dns_zone_serial')) registry.removeSingleMetric('keypost_dns_zone_serial');
+  new Gauge({
+    name: 'keypost_dns_zone_serial',
+    help: 'SOA serial served per zone',
+    labelNames: ['zone'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const zone of snapshots().zones.values()) this.set({ zone: zone.apex }, zone.serial);
+    },
+  });
+}

@@ -1,0 +1,155 @@
+// TCP (RFC 7766): two-octet length framing, pipelined queries answered in order, an idle timeout,
+// a cap on connections, and backpressure (a client that does not read its answers stops being
+// read). Zone transfers stream message by message from one snapshot.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { answerTcp } from './transfer.js';
+import type { SnapshotSet } from './zone-snapshot.js';
+import type { DnsCounters } from './counters.js';
+
+export interface TcpOptions {
+  /** RFC 7766 §6.2.3: close idle connections; seconds rather than minutes. */
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface TcpListener {
+  server: Server;
+  close(): Promise<void>;
+}
+
+const HIGH_WATER = 256 * 1024;
+
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(message.length + 2);
+  out.writeUInt16BE(message.length, 0);
+  out.set(message, 2);
+  return out;
+}
+
+function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters: DnsCounters, log: Logger, options: TcpOptions): void {
+  let pending: Buffer = Buffer.alloc(0);
+  let streaming = false;
+  let ended = false;
+  const remote = socket.remoteAddress;
+  socket.setNoDelay(true);
+  socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+
+  const write = (data: Buffer): boolean => {
+    if (socket.destroyed) return false;
+    const ok = socket.write(data);
+    if (!ok || socket.writableLength > HIGH_WATER) {
+      socket.pause();
+      socket.once('drain', () => {
+        if (!streaming) {
+          socket.resume();
+          pump();
+        }
+      });
+      return false;
+    }
+    return true;
+  };
+
+  const stream = async (messages: Iterable<Uint8Array>) => {
+    streaming = true;
+    counters.transfers++;
+    socket.pause();
+    try {
+      for (const message of messages) {
+        if (socket.destroyed) return;
+        if (!socket.write(frame(message))) {
+          await new Promise<void>((resolve) => {
+            socket.once('drain', resolve);
+            socket.once('close', resolve);
+          });
+        }
+      }
+    } catch (err) {
+      counters.internalErrors++;
+      log.error({ err, remote }, 'zone transfer failed');
+      socket.destroy();
+      return;
+    } finally {
+      streaming = false;
+    }
+    socket.resume();
+    pump();
+  };
+
+  const pump = (): void => {
+    for (;;) {
+      if (streaming || socket.destroyed) return;
+      if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) {
+        // A client may half-close after its last query (RFC 7766 §6.2.3): answer it, then end.
+        if (ended && socket.writable) socket.end();
+        return;
+      }
+      const length = pending.readUInt16BE(0);
+      const message = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      counters.tcpQueries++;
+      let reply: ReturnType<typeof answerTcp>;
+      try {
+        reply = answerTcp(snapshots(), message, { transport: 'tcp', remote });
+      } catch (err) {
+        counters.internalErrors++;
+        log.error({ err, remote }, 'failed to answer a TCP query');
+        socket.destroy();
+        return;
+      }
+      if (!reply) {
+        counters.dropped++;
+        continue;
+      }
+      if (reply instanceof Uint8Array) {
+        if (!write(frame(reply))) return;
+      } else {
+        void stream(reply);
+        return;
+      }
+    }
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    pump();
+  });
+  socket.on('end', () => {
+    ended = true;
+    pump();
+  });
+}
+
+export function listenTcp(
+  host: string,
+  port: number,
+  snapshots: () => SnapshotSet,
+  counters: DnsCounters,
+  log: Logger,
+  options: TcpOptions,
+): Promise<TcpListener> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    serveConnection(socket, snapshots, counters, log, options);
+  });
+  server.maxConnections = options.maxConnections;
+  server.on('error', (err) => log.warn({ err }, 'TCP server error'));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve({
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const s of sockets) s.destroy();
+          }),
+      });
+    });
+  });
+}

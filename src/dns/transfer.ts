@@ -1,0 +1,154 @@
+// Zone transfer (RFC 5936 AXFR; IXFR requests get the full zone, RFC 1995 §4) to the secondaries
+// listed for the zone: the peer's address must be on the list, and when that entry names a TSIG key
+// the request must be signed with it (RFC 5936 §6). The zone is streamed as a series of messages,
+// SOA first and last, from one snapshot, so a publish during the transfer cannot tear it.
+import { answer, errorResponse, findZone, type AnswerContext } from './answer.js';
+import { parseQuery, type Query } from './query.js';
+import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR } from './tsig.js';
+import { zoneNodes, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
+
+/** Messages are filled to about this size; well under the 64 KiB TCP limit (RFC 5936 §2.2). */
+const MESSAGE_TARGET = 16_384;
+
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+type Acl = { allowed: false } | { allowed: true; tsigKey?: string };
+
+function checkAcl(zone: ZoneSnapshot, remote: string | undefined): Acl {
+  if (!remote) return { allowed: false };
+  const peer = normalizeAddress(remote);
+  const entries = zone.secondaries.filter((s) => normalizeAddress(s.address) === peer);
+  if (entries.length === 0) return { allowed: false };
+  // An entry without a key admits the address as is; otherwise the request must use that key.
+  if (entries.some((s) => !s.tsigKey)) return { allowed: true };
+  return { allowed: true, tsigKey: entries[0].tsigKey };
+}
+
+function header(id: number, flags: number, qd: number, an: number): Buffer {
+  const h = Buffer.alloc(HEADER_LENGTH);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(flags, 2);
+  h.writeUInt16BE(qd, 4);
+  h.writeUInt16BE(an, 6);
+  return h;
+}
+
+/** Unsigned refusal (or NOTAUTH with the TSIG error when the key was the problem). */
+function refuse(msg: Uint8Array, q: Query, rcode: number, tsigError?: number, now = 0): Uint8Array {
+  const reply = errorResponse(msg, q.id, q.flags, rcode, q.questionEnd);
+  return q.tsig && tsigError !== undefined ? unsignedError(reply, q.tsig, tsigError, now) : reply;
+}
+
+/** The records of a transfer, one RR at a time: owner (relative labels + pointer) and RR tail. */
+function* transferRecords(zone: ZoneSnapshot): Generator<[string, Buffer]> {
+  const soaTail = zone.soa.wire.subarray(2);
+  yield ['', soaTail];
+  for (const [owner, node] of zoneNodes(zone)) {
+    for (const set of node) {
+      if (owner === '' && set.type === TYPE.SOA) continue;
+      let o = 0;
+      while (o < set.wire.length) {
+        const len = set.wire.readUInt16BE(o + 10);
+        yield [owner, set.wire.subarray(o + 2, o + 12 + len)];
+        o += 12 + len;
+      }
+    }
+  }
+  yield ['', soaTail];
+}
+
+/**
+ * The transfer as wire messages. The first carries the question (the apex at offset 12); later
+ * ones have no question, so their first record spells the apex out and the rest point at it.
+ */
+function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot): Generator<Buffer> {
+  const flags = FLAG.QR | FLAG.AA;
+  let parts: Buffer[] = [];
+  let size = 0;
+  let count = 0;
+  let apexPointer = -1;
+  let first = true;
+  const start = () => {
+    parts = [];
+    count = 0;
+    if (first) {
+      parts.push(Buffer.from(msg.subarray(HEADER_LENGTH, q.questionEnd)));
+      size = q.questionEnd;
+      apexPointer = HEADER_LENGTH;
+    } else {
+      size = HEADER_LENGTH;
+      apexPointer = -1;
+    }
+  };
+  const finish = () => {
+    const out = Buffer.concat([header(q.id, flags, first ? 1 : 0, count), ...parts]);
+    first = false;
+    return out;
+  };
+  start();
+  for (const [owner, tail] of transferRecords(zone)) {
+    const ownerBytes = Buffer.from(owner, 'latin1');
+    const nameLength = ownerBytes.length + (apexPointer < 0 ? zone.apexWire.length : 2);
+    if (count > 0 && size + nameLength + tail.length > MESSAGE_TARGET) {
+      yield finish();
+      start();
+    }
+    // Owner: relative labels, then the apex spelled out once per message and pointed at after.
+    const suffix = apexPointer < 0 ? zone.apexWire : Buffer.from([0xc0 | (apexPointer >> 8), apexPointer & 0xff]);
+    if (apexPointer < 0) apexPointer = size + ownerBytes.length;
+    parts.push(ownerBytes, suffix, tail);
+    size += ownerBytes.length + suffix.length + tail.length;
+    count++;
+  }
+  yield finish();
+}
+
+function* signedMessages(messages: Iterable<Buffer>, requestMac: Buffer, keyWire: Buffer, secret: Buffer, now: number): Generator<Buffer> {
+  let prior: Buffer | undefined;
+  for (const m of messages) {
+    const opts = { keyWire, secret, nowSeconds: now };
+    const signed = prior ? signSubsequent(m, prior, opts) : signResponse(m, requestMac, opts);
+    prior = signed.mac;
+    yield signed.message;
+  }
+}
+
+/** AXFR/IXFR over TCP: the whole zone as messages, or a single refusal. */
+export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: AnswerContext): Iterable<Uint8Array> {
+  const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const match = findZone(set, q);
+  // RFC 5936 §2.2.1: the question must name the apex of a zone we serve.
+  if (!match || match.apexLabel !== 0) return [refuse(msg, q, match ? RCODE.NOTAUTH : RCODE.REFUSED)];
+  const zone = match.zone;
+  const acl = checkAcl(zone, ctx.remote);
+  if (!acl.allowed) return [refuse(msg, q, RCODE.REFUSED)];
+  let key: { keyWire: Buffer; secret: Buffer } | undefined;
+  if (q.tsig) {
+    const secret = zone.tsigKeys.get(q.tsig.keyKey);
+    const verdict = verifyRequest(msg, q.tsig, secret, now);
+    if (!verdict.ok || (acl.tsigKey && acl.tsigKey !== q.tsig.keyKey)) {
+      return [refuse(msg, q, RCODE.NOTAUTH, verdict.ok ? TSIG_ERROR.BADKEY : verdict.error, now)];
+    }
+    key = { keyWire: q.tsig.keyWire, secret: secret! };
+  } else if (acl.tsigKey) {
+    return [refuse(msg, q, RCODE.NOTAUTH)];
+  }
+  const messages = transferMessages(msg, q, zone);
+  return key ? signedMessages(messages, q.tsig!.mac, key.keyWire, key.secret, now) : messages;
+}
+
+/** What the TCP listener calls: transfers stream, everything else is one answer. */
+export function answerTcp(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): Iterable<Uint8Array> | Uint8Array | null {
+  if (msg.length >= HEADER_LENGTH) {
+    const parsed = parseQuery(msg);
+    if (parsed.kind === 'query' && (parsed.query.qtype === TYPE.AXFR || parsed.query.qtype === TYPE.IXFR)) {
+      const q = parsed.query;
+      if (q.edns && q.edns.version !== 0) return answer(set, msg, ctx);
+      return transfer(set, msg, q, ctx);
+    }
+  }
+  return answer(set, msg, ctx);
+}

@@ -1,0 +1,63 @@
+// UDP: one datagram in, at most one datagram out. The socket only moves bytes; answer() decides.
+import { createSocket, type Socket } from 'node:dgram';
+import type { Logger } from 'pino';
+import { answer } from './answer.js';
+import type { SnapshotSet } from './zone-snapshot.js';
+import type { DnsCounters } from './counters.js';
+
+export interface UdpListener {
+  socket: Socket;
+  close(): Promise<void>;
+}
+
+// Large kernel buffers absorb bursts from many concurrent clients instead of dropping them.
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export function listenUdp(
+  host: string,
+  port: number,
+  snapshots: () => SnapshotSet,
+  counters: DnsCounters,
+  log: Logger,
+): Promise<UdpListener> {
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  socket.on('message', (msg, rinfo) => {
+    counters.udpQueries++;
+    let reply: Uint8Array | null;
+    try {
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address });
+    } catch (err) {
+      // A bug must cost one answer, never the listener.
+      counters.internalErrors++;
+      log.error({ err, remote: rinfo.address }, 'failed to answer a UDP query');
+      return;
+    }
+    if (!reply) {
+      counters.dropped++;
+      return;
+    }
+    try {
+      socket.send(reply, rinfo.port, rinfo.address);
+    } catch {
+      // Source port 0 and similar spoofed sources cannot be answered.
+      counters.dropped++;
+    }
+  });
+  socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', reject);
+      try {
+        socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+        socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+      } catch {
+        // The kernel caps these (net.core.rmem_max); the default buffers still work.
+      }
+      resolve({
+        socket,
+        close: () => new Promise<void>((done) => socket.close(() => done())),
+      });
+    });
+  });
+}

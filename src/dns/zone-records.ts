@@ -1,0 +1,171 @@
+// What a zone publishes, as plain records (DESIGN.md "What DNS publishes"). Shared by the snapshot
+// builder (which pre-encodes them), AXFR and `keypost dns records`, so there is one source of truth.
+import type { ZoneDnsSettings } from '../db/database.js';
+import { openpgpkeyLabel, pkaLabel } from './address-labels.js';
+import * as rd from './rdata.js';
+import { encodeLabels, nameKey, wireKey } from './wire.js';
+
+/** The `domains` row, mapped. */
+export interface ZoneSource {
+  name: string;
+  serial: number;
+  powBits: number | null;
+  endpoint: string | null;
+  apiUrl: string | null;
+  dns: ZoneDnsSettings;
+}
+
+/** One published row of `addresses`, mapped. */
+export interface AddressSource {
+  localPart: string;
+  fingerprint: string;
+  minimalKey: Buffer;
+  endpoint: string | null;
+  powBits: number | null;
+}
+
+export interface ZoneRecord {
+  /** Owner relative to the apex as a wire key without the final root octet ('' = apex). */
+  owner: string;
+  ttl: number;
+  rdata: rd.Rdata;
+}
+
+// Same RFC 1912 §2.2 figures the directory offers when a zone is created.
+export const DEFAULT_SOA = { refresh: 3600, retry: 900, expire: 1_209_600, minimum: 300, ttl: 3600 } as const;
+
+export interface ZonePolicy {
+  zone: string;
+  ttl: number;
+  /** RFC 2308 §5: negative answers live min(SOA TTL, SOA MINIMUM). */
+  negativeTtl: number;
+  soa: { refresh: number; retry: number; expire: number; minimum: number };
+  powBits: number;
+  endpoint: string | null;
+  apiUrl: string | null;
+}
+
+export interface PolicyDefaults {
+  powBits: number;
+  apiUrl?: string;
+}
+
+export function zonePolicy(zone: ZoneSource, defaults: PolicyDefaults): ZonePolicy {
+  const soa = { ...DEFAULT_SOA, ...(zone.dns.soa ?? {}) };
+  return {
+    zone: zone.name,
+    ttl: soa.ttl,
+    negativeTtl: Math.min(soa.ttl, soa.minimum),
+    soa: { refresh: soa.refresh, retry: soa.retry, expire: soa.expire, minimum: soa.minimum },
+    powBits: zone.powBits ?? defaults.powBits,
+    endpoint: zone.endpoint,
+    apiUrl: zone.apiUrl ?? defaults.apiUrl ?? null,
+  };
+}
+
+/** Relative owner key for a name inside `zone`, or undefined when the name is outside it. */
+export function relativeOwner(zone: string, name: string): string | undefined {
+  const full = nameKey(name);
+  const apex = nameKey(zone);
+  if (!full.endsWith(apex)) return undefined;
+  const rel = full.slice(0, full.length - apex.length);
+  // The suffix must start at a label boundary: walk the relative part's labels.
+  let i = 0;
+  while (i < rel.length) i += rel.charCodeAt(i) + 1;
+  return i === rel.length ? rel : undefined;
+}
+
+export function relativeKey(labels: string[]): string {
+  const wire = encodeLabels(labels);
+  return wireKey(wire, 0, wire.length - 1);
+}
+
+export const OPENPGPKEY_ENT = relativeKey(['_openpgpkey']);
+export const PKA_ENT = relativeKey(['_pka']);
+export const KEYPOST_OWNER = relativeKey(['_keypost']);
+
+export function zonePolicyText(policy: ZonePolicy): string {
+  const parts = ['v=kp1'];
+  if (policy.apiUrl) parts.push(`api=${policy.apiUrl}`);
+  if (policy.endpoint) parts.push(`ep=${policy.endpoint}`);
+  parts.push(`pow=${policy.powBits}`);
+  return parts.join('; ');
+}
+
+/** Per-address TXT: ep and pow only where they differ from the zone policy. */
+export function addressPolicyText(policy: ZonePolicy, address: AddressSource): string {
+  const parts = ['v=kp1', `fpr=${address.fingerprint}`];
+  if (address.endpoint && address.endpoint !== policy.endpoint) parts.push(`ep=${address.endpoint}`);
+  if (address.powBits !== null && address.powBits !== policy.powBits) parts.push(`pow=${address.powBits}`);
+  return parts.join('; ');
+}
+
+export interface AddressOwners {
+  openpgpkey: string;
+  keypost: string;
+  pka: string;
+}
+
+export function addressOwners(localPart: string): AddressOwners {
+  const h = openpgpkeyLabel(localPart);
+  return {
+    openpgpkey: relativeKey([h, '_openpgpkey']),
+    keypost: relativeKey([h, '_keypost']),
+    pka: relativeKey([pkaLabel(localPart), '_pka']),
+  };
+}
+
+export function addressRecords(policy: ZonePolicy, address: AddressSource): ZoneRecord[] {
+  const owners = addressOwners(address.localPart);
+  return [
+    { owner: owners.openpgpkey, ttl: policy.ttl, rdata: rd.openpgpkey(address.minimalKey) },
+    { owner: owners.keypost, ttl: policy.ttl, rdata: rd.txt(addressPolicyText(policy, address)) },
+    { owner: owners.pka, ttl: policy.ttl, rdata: rd.certIpgp(address.fingerprint) },
+  ];
+}
+
+/** Name servers to publish: the configured ones, or ns1.<zone> when none are configured. */
+export function nameServers(zone: ZoneSource): ZoneDnsSettings['nameservers'] {
+  return zone.dns.nameservers?.length ? zone.dns.nameservers : [{ name: `ns1.${zone.name}` }];
+}
+
+/** SOA, NS, in-zone NS addresses, the zone policy TXT and the WKD host. */
+export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] {
+  const servers = nameServers(zone);
+  const records: ZoneRecord[] = [];
+  const hostmaster = zone.dns.hostmaster ?? `hostmaster@${zone.name}`;
+  records.push({
+    owner: '',
+    ttl: policy.ttl,
+    rdata: rd.soa({
+      mname: servers[0].name,
+      rname: rd.mailboxToName(hostmaster),
+      serial: zone.serial,
+      ...policy.soa,
+    }),
+  });
+  for (const server of servers) records.push({ owner: '', ttl: policy.ttl, rdata: rd.ns(server.name) });
+  records.push({ owner: KEYPOST_OWNER, ttl: policy.ttl, rdata: rd.txt(zonePolicyText(policy)) });
+  for (const address of zone.dns.openpgpkeyAddresses ?? []) {
+    records.push({ owner: relativeKey(['openpgpkey']), ttl: policy.ttl, rdata: address.includes(':') ? rd.aaaa(address) : rd.a(address) });
+  }
+  // Addresses of name servers inside the zone are authoritative data here (RFC 1034 §4.2.1).
+  for (const server of servers) {
+    const owner = relativeOwner(zone.name, server.name);
+    if (owner === undefined || owner === '') continue;
+    for (const v4 of server.ipv4 ?? []) records.push({ owner, ttl: policy.ttl, rdata: rd.a(v4) });
+    for (const v6 of server.ipv6 ?? []) records.push({ owner, ttl: policy.ttl, rdata: rd.aaaa(v6) });
+  }
+  return records;
+}
+
+/** Relative owner keys of every ancestor of `owner` strictly between it and the apex. */
+export function ancestors(owner: string): string[] {
+  const out: string[] = [];
+  let i = owner.length ? owner.charCodeAt(0) + 1 : 0;
+  while (i < owner.length) {
+    out.push(owner.slice(i));
+    i += owner.charCodeAt(i) + 1;
+  }
+  return out;
+}

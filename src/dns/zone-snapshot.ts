@@ -1,0 +1,284 @@
+// Immutable, pre-encoded view of one zone, as answer() reads it. Work is done here, at load time:
+// owner names are lowercased wire keys, RRsets are already in answer-section wire form (owner
+// written as a pointer to the question name at offset 12, RFC 1035 §4.1.4), and empty non-terminals
+// are explicit (RFC 8020: a name with children exists, so it answers NODATA, not NXDOMAIN).
+//
+// A zone with 100,000 addresses has some 300,000 names; copying that map for each publish would
+// cost more than answering. So a snapshot is a large `base` plus a small `overlay` of names changed
+// since the base was built. Publishing makes a new snapshot with a copied overlay; when the overlay
+// grows past a bound it is folded into a new base. The snapshot being served is never mutated.
+import { createHash } from 'node:crypto';
+import type { ZoneDnsSettings } from '../db/database.js';
+import {
+  OPENPGPKEY_ENT,
+  PKA_ENT,
+  addressOwners,
+  addressRecords,
+  ancestors,
+  apexRecords,
+  zonePolicy,
+  type AddressSource,
+  type PolicyDefaults,
+  type ZonePolicy,
+  type ZoneRecord,
+  type ZoneSource,
+} from './zone-records.js';
+import { CLASS, TYPE, encodeName, nameKey } from './wire.js';
+
+export interface RRset {
+  type: number;
+  ttl: number;
+  count: number;
+  /** `count` resource records, each `C0 0C type class ttl rdlength rdata`. */
+  wire: Buffer;
+}
+
+/** The RRsets at one name; empty for an empty non-terminal. */
+export type NameNode = readonly RRset[];
+
+export interface Secondary {
+  address: string;
+  port: number;
+  /** Lowercased wire key of the TSIG key name, when transfers must be signed. */
+  tsigKey?: string;
+}
+
+export interface ZoneSnapshot {
+  readonly apex: string;
+  /** Wire key of the apex including the root octet. */
+  readonly apexKey: string;
+  readonly apexWire: Buffer;
+  readonly serial: number;
+  readonly policy: ZonePolicy;
+  readonly source: ZoneSource;
+  /** SOA for the authority section of negative answers, without its owner (RFC 2308 §3). */
+  readonly negativeSoa: Buffer;
+  /** The apex SOA RRset (for AXFR's first and last record). */
+  readonly soa: RRset;
+  readonly fixed: ReadonlyMap<string, NameNode>;
+  readonly base: ReadonlyMap<string, NameNode>;
+  readonly overlay: ReadonlyMap<string, NameNode | null>;
+  readonly addressCount: number;
+  readonly tsigKeys: ReadonlyMap<string, Buffer>;
+  readonly secondaries: readonly Secondary[];
+}
+
+/** Fold the overlay into a new base once it holds this many names. */
+export const OVERLAY_LIMIT = 6000;
+
+const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
+
+export function encodeRRset(type: number, ttl: number, rdatas: Buffer[]): RRset {
+  let size = 0;
+  for (const r of rdatas) size += RR_FIXED + r.length;
+  const wire = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const r of rdatas) {
+    wire.writeUInt16BE(0xc00c, o);
+    wire.writeUInt16BE(type, o + 2);
+    wire.writeUInt16BE(CLASS.IN, o + 4);
+    wire.writeUInt32BE(ttl >>> 0, o + 6);
+    wire.writeUInt16BE(r.length, o + 10);
+    r.copy(wire, o + 12);
+    o += RR_FIXED + r.length;
+  }
+  return { type, ttl, count: rdatas.length, wire };
+}
+
+/** The RDATAs of an encoded RRset, in order (for AXFR and zone files). */
+export function rrsetRdatas(set: RRset): Buffer[] {
+  const out: Buffer[] = [];
+  let o = 0;
+  while (o < set.wire.length) {
+    const len = set.wire.readUInt16BE(o + 10);
+    out.push(set.wire.subarray(o + 12, o + 12 + len));
+    o += RR_FIXED + len;
+  }
+  return out;
+}
+
+/** Groups records by owner and type into encoded nodes; RRsets keep first-seen order. */
+function groupRecords(records: ZoneRecord[]): Map<string, NameNode> {
+  const byOwner = new Map<string, Map<number, { ttl: number; rdatas: Buffer[] }>>();
+  for (const r of records) {
+    let types = byOwner.get(r.owner);
+    if (!types) byOwner.set(r.owner, (types = new Map()));
+    let set = types.get(r.rdata.type);
+    if (!set) types.set(r.rdata.type, (set = { ttl: r.ttl, rdatas: [] }));
+    // RFC 2181 §5: an RRset holds distinct records.
+    if (!set.rdatas.some((x) => x.equals(r.rdata.wire))) set.rdatas.push(r.rdata.wire);
+  }
+  const nodes = new Map<string, NameNode>();
+  for (const [owner, types] of byOwner) {
+    nodes.set(owner, [...types].map(([type, s]) => encodeRRset(type, s.ttl, s.rdatas)));
+  }
+  return nodes;
+}
+
+function addressNodes(policy: ZonePolicy, address: AddressSource): [string, NameNode][] {
+  return addressRecords(policy, address).map((r) => [r.owner, [encodeRRset(r.rdata.type, r.ttl, [r.rdata.wire])]]);
+}
+
+function tsigKeyMap(dns: ZoneDnsSettings): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  for (const [name, secret] of Object.entries(dns.tsigKeys ?? {})) keys.set(nameKey(name), Buffer.from(secret, 'base64'));
+  return keys;
+}
+
+function secondaryList(dns: ZoneDnsSettings): Secondary[] {
+  return (dns.secondaries ?? []).map((s) => ({
+    address: s.address,
+    port: s.port ?? 53,
+    tsigKey: s.tsigKey ? nameKey(s.tsigKey) : undefined,
+  }));
+}
+
+/** Everything that depends only on the domains row: apex names, SOA, keys, secondaries. */
+function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: number) {
+  const policy = zonePolicy(source, defaults);
+  const fixed = groupRecords(apexRecords(source, policy));
+  for (const owner of [...fixed.keys()]) for (const up of ancestors(owner)) if (!fixed.has(up)) fixed.set(up, []);
+  if (addressCount > 0) {
+    for (const ent of [OPENPGPKEY_ENT, PKA_ENT]) if (!fixed.has(ent)) fixed.set(ent, []);
+  }
+  const soa = fixed.get('')!.find((s) => s.type === TYPE.SOA)!;
+  const soaRdata = rrsetRdatas(soa)[0];
+  const negativeSoa = Buffer.allocUnsafe(10 + soaRdata.length);
+  negativeSoa.writeUInt16BE(TYPE.SOA, 0);
+  negativeSoa.writeUInt16BE(CLASS.IN, 2);
+  negativeSoa.writeUInt32BE(policy.negativeTtl, 4);
+  negativeSoa.writeUInt16BE(soaRdata.length, 8);
+  soaRdata.copy(negativeSoa, 10);
+  const apexWire = encodeName(source.name);
+  return {
+    apex: source.name,
+    apexKey: nameKey(source.name),
+    apexWire,
+    serial: source.serial,
+    policy,
+    source,
+    negativeSoa,
+    soa,
+    fixed,
+    tsigKeys: tsigKeyMap(source.dns),
+    secondaries: secondaryList(source.dns),
+  };
+}
+
+/** Builds a zone's base map address by address, so a large zone can be fed page by page. */
+export class ZoneBuilder {
+  private readonly policy: ZonePolicy;
+  private readonly base = new Map<string, NameNode>();
+  private count = 0;
+
+  constructor(
+    private readonly source: ZoneSource,
+    private readonly defaults: PolicyDefaults,
+  ) {
+    this.policy = zonePolicy(source, defaults);
+  }
+
+  add(address: AddressSource): void {
+    const nodes = addressNodes(this.policy, address);
+    if (!this.base.has(nodes[0][0])) this.count++;
+    for (const [owner, node] of nodes) this.base.set(owner, node);
+  }
+
+  finish(): ZoneSnapshot {
+    return { ...zoneFrame(this.source, this.defaults, this.count), base: this.base, overlay: new Map(), addressCount: this.count };
+  }
+}
+
+export function buildZoneSnapshot(source: ZoneSource, addresses: Iterable<AddressSource>, defaults: PolicyDefaults): ZoneSnapshot {
+  const builder = new ZoneBuilder(source, defaults);
+  for (const address of addresses) builder.add(address);
+  return builder.finish();
+}
+
+export function lookupNode(zone: ZoneSnapshot, rel: string): NameNode | undefined {
+  const fixed = zone.fixed.get(rel);
+  if (fixed) return fixed;
+  if (zone.overlay.size) {
+    const o = zone.overlay.get(rel);
+    if (o !== undefined) return o ?? undefined;
+  }
+  return zone.base.get(rel);
+}
+
+export interface AddressChange {
+  localPart: string;
+  /** The published row, or null when the address is no longer published. */
+  row: AddressSource | null;
+}
+
+/**
+ * A new snapshot with the given addresses replaced or removed and the zone row (serial) updated.
+ * The zone row must carry the same policy as `prev` (a policy change rebuilds the whole zone).
+ */
+export function applyChanges(prev: ZoneSnapshot, source: ZoneSource, changes: AddressChange[], defaults: PolicyDefaults): ZoneSnapshot {
+  const overlay = new Map(prev.overlay);
+  const exists = (owner: string): boolean => {
+    const o = overlay.get(owner);
+    return o !== undefined ? o !== null : prev.base.has(owner);
+  };
+  let count = prev.addressCount;
+  for (const change of changes) {
+    const owners = addressOwners(change.localPart);
+    const existed = exists(owners.openpgpkey);
+    if (change.row) {
+      for (const [owner, node] of addressNodes(prev.policy, change.row)) overlay.set(owner, node);
+      if (!existed) count++;
+    } else {
+      for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) overlay.set(owner, null);
+      if (existed) count--;
+    }
+  }
+  let base = prev.base;
+  if (overlay.size > OVERLAY_LIMIT) {
+    const merged = new Map(base);
+    for (const [owner, node] of overlay) {
+      if (node) merged.set(owner, node);
+      else merged.delete(owner);
+    }
+    base = merged;
+    overlay.clear();
+  }
+  return { ...zoneFrame(source, defaults, count), base, overlay, addressCount: count };
+}
+
+/** Every name with its RRsets: apex names first, then address names (AXFR, zone files). */
+export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, NameNode]> {
+  yield* zone.fixed;
+  for (const [owner, node] of zone.base) {
+    if (zone.overlay.size && zone.overlay.has(owner)) continue;
+    if (!zone.fixed.has(owner)) yield [owner, node];
+  }
+  for (const [owner, node] of zone.overlay) if (node && !zone.fixed.has(owner)) yield [owner, node];
+}
+
+/** A digest of the zone row fields that shape every record; a change means a full rebuild. */
+export function policyFingerprint(source: ZoneSource): string {
+  const { serial: _serial, ...rest } = source;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+}
+
+/** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */
+export interface SnapshotSet {
+  readonly zones: ReadonlyMap<string, ZoneSnapshot>;
+}
+
+export function emptySnapshotSet(): SnapshotSet {
+  return { zones: new Map() };
+}
+
+export function withZone(set: SnapshotSet, zone: ZoneSnapshot): SnapshotSet {
+  const zones = new Map(set.zones);
+  zones.set(zone.apexKey, zone);
+  return { zones };
+}
+
+export function withoutZone(set: SnapshotSet, apex: string): SnapshotSet {
+  const zones = new Map(set.zones);
+  zones.delete(nameKey(apex));
+  return { zones };
+}
