@@ -1,10 +1,18 @@
 // The directory's HTTP surface: one plugin that registers every directory route plugin.
+// Order matters: the OpenAPI collector and the rate limiter hook route registration, so they come
+// first; the limiter is opt-in per route (`config.rateLimit`), used by the write endpoints.
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../lifecycle.js';
+import { registerApiDocs } from './api-docs.js';
+import { ownerRoutes } from './owner-routes.js';
+import { selfServicePlugin } from './self-service-routes.js';
 
 export function directoryRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
-    void services;
-    void app;
+    await registerApiDocs(app);
+    await app.register(rateLimit, { global: false });
+    await app.register(ownerRoutes({ db: services.database.db, now: services.now }));
+    await app.register(selfServicePlugin(services));
   };
 }

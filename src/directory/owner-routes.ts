@@ -1,0 +1,253 @@
+// The domain owner's API: bearer token per zone. The token is checked against the hash stored for
+// the zone named in the path, and every address in a request must belong to that same zone, so a
+// token for example.org can never read or change anything of example.net.
+import type {} from '@fastify/swagger';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
+import { checkKey } from './key-policy.js';
+import { normalizeApiUrl, normalizeDomain, normalizeSmtpUri, parseAddress } from './names.js';
+import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
+import { accepted } from './self-service.js';
+import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
+
+registerHttpStatuses({ DIR_ADDRESS_OUTSIDE_DOMAIN: 403 });
+
+export interface OwnerRouteOptions {
+  db: Db;
+  now(): Date;
+}
+
+const nullableString = { type: ['string', 'null'] } as const;
+const nullablePow = { type: ['integer', 'null'], minimum: 0, maximum: 40 } as const;
+const errorSchema = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' } } } as const;
+const security = [{ ownerToken: [] }];
+const domainParams = { type: 'object', required: ['domain'], properties: { domain: { type: 'string' } } } as const;
+const addressParams = {
+  type: 'object',
+  required: ['domain', 'address'],
+  properties: { domain: { type: 'string' }, address: { type: 'string' } },
+} as const;
+
+interface Overrides {
+  endpoint?: string | null;
+  next_hop?: string | null;
+  pow?: number | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The zone the bearer token was checked against (set by the owner auth hook). */
+    ownerZone?: string;
+  }
+}
+
+function bearer(request: FastifyRequest): string {
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new KeypostError('AUTH_REQUIRED', 'send the domain owner token as "Authorization: Bearer <token>"');
+  return match[1];
+}
+
+function overridesFrom(body: Overrides): { endpoint?: string | null; nextHop?: string | null; powBits?: number | null } {
+  return {
+    endpoint: body.endpoint === undefined ? undefined : body.endpoint === null || body.endpoint === '' ? null : normalizeSmtpUri(body.endpoint, 'endpoint'),
+    nextHop: body.next_hop === undefined ? undefined : body.next_hop === null || body.next_hop === '' ? null : normalizeSmtpUri(body.next_hop, 'next hop'),
+    powBits: body.pow,
+  };
+}
+
+function describeDomain(domain: Domain) {
+  return {
+    domain: domain.name,
+    serial: domain.serial,
+    pow: domain.powBits,
+    endpoint: domain.endpoint,
+    next_hop: domain.nextHop,
+    api: domain.apiUrl,
+  };
+}
+
+/** The address in the path, canonical, and required to be inside the authorised zone. */
+function addressInZone(request: FastifyRequest<{ Params: { address: string } }>): string {
+  const { address, domain } = parseAddress(request.params.address);
+  if (domain !== request.ownerZone) {
+    throw new KeypostError('DIR_ADDRESS_OUTSIDE_DOMAIN', `${address} is not in ${request.ownerZone}; this token only covers ${request.ownerZone}`);
+  }
+  return address;
+}
+
+export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
+  const { db } = options;
+  return async (app: FastifyInstance) => {
+    // Authenticate before the body is parsed: unauthorised uploads cost no parsing or crypto.
+    app.addHook('onRequest', async (request: FastifyRequest<{ Params: { domain?: string } }>) => {
+      const token = bearer(request);
+      let zone: string;
+      try {
+        zone = normalizeDomain(request.params.domain ?? '');
+      } catch {
+        throw new KeypostError('AUTH_FORBIDDEN', 'this token does not cover that domain');
+      }
+      if (!(await ownerTokenMatches(db, zone, token))) throw new KeypostError('AUTH_FORBIDDEN', 'this token does not cover that domain');
+      request.ownerZone = zone;
+    });
+
+    app.get<{ Params: { domain: string }; Querystring: { limit?: number; after?: string } }>(
+      '/v1/domains/:domain',
+      {
+        schema: {
+          summary: 'Zone policy and its addresses (paged by address)',
+          tags: ['owner'],
+          security,
+          params: domainParams,
+          querystring: {
+            type: 'object',
+            properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, after: { type: 'string' } },
+          },
+          response: { '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const zone = request.ownerZone!;
+        const domain = await requireDomain(db, zone);
+        const limit = request.query.limit ?? 1000;
+        let query = db
+          .selectFrom('addresses')
+          .select(['address', 'fingerprint', 'status', 'source', 'endpoint', 'next_hop', 'pow_bits', 'published_at', 'updated_at'])
+          .where('domain', '=', zone)
+          .orderBy('address')
+          .limit(limit);
+        if (request.query.after) query = query.where('address', '>', request.query.after);
+        const rows = await query.execute();
+        const total = await db
+          .selectFrom('addresses')
+          .select(sql<string>`count(*)`.as('n'))
+          .where('domain', '=', zone)
+          .where('status', '=', 'published')
+          .executeTakeFirst();
+        return {
+          ...describeDomain(domain),
+          published_addresses: Number(total?.n ?? 0),
+          addresses: rows.map((r) => ({
+            address: r.address,
+            fingerprint: r.fingerprint,
+            status: r.status,
+            source: r.source,
+            endpoint: r.endpoint,
+            next_hop: r.next_hop,
+            pow: r.pow_bits,
+            published_at: new Date(r.published_at).toISOString(),
+            updated_at: new Date(r.updated_at).toISOString(),
+          })),
+          next: rows.length === limit ? rows[rows.length - 1].address : null,
+        };
+      },
+    );
+
+    app.patch<{ Params: { domain: string }; Body: Overrides & { api?: string | null } }>(
+      '/v1/domains/:domain',
+      {
+        schema: {
+          summary: 'Change the zone policy: stamp price, published endpoint, next hop, API URL (null clears)',
+          tags: ['owner'],
+          security,
+          params: domainParams,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: { pow: nullablePow, endpoint: nullableString, next_hop: nullableString, api: nullableString },
+          },
+          response: { '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const { endpoint, nextHop, powBits } = overridesFrom(request.body);
+        const change: DomainChange = { endpoint, nextHop, powBits };
+        if (request.body.api !== undefined) change.apiUrl = request.body.api ? normalizeApiUrl(request.body.api) : null;
+        const domain = await db.transaction().execute((tx) => updateDomain(tx, request.ownerZone!, change));
+        return describeDomain(domain);
+      },
+    );
+
+    app.put<{ Params: { domain: string; address: string }; Body: Overrides & { keytext: string } }>(
+      '/v1/domains/:domain/addresses/:address',
+      {
+        bodyLimit: UPLOAD_BODY_LIMIT,
+        schema: {
+          summary: 'Publish or replace the key of an address (no mail verification: the owner vouches)',
+          tags: ['owner'],
+          security,
+          params: addressParams,
+          body: {
+            type: 'object',
+            required: ['keytext'],
+            additionalProperties: false,
+            properties: { keytext: { type: 'string', minLength: 1 }, endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
+          },
+          response: { '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const address = addressInZone(request);
+        const overrides = overridesFrom(request.body);
+        const result = accepted(
+          await checkKey(request.body.keytext, {
+            now: options.now(),
+            isServedAddress: (candidate: string) => candidate.toLowerCase() === address,
+          }),
+        );
+        if (result.status === 'revoked') {
+          // A revocation withdraws the key everywhere; it is authoritative whoever brings it.
+          const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, result.key.fingerprint, { revocation: result.key }));
+          return { address, fingerprint: result.key.fingerprint, status: 'revoked', withdrawn };
+        }
+        const published = await db
+          .transaction()
+          .execute((tx) => publishAddress(tx, { address, key: result.key, source: 'owner', ...overrides }));
+        return { address, fingerprint: published.fingerprint, status: 'published', replaced: published.replaced };
+      },
+    );
+
+    app.patch<{ Params: { domain: string; address: string }; Body: Overrides }>(
+      '/v1/domains/:domain/addresses/:address',
+      {
+        schema: {
+          summary: "Change an address's endpoint, next hop or stamp price (null returns to the zone policy)",
+          tags: ['owner'],
+          security,
+          params: addressParams,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: { endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
+          },
+          response: { '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const address = addressInZone(request);
+        const changed = await db.transaction().execute((tx) => setAddressOverrides(tx, address, overridesFrom(request.body)));
+        if (!changed) throw new KeypostError('DIR_ADDRESS_NOT_PUBLISHED', `${address} is not published`);
+        return { address, status: 'published' };
+      },
+    );
+
+    app.delete<{ Params: { domain: string; address: string } }>(
+      '/v1/domains/:domain/addresses/:address',
+      {
+        schema: { summary: 'Withdraw an address', tags: ['owner'], security, params: addressParams, response: { '4xx': errorSchema } },
+      },
+      async (request, reply) => {
+        const address = addressInZone(request);
+        const withdrawn = await db.transaction().execute((tx) => withdrawAddress(tx, address));
+        if (!withdrawn) throw new KeypostError('DIR_ADDRESS_NOT_PUBLISHED', `${address} is not published`);
+        return reply.status(204).send();
+      },
+    );
+  };
+}

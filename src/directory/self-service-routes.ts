@@ -1,0 +1,216 @@
+// HTTP edge of self-service publication: VKS upload / request-verify (JSON), HKP add (form post,
+// plain-text answers as gpg expects), the mailed /v/<token> links, and deletion requests.
+// Every write route carries the per-client rate limit registered in routes.ts.
+import formbody from '@fastify/formbody';
+import type {} from '@fastify/rate-limit';
+import type {} from '@fastify/swagger';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../db/database.js';
+import { KeypostError, httpStatusFor } from '../errors.js';
+import type { Services } from '../lifecycle.js';
+import { createMailer } from './mailer.js';
+import { createSelfService, type SelfService } from './self-service.js';
+import { confirmationPage, donePage, errorPage, unknownTokenPage } from './verification-page.js';
+import { peekVerificationToken } from './verification-tokens.js';
+
+/** VKS: uploads are at most 1 MiB (REFERENCE.md); HKP form encoding inflates armour by up to ~1/3. */
+export const UPLOAD_BODY_LIMIT = 1024 * 1024;
+const HKP_BODY_LIMIT = Math.ceil(UPLOAD_BODY_LIMIT * 1.5);
+
+const uploadAnswerSchema = {
+  type: 'object',
+  properties: {
+    key_fpr: { type: 'string' },
+    status: { type: 'object', additionalProperties: { type: 'string', enum: ['unpublished', 'pending', 'published', 'revoked'] } },
+    token: { type: 'string' },
+  },
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, code: { type: 'string' } },
+} as const;
+
+export interface SelfServiceRouteOptions {
+  db: Db;
+  service: SelfService;
+  now(): Date;
+  rateLimit: { max: number; windowMs: number };
+}
+
+function statusAndMessage(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof KeypostError) return { status: httpStatusFor(error.code), code: error.code, message: error.message };
+  const err = error as FastifyError;
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = err.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : err.statusCode === 429 ? 'RATE_LIMITED' : 'REQUEST_INVALID';
+    return { status: err.statusCode, code, message: err.message };
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+function wantsHtml(request: FastifyRequest): boolean {
+  const accept = String(request.headers.accept ?? '');
+  return accept.includes('text/html') && !accept.includes('application/json');
+}
+
+export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPluginAsync {
+  const { service, db } = options;
+  const rateLimit = { max: options.rateLimit.max, timeWindow: options.rateLimit.windowMs };
+
+  return async (app: FastifyInstance) => {
+    await app.register(formbody);
+
+    app.post<{ Body: { keytext: string } }>(
+      '/vks/v1/upload',
+      {
+        bodyLimit: UPLOAD_BODY_LIMIT,
+        config: { rateLimit },
+        schema: {
+          summary: 'Upload a key (VKS); its addresses are published only after verification',
+          tags: ['vks'],
+          body: { type: 'object', required: ['keytext'], properties: { keytext: { type: 'string', minLength: 1 } } },
+          response: { 200: uploadAnswerSchema, '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const { mailed: _mailed, ...answer } = await service.upload(request.body.keytext);
+        return answer;
+      },
+    );
+
+    app.post<{ Body: { token: string; addresses: string[] } }>(
+      '/vks/v1/request-verify',
+      {
+        config: { rateLimit },
+        schema: {
+          summary: 'Mail a verification link for each address (VKS)',
+          tags: ['vks'],
+          body: {
+            type: 'object',
+            required: ['token', 'addresses'],
+            properties: {
+              token: { type: 'string', minLength: 1, maxLength: 200 },
+              addresses: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', minLength: 3, maxLength: 320 } },
+              locale: { type: 'array', items: { type: 'string' } },
+            },
+          },
+          response: { 200: uploadAnswerSchema, '4xx': errorSchema },
+        },
+      },
+      async (request) => {
+        const { mailed: _mailed, ...answer } = await service.requestVerify(request.body.token, request.body.addresses);
+        return answer;
+      },
+    );
+
+    // HKP add (draft-shaw-openpgp-hkp §4): gpg --send-keys posts `keytext` form-encoded and shows
+    // the body of an error; answers are plain text. Every served address gets its mail at once,
+    // since gpg has no second step.
+    app.post<{ Body: { keytext?: string } }>(
+      '/pks/add',
+      {
+        bodyLimit: HKP_BODY_LIMIT,
+        config: { rateLimit },
+        schema: {
+          summary: 'Submit a key (HKP, gpg --send-keys); mails a verification link to each served address',
+          tags: ['hkp'],
+          consumes: ['application/x-www-form-urlencoded'],
+        },
+        errorHandler(error, _request, reply) {
+          const { status, message } = statusAndMessage(error);
+          if (status >= 500) reply.log.error({ err: error }, 'pks/add failed');
+          return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+        },
+      },
+      async (request, reply) => {
+        const keytext = typeof request.body?.keytext === 'string' ? request.body.keytext : '';
+        if (!keytext) throw new KeypostError('REQUEST_INVALID', 'missing form field "keytext"');
+        if (Buffer.byteLength(keytext) > HKP_BODY_LIMIT) throw new KeypostError('PAYLOAD_TOO_LARGE', 'key too large');
+        const answer = await service.upload(keytext, { requestAll: true });
+        const lines = [`key ${answer.key_fpr} received`];
+        for (const [address, status] of Object.entries(answer.status)) {
+          const note = answer.mailed.includes(address) ? 'verification mail sent' : status;
+          lines.push(`${address}: ${note}`);
+        }
+        return reply.type('text/plain; charset=utf-8').send(`${lines.join('\n')}\n`);
+      },
+    );
+
+    app.get<{ Params: { token: string } }>(
+      '/v/:token',
+      { schema: { summary: 'Confirmation page of a mailed link (changes nothing)', tags: ['verification'] } },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+        const found = await peekVerificationToken(db, request.params.token, options.now());
+        if (!found) return reply.status(404).type('text/html; charset=utf-8').send(unknownTokenPage());
+        const status = found.state === 'valid' ? 200 : 410;
+        return reply.status(status).type('text/html; charset=utf-8').send(confirmationPage(request.params.token, found.state, found.token));
+      },
+    );
+
+    app.post<{ Params: { token: string } }>(
+      '/v/:token',
+      {
+        config: { rateLimit },
+        schema: { summary: 'Confirm a mailed link: publishes or deletes the address', tags: ['verification'] },
+        errorHandler(error, request, reply: FastifyReply) {
+          const { status, code, message } = statusAndMessage(error);
+          if (status >= 500) reply.log.error({ err: error }, 'confirmation failed');
+          if (wantsHtml(request)) return reply.status(status).type('text/html; charset=utf-8').send(errorPage(message));
+          return reply.status(status).send({ error: message, code });
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const done = await service.confirm(request.params.token);
+        if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(donePage(done.purpose, done.address, done.fingerprint));
+        return { status: done.purpose === 'publish' ? 'published' : 'deleted', address: done.address, fingerprint: done.fingerprint };
+      },
+    );
+
+    app.post<{ Body: { address: string } }>(
+      '/v1/delete-request',
+      {
+        config: { rateLimit },
+        schema: {
+          summary: 'Ask for a deletion link, mailed to the address (encrypted to its published key)',
+          tags: ['verification'],
+          body: { type: 'object', required: ['address'], properties: { address: { type: 'string', minLength: 3, maxLength: 320 } } },
+          response: { 202: { type: 'object', properties: { address: { type: 'string' }, status: { type: 'string' } } }, '4xx': errorSchema },
+        },
+      },
+      async (request, reply) => reply.status(202).send(await service.requestDelete(request.body.address)),
+    );
+  };
+}
+
+/** Builds the self-service plugin from the running services (mailer from config, clock, database). */
+export function selfServicePlugin(services: Services): FastifyPluginAsync {
+  const { config, log, database } = services;
+  return async (app) => {
+    const mailer = createMailer({
+      submissionUrl: config.directory.mailSubmissionUrl,
+      from: config.directory.mailFrom,
+      log: log.child({ component: 'mailer' }),
+    });
+    app.addHook('onClose', async () => mailer.close());
+    const publicUrl = () => {
+      if (config.directory.publicUrl) return config.directory.publicUrl.replace(/\/$/, '');
+      // Unset: the address the API actually bound (a wildcard bind is reached via loopback).
+      const bound = app.server.address();
+      if (!bound || typeof bound === 'string') return 'http://localhost';
+      const host = bound.address === '0.0.0.0' || bound.address === '::' ? 'localhost' : bound.address;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
+    };
+    const service = createSelfService({
+      db: database.db,
+      mailer,
+      log: log.child({ component: 'self-service' }),
+      now: services.now,
+      publicUrl,
+      tokenTtlSeconds: Math.floor(config.directory.verifyTokenTtlMs / 1000),
+      mailCooldownSeconds: Math.floor(config.directory.mailCooldownMs / 1000),
+    });
+    await app.register(selfServiceRoutes({ db: database.db, service, now: services.now, rateLimit: config.directory.rateLimit }));
+  };
+}
