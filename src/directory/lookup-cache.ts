@@ -1,0 +1,246 @@
+// Published addresses in memory, one snapshot per zone, kept fresh by the change feed.
+//
+// Lookups by address (VKS by-email, HKP by address, WKD, /v1/records) are the directory's hot path:
+// one SELECT per request caps a node at a fifth of what fastify serves (DESIGN.md). As in NSD, the
+// work is done when a zone loads: one query reads the zone's published addresses, and every later
+// lookup in that zone (found or not) is a Map read. A change notification for the zone drops its
+// snapshot; the next lookup answers from a single-row query and loads a new snapshot behind it.
+//
+// Freshness: every change to published data bumps the zone serial and notifies in its transaction
+// (src/db/change-feed.ts), and the feed's poll backs up a lost notification. A load that overlaps
+// a notification is discarded (its generation moved), so a stale snapshot is never installed.
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { ChangeFeed } from '../db/change-feed.js';
+import type { Db } from '../db/database.js';
+import { wkdHash } from './address-hashes.js';
+
+export interface ServedDomain {
+  name: string;
+  /** Zone stamp price; null = the server default. */
+  powBits: number | null;
+  /** Zone `ep`. */
+  endpoint: string | null;
+}
+
+export interface PublishedAddress {
+  address: string;
+  localPart: string;
+  domain: string;
+  fingerprint: string;
+  userId: string;
+  /** RFC 7929-style minimal key: primary, this user ID, valid subkeys. */
+  minimalKey: Uint8Array;
+  /** Per-address overrides (null = the zone's). */
+  endpoint: string | null;
+  powBits: number | null;
+  key: { algorithm: string; bits: number | null; createdAt: Date; expiresAt: Date | null; revoked: boolean };
+}
+
+interface ZoneSnapshot {
+  /** The zone's generation when the load started. */
+  generation: number;
+  addresses: Map<string, PublishedAddress>;
+  /** WKD hash → address, built on the first WKD lookup in the zone. */
+  wkd?: Map<string, PublishedAddress>;
+}
+
+export interface LookupCacheOptions {
+  log: Logger;
+  metrics?: Registry;
+  /** After a load was discarded by a concurrent change, wait this long before loading again. */
+  reloadBackoffMs?: number;
+}
+
+type AddressRow = {
+  address: string;
+  local_part: string;
+  domain: string;
+  fingerprint: string;
+  user_id: string;
+  minimal_key: Buffer;
+  endpoint: string | null;
+  pow_bits: number | null;
+  algorithm: string;
+  bits: number | null;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked: boolean;
+};
+
+function toPublished(row: AddressRow): PublishedAddress {
+  return {
+    address: row.address,
+    localPart: row.local_part,
+    domain: row.domain,
+    fingerprint: row.fingerprint,
+    userId: row.user_id,
+    minimalKey: row.minimal_key,
+    endpoint: row.endpoint,
+    powBits: row.pow_bits,
+    key: { algorithm: row.algorithm, bits: row.bits, createdAt: row.created_at, expiresAt: row.expires_at, revoked: row.revoked },
+  };
+}
+
+function lookupCounter(metrics: Registry | undefined): Counter<'source'> | undefined {
+  if (!metrics) return undefined;
+  const name = 'keypost_directory_address_lookups_total';
+  return (
+    (metrics.getSingleMetric(name) as Counter<'source'> | undefined) ??
+    new Counter({ name, help: 'Address lookups by where they were answered from', labelNames: ['source'], registers: [metrics] })
+  );
+}
+
+export class LookupCache {
+  private domains = new Map<string, ServedDomain>();
+  private domainsLoad: Promise<void> | undefined;
+  /** Zones whose domain row must be re-read before it is trusted (changed since loaded). */
+  private readonly staleDomains = new Set<string>();
+  private readonly snapshots = new Map<string, ZoneSnapshot>();
+  private readonly loads = new Map<string, Promise<ZoneSnapshot>>();
+  private readonly generations = new Map<string, number>();
+  private readonly discardedAt = new Map<string, number>();
+  private readonly unsubscribe: () => void;
+  private readonly counter: Counter<'source'> | undefined;
+  private readonly backoffMs: number;
+
+  constructor(
+    private readonly db: Db,
+    changeFeed: ChangeFeed,
+    private readonly options: LookupCacheOptions,
+  ) {
+    this.unsubscribe = changeFeed.onZoneChange((zone) => this.invalidate(zone));
+    this.counter = lookupCounter(options.metrics);
+    this.backoffMs = options.reloadBackoffMs ?? 1000;
+  }
+
+  /** Forget what is known about `zone` (its domain row and its addresses). */
+  invalidate(zone: string): void {
+    this.generations.set(zone, this.generation(zone) + 1);
+    this.snapshots.delete(zone);
+    this.staleDomains.add(zone);
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.snapshots.clear();
+  }
+
+  private generation(zone: string): number {
+    return this.generations.get(zone) ?? 0;
+  }
+
+  /** The served domain `name`, or undefined when keypost does not serve it. */
+  async domain(name: string): Promise<ServedDomain | undefined> {
+    this.domainsLoad ??= this.loadDomains();
+    await this.domainsLoad;
+    if (!this.staleDomains.has(name)) return this.domains.get(name);
+    const generation = this.generation(name);
+    const row = await this.db
+      .selectFrom('domains')
+      .select(['name', 'pow_bits', 'endpoint'])
+      .where('name', '=', name)
+      .executeTakeFirst();
+    const domain = row ? { name: row.name, powBits: row.pow_bits, endpoint: row.endpoint } : undefined;
+    if (this.generation(name) === generation) {
+      this.staleDomains.delete(name);
+      if (domain) this.domains.set(name, domain);
+      else this.domains.delete(name);
+    }
+    return domain;
+  }
+
+  private async loadDomains(): Promise<void> {
+    try {
+      const rows = await this.db.selectFrom('domains').select(['name', 'pow_bits', 'endpoint']).execute();
+      // Changes seen while this ran are still in staleDomains and get re-read one by one.
+      this.domains = new Map(rows.map((r) => [r.name, { name: r.name, powBits: r.pow_bits, endpoint: r.endpoint }]));
+    } catch (err) {
+      this.domainsLoad = undefined;
+      throw err;
+    }
+  }
+
+  /** The published address `address` (canonical form), or undefined. */
+  async address(address: string): Promise<PublishedAddress | undefined> {
+    const zone = address.slice(address.lastIndexOf('@') + 1);
+    if (!(await this.domain(zone))) return undefined;
+    const snapshot = this.snapshots.get(zone);
+    if (snapshot) {
+      this.counter?.inc({ source: 'cache' });
+      return snapshot.addresses.get(address);
+    }
+    this.startLoad(zone);
+    this.counter?.inc({ source: 'database' });
+    const row = await this.selectAddresses().where('a.address', '=', address).executeTakeFirst();
+    return row ? toPublished(row) : undefined;
+  }
+
+  /** The published address of `domain` whose WKD hash is `hash`. Waits for the zone to load. */
+  async byWkdHash(domain: string, hash: string): Promise<PublishedAddress | undefined> {
+    if (!(await this.domain(domain))) return undefined;
+    const asked = this.generation(domain);
+    let snapshot = this.snapshots.get(domain) ?? (await this.load(domain));
+    // A load already running when this request came may predate a change the caller made.
+    if (snapshot.generation < asked) snapshot = await this.load(domain);
+    snapshot.wkd ??= new Map([...snapshot.addresses.values()].map((a) => [wkdHash(a.localPart), a]));
+    return snapshot.wkd.get(hash);
+  }
+
+  private selectAddresses() {
+    return this.db
+      .selectFrom('addresses as a')
+      .innerJoin('keys as k', 'k.fingerprint', 'a.fingerprint')
+      .select([
+        'a.address',
+        'a.local_part',
+        'a.domain',
+        'a.fingerprint',
+        'a.user_id',
+        'a.minimal_key',
+        'a.endpoint',
+        'a.pow_bits',
+        'k.algorithm',
+        'k.bits',
+        'k.created_at',
+        'k.expires_at',
+        'k.revoked',
+      ])
+      .where('a.status', '=', 'published');
+  }
+
+  private startLoad(zone: string): void {
+    if (this.loads.has(zone)) return;
+    const discarded = this.discardedAt.get(zone);
+    if (discarded !== undefined && Date.now() - discarded < this.backoffMs) return;
+    this.load(zone).catch((err) => this.options.log.warn({ err, zone }, 'loading the zone lookup snapshot failed'));
+  }
+
+  /**
+   * Reads the zone's published addresses. The snapshot is installed only if no change arrived
+   * meanwhile; either way the caller gets what was read (as fresh as a direct query).
+   */
+  private load(zone: string): Promise<ZoneSnapshot> {
+    const running = this.loads.get(zone);
+    if (running) return running;
+    const generation = this.generation(zone);
+    const loading = (async () => {
+      try {
+        const rows = await this.selectAddresses().where('a.domain', '=', zone).execute();
+        const snapshot: ZoneSnapshot = { generation, addresses: new Map(rows.map((r) => [r.address, toPublished(r)])) };
+        if (this.generation(zone) === generation) {
+          this.snapshots.set(zone, snapshot);
+          this.discardedAt.delete(zone);
+          this.options.log.debug({ zone, addresses: rows.length }, 'zone lookup snapshot loaded');
+        } else {
+          this.discardedAt.set(zone, Date.now());
+        }
+        return snapshot;
+      } finally {
+        this.loads.delete(zone);
+      }
+    })();
+    this.loads.set(zone, loading);
+    return loading;
+  }
+}

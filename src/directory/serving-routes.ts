@@ -1,0 +1,127 @@
+// The directory's read side: VKS (keys.openpgp.org API), HKP for gpg, WKD, and keypost's own
+// /v1/records. Lookups by address go through the zone snapshots of lookup-cache.ts; lookups by
+// fingerprint or key ID query the database (key-lookup.ts). VKS and HKP clients expect plain-text
+// errors; /v1/records is JSON like the rest of keypost's API.
+import type { FastifyPluginAsync } from 'fastify';
+import { KeypostError, registerHttpStatuses } from '../errors.js';
+import type { Services } from '../lifecycle.js';
+import { dnsNamesFor } from './address-hashes.js';
+import { armor } from './armor.js';
+import { registerHkpRoutes } from './hkp-routes.js';
+import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
+import { LookupCache, type PublishedAddress } from './lookup-cache.js';
+import { parseFingerprint, parseKeyId } from './search-terms.js';
+import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
+import { canonicalAddress } from './user-id-address.js';
+import { registerWkdRoutes } from './wkd-routes.js';
+
+registerHttpStatuses({ DIR_ADDRESS_INVALID: 400, DIR_ADDRESS_NOT_FOUND: 404 });
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, code: { type: 'string' } },
+  required: ['error', 'code'],
+} as const;
+
+const recordSchema = {
+  type: 'object',
+  properties: {
+    address: { type: 'string', description: 'Canonical address (local part and domain lowercased)' },
+    fingerprint: { type: 'string', description: 'Primary key fingerprint, uppercase hex' },
+    key: { type: 'string', description: 'Armoured minimal key: primary key, this address’s user ID, valid subkeys' },
+    endpoint: { type: ['string', 'null'], description: 'Where senders deliver (smtp:// URI); null if the zone sets none' },
+    pow: { type: 'integer', description: 'Hashcash bits a message to this address must carry' },
+    dns: {
+      type: 'object',
+      description: 'DNS owner names under which the zone publishes this address',
+      properties: { openpgpkey: { type: 'string' }, keypost: { type: 'string' }, pka: { type: 'string' } },
+      required: ['openpgpkey', 'keypost', 'pka'],
+    },
+    status: { type: 'string', enum: ['published', 'expired'], description: 'expired: the key expired after it was published' },
+    expires: { type: ['string', 'null'], description: 'Key expiry (ISO 8601) or null' },
+  },
+  required: ['address', 'fingerprint', 'key', 'endpoint', 'pow', 'dns', 'status', 'expires'],
+} as const;
+
+export function servingRoutes(services: Services): FastifyPluginAsync {
+  return async (app) => {
+    const cache = new LookupCache(services.database.db, services.changeFeed, {
+      log: services.log.child({ component: 'lookup-cache' }),
+      metrics: services.metrics,
+    });
+    app.addHook('onClose', async () => cache.close());
+    const context: ServingContext = {
+      db: services.database.db,
+      cache,
+      now: services.now,
+      defaultPowBits: services.config.pow.defaultBits,
+    };
+
+    // VKS: https://keys.openpgp.org/about/api. Browsers (Thunderbird's and web clients) fetch
+    // these cross-origin, hence the CORS header.
+    app.get<{ Params: { fpr: string } }>('/vks/v1/by-fingerprint/:fpr', async (request, reply) => {
+      const fingerprint = parseFingerprint(request.params.fpr);
+      if (!fingerprint) return sendText(reply, 400, 'Invalid fingerprint: expected 40 or 64 hexadecimal digits');
+      const keys = await keysByFingerprint(context.db, fingerprint);
+      reply.header('access-control-allow-origin', '*');
+      return keys.length ? sendArmoredKey(reply, concatKeys(keys)) : sendText(reply, 404, 'No key found for fingerprint ' + fingerprint);
+    });
+
+    app.get<{ Params: { id: string } }>('/vks/v1/by-keyid/:id', async (request, reply) => {
+      const keyId = parseKeyId(request.params.id);
+      if (!keyId) return sendText(reply, 400, 'Invalid key ID: expected 16 hexadecimal digits');
+      const keys = await keysByKeyId(context.db, keyId);
+      reply.header('access-control-allow-origin', '*');
+      return keys.length ? sendArmoredKey(reply, concatKeys(keys)) : sendText(reply, 404, 'No key found for key ID ' + keyId);
+    });
+
+    app.get<{ Params: { addr: string } }>('/vks/v1/by-email/:addr', async (request, reply) => {
+      const address = canonicalAddress(request.params.addr);
+      if (!address) return sendText(reply, 400, 'Invalid email address');
+      const found = await cache.address(address);
+      reply.header('access-control-allow-origin', '*');
+      return found ? sendArmoredKey(reply, found.minimalKey) : sendText(reply, 404, 'No key found for email address ' + address);
+    });
+
+    app.get<{ Params: { addr: string } }>(
+      '/v1/records/:addr',
+      {
+        schema: {
+          summary: 'What a sender needs to write to an address',
+          description:
+            'The published key (minimal: only this address’s user ID), its fingerprint, the delivery endpoint, the stamp price in bits, and the DNS names carrying the same data.',
+          tags: ['records'],
+          params: { type: 'object', properties: { addr: { type: 'string', maxLength: 320 } }, required: ['addr'] },
+          response: { 200: recordSchema, 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request) => {
+        const address = canonicalAddress(request.params.addr);
+        if (!address) throw new KeypostError('DIR_ADDRESS_INVALID', `not a valid mail address: "${request.params.addr}"`);
+        const found = await cache.address(address);
+        const domain = found && (await cache.domain(found.domain));
+        // Withdrawn and never-published addresses look the same: a withdrawal (or an address
+        // holder's deletion request) must stop publication, not leave a tombstone.
+        if (!found || !domain) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published for ${address}`);
+        return recordOf(found, domain.powBits, domain.endpoint, context);
+      },
+    );
+
+    registerHkpRoutes(app, context);
+    registerWkdRoutes(app, context);
+  };
+}
+
+function recordOf(found: PublishedAddress, zonePow: number | null, zoneEndpoint: string | null, context: ServingContext) {
+  const expiresAt = found.key.expiresAt;
+  return {
+    address: found.address,
+    fingerprint: found.fingerprint,
+    key: armor(found.minimalKey),
+    endpoint: found.endpoint ?? zoneEndpoint,
+    pow: found.powBits ?? zonePow ?? context.defaultPowBits,
+    dns: dnsNamesFor(found.localPart, found.domain),
+    status: expiresAt && expiresAt.getTime() <= context.now().getTime() ? 'expired' : 'published',
+    expires: expiresAt ? expiresAt.toISOString() : null,
+  };
+}
