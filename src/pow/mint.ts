@@ -129,7 +129,12 @@ export async function mintStamp(resource: string, bits: number, options: MintOpt
             }
           });
         } else {
-          options.onProgress?.(total);
+          try {
+            options.onProgress?.(total);
+          } catch (err) {
+            // A failing progress callback ends minting instead of escaping as an uncaught error.
+            settle(() => reject(err));
+          }
         }
       });
       thread.on('error', (err) => settle(() => reject(err)));

@@ -1,6 +1,7 @@
 // Stamp verification with hashcash 1.22's rules, in its order: grammar and date, resource, value,
 // then the validity window. The spent-stamp check is separate (spent-store.ts) because it needs the
 // database and must run in the caller's transaction.
+import type { Config } from '../config.js';
 import { POW_CODES, type VerifyFailureCode } from './errors.js';
 import { parseStampDate } from './date.js';
 import { countLeadingZeroBits, stampDigest } from './sha1.js';
@@ -20,6 +21,11 @@ export interface VerifyOptions {
   graceSeconds: number;
   /** Compare resources exactly; by default ASCII case is ignored, as hashcash does without -C. */
   caseSensitive?: boolean;
+}
+
+/** The configured part of VerifyOptions (KEYPOST_STAMP_* variables), to spread into a call. */
+export function verifyPolicy(pow: Config['pow']): Pick<VerifyOptions, 'validitySeconds' | 'graceSeconds' | 'caseSensitive'> {
+  return { validitySeconds: pow.validitySeconds, graceSeconds: pow.graceSeconds, caseSensitive: pow.resourceCaseSensitive };
 }
 
 export type VerifyResult =

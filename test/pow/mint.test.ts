@@ -82,7 +82,18 @@ describe('mintStamp', () => {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1], 'counts grow');
   });
 
-  it('refuses a signal that is already aborted', async () => {
+  it('stops and rejects when the progress callback throws', async () => {
+    await assert.rejects(
+      mintStamp('x', MAX_MINT_BITS, {
+        onProgress: () => {
+          throw new Error('progress display failed');
+        },
+      }),
+      /progress display failed/,
+    );
+  });
+
+    it('refuses a signal that is already aborted', async () => {
     await assert.rejects(
       mintStamp('x', 30, { signal: AbortSignal.abort() }),
       (err: unknown) => err instanceof StampError && err.code === 'POW_MINT_ABORTED',

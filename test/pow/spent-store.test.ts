@@ -117,12 +117,14 @@ describe('verifyAndSpend', () => {
     assert.equal(!second.ok && second.code, 'POW_STAMP_SPENT');
   });
 
-  it('records the spend until the stamp expires', async () => {
+  it('keeps the record exactly until the stamp expires', async () => {
     const stamp = freshStamp();
     const verdict = await verifyAndSpend(db.db, stamp, policy());
     assert.ok(verdict.ok);
-    assert.equal(await purgeExpiredStamps(db.db, new Date(verdict.expiresAt.getTime() - 1000)), 0);
-    assert.equal(await isSpent(db.db, stamp), true);
+    await purgeExpiredStamps(db.db, new Date(verdict.expiresAt.getTime() - 1000));
+    assert.equal(await isSpent(db.db, stamp), true, 'kept while the stamp could still verify');
+    assert.ok((await purgeExpiredStamps(db.db, verdict.expiresAt)) >= 1);
+    assert.equal(await isSpent(db.db, stamp), false, 'purged once it is refused on its date anyway');
   });
 
   it('never records a stamp that fails verification', async () => {

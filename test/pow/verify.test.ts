@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { countLeadingZeroBits, stampValue, verifyStamp, type VerifyOptions } from '../../src/pow/verify.js';
+import { loadConfig } from '../../src/config.js';
+import { countLeadingZeroBits, stampValue, verifyPolicy, verifyStamp, type VerifyOptions } from '../../src/pow/verify.js';
 import { parseStamp } from '../../src/pow/stamp.js';
 import { craftStamp, craftUnderpaid } from './craft.js';
 
@@ -141,5 +142,29 @@ describe('verifyStamp', () => {
     const b = verifyStamp(underpaidAndExpired, policy);
     assert.equal(!a.ok && a.code, 'POW_RESOURCE_MISMATCH');
     assert.equal(!b.ok && b.code, 'POW_INSUFFICIENT_BITS');
+  });
+});
+
+describe('verifyPolicy', () => {
+  it("defaults to hashcash's window: 28 days valid, 2 days grace, resources case-insensitive", () => {
+    assert.deepEqual(verifyPolicy(loadConfig({}).pow), { validitySeconds: 28 * DAY, graceSeconds: 2 * DAY, caseSensitive: false });
+  });
+
+  it('follows the KEYPOST_STAMP_* variables', () => {
+    const pow = loadConfig({
+      KEYPOST_STAMP_VALIDITY_DAYS: '7',
+      KEYPOST_STAMP_GRACE_DAYS: '0',
+      KEYPOST_STAMP_RESOURCE_CASE_SENSITIVE: 'true',
+    }).pow;
+    const options = { resource: 'alice@example.org', bits: 10, now, ...verifyPolicy(pow) };
+    const eightDaysOld = craftStamp({ bits: 10, date: '261119', resource: 'alice@example.org' });
+    const upperCase = craftStamp({ bits: 10, date: '261127', resource: 'Alice@example.org' });
+    const verdictOf = (text: string) => {
+      const v = verifyStamp(text, options);
+      return v.ok ? 'ok' : v.code;
+    };
+    assert.equal(verdictOf(eightDaysOld), 'POW_STAMP_EXPIRED');
+    assert.equal(verdictOf(upperCase), 'POW_RESOURCE_MISMATCH');
+    assert.equal(verdictOf(craftStamp({ bits: 10, date: '261121', resource: 'alice@example.org' })), 'ok');
   });
 });

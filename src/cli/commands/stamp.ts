@@ -4,7 +4,7 @@ import { loadConfig } from '../../config.js';
 import { MAX_MINT_BITS, mintStamp } from '../../pow/mint.js';
 import { verifyAndSpend } from '../../pow/spent-store.js';
 import { stampFromHeaderValue } from '../../pow/stamp.js';
-import { verifyStamp, type VerifyOptions, type VerifyResult } from '../../pow/verify.js';
+import { verifyPolicy, verifyStamp, type VerifyOptions, type VerifyResult } from '../../pow/verify.js';
 import { withDatabase } from '../database.js';
 import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
@@ -89,9 +89,7 @@ async function check(argv: string[], ctx: CommandContext): Promise<number> {
     resource: values.resource,
     bits: parseIntegerOption('bits', values.bits, 0, 160) ?? config.pow.defaultBits,
     now: new Date(),
-    validitySeconds: config.pow.validitySeconds,
-    graceSeconds: config.pow.graceSeconds,
-    caseSensitive: config.pow.resourceCaseSensitive,
+    ...verifyPolicy(config.pow),
   };
 
   // Verify before touching the database: an invalid stamp needs no connection and is never recorded.
