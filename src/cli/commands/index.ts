@@ -3,6 +3,8 @@ import type { Command } from '../command.js';
 import { serveCommand } from './serve.js';
 import { migrateCommand } from './migrate.js';
 import { domainCommand } from './domain.js';
+import { keyCommand } from './key.js';
 import { stampCommand } from './stamp.js';
+import { dnsCommand } from './dns.js';
 
-export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, stampCommand];
+export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, keyCommand, stampCommand, dnsCommand];

@@ -1,0 +1,76 @@
+// keypost key import: publish a keyring's addresses in one zone (the operator vouches for them).
+import { readFile } from 'node:fs/promises';
+import { importKeyring } from '../../directory/key-import.js';
+import { normalizeDomain } from '../../directory/names.js';
+import { KeypostError } from '../../errors.js';
+import { withDatabase } from '../database.js';
+import { createProgress } from '../progress.js';
+import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
+
+const USAGE = `Usage: keypost key import --domain <domain> <file.asc> [--json]
+
+Publishes every key in an armoured (or binary) keyring for its user IDs in <domain>, without mail
+verification: the operator vouches for them, as the domain owner does through the API. Each key
+passes the key policy first; keys that fail, user IDs outside <domain>, and addresses already given
+to an earlier key of the same keyring are skipped and listed with the reason. A newly imported key
+replaces the key an address had before. Use "-" to read the keyring from standard input.
+
+  --domain D   the zone to publish in (must exist: keypost domain add)
+  --json       print the summary as JSON`;
+
+async function readInput(path: string): Promise<Uint8Array> {
+  if (path !== '-') {
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (err) {
+      throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function importCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { domain: { type: 'string' }, json: { type: 'boolean' } });
+  if (!values.domain) throw new UsageError('key import needs --domain <domain>');
+  if (positionals.length !== 1) throw new UsageError('key import takes one keyring file (or - for standard input)');
+  let domain: string;
+  try {
+    domain = normalizeDomain(values.domain);
+  } catch (err) {
+    throw new UsageError((err as KeypostError).message);
+  }
+  const input = await readInput(positionals[0]);
+  return withDatabase(ctx.env, async ({ db }) => {
+    const progress = createProgress(ctx.stderr, 'importing');
+    const summary = await importKeyring(db, input, { domain, onProgress: (done, total) => progress.update(done, total) });
+    progress.finish();
+    const rate = summary.seconds > 0 ? Math.round(summary.published / summary.seconds) : summary.published;
+    if (values.json) {
+      writeJson(ctx.stdout, { ...summary, addresses_per_second: rate });
+      return 0;
+    }
+    ctx.stdout.write(
+      `${summary.keys} key(s) read; published ${summary.published} address(es) in ${summary.domain}` +
+        `${summary.replaced ? ` (${summary.replaced} replaced an older key)` : ''}; skipped ${summary.skipped.length}` +
+        ` [${summary.seconds.toFixed(1)} s, ${rate} addresses/s]\n`,
+    );
+    for (const skip of summary.skipped) {
+      const what = [`key #${skip.index}`, skip.fingerprint, skip.address].filter(Boolean).join(' ');
+      ctx.stdout.write(`  skipped ${what}: ${skip.reason} (${skip.code})\n`);
+    }
+    return 0;
+  });
+}
+
+export const keyCommand: Command = {
+  name: 'key',
+  summary: 'bulk-import a keyring into a zone',
+  usage: USAGE,
+  async run(argv, ctx) {
+    const [sub, ...rest] = argv;
+    if (sub !== 'import') throw new UsageError('key takes: import; run keypost key --help');
+    return importCommand(rest, ctx);
+  },
+};
