@@ -1,7 +1,7 @@
 // What a zone publishes, as plain records (DESIGN.md "What DNS publishes"). Shared by the snapshot
 // builder (which pre-encodes them), AXFR and `keypost dns records`, so there is one source of truth.
 import type { ZoneDnsSettings } from '../db/database.js';
-import { openpgpkeyLabel, pkaLabel } from './address-labels.js';
+import { openpgpkeyLabel, wkdHash } from '../directory/address-hashes.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from './wire.js';
 
@@ -111,7 +111,7 @@ export function addressOwners(localPart: string): AddressOwners {
   return {
     openpgpkey: relativeKey([h, '_openpgpkey']),
     keypost: relativeKey([h, '_keypost']),
-    pka: relativeKey([pkaLabel(localPart), '_pka']),
+    pka: relativeKey([wkdHash(localPart), '_pka']),
   };
 }
 
