@@ -7,6 +7,7 @@ import type { Services } from '../lifecycle.js';
 import { registerApiDocs } from './api-docs.js';
 import { ownerRoutes } from './owner-routes.js';
 import { selfServicePlugin } from './self-service-routes.js';
+import { servingRoutes } from './serving-routes.js';
 
 export function directoryRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
@@ -14,5 +15,6 @@ export function directoryRoutes(services: Services): FastifyPluginAsync {
     await app.register(rateLimit, { global: false });
     await app.register(ownerRoutes({ db: services.database.db, now: services.now }));
     await app.register(selfServicePlugin(services));
+    await app.register(servingRoutes(services));
   };
 }

@@ -43,6 +43,15 @@ const recordSchema = {
   required: ['address', 'fingerprint', 'key', 'endpoint', 'pow', 'dns', 'status', 'expires'],
 } as const;
 
+/** Documentation-only schema (no validation: these paths answer plain text or armour). */
+function vksDoc(summary: string) {
+  return {
+    summary,
+    tags: ['vks'],
+    description: 'Armoured key (application/pgp-keys) carrying only published user IDs; 404 in plain text when absent.',
+  };
+}
+
 export function servingRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
     const cache = new LookupCache(services.database.db, services.changeFeed, {
@@ -59,7 +68,7 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
 
     // VKS: https://keys.openpgp.org/about/api. Browsers (Thunderbird's and web clients) fetch
     // these cross-origin, hence the CORS header.
-    app.get<{ Params: { fpr: string } }>('/vks/v1/by-fingerprint/:fpr', async (request, reply) => {
+    app.get<{ Params: { fpr: string } }>('/vks/v1/by-fingerprint/:fpr', { schema: vksDoc('Key by primary or subkey fingerprint (40 or 64 hex digits)') }, async (request, reply) => {
       const fingerprint = parseFingerprint(request.params.fpr);
       if (!fingerprint) return sendText(reply, 400, 'Invalid fingerprint: expected 40 or 64 hexadecimal digits');
       const keys = await keysByFingerprint(context.db, fingerprint);
@@ -67,7 +76,7 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       return keys.length ? sendArmoredKey(reply, concatKeys(keys)) : sendText(reply, 404, 'No key found for fingerprint ' + fingerprint);
     });
 
-    app.get<{ Params: { id: string } }>('/vks/v1/by-keyid/:id', async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/vks/v1/by-keyid/:id', { schema: vksDoc('Key by primary or subkey key ID (16 hex digits)') }, async (request, reply) => {
       const keyId = parseKeyId(request.params.id);
       if (!keyId) return sendText(reply, 400, 'Invalid key ID: expected 16 hexadecimal digits');
       const keys = await keysByKeyId(context.db, keyId);
@@ -75,7 +84,7 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       return keys.length ? sendArmoredKey(reply, concatKeys(keys)) : sendText(reply, 404, 'No key found for key ID ' + keyId);
     });
 
-    app.get<{ Params: { addr: string } }>('/vks/v1/by-email/:addr', async (request, reply) => {
+    app.get<{ Params: { addr: string } }>('/vks/v1/by-email/:addr', { schema: vksDoc('Minimal key of a published address: only its user ID') }, async (request, reply) => {
       const address = canonicalAddress(request.params.addr);
       if (!address) return sendText(reply, 400, 'Invalid email address');
       const found = await cache.address(address);
