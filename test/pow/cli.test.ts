@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { isSpent } from '../../src/pow/spent-store.js';
+import { isSpent, spendStamp } from '../../src/pow/spent-store.js';
 import { formatStampDate, parseStamp } from '../../src/pow/stamp.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
@@ -127,6 +127,23 @@ describe('keypost stamp check', () => {
   }
 });
 
+describe('keypost stamp purge', () => {
+  it('deletes the records of expired stamps and reports how many', async () => {
+    const expired = craftStamp({ bits: 0, date: '000101', resource: 'x@example.org', rand: 'purgecli' });
+    const current = craftStamp({ bits: 0, date: today(), resource: 'x@example.org', rand: 'keepcli' });
+    assert.equal(await spendStamp(db.db, expired, new Date(Date.now() - 1000)), true);
+    assert.equal(await spendStamp(db.db, current, new Date(Date.now() + 86_400_000)), true);
+    const run = await keypost('stamp', 'purge', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok((JSON.parse(run.stdout) as { removed: number }).removed >= 1);
+    assert.equal(await isSpent(db.db, expired), false);
+    assert.equal(await isSpent(db.db, current), true);
+    const again = await keypost('stamp', 'purge');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'purged 0 expired spent stamps\n');
+  });
+});
+
 describe('keypost stamp usage', () => {
   it('prints help with --help', async () => {
     const run = await keypost('stamp', '--help');
@@ -145,6 +162,7 @@ describe('keypost stamp usage', () => {
     ['mint with 0 workers', ['stamp', 'mint', 'x@example.org', '--workers', '0']],
     ['check without --resource', ['stamp', 'check', '1:8:261127:x::r:c']],
     ['check without a stamp', ['stamp', 'check', '--resource', 'x']],
+    ['purge with an argument', ['stamp', 'purge', 'now']],
     ['an unknown option', ['stamp', 'check', '1:8:261127:x::r:c', '--resource', 'x', '--bogus']],
   ];
   for (const [name, args] of mistakes) {

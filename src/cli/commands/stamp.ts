@@ -2,7 +2,7 @@
 // hashcash(1) tool's (`hashcash -m -b N resource`, `hashcash -c -d -b N -r resource stamp`).
 import { loadConfig } from '../../config.js';
 import { MAX_MINT_BITS, mintStamp } from '../../pow/mint.js';
-import { verifyAndSpend } from '../../pow/spent-store.js';
+import { purgeExpiredStamps, verifyAndSpend } from '../../pow/spent-store.js';
 import { stampFromHeaderValue } from '../../pow/stamp.js';
 import { verifyPolicy, verifyStamp, type VerifyOptions, type VerifyResult } from '../../pow/verify.js';
 import { withDatabase } from '../database.js';
@@ -10,10 +10,12 @@ import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Comma
 
 const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--workers N] [--json]
        keypost stamp check <stamp> --resource R [--bits N] [--spend] [--json]
+       keypost stamp purge [--json]
 
   mint       mint a hashcash v1 stamp for <resource> (for mail: the recipient address) and
              print it; the hash rate goes to stderr
   check      verify a stamp; exit 0 when valid, 1 when not (the reason and its code on stderr)
+  purge      delete the records of spent stamps that have expired, and print how many (for cron)
 
   --bits N       bits of work to mint or require (default KEYPOST_POW_DEFAULT_BITS); mint: 0-${MAX_MINT_BITS}
   --header       mint: print the stamp as an "X-Hashcash: <stamp>" header line
@@ -99,14 +101,24 @@ async function check(argv: string[], ctx: CommandContext): Promise<number> {
   return report(ctx, values.json === true, spent, spent.ok);
 }
 
+async function purge(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+  if (positionals.length !== 0) throw new UsageError('stamp purge takes no arguments');
+  const removed = await withDatabase(ctx.env, ({ db }) => purgeExpiredStamps(db, new Date()));
+  if (values.json) writeJson(ctx.stdout, { removed });
+  else ctx.stdout.write(`purged ${removed} expired spent stamp${removed === 1 ? '' : 's'}\n`);
+  return 0;
+}
+
 export const stampCommand: Command = {
   name: 'stamp',
-  summary: 'mint or check hashcash v1 stamps',
+  summary: 'mint, check or purge hashcash v1 stamps',
   usage: USAGE,
   async run(argv, ctx) {
     const [action, ...rest] = argv;
     if (action === 'mint') return mint(rest, ctx);
     if (action === 'check') return check(rest, ctx);
-    throw new UsageError('stamp takes one of: mint, check; run keypost stamp --help');
+    if (action === 'purge') return purge(rest, ctx);
+    throw new UsageError('stamp takes one of: mint, check, purge; run keypost stamp --help');
   },
 };
