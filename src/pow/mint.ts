@@ -58,10 +58,10 @@ function randomField(): string {
   return randomBytes(12).toString('base64');
 }
 
-function stampPrefix(resource: string, bits: number, date: string, ext: string): { prefix: string; check(counter: string): string } {
+function stampPrefix(resource: string, bits: number, date: string, ext: string): { prefix: string; complete(counter: string): string } {
   const rand = randomField();
   const prefix = `1:${bits}:${date}:${resource}:${ext}:${rand}:`;
-  return { prefix, check: (counter) => formatStamp({ bits, date, resource, ext, rand, counter }) };
+  return { prefix, complete: (counter) => formatStamp({ bits, date, resource, ext, rand, counter }) };
 }
 
 export async function mintStamp(resource: string, bits: number, options: MintOptions = {}): Promise<MintResult> {
@@ -88,11 +88,11 @@ export async function mintStamp(resource: string, bits: number, options: MintOpt
   };
 
   if (bits <= INLINE_BITS) {
-    const { prefix, check } = stampPrefix(canonical, bits, date, ext);
+    const { prefix, complete } = stampPrefix(canonical, bits, date, ext);
     const bytes = Buffer.from(prefix, 'utf8');
     for (let start = 0; ; start += SLICE) {
       const result = searchCounters(bytes, bits, start, SLICE);
-      if (result.counter >= 0) return finish(check(encodeCounter(result.counter)), start + result.hashes);
+      if (result.counter >= 0) return finish(complete(encodeCounter(result.counter)), start + result.hashes);
     }
   }
 
@@ -112,7 +112,7 @@ export async function mintStamp(resource: string, bits: number, options: MintOpt
 
     const workerUrl = new URL('./mint-worker.js', import.meta.url);
     for (let i = 0; i < workers; i++) {
-      const { prefix, check } = stampPrefix(canonical, bits, date, ext);
+      const { prefix, complete } = stampPrefix(canonical, bits, date, ext);
       // A copy, so the message carries these bytes and not Buffer's whole shared pool.
       const data: MintWorkerData = { prefix: new Uint8Array(Buffer.from(prefix, 'utf8')), bits, slice: SLICE };
       const thread = new Worker(workerUrl, { workerData: data });
@@ -123,7 +123,7 @@ export async function mintStamp(resource: string, bits: number, options: MintOpt
         if (message.type === 'found') {
           settle(() => {
             try {
-              resolve(finish(check(encodeCounter(message.counter)), total));
+              resolve(finish(complete(encodeCounter(message.counter)), total));
             } catch (err) {
               reject(err);
             }

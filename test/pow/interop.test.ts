@@ -105,6 +105,21 @@ describe('interop with hashcash 1.22', { skip }, () => {
     });
   });
 
+  it('agree on a non-ASCII address: both fold ASCII case only', async () => {
+    const theirs = hashcashMint('Bjørn@Example.org', 12);
+    const ours = (await mintStamp('Bjørn@Example.org', 12)).stamp;
+    assert.equal(parseStamp(ours).resource, parseStamp(theirs).resource);
+    for (const stamp of [theirs, ours]) {
+      for (const [resource, expect] of [
+        ['bjørn@example.org', 'ok'],
+        ['BJØRN@example.org', 'POW_RESOURCE_MISMATCH'],
+      ]) {
+        assert.equal(hashcashCheck(stamp, { resource, bits: 12 }).verdict, expect, `hashcash, ${stamp} for ${resource}`);
+        assert.equal(keypostVerdict(stamp, resource, 12), expect, `keypost, ${stamp} for ${resource}`);
+      }
+    }
+  });
+
   describe('hand-made stamps get the same verdict from both', () => {
     const cases: [string, () => string, number?][] = [
       ['date width 2 (YY)', () => craftStamp({ bits: 10, date: daysFromNow(0, 2), resource: R })],
