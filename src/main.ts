@@ -10,6 +10,7 @@ import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
 import { directoryRoutes } from './directory/routes.js';
 import { createDnsComponent } from './dns/component.js';
+import { createGatewayComponent } from './gateway/component.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -18,6 +19,7 @@ export type ListenerName = (typeof LISTENERS)[number];
 const FACTORIES: Partial<Record<ListenerName, (services: Services) => Component>> = {
   dns: (services) => createDnsComponent(services),
   api: (services) => createHttpComponent(services, [directoryRoutes(services)]),
+  gateway: (services) => createGatewayComponent(services),
 };
 
 export function availableListeners(): ListenerName[] {

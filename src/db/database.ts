@@ -97,6 +97,36 @@ export interface KeyUploadsTable {
   expires_at: Timestamp;
 }
 
+/** A message in the gateway's durable queue (see src/gateway/queue-store.ts). */
+export interface MailQueueTable {
+  id: string;
+  kind: 'inbound' | 'submission' | 'dsn';
+  /** Envelope reverse-path; '' is the null sender. */
+  sender: string;
+  trace_headers: string;
+  body: Buffer;
+  size: number;
+  client_address: string | null;
+  client_helo: string | null;
+  auth_user: string | null;
+  received_at: Generated<Date>;
+}
+
+/** A recipient of a queued message that is still to be delivered. */
+export interface MailQueueRecipientsTable {
+  message_id: string;
+  recipient: string;
+  next_hop: string;
+  attempts: Generated<number>;
+  /** When the row is next due; while claimed, the end of the claim's lease. */
+  next_attempt_at: Timestamp;
+  lease_owner: string | null;
+  last_attempt_at: Timestamp | null;
+  last_error: string | null;
+  mint_bits: number | null;
+  stamp: string | null;
+}
+
 /** A hashcash stamp accepted once; kept until the stamp would be refused as expired anyway. */
 export interface SpentStampsTable {
   /** SHA-1 of the exact stamp text (20 bytes). */
@@ -111,6 +141,8 @@ export interface Database {
   addresses: AddressesTable;
   verification_tokens: VerificationTokensTable;
   key_uploads: KeyUploadsTable;
+  mail_queue: MailQueueTable;
+  mail_queue_recipients: MailQueueRecipientsTable;
   spent_stamps: SpentStampsTable;
 }
 

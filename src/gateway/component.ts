@@ -1,0 +1,107 @@
+// The gateway as a keypost component: the SMTP listener (stamp check, durable queue) and the relay
+// worker, started and stopped together. Several gateway processes can share one PostgreSQL queue.
+import type { Component, Services } from '../lifecycle.js';
+import { purgeExpiredStamps } from '../pow/spent-store.js';
+import { createAcceptor, type Acceptor } from './acceptor.js';
+import { loadAuthUsers } from './auth-users.js';
+import { BufferBudget } from './data-reader.js';
+import { createKeypostResolver, type KeypostResolver } from './keypost-resolver.js';
+import { createGatewayMetrics } from './metrics.js';
+import { parseNetworks } from './networks.js';
+import { parseRelayDomains } from './next-hop.js';
+import { createRecipientDirectory, type RecipientDirectory } from './recipients.js';
+import { RelayWorker } from './relay-worker.js';
+import { SessionPolicy } from './session-policy.js';
+import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
+
+/** How often this node purges spent stamps that expired (any node may; it is idempotent). */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+export interface GatewayOptions {
+  /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
+  resolver?: KeypostResolver;
+}
+
+export interface GatewayComponent extends Component {
+  /** The relay worker, when this node relays (KEYPOST_RELAY_ENABLED). */
+  relay(): RelayWorker | undefined;
+}
+
+export function createGatewayComponent(services: Services, options: GatewayOptions = {}): GatewayComponent {
+  const { config, database } = services;
+  const gateway = config.gateway;
+  const log = services.log.child({ component: 'gateway' });
+  let listener: SmtpListener | undefined;
+  let relay: RelayWorker | undefined;
+  let acceptor: Acceptor | undefined;
+  let directory: RecipientDirectory | undefined;
+  let purgeTimer: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+
+  return {
+    name: 'gateway',
+    relay: () => relay,
+    async start() {
+      // Configuration mistakes surface here, before anything listens.
+      const relayDomains = parseRelayDomains(gateway.relayDomains);
+      const exemptNetworks = parseNetworks(gateway.exemptNetworks);
+      const authUsers = loadAuthUsers(gateway.authUsersFile);
+      const budget = new BufferBudget(gateway.maxBufferedBytes);
+      const metrics = createGatewayMetrics(services.metrics, database.db, () => budget.inUse);
+      directory = createRecipientDirectory({
+        db: database.db,
+        changeFeed: services.changeFeed,
+        defaultBits: config.pow.defaultBits,
+        relayDomains,
+        smarthost: gateway.smarthost,
+      });
+      const resolver = options.resolver ?? createKeypostResolver({ server: gateway.dnsResolver, defaultBits: config.pow.defaultBits });
+      if (gateway.relay.enabled) {
+        relay = new RelayWorker({
+          db: database.db,
+          log: log.child({ part: 'relay' }),
+          metrics,
+          gateway,
+          directory,
+          resolver,
+          now: services.now,
+        });
+      }
+      acceptor = createAcceptor({ db: database.db, log, onCommitted: () => relay?.wake() });
+      const policy = new SessionPolicy({
+        gateway,
+        pow: config.pow,
+        directory,
+        resolver,
+        exemptNetworks,
+        authUsers,
+        acceptor,
+        budget,
+        metrics,
+        log,
+        now: services.now,
+      });
+      listener = createSmtpListener({ config: gateway, policy, metrics, authEnabled: authUsers.enabled, log });
+      const bound = await listener.listen(config.listen.smtp);
+      relay?.start();
+      const purge = () =>
+        purgeExpiredStamps(database.db, services.now())
+          .then((n) => n && log.debug({ purged: n }, 'purged expired spent stamps'))
+          .catch((err) => log.warn({ err }, 'purging spent stamps failed'));
+      purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
+      purgeTimer.unref();
+      return bound;
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(purgeTimer);
+        // Stop taking sessions, let messages in DATA commit, then stop relaying.
+        await listener?.close();
+        await acceptor?.drain();
+        await relay?.close();
+        directory?.close();
+      })();
+      return closing;
+    },
+  };
+}

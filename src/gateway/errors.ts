@@ -1,0 +1,51 @@
+// Stable codes of the gateway. Policy checks return verdicts carrying one of these codes; the SMTP
+// edge (replies.ts) is the only place that turns a code into a reply, and the CLI prints the code.
+import { KeypostError, registerHttpStatuses } from '../errors.js';
+
+export const GATEWAY_CODES = {
+  /** The recipient's domain is neither served nor a configured relay domain. */
+  relayDenied: 'GW_RELAY_DENIED',
+  /** A served domain, but no published address of that name. */
+  recipientUnknown: 'GW_RECIPIENT_UNKNOWN',
+  /** A served address with no next hop and no smarthost to relay to. */
+  noNextHop: 'GW_NO_NEXT_HOP',
+  /** One or more recipients lack a valid, unspent stamp of their price. */
+  stampRequired: 'GW_STAMP_REQUIRED',
+  /** DATA went over the advertised SIZE. */
+  messageTooBig: 'GW_MESSAGE_TOO_BIG',
+  /** A DATA line is longer than the configured limit. */
+  lineTooLong: 'GW_LINE_TOO_LONG',
+  /** All sessions together hold as much message data as the gateway allows in memory. */
+  storageBusy: 'GW_STORAGE_BUSY',
+  /** A directory lookup failed (database unreachable, timeout). */
+  lookupFailed: 'GW_LOOKUP_FAILED',
+  /** A remote keypost recipient could not be looked up in DNS. */
+  dnsLookupFailed: 'GW_DNS_LOOKUP_FAILED',
+  /** Writing the message to the queue failed; nothing was stored. */
+  queueFailed: 'GW_QUEUE_FAILED',
+  /** The session ran longer than the total session timeout. */
+  sessionTimeout: 'GW_SESSION_TIMEOUT',
+  /** AUTH with an unknown user or wrong password. */
+  authFailed: 'GW_AUTH_FAILED',
+  /** The gateway is shutting down. */
+  shuttingDown: 'GW_SHUTTING_DOWN',
+  /** Queue operations on a message that is not (or no longer) queued. */
+  messageNotFound: 'GW_MESSAGE_NOT_FOUND',
+  /** The relay configuration (relay domain, smarthost, next hop) cannot be parsed. */
+  configInvalid: 'GW_CONFIG_INVALID',
+} as const;
+
+export type GatewayCode = (typeof GATEWAY_CODES)[keyof typeof GATEWAY_CODES];
+
+registerHttpStatuses({ [GATEWAY_CODES.messageNotFound]: 404, [GATEWAY_CODES.configInvalid]: 500 });
+
+export class GatewayError extends KeypostError {
+  constructor(
+    override readonly code: GatewayCode,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(code, message, details);
+    this.name = 'GatewayError';
+  }
+}

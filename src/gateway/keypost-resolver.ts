@@ -1,0 +1,100 @@
+// DNS lookups the gateway makes itself: a remote recipient's keypost records (submission mode) and
+// MX records for mail routed by domain. node:dns's Resolver talks to a configurable server
+// (KEYPOST_DNS_RESOLVER), so tests and sites with their own resolver need no system setup.
+//
+//   <h(local)>._keypost.<domain>  TXT  v=kp1; fpr=...; ep=<uri>; pow=<bits>   (ep/pow optional)
+//   _keypost.<domain>             TXT  v=kp1; api=...; ep=<uri>; pow=<bits>   (zone policy)
+// h(local) = the first 28 octets of SHA-256 over the ASCII-lowercased local part, in hex.
+import { Resolver } from 'node:dns/promises';
+import type { ListenAddress } from '../config.js';
+import { openpgpkeyLabel } from '../directory/address-hashes.js';
+import { domainOf, localPartOf } from './next-hop.js';
+
+export type KeypostLookup =
+  /** A published keypost address: deliver to `endpoint` with a stamp of `pow` bits. */
+  | { kind: 'keypost'; endpoint: string; pow: number }
+  /** A keypost domain that publishes no such address. */
+  | { kind: 'unpublished' }
+  /** Not a keypost domain: ordinary mail. */
+  | { kind: 'none' };
+
+export interface MxHost {
+  exchange: string;
+  priority: number;
+}
+
+export interface KeypostResolver {
+  resolveRecipient(address: string): Promise<KeypostLookup>;
+  /** MX hosts by preference; the domain itself when it has none (RFC 5321 section 5.1). */
+  resolveMx(domain: string): Promise<MxHost[]>;
+}
+
+/** A lookup that failed for a reason other than "no such record": retry later. */
+export class DnsTemporaryError extends Error {
+  readonly code = 'GW_DNS_LOOKUP_FAILED';
+}
+
+/** `v=kp1; k=v; ...` into a map; undefined for TXT records of other formats. */
+export function parseKeypostTxt(text: string): Map<string, string> | undefined {
+  const fields = new Map<string, string>();
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  return fields.get('v') === 'kp1' ? fields : undefined;
+}
+
+const ABSENT = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
+
+export interface ResolverOptions {
+  server?: ListenAddress;
+  timeoutMs?: number;
+  defaultBits: number;
+}
+
+export function createKeypostResolver(options: ResolverOptions): KeypostResolver {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 2 });
+  if (options.server) {
+    const { host, port } = options.server;
+    resolver.setServers([host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`]);
+  }
+
+  async function txt(name: string): Promise<Map<string, string> | undefined> {
+    let records: string[][];
+    try {
+      records = await resolver.resolveTxt(name);
+    } catch (err) {
+      if (ABSENT.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw new DnsTemporaryError(`TXT ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    // A TXT record is split in strings of up to 255 octets (RFC 1035 section 3.3.14); join them.
+    for (const chunks of records) {
+      const parsed = parseKeypostTxt(chunks.join(''));
+      if (parsed) return parsed;
+    }
+    return undefined;
+  }
+
+  const bitsOf = (value: string | undefined) => (value !== undefined && /^\d{1,2}$/.test(value) ? Number(value) : undefined);
+
+  return {
+    async resolveRecipient(address) {
+      const domain = domainOf(address);
+      const [own, zone] = await Promise.all([txt(`${openpgpkeyLabel(localPartOf(address))}._keypost.${domain}`), txt(`_keypost.${domain}`)]);
+      if (!own) return zone ? { kind: 'unpublished' } : { kind: 'none' };
+      const endpoint = own.get('ep') ?? zone?.get('ep');
+      if (!endpoint) return { kind: 'none' };
+      return { kind: 'keypost', endpoint, pow: bitsOf(own.get('pow')) ?? bitsOf(zone?.get('pow')) ?? options.defaultBits };
+    },
+    async resolveMx(domain) {
+      try {
+        const hosts = await resolver.resolveMx(domain);
+        return hosts.sort((a, b) => a.priority - b.priority);
+      } catch (err) {
+        if (ABSENT.has((err as NodeJS.ErrnoException).code ?? '')) return [{ exchange: domain, priority: 0 }];
+        throw new DnsTemporaryError(`MX ${domain}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// The durable queue in PostgreSQL: every function takes the database (or, where atomicity matters,
+// the transaction) first. Rows exist only for pending work; a delivered or bounced recipient is
+// deleted, and a message goes with its last recipient.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, MailQueueTable, Tx } from '../db/database.js';
+
+export type MessageKind = MailQueueTable['kind'];
+
+export interface NewMessage {
+  id: string;
+  kind: MessageKind;
+  sender: string;
+  traceHeaders: string;
+  body: Buffer;
+  clientAddress?: string;
+  clientHelo?: string;
+  authUser?: string;
+}
+
+export interface NewRecipient {
+  recipient: string;
+  nextHop: string;
+  mintBits?: number;
+}
+
+export interface QueuedMessage {
+  id: string;
+  kind: MessageKind;
+  sender: string;
+  traceHeaders: string;
+  body: Buffer;
+  size: number;
+  receivedAt: Date;
+  clientAddress: string | null;
+}
+
+export interface ClaimedRecipient {
+  messageId: string;
+  recipient: string;
+  nextHop: string;
+  attempts: number;
+  mintBits: number | null;
+  stamp: string | null;
+  receivedAt: Date;
+}
+
+/** Queue ids: 16 upper-case hex digits, random so that nodes never collide. */
+export function newQueueId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+/** Inserts messages and their recipients in the caller's transaction (multi-row, two statements). */
+export async function insertMessages(tx: Tx, items: readonly { message: NewMessage; recipients: readonly NewRecipient[] }[]): Promise<void> {
+  if (items.length === 0) return;
+  await tx
+    .insertInto('mail_queue')
+    .values(
+      items.map(({ message: m }) => ({
+        id: m.id,
+        kind: m.kind,
+        sender: m.sender,
+        trace_headers: m.traceHeaders,
+        body: m.body,
+        size: m.body.length + Buffer.byteLength(m.traceHeaders),
+        client_address: m.clientAddress ?? null,
+        client_helo: m.clientHelo ?? null,
+        auth_user: m.authUser ?? null,
+      })),
+    )
+    .execute();
+  await tx
+    .insertInto('mail_queue_recipients')
+    .values(
+      items.flatMap(({ message, recipients }) =>
+        recipients.map((r) => ({
+          message_id: message.id,
+          recipient: r.recipient,
+          next_hop: r.nextHop,
+          mint_bits: r.mintBits ?? null,
+          next_attempt_at: sql<Date>`now()`,
+        })),
+      ),
+    )
+    .execute();
+}
+
+/**
+ * Claims up to `limit` due recipients for `owner`: FOR UPDATE SKIP LOCKED lets several workers
+ * (and several gateway processes) claim side by side without waiting for or repeating each other.
+ * The claim is a lease: next_attempt_at moves `leaseMs` ahead, so rows of a worker that died become
+ * due again by themselves.
+ */
+export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number): Promise<ClaimedRecipient[]> {
+  const result = await sql<{
+    message_id: string;
+    recipient: string;
+    next_hop: string;
+    attempts: number;
+    mint_bits: number | null;
+    stamp: string | null;
+    received_at: Date;
+  }>`
+    with due as (
+      select message_id, recipient from mail_queue_recipients
+      where next_attempt_at <= now()
+      order by next_attempt_at
+      limit ${limit}
+      for update skip locked
+    )
+    update mail_queue_recipients r
+    set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond',
+        lease_owner = ${owner},
+        attempts = r.attempts + 1
+    from due, mail_queue q
+    where r.message_id = due.message_id and r.recipient = due.recipient and q.id = r.message_id
+    returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, q.received_at`.execute(db);
+  return result.rows.map((r) => ({
+    messageId: r.message_id,
+    recipient: r.recipient,
+    nextHop: r.next_hop,
+    attempts: r.attempts,
+    mintBits: r.mint_bits,
+    stamp: r.stamp,
+    receivedAt: new Date(r.received_at),
+  }));
+}
+
+export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<string, QueuedMessage>> {
+  const out = new Map<string, QueuedMessage>();
+  if (ids.length === 0) return out;
+  const rows = await db
+    .selectFrom('mail_queue')
+    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address'])
+    .where('id', 'in', [...ids])
+    .execute();
+  for (const r of rows) {
+    out.set(r.id, {
+      id: r.id,
+      kind: r.kind,
+      sender: r.sender,
+      traceHeaders: r.trace_headers,
+      body: r.body,
+      size: r.size,
+      receivedAt: new Date(r.received_at),
+      clientAddress: r.client_address,
+    });
+  }
+  return out;
+}
+
+export interface RecipientKey {
+  messageId: string;
+  recipient: string;
+}
+
+/** Extends the lease of rows this worker still holds (long deliveries, slow hops). */
+export async function renewLeases(db: Db, owner: string, keys: readonly RecipientKey[], leaseMs: number): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    update mail_queue_recipients r
+    set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+    from unnest(${keys.map((k) => k.messageId)}::text[], ${keys.map((k) => k.recipient)}::text[]) as k(message_id, recipient)
+    where r.message_id = k.message_id and r.recipient = k.recipient and r.lease_owner = ${owner}`.execute(db);
+}
+
+/** Remembers a stamp minted for a submission recipient, so a retry sends the same stamp. */
+export async function saveMintedStamp(db: Db, key: RecipientKey, stamp: string): Promise<void> {
+  await db
+    .updateTable('mail_queue_recipients')
+    .set({ stamp })
+    .where('message_id', '=', key.messageId)
+    .where('recipient', '=', key.recipient)
+    .execute();
+}
+
+export interface Deferral extends RecipientKey {
+  error: string;
+  /** Delay until the next attempt, counted on the database clock like every queue time. */
+  delayMs: number;
+}
+
+/**
+ * Records what a batch of deliveries achieved, in the caller's transaction: delivered and bounced
+ * recipients are removed, deferred ones get their next attempt, and messages left without
+ * recipients are removed. Bounces (DSNs) are inserted by the caller in the same transaction, so a
+ * failure and its DSN commit together.
+ */
+export async function recordOutcomes(tx: Tx, owner: string, done: readonly RecipientKey[], deferred: readonly Deferral[]): Promise<void> {
+  const messageIds = [...new Set([...done, ...deferred].map((k) => k.messageId))].sort();
+  if (messageIds.length === 0) return;
+  // Two workers finishing different recipients of one message must not both conclude that the
+  // other still has work left; locking the message rows (in a fixed order) serialises them.
+  await sql`select id from mail_queue where id = any(${messageIds}::text[]) order by id for update`.execute(tx);
+  if (done.length) {
+    await sql`
+      delete from mail_queue_recipients r
+      using unnest(${done.map((k) => k.messageId)}::text[], ${done.map((k) => k.recipient)}::text[]) as k(message_id, recipient)
+      where r.message_id = k.message_id and r.recipient = k.recipient`.execute(tx);
+  }
+  if (deferred.length) {
+    // Only rows this worker still holds: if its lease ran out and another worker took the row
+    // over, that worker's outcome is the one that counts.
+    await sql`
+      update mail_queue_recipients r
+      set next_attempt_at = now() + k.delay_ms * interval '1 millisecond',
+          last_error = k.error, last_attempt_at = now(), lease_owner = null
+      from unnest(
+        ${deferred.map((k) => k.messageId)}::text[],
+        ${deferred.map((k) => k.recipient)}::text[],
+        ${deferred.map((k) => Math.max(0, Math.round(k.delayMs)))}::float8[],
+        ${deferred.map((k) => k.error.slice(0, 1000))}::text[]
+      ) as k(message_id, recipient, delay_ms, error)
+      where r.message_id = k.message_id and r.recipient = k.recipient and r.lease_owner = ${owner}`.execute(tx);
+  }
+  await sql`
+    delete from mail_queue q
+    where q.id = any(${messageIds}::text[])
+      and not exists (select 1 from mail_queue_recipients r where r.message_id = q.id)`.execute(tx);
+}
+
+/** Gives claimed rows back before their lease ends (a worker stopping with work not started). */
+export async function releaseClaims(db: Db, owner: string, keys: readonly RecipientKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    update mail_queue_recipients r
+    set next_attempt_at = now(), lease_owner = null, attempts = greatest(r.attempts - 1, 0)
+    from unnest(${keys.map((k) => k.messageId)}::text[], ${keys.map((k) => k.recipient)}::text[]) as k(message_id, recipient)
+    where r.message_id = k.message_id and r.recipient = k.recipient and r.lease_owner = ${owner}`.execute(db);
+}

@@ -1,0 +1,402 @@
+// The relay worker: claims due recipients from the shared queue, delivers them grouped per message
+// and next hop over pooled SMTP connections, and records the outcomes.
+//
+// Exactly-once as far as SMTP allows: a recipient row is removed only after the next hop answered
+// 250 to the message, and outcomes are committed moments later. A crash in between (or a lease
+// that ran out during a delivery) re-sends that message: duplicates are limited to messages in
+// flight at the crash, never losses. Failures are retried with exponential backoff until the
+// message is older than the maximum age; a permanent failure or expiry bounces a DSN to the sender
+// through the same queue, in the same transaction that removes the failed recipients.
+import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import type { Db } from '../db/database.js';
+import { mintStamp } from '../pow/mint.js';
+import { buildDsn, statusOf, type FailedRecipient } from './dsn.js';
+import { verdictHeader } from './headers.js';
+import type { KeypostResolver } from './keypost-resolver.js';
+import type { GatewayMetrics } from './metrics.js';
+import { MX_PREFIX, parseHop } from './next-hop.js';
+import {
+  claimDue,
+  insertMessages,
+  loadMessages,
+  newQueueId,
+  recordOutcomes,
+  releaseClaims,
+  renewLeases,
+  saveMintedStamp,
+  type ClaimedRecipient,
+  type Deferral,
+  type NewMessage,
+  type NewRecipient,
+  type QueuedMessage,
+  type RecipientKey,
+} from './queue-store.js';
+import type { RecipientDirectory } from './recipients.js';
+import { SmtpPool, type DeliveryResult, type Target } from './smtp-pool.js';
+
+export interface RelayDeps {
+  db: Db;
+  log: Logger;
+  metrics: GatewayMetrics;
+  gateway: GatewayConfig;
+  directory: RecipientDirectory;
+  resolver: KeypostResolver;
+  now(): Date;
+}
+
+interface Group {
+  messageId: string;
+  nextHop: string;
+  rows: ClaimedRecipient[];
+}
+
+type Outcome =
+  | { row: ClaimedRecipient; kind: 'delivered' }
+  | { row: ClaimedRecipient; kind: 'deferred'; error: string }
+  | { row: ClaimedRecipient; kind: 'failed'; failure: FailedRecipient; message: QueuedMessage };
+
+const keyOf = (k: RecipientKey) => `${k.messageId}\u0000${k.recipient}`;
+
+export class RelayWorker {
+  readonly owner = `${osHostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  private readonly pool: SmtpPool;
+  private readonly held = new Map<string, ClaimedRecipient>();
+  private backlog: Group[] = [];
+  private readonly active = new Set<Promise<void>>();
+  private outcomes: Outcome[] = [];
+  private flushing: Promise<void> | undefined;
+  private signal: (() => void) | undefined;
+  private signalled = false;
+  private stopping = false;
+  private loopDone: Promise<void> | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly concurrency: number;
+
+  constructor(private readonly deps: RelayDeps) {
+    const { relay, hostname, socksProxy } = deps.gateway;
+    this.concurrency = relay.concurrency;
+    this.pool = new SmtpPool({
+      hostname,
+      timeoutMs: relay.timeoutMs,
+      socksProxy,
+      maxPerTarget: relay.concurrency,
+      log: deps.log,
+    });
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+    const every = Math.max(250, Math.floor(this.deps.gateway.relay.leaseMs / 3));
+    this.leaseTimer = setInterval(() => {
+      renewLeases(this.deps.db, this.owner, [...this.held.values()], this.deps.gateway.relay.leaseMs).catch((err) =>
+        this.deps.log.warn({ err }, 'lease renewal failed'),
+      );
+    }, every);
+    this.leaseTimer.unref();
+  }
+
+  /** New mail was queued: look for due work now instead of at the next poll. */
+  wake(): void {
+    this.signalled = true;
+    this.signal?.();
+  }
+
+  private waitForSignal(ms: number): Promise<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.signal = () => {
+        this.signal = undefined;
+        this.signalled = false;
+        done();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { relay } = this.deps.gateway;
+    const maxHeld = this.concurrency * 8;
+    while (!this.stopping) {
+      let claimed = 0;
+      try {
+        if (this.held.size < maxHeld && this.backlog.length < this.concurrency * 2) {
+          const rows = await claimDue(this.deps.db, this.owner, Math.min(maxHeld - this.held.size, 256), relay.leaseMs);
+          claimed = rows.length;
+          this.enqueue(rows);
+        }
+        await this.startGroups();
+      } catch (err) {
+        this.deps.log.warn({ err }, 'relay worker: queue access failed');
+        await this.waitForSignal(relay.pollIntervalMs);
+        continue;
+      }
+      if (claimed === 0 || this.active.size >= this.concurrency) await this.waitForSignal(relay.pollIntervalMs);
+    }
+  }
+
+  private enqueue(rows: ClaimedRecipient[]): void {
+    const groups = new Map<string, Group>();
+    for (const row of rows) {
+      this.held.set(keyOf(row), row);
+      // A minted stamp names its recipient: such recipients travel alone, so no one sees another's.
+      const key = row.mintBits !== null ? `${row.messageId} ${row.nextHop} ${row.recipient}` : `${row.messageId} ${row.nextHop}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = { messageId: row.messageId, nextHop: row.nextHop, rows: [] };
+        groups.set(key, group);
+      }
+      group.rows.push(row);
+    }
+    this.backlog.push(...groups.values());
+  }
+
+  private async startGroups(): Promise<void> {
+    const slots = this.concurrency - this.active.size;
+    if (slots <= 0 || this.backlog.length === 0) return;
+    const groups = this.backlog.splice(0, slots);
+    const messages = await loadMessages(this.deps.db, [...new Set(groups.map((g) => g.messageId))]);
+    for (const group of groups) {
+      const message = messages.get(group.messageId);
+      if (!message) {
+        // Deleted by an operator while claimed: nothing left to deliver.
+        for (const row of group.rows) this.held.delete(keyOf(row));
+        continue;
+      }
+      const run: Promise<void> = this.deliverGroup(group, message)
+        .catch((err) => {
+          this.deps.log.error({ err, queueId: group.messageId }, 'delivery failed unexpectedly');
+          this.record(group.rows.map((row) => ({ row, kind: 'deferred' as const, error: `local error: ${(err as Error).message}` })));
+        })
+        .finally(() => {
+          this.active.delete(run);
+          this.wake();
+        });
+      this.active.add(run);
+    }
+  }
+
+  private async targetsFor(nextHop: string): Promise<Target[] | { permanent: string }> {
+    if (!nextHop.startsWith(MX_PREFIX)) {
+      const hop = parseHop(nextHop);
+      return [hop];
+    }
+    const domain = nextHop.slice(MX_PREFIX.length);
+    const hosts = await this.deps.resolver.resolveMx(domain);
+    // RFC 7505: a single MX of "." says the domain accepts no mail at all.
+    if (hosts.length === 1 && (hosts[0].exchange === '' || hosts[0].exchange === '.')) {
+      return { permanent: `${domain} publishes a null MX and accepts no mail (RFC 7505)` };
+    }
+    return hosts.map((h) => ({ host: h.exchange, port: 25, onion: h.exchange.endsWith('.onion') }));
+  }
+
+  private async deliverGroup(group: Group, message: QueuedMessage): Promise<void> {
+    const { rows } = group;
+    let targets: Target[] | { permanent: string };
+    try {
+      targets = await this.targetsFor(group.nextHop);
+    } catch (err) {
+      this.record(rows.map((row) => ({ row, kind: 'deferred' as const, error: (err as Error).message })));
+      return;
+    }
+    if (!Array.isArray(targets)) {
+      const failure = (row: ClaimedRecipient): FailedRecipient => ({
+        recipient: row.recipient,
+        status: '5.1.10',
+        diagnostic: (targets as { permanent: string }).permanent,
+        smtpReply: false,
+      });
+      this.record(rows.map((row) => ({ row, kind: 'failed' as const, failure: failure(row), message })));
+      return;
+    }
+
+    const data = Buffer.concat([Buffer.from(await this.submissionHeaders(rows), 'latin1'), Buffer.from(message.traceHeaders, 'latin1'), message.body]);
+    let result: DeliveryResult | undefined;
+    let host = '';
+    for (const target of targets) {
+      host = target.host;
+      result = await this.pool.deliver(target, { from: message.sender, to: rows.map((r) => r.recipient) }, data);
+      if (result.ok || !result.connectFailed) break;
+    }
+    this.record(this.classify(rows, message, result!, host));
+  }
+
+  /** Submission mode: a stamp minted at each remote recipient's price, kept for retries. */
+  private async submissionHeaders(rows: ClaimedRecipient[]): Promise<string> {
+    let headers = '';
+    for (const row of rows) {
+      if (row.mintBits === null) continue;
+      let stamp = row.stamp;
+      if (!stamp) {
+        stamp = (await mintStamp(row.recipient, row.mintBits, { workers: 1, caseSensitive: true })).stamp;
+        await saveMintedStamp(this.deps.db, row, stamp);
+        row.stamp = stamp;
+      }
+      headers += `X-Hashcash: ${stamp}\r\n`;
+      headers += verdictHeader(this.deps.gateway.hostname, { result: 'minted', bits: row.mintBits });
+    }
+    return headers;
+  }
+
+  private classify(rows: ClaimedRecipient[], message: QueuedMessage, result: DeliveryResult, host: string): Outcome[] {
+    const expired = (row: ClaimedRecipient) => this.deps.now().getTime() - row.receivedAt.getTime() >= this.deps.gateway.relay.maxAgeMs;
+    const outcome = (row: ClaimedRecipient, code: number | undefined, response: string, remote: boolean): Outcome => {
+      if (code !== undefined && code >= 500) {
+        return {
+          row,
+          kind: 'failed',
+          message,
+          failure: { recipient: row.recipient, status: statusOf(response, true), diagnostic: response, remoteMta: remote ? host : undefined, smtpReply: remote },
+        };
+      }
+      if (expired(row)) {
+        return {
+          row,
+          kind: 'failed',
+          message,
+          failure: {
+            recipient: row.recipient,
+            status: code !== undefined ? statusOf(response, false).replace(/^4\.0\.0$/, '4.4.7') : '4.4.7',
+            diagnostic: `delivery time expired; last error: ${response}`,
+            remoteMta: remote && code !== undefined ? host : undefined,
+            smtpReply: false,
+          },
+        };
+      }
+      return { row, kind: 'deferred', error: remote ? `${host}: ${response}` : response };
+    };
+    if (!result.ok) return rows.map((row) => outcome(row, result.code, result.response, !result.connectFailed));
+    const accepted = new Set(result.accepted.map((a) => a.toLowerCase()));
+    const refused = new Map(result.refused.map((r) => [r.recipient.toLowerCase(), r]));
+    return rows.map((row) => {
+      const lower = row.recipient.toLowerCase();
+      if (accepted.has(lower)) return { row, kind: 'delivered' as const };
+      const r = refused.get(lower);
+      return outcome(row, r?.code ?? 451, r?.response ?? 'recipient not acknowledged', true);
+    });
+  }
+
+  private retryDelay(row: ClaimedRecipient): number {
+    const { retryMinMs, retryMaxMs } = this.deps.gateway.relay;
+    const base = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(30, Math.max(0, row.attempts - 1)));
+    // ±10% so that a burst deferred together does not come back together.
+    return base * (0.9 + Math.random() * 0.2);
+  }
+
+  private record(outcomes: Outcome[]): void {
+    this.outcomes.push(...outcomes);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushing || this.outcomes.length === 0) return;
+    this.flushing = (async () => {
+      while (this.outcomes.length) {
+        const batch = this.outcomes.splice(0, 512);
+        try {
+          await this.commit(batch);
+        } catch (err) {
+          this.deps.log.warn({ err }, 'recording delivery outcomes failed; retrying');
+          this.outcomes.unshift(...batch);
+          await new Promise((r) => setTimeout(r, Math.min(5000, this.deps.gateway.relay.pollIntervalMs)));
+          if (this.stopping && this.active.size === 0) return;
+        }
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      this.flushSoon();
+    });
+  }
+
+  private async commit(batch: Outcome[]): Promise<void> {
+    const done: RecipientKey[] = [];
+    const deferred: Deferral[] = [];
+    const failedByMessage = new Map<string, { message: QueuedMessage; failures: FailedRecipient[] }>();
+    for (const o of batch) {
+      if (o.kind === 'deferred') {
+        deferred.push({ messageId: o.row.messageId, recipient: o.row.recipient, error: o.error, delayMs: this.retryDelay(o.row) });
+        continue;
+      }
+      done.push(o.row);
+      if (o.kind === 'failed') {
+        const entry = failedByMessage.get(o.message.id) ?? { message: o.message, failures: [] };
+        entry.failures.push(o.failure);
+        failedByMessage.set(o.message.id, entry);
+      }
+    }
+    const bounces = await this.bounces([...failedByMessage.values()]);
+    await this.deps.db.transaction().execute(async (tx) => {
+      await insertMessages(tx, bounces);
+      await recordOutcomes(tx, this.owner, done, deferred);
+    });
+    for (const o of batch) {
+      this.held.delete(keyOf(o.row));
+      const outcome = o.kind === 'failed' ? (o.failure.status.startsWith('4') ? 'expired' : 'bounced') : o.kind;
+      this.deps.metrics.deliveries.inc({ outcome });
+      this.deps.log.info(
+        { queueId: o.row.messageId, recipient: o.row.recipient, outcome, ...(o.kind === 'deferred' ? { error: o.error } : {}), ...(o.kind === 'failed' ? { error: o.failure.diagnostic } : {}) },
+        `delivery ${outcome}`,
+      );
+    }
+    if (bounces.length) this.wake();
+  }
+
+  /** DSNs for failed recipients, routed like any mail to the original sender. */
+  private async bounces(failed: { message: QueuedMessage; failures: FailedRecipient[] }[]): Promise<{ message: NewMessage; recipients: NewRecipient[] }[]> {
+    const out: { message: NewMessage; recipients: NewRecipient[] }[] = [];
+    for (const { message, failures } of failed) {
+      // Never bounce a bounce (RFC 5321 section 6.1 and RFC 3464 section 1.1): null sender, dropped.
+      if (message.sender === '' || message.kind === 'dsn') {
+        this.deps.metrics.deliveries.inc({ outcome: 'dropped' }, failures.length);
+        this.deps.log.warn({ queueId: message.id, failures }, 'undeliverable bounce dropped');
+        continue;
+      }
+      const route = await this.deps.directory.resolve(message.sender).catch(() => undefined);
+      let nextHop: string | undefined;
+      if (route?.ok) nextHop = route.route.nextHop;
+      else if (!route || route.denial.code === 'GW_RELAY_DENIED') nextHop = this.deps.directory.outboundHop(message.sender);
+      if (!nextHop) {
+        this.deps.log.warn({ queueId: message.id, sender: message.sender }, 'no route for the bounce; dropped');
+        continue;
+      }
+      const id = newQueueId();
+      const body = buildDsn({
+        reportingMta: this.deps.gateway.hostname,
+        queueId: message.id,
+        sender: message.sender,
+        arrivalDate: message.receivedAt,
+        now: this.deps.now(),
+        original: Buffer.concat([Buffer.from(message.traceHeaders, 'latin1'), message.body]),
+        failed: failures,
+      });
+      out.push({ message: { id, kind: 'dsn', sender: '', traceHeaders: '', body }, recipients: [{ recipient: message.sender, nextHop }] });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake();
+    clearInterval(this.leaseTimer);
+    await this.loopDone;
+    // Work claimed but not started goes back to the queue at once for other nodes.
+    const unstarted = this.backlog.splice(0).flatMap((g) => g.rows);
+    for (const row of unstarted) this.held.delete(keyOf(row));
+    await releaseClaims(this.deps.db, this.owner, unstarted).catch((err) => this.deps.log.warn({ err }, 'releasing claims failed'));
+    // Deliveries in progress get a moment to finish; anything still running after that is left to
+    // its lease and delivered again later.
+    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    while (this.flushing) await this.flushing;
+    await this.pool.close();
+  }
+}

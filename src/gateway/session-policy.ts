@@ -1,0 +1,255 @@
+// The gateway's SMTP policy, command by command. Each check returns a verdict; smtp-listener.ts
+// turns verdicts into replies. Session state is grouped per connection (who the client is, whether
+// it is exempt from stamps) with a transaction per MAIL FROM holding the planned recipients.
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config, GatewayConfig } from '../config.js';
+import type { Acceptor } from './acceptor.js';
+import type { AuthUsers } from './auth-users.js';
+import { readMessage, type BufferBudget, type DataFailure } from './data-reader.js';
+import { GATEWAY_CODES, type GatewayCode } from './errors.js';
+import {
+  VERDICT_HEADER,
+  headerSectionEnd,
+  parseHeaderFields,
+  receivedHeader,
+  stampsIn,
+  verdictHeader,
+  withoutFields,
+  type StampVerdict,
+} from './headers.js';
+import { DnsTemporaryError, type KeypostResolver } from './keypost-resolver.js';
+import { canonicalHop, domainOf } from './next-hop.js';
+import type { NetworkList } from './networks.js';
+import { newQueueId, type NewRecipient } from './queue-store.js';
+import type { RecipientDirectory } from './recipients.js';
+import { checkStamps, stampRequiredLine } from './stamp-check.js';
+import { ACCEPT, deny, type Denial, type Verdict } from './verdicts.js';
+import type { GatewayMetrics } from './metrics.js';
+
+/** What the policy needs to know about a connection (a subset of smtp-server's session). */
+export interface SessionFacts {
+  id: string;
+  remoteAddress: string;
+  clientHostname?: string;
+  helo?: string;
+  /** The authenticated user, if any. */
+  user?: string;
+  transmissionType: string;
+  tlsCipher?: string;
+}
+
+interface PlannedRecipient {
+  address: string;
+  nextHop: string;
+  /** Bits the sender's stamp must be worth; undefined when no stamp is asked (exempt, submission). */
+  price?: number;
+  /** Submission to a remote keypost address: the gateway mints a stamp of these bits. */
+  mintBits?: number;
+}
+
+interface SessionState {
+  exemptNetwork?: string;
+  recipients: Map<string, PlannedRecipient>;
+}
+
+export type DataDecision = { kind: 'queued'; id: string } | Denial;
+
+export interface PolicyDeps {
+  gateway: GatewayConfig;
+  pow: Config['pow'];
+  directory: RecipientDirectory;
+  resolver: KeypostResolver;
+  exemptNetworks: NetworkList;
+  authUsers: AuthUsers;
+  acceptor: Acceptor;
+  budget: BufferBudget;
+  metrics: GatewayMetrics;
+  log: Logger;
+  now(): Date;
+}
+
+const DATA_FAILURE_CODES: Record<DataFailure, GatewayCode> = {
+  'too-big': GATEWAY_CODES.messageTooBig,
+  'line-too-long': GATEWAY_CODES.lineTooLong,
+  'storage-busy': GATEWAY_CODES.storageBusy,
+  aborted: GATEWAY_CODES.messageTooBig,
+};
+
+export class SessionPolicy {
+  private readonly sessions = new Map<string, SessionState>();
+
+  constructor(private readonly deps: PolicyDeps) {}
+
+  connect(session: SessionFacts): Verdict {
+    this.sessions.set(session.id, {
+      exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress),
+      recipients: new Map(),
+    });
+    return ACCEPT;
+  }
+
+  close(session: SessionFacts): void {
+    this.sessions.delete(session.id);
+  }
+
+  async auth(username: string, password: string): Promise<Verdict> {
+    const ok = await this.deps.authUsers.verify(username, password);
+    return ok ? ACCEPT : deny(GATEWAY_CODES.authFailed);
+  }
+
+  /** A new mail transaction: forget the recipients of the last one. */
+  mailFrom(session: SessionFacts): Verdict {
+    this.state(session).recipients.clear();
+    return ACCEPT;
+  }
+
+  async rcptTo(session: SessionFacts, address: string): Promise<Verdict> {
+    const state = this.state(session);
+    let planned: PlannedRecipient | Denial;
+    try {
+      planned = session.user ? await this.planSubmission(address) : await this.planInbound(address);
+    } catch (err) {
+      this.deps.log.warn({ err, session: session.id }, 'recipient lookup failed');
+      return err instanceof DnsTemporaryError
+        ? deny(GATEWAY_CODES.dnsLookupFailed, { address, detail: err.message })
+        : deny(GATEWAY_CODES.lookupFailed, { address });
+    }
+    if ('kind' in planned) return planned;
+    state.recipients.set(address.toLowerCase(), planned);
+    return ACCEPT;
+  }
+
+  private async planInbound(address: string): Promise<PlannedRecipient | Denial> {
+    const result = await this.deps.directory.resolve(address);
+    if (!result.ok) return result.denial;
+    return { address, nextHop: result.route.nextHop, price: result.route.price };
+  }
+
+  /**
+   * An authenticated user's recipient: local addresses are delivered like inbound mail; remote
+   * keypost addresses get a stamp minted at their price and go to their published endpoint;
+   * anything else is relayed onward (relay domain hop, smarthost or MX).
+   */
+  private async planSubmission(address: string): Promise<PlannedRecipient | Denial> {
+    const domain = domainOf(address);
+    if (await this.deps.directory.serves(domain)) return this.planInbound(address);
+    const found = await this.deps.resolver.resolveRecipient(address);
+    if (found.kind === 'unpublished') return deny(GATEWAY_CODES.recipientUnknown, { address });
+    if (found.kind === 'keypost') {
+      try {
+        return { address, nextHop: canonicalHop(found.endpoint), mintBits: found.pow };
+      } catch {
+        return deny(GATEWAY_CODES.dnsLookupFailed, { address, detail: `unusable ep "${found.endpoint}"` });
+      }
+    }
+    return { address, nextHop: this.deps.directory.outboundHop(address) };
+  }
+
+  async data(session: SessionFacts, sender: string, rcptTo: readonly string[], stream: Readable): Promise<DataDecision> {
+    const { gateway, budget } = this.deps;
+    const read = await readMessage(stream, {
+      maxBytes: gateway.maxMessageBytes,
+      maxLineLength: gateway.maxLineLength,
+      budget,
+    });
+    if (!read.ok) {
+      const detail =
+        read.reason === 'too-big'
+          ? `${read.bytes} > ${gateway.maxMessageBytes} octets`
+          : read.reason === 'line-too-long'
+            ? `limit ${gateway.maxLineLength} octets including CRLF, RFC 5321 section 4.5.3.1.6`
+            : undefined;
+      return deny(DATA_FAILURE_CODES[read.reason], { detail });
+    }
+    try {
+      return await this.accept(session, sender, rcptTo, read.message);
+    } finally {
+      read.release();
+    }
+  }
+
+  private async accept(session: SessionFacts, sender: string, rcptTo: readonly string[], raw: Buffer): Promise<DataDecision> {
+    const state = this.state(session);
+    const now = this.deps.now();
+    const planned = rcptTo.map((a) => state.recipients.get(a.toLowerCase())).filter((p): p is PlannedRecipient => !!p);
+    const headerEnd = headerSectionEnd(raw);
+    const fields = parseHeaderFields(raw, headerEnd);
+
+    const exemption = session.user
+      ? `authenticated user ${session.user}`
+      : state.exemptNetwork
+        ? `network ${state.exemptNetwork}`
+        : undefined;
+    let stampVerdict: StampVerdict;
+    const toSpend: { address: string; text: string; expiresAt: Date }[] = [];
+    if (exemption) {
+      stampVerdict = { result: 'exempt', reason: exemption };
+    } else {
+      const demands = planned.map((p) => ({ address: p.address, price: p.price ?? this.deps.pow.defaultBits }));
+      const outcomes = checkStamps(stampsIn(fields), demands, {
+        validitySeconds: this.deps.pow.validitySeconds,
+        graceSeconds: this.deps.pow.graceSeconds,
+        caseSensitive: this.deps.pow.resourceCaseSensitive,
+      }, now);
+      const failed = outcomes.filter((o) => !o.ok);
+      if (failed.length) {
+        for (const f of failed) this.deps.metrics.stampFailures.inc({ reason: f.code });
+        return deny(GATEWAY_CODES.stampRequired, {
+          lines: failed.map((f) => stampRequiredLine(f.address, f.price, f.reason)),
+        });
+      }
+      for (const o of outcomes) if (o.ok) toSpend.push({ address: o.address, text: o.stamp.text, expiresAt: o.expiresAt });
+      const minimum = Math.min(...outcomes.map((o) => (o.ok ? o.value : 0)));
+      stampVerdict = { result: 'pass', bits: minimum, recipients: outcomes.length };
+    }
+
+    const id = newQueueId();
+    const body = withoutFields(raw, fields, VERDICT_HEADER);
+    const trace =
+      receivedHeader({
+        helo: session.helo ?? '',
+        clientAddress: session.remoteAddress,
+        clientHostname: session.clientHostname,
+        hostname: this.deps.gateway.hostname,
+        protocol: session.transmissionType,
+        queueId: id,
+        recipient: planned.length === 1 ? planned[0].address : undefined,
+        date: now,
+        tls: session.tlsCipher,
+      }) + verdictHeader(this.deps.gateway.hostname, stampVerdict);
+    const recipients: NewRecipient[] = planned.map((p) => ({ recipient: p.address, nextHop: p.nextHop, mintBits: p.mintBits }));
+    const result = await this.deps.acceptor.submit({
+      message: {
+        id,
+        kind: session.user ? 'submission' : 'inbound',
+        sender,
+        traceHeaders: trace,
+        body,
+        clientAddress: session.remoteAddress,
+        clientHelo: session.helo,
+        authUser: session.user,
+      },
+      recipients,
+      stamps: toSpend,
+    });
+    if (result.ok) return { kind: 'queued', id: result.id };
+    if ('spent' in result) {
+      this.deps.metrics.stampFailures.inc({ reason: 'POW_STAMP_SPENT' }, result.spent.length);
+      const prices = new Map(planned.map((p) => [p.address, p.price ?? this.deps.pow.defaultBits]));
+      return deny(GATEWAY_CODES.stampRequired, {
+        lines: result.spent.map((s) => stampRequiredLine(s.address, prices.get(s.address) ?? 0, 'stamp was already spent')),
+      });
+    }
+    return deny(GATEWAY_CODES.queueFailed);
+  }
+
+  private state(session: SessionFacts): SessionState {
+    let state = this.sessions.get(session.id);
+    if (!state) {
+      state = { exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress), recipients: new Map() };
+      this.sessions.set(session.id, state);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,171 @@
+// The SMTP listener: smtp-server wired to the session policy. Sockets and protocol are the
+// library's; every handler asks the policy for a verdict, and this file is the one place per
+// command where a verdict becomes a reply (replies.ts holds the wording).
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { GatewayConfig, ListenAddress } from '../config.js';
+import { formatAddress } from '../lifecycle.js';
+import { GATEWAY_CODES } from './errors.js';
+import { plainAddress } from './networks.js';
+import { queuedReply, smtpReply } from './replies.js';
+import type { SessionFacts, SessionPolicy } from './session-policy.js';
+import { deny, isAccept } from './verdicts.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface SmtpListener {
+  listen(address: ListenAddress): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface ListenerOptions {
+  config: GatewayConfig;
+  policy: SessionPolicy;
+  metrics: GatewayMetrics;
+  authEnabled: boolean;
+  log: Logger;
+}
+
+function facts(session: SMTPServerSession): SessionFacts {
+  const user = session.user as { username?: string } | string | undefined;
+  return {
+    id: session.id,
+    remoteAddress: plainAddress(session.remoteAddress),
+    // Without reverse lookups the library names the client "[address]"; that says nothing new.
+    clientHostname: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : undefined,
+    helo: session.hostNameAppearsAs,
+    user: typeof user === 'string' ? user : user?.username,
+    transmissionType: session.transmissionType,
+    tlsCipher: session.tlsOptions ? session.tlsOptions.name : undefined,
+  };
+}
+
+export function createSmtpListener(options: ListenerOptions): SmtpListener {
+  const { config, policy, metrics, log } = options;
+  const tls = config.tls ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } : undefined;
+  const disabled = [...(tls ? [] : ['STARTTLS']), ...(options.authEnabled ? [] : ['AUTH'])];
+  const sessionTimers = new Map<string, NodeJS.Timeout>();
+  let server: SMTPServer;
+
+  server = new SMTPServer({
+    name: config.hostname,
+    banner: 'keypost',
+    size: config.maxMessageBytes,
+    maxClients: config.maxConnections,
+    maxRecipients: config.maxRecipients,
+    socketTimeout: config.idleTimeoutMs,
+    closeTimeout: 5000,
+    // Reverse DNS of each client would stall every greeting where no resolver answers, and
+    // nothing here depends on it.
+    disableReverseLookup: true,
+    authOptional: true,
+    allowInsecureAuth: config.allowInsecureAuth,
+    maxAllowedUnauthenticatedCommands: false,
+    disabledCommands: disabled,
+    // Reply texts carry their own RFC 3463 codes (replies.ts), and DSN/REQUIRETLS requests would be
+    // promises this gateway does not keep.
+    hideENHANCEDSTATUSCODES: true,
+    hideDSN: true,
+    hideREQUIRETLS: true,
+    logger: false,
+    ...(tls ?? {}),
+
+    onConnect(session, callback) {
+      metrics.connections.inc();
+      const timer = setTimeout(() => {
+        // RFC 5321 section 3.8: a server closing on its own sends 421 first.
+        const connection = [...(server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void }> }).connections].find(
+          (c) => c.id === session.id,
+        );
+        const reply = smtpReply(deny(GATEWAY_CODES.sessionTimeout));
+        connection?.send(reply.responseCode, reply.message);
+      }, config.sessionTimeoutMs);
+      timer.unref();
+      sessionTimers.set(session.id, timer);
+      const verdict = policy.connect(facts(session));
+      callback(isAccept(verdict) ? null : smtpReply(verdict));
+    },
+
+    onClose(session) {
+      // Connections refused before onConnect (maxClients) close without having been counted.
+      if (!sessionTimers.has(session.id)) return;
+      metrics.connections.dec();
+      clearTimeout(sessionTimers.get(session.id));
+      sessionTimers.delete(session.id);
+      policy.close(facts(session));
+    },
+
+    onAuth(auth, session, callback) {
+      if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') {
+        callback(smtpReply(deny(GATEWAY_CODES.authFailed)));
+        return;
+      }
+      policy.auth(auth.username ?? '', auth.password ?? '').then(
+        (verdict) => (isAccept(verdict) ? callback(null, { user: { username: auth.username } }) : callback(smtpReply(verdict))),
+        (err) => {
+          log.error({ err }, 'auth check failed');
+          callback(smtpReply(deny(GATEWAY_CODES.authFailed)));
+        },
+      );
+    },
+
+    onMailFrom(_address, session, callback) {
+      const verdict = policy.mailFrom(facts(session));
+      callback(isAccept(verdict) ? null : smtpReply(verdict));
+    },
+
+    onRcptTo(address, session, callback) {
+      policy.rcptTo(facts(session), address.address).then(
+        (verdict) => callback(isAccept(verdict) ? null : smtpReply(verdict)),
+        (err) => {
+          log.error({ err }, 'recipient check failed');
+          callback(smtpReply(deny(GATEWAY_CODES.lookupFailed, { address: address.address })));
+        },
+      );
+    },
+
+    onData(stream, session, callback) {
+      const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const recipients = session.envelope.rcptTo.map((r) => r.address);
+      policy.data(facts(session), sender, recipients, stream).then(
+        (decision) => {
+          if (decision.kind === 'queued') {
+            metrics.messages.inc({ outcome: 'accepted' });
+            log.debug({ session: session.id, queueId: decision.id }, 'message queued');
+            callback(null, queuedReply(decision.id));
+          } else {
+            metrics.messages.inc({ outcome: decision.kind === 'reject' ? 'rejected' : 'deferred' });
+            callback(smtpReply(decision));
+          }
+        },
+        (err) => {
+          log.error({ err, session: session.id }, 'message handling failed');
+          metrics.messages.inc({ outcome: 'deferred' });
+          stream.resume();
+          callback(smtpReply(deny(GATEWAY_CODES.queueFailed)));
+        },
+      );
+    },
+  });
+
+  server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+
+  return {
+    listen(address) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        server.server.once('error', onError);
+        server.listen(address.port, address.host, () => {
+          server.server.off('error', onError);
+          const bound = server.server.address();
+          resolve(typeof bound === 'object' && bound ? formatAddress(bound.address, bound.port) : String(bound));
+        });
+      });
+    },
+    close() {
+      for (const timer of sessionTimers.values()) clearTimeout(timer);
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+

@@ -1,0 +1,212 @@
+// Outbound SMTP connections (nodemailer's SMTP client), pooled per next hop so that a busy hop gets
+// many messages over one connection, the way MTAs talk to each other. STARTTLS is used whenever the
+// hop offers it (opportunistic: certificates are not checked and a failed upgrade continues in
+// plaintext, RFC 3207 section 4 / RFC 7435); .onion hops are reached through the SOCKS5 proxy.
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Logger } from 'pino';
+import type { ListenAddress } from '../config.js';
+import { socksConnect } from './socks5.js';
+
+export interface Target {
+  host: string;
+  port: number;
+  onion: boolean;
+}
+
+export interface Envelope {
+  from: string;
+  to: string[];
+}
+
+export interface RecipientRefusal {
+  recipient: string;
+  response: string;
+  code: number;
+}
+
+export type DeliveryResult =
+  | { ok: true; accepted: string[]; refused: RecipientRefusal[]; response: string }
+  /** The whole transaction failed; `code` is the SMTP reply code when the server gave one. */
+  | { ok: false; code?: number; response: string; connectFailed: boolean };
+
+export interface PoolOptions {
+  hostname: string;
+  timeoutMs: number;
+  socksProxy?: ListenAddress;
+  /** Connections per hop. */
+  maxPerTarget: number;
+  /** Idle connections are closed after this long. */
+  idleMs?: number;
+  log: Logger;
+}
+
+interface Pooled {
+  connection: SMTPConnection;
+  broken: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface TargetPool {
+  idle: Pooled[];
+  open: number;
+  waiters: ((conn: Pooled | undefined) => void)[];
+}
+
+type SmtpError = Error & { code?: string; responseCode?: number; response?: string; rejectedErrors?: SmtpError[]; recipient?: string };
+
+export class SmtpPool {
+  private readonly pools = new Map<string, TargetPool>();
+  private closed = false;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  async deliver(target: Target, envelope: Envelope, message: Buffer): Promise<DeliveryResult> {
+    let conn: Pooled;
+    try {
+      conn = await this.acquire(target);
+    } catch (err) {
+      return { ok: false, response: describe(err as SmtpError), code: (err as SmtpError).responseCode, connectFailed: true };
+    }
+    try {
+      const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
+        conn.connection.send({ from: envelope.from, to: envelope.to, size: message.length }, message, (err, result) =>
+          err ? reject(err) : resolve(result!),
+        ),
+      );
+      const refused = (info.rejectedErrors ?? []).map((e) => refusal(e as SmtpError));
+      return { ok: true, accepted: info.accepted, refused, response: info.response };
+    } catch (raw) {
+      const err = raw as SmtpError;
+      // Every recipient refused: nodemailer reports the transaction as failed, but the per-recipient
+      // replies are what decide (some may be temporary, some permanent).
+      if (err.rejectedErrors?.length && err.code === 'EENVELOPE' && !err.rejectedErrors.some((e) => e.responseCode === undefined)) {
+        conn.broken = conn.broken || !(await this.reset(conn));
+        return { ok: true, accepted: [], refused: err.rejectedErrors.map(refusal), response: err.response ?? err.message };
+      }
+      conn.broken = true;
+      return { ok: false, code: err.responseCode, response: describe(err), connectFailed: false };
+    } finally {
+      this.release(target, conn);
+    }
+  }
+
+  private key(target: Target): string {
+    return `${target.host}:${target.port}`;
+  }
+
+  private pool(target: Target): TargetPool {
+    let pool = this.pools.get(this.key(target));
+    if (!pool) {
+      pool = { idle: [], open: 0, waiters: [] };
+      this.pools.set(this.key(target), pool);
+    }
+    return pool;
+  }
+
+  private async acquire(target: Target): Promise<Pooled> {
+    const pool = this.pool(target);
+    for (;;) {
+      const idle = pool.idle.pop();
+      if (!idle) break;
+      clearTimeout(idle.idleTimer);
+      if (!idle.broken && !(idle.connection as unknown as { _destroyed?: boolean })._destroyed) return idle;
+      this.discard(pool, idle);
+    }
+    if (pool.open >= this.options.maxPerTarget) {
+      const handed = await new Promise<Pooled | undefined>((resolve) => pool.waiters.push(resolve));
+      if (handed) return handed;
+    }
+    pool.open++;
+    try {
+      return await this.connect(target);
+    } catch (err) {
+      pool.open--;
+      this.handOver(pool);
+      throw err;
+    }
+  }
+
+  private release(target: Target, conn: Pooled): void {
+    const pool = this.pool(target);
+    if (conn.broken || this.closed) {
+      this.discard(pool, conn);
+      this.handOver(pool);
+      return;
+    }
+    const waiter = pool.waiters.shift();
+    if (waiter) {
+      waiter(conn);
+      return;
+    }
+    conn.idleTimer = setTimeout(() => {
+      const at = pool.idle.indexOf(conn);
+      if (at >= 0) pool.idle.splice(at, 1);
+      this.discard(pool, conn);
+    }, this.options.idleMs ?? 5000);
+    conn.idleTimer.unref();
+    pool.idle.push(conn);
+  }
+
+  /** A slot freed up: let one waiter open its own connection. */
+  private handOver(pool: TargetPool): void {
+    pool.waiters.shift()?.(undefined);
+  }
+
+  private discard(pool: TargetPool, conn: Pooled): void {
+    pool.open = Math.max(0, pool.open - 1);
+    clearTimeout(conn.idleTimer);
+    try {
+      conn.connection.quit();
+    } catch {
+      conn.connection.close();
+    }
+  }
+
+  private reset(conn: Pooled): Promise<boolean> {
+    return new Promise((resolve) => conn.connection.reset((err) => resolve(!err)));
+  }
+
+  private async connect(target: Target): Promise<Pooled> {
+    const { timeoutMs, socksProxy, hostname } = this.options;
+    let socket;
+    if (target.onion) {
+      if (!socksProxy) throw Object.assign(new Error(`${target.host} is an onion service and KEYPOST_SOCKS_PROXY is not set`), { code: 'ESOCKS' });
+      socket = await socksConnect(socksProxy, target.host, target.port, timeoutMs);
+    }
+    const connection = new SMTPConnection({
+      host: target.host,
+      port: target.port,
+      name: hostname,
+      connection: socket,
+      opportunisticTLS: true,
+      tls: { rejectUnauthorized: false },
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      logger: false,
+    });
+    const pooled: Pooled = { connection, broken: false };
+    // Errors after connecting surface through send(); a late socket error must not go unhandled.
+    connection.on('error', () => (pooled.broken = true));
+    connection.on('end', () => (pooled.broken = true));
+    await new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve())));
+    return pooled;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pool of this.pools.values()) {
+      for (const conn of pool.idle.splice(0)) this.discard(pool, conn);
+      for (const waiter of pool.waiters.splice(0)) waiter(undefined);
+    }
+  }
+}
+
+function refusal(err: SmtpError): RecipientRefusal {
+  const response = err.response ?? err.message;
+  return { recipient: err.recipient ?? '', response, code: err.responseCode ?? Number(/^\d{3}/.exec(response)?.[0] ?? 450) };
+}
+
+function describe(err: SmtpError): string {
+  return err.response ?? `${err.code ?? 'ERROR'}: ${err.message}`;
+}

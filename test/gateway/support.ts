@@ -1,0 +1,242 @@
+// Gateway test fixtures: directory rows, a real downstream SMTP server whose behaviour a test can
+// switch (accept, defer, refuse, down), the Debian hashcash and swaks tools, and an in-process
+// gateway started the way `keypost serve --only gateway` starts it.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { SMTPServer } from 'smtp-server';
+import { loadConfig } from '../../src/config.js';
+import { startKeypost, type RunningKeypost } from '../../src/main.js';
+import type { TestDatabase } from '../support/database.js';
+
+export async function seedDomain(db: TestDatabase, name: string, policy: { powBits?: number; nextHop?: string } = {}): Promise<void> {
+  await db.db
+    .insertInto('domains')
+    .values({
+      name,
+      serial: 1,
+      pow_bits: policy.powBits ?? null,
+      endpoint: null,
+      next_hop: policy.nextHop ?? null,
+      api_url: null,
+      owner_token_hash: randomBytes(32),
+      dns: JSON.stringify({ nameservers: [] }),
+    })
+    .execute();
+}
+
+export async function seedAddress(
+  db: TestDatabase,
+  address: string,
+  options: { powBits?: number; nextHop?: string; status?: 'published' | 'withdrawn' } = {},
+): Promise<void> {
+  const fingerprint = randomBytes(20).toString('hex').toUpperCase();
+  await db.db
+    .insertInto('keys')
+    .values({
+      fingerprint,
+      key_ids: [fingerprint.slice(24)],
+      key_data: randomBytes(32),
+      algorithm: 'ed25519',
+      bits: 256,
+      created_at: new Date(),
+      expires_at: null,
+    })
+    .execute();
+  const [local, domain] = address.split('@');
+  await db.db
+    .insertInto('addresses')
+    .values({
+      address,
+      domain,
+      local_part: local,
+      fingerprint,
+      minimal_key: randomBytes(32),
+      user_id: `<${address}>`,
+      status: options.status ?? 'published',
+      source: 'owner',
+      endpoint: null,
+      next_hop: options.nextHop ?? null,
+      pow_bits: options.powBits ?? null,
+    })
+    .execute();
+}
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: Buffer;
+}
+
+export type DownstreamMode = 'accept' | 'defer' | 'refuse';
+
+export interface Downstream {
+  port: number;
+  hop: string;
+  mails: ReceivedMail[];
+  mode: DownstreamMode;
+  waitForCount(n: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+  /** Listens again on the same port (after stop()). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server (smtp-server) on a loopback port that records what it accepts. */
+export async function startDownstream(port = 0): Promise<Downstream> {
+  const mails: ReceivedMail[] = [];
+  let waiters: { n: number; resolve(): void }[] = [];
+  const state = { mode: 'accept' as DownstreamMode };
+  const make = () =>
+    new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      onRcptTo(_address, _session, callback) {
+        if (state.mode === 'refuse') return callback(Object.assign(new Error('5.1.1 mailbox does not exist'), { responseCode: 550 }));
+        if (state.mode === 'defer') return callback(Object.assign(new Error('4.2.0 try again later'), { responseCode: 451 }));
+        callback();
+      },
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          mails.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks),
+          });
+          waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
+          callback();
+        });
+      },
+    });
+  let server = make();
+  const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  await listen(port);
+  const bound = (server.server.address() as AddressInfo).port;
+  return {
+    port: bound,
+    hop: `smtp://127.0.0.1:${bound}`,
+    mails,
+    get mode() {
+      return state.mode;
+    },
+    set mode(m: DownstreamMode) {
+      state.mode = m;
+    },
+    waitForCount(n, timeoutMs = 20_000) {
+      if (mails.length >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`downstream got ${mails.length} of ${n} messages in ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async restart() {
+      server = make();
+      await listen(bound);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], input?: string): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** A stamp from the Debian hashcash tool; `date` is its -t argument (YYMMDD[hhmm[ss]]). */
+export async function hashcashStamp(resource: string, bits: number, date?: string): Promise<string> {
+  const result = await run('hashcash', ['-mq', '-b', String(bits), ...(date ? ['-t', date] : []), resource]);
+  if (result.code !== 0) throw new Error(`hashcash failed: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** The X-Hashcash header as hashcash -X prints it (folded over two lines). */
+export async function hashcashHeader(resource: string, bits: number): Promise<string> {
+  const result = await run('hashcash', ['-mqX', '-b', String(bits), resource]);
+  if (result.code !== 0) throw new Error(`hashcash failed: ${result.stderr}`);
+  return result.stdout.replace(/\n$/, '');
+}
+
+export interface SwaksOptions {
+  server: string;
+  from?: string;
+  to: string | string[];
+  headers?: string[];
+  body?: string;
+  /** Whole message (headers and body) to send as DATA. */
+  data?: string;
+  extra?: string[];
+}
+
+/** Sends one message with swaks; resolves with its transcript. */
+export function swaks(o: SwaksOptions): Promise<ToolResult> {
+  const [host, port] = o.server.split(/:(?=\d+$)/);
+  const args = [
+    '--server', host,
+    '--port', port,
+    '--from', o.from ?? 'sender@sender.test',
+    '--to', Array.isArray(o.to) ? o.to.join(',') : o.to,
+    '--helo', 'client.test',
+    '--timeout', '30',
+    '--hide-informational',
+  ];
+  if (o.data !== undefined) args.push('--data', '-');
+  else {
+    for (const h of o.headers ?? []) args.push('--add-header', h);
+    if (o.body !== undefined) args.push('--body', o.body);
+  }
+  args.push(...(o.extra ?? []));
+  return run('swaks', args, o.data);
+}
+
+/** The last reply of the DATA phase in a swaks transcript, e.g. "250 2.0.0 Ok: queued as ...". */
+export function dataReplies(transcript: string): string[] {
+  const lines = transcript.split('\n').map((l) => l.replace(/\r$/, ''));
+  const dot = lines.findIndex((l) => /^\s*[~*-]*> \.$/.test(l));
+  const out: string[] = [];
+  for (let i = dot + 1; dot >= 0 && i < lines.length; i++) {
+    const m = /^\s*<[~*-]*\s+(\d{3}[ -].*)$/.exec(lines[i]);
+    if (!m) break;
+    out.push(m[1]);
+    if (/^\d{3} /.test(m[1])) break;
+  }
+  return out;
+}
+
+export interface GatewayUnderTest {
+  running: RunningKeypost;
+  address: string;
+  close(): Promise<void>;
+}
+
+/** The gateway in this process, configured from `env` on top of the test database's. */
+export async function startGateway(db: TestDatabase, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
+  const config = loadConfig({
+    ...db.env,
+    KEYPOST_SMTP_LISTEN: '127.0.0.1:0',
+    KEYPOST_SMTP_HOSTNAME: 'gw.test',
+    KEYPOST_RELAY_POLL_INTERVAL: '200ms',
+    KEYPOST_RELAY_RETRY_MIN: '300ms',
+    KEYPOST_RELAY_RETRY_MAX: '1s',
+    KEYPOST_RELAY_LEASE: '3s',
+    KEYPOST_RELAY_TIMEOUT: '5s',
+    ...env,
+  });
+  const running = await startKeypost({ config, log: pino({ level: process.env.KEYPOST_TEST_LOG ?? 'silent' }), only: ['gateway'] });
+  return { running, address: running.addresses.gateway!, close: () => running.close() };
+}
