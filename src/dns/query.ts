@@ -2,7 +2,7 @@
 // → drop; QR set → drop (never answer an answer, RFC 1035 §4.1.1, avoids reflection loops); other
 // opcodes → NOTIMP; QDCOUNT ≠ 1 → FORMERR; a malformed question or additional section → FORMERR.
 import { parseTsig, type TsigRecord } from './tsig.js';
-import { FLAG, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE, RCODE, TYPE, readU16 } from './wire.js';
+import { FLAG, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE, RCODE, TYPE, readU16, wireKey } from './wire.js';
 
 export interface Edns {
   /** Requestor's UDP payload size as sent (RFC 6891 §6.2.3). */
@@ -74,7 +74,6 @@ export function parseQuery(msg: Uint8Array): ParseResult {
   // Read QNAME without compression: a pointer in the first name can only point into the header.
   const labelOffsets: number[] = [];
   let o = HEADER_LENGTH;
-  let key = '';
   let nameOk = qdcount === 1;
   while (nameOk) {
     if (o >= msg.length) {
@@ -83,7 +82,6 @@ export function parseQuery(msg: Uint8Array): ParseResult {
     }
     const len = msg[o];
     if (len === 0) {
-      key += '\0';
       o += 1;
       break;
     }
@@ -92,11 +90,6 @@ export function parseQuery(msg: Uint8Array): ParseResult {
       break;
     }
     labelOffsets.push(o);
-    key += String.fromCharCode(len);
-    for (let i = o + 1; i <= o + len; i++) {
-      const b = msg[i];
-      key += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b + 32 : b);
-    }
     o += len + 1;
   }
   const questionEnd = o + 4;
@@ -105,6 +98,7 @@ export function parseQuery(msg: Uint8Array): ParseResult {
     return { kind: 'error', rcode: RCODE.NOTIMP, id, flags, questionEnd: questionOk ? questionEnd : HEADER_LENGTH };
   }
   if (!questionOk) return { kind: 'error', rcode: RCODE.FORMERR, id, flags, questionEnd: HEADER_LENGTH };
+  const key = wireKey(msg, HEADER_LENGTH, o);
   const qtype = readU16(msg, o);
   const qclass = readU16(msg, o + 2);
   const formerr: ParseResult = { kind: 'error', rcode: RCODE.FORMERR, id, flags, questionEnd };

@@ -105,7 +105,8 @@ export function txt(text: string): Rdata {
 
 /** RFC 7929 §2.1: the RDATA is one binary transferable public key. */
 export function openpgpkey(key: Uint8Array): Rdata {
-  return { type: TYPE.OPENPGPKEY, wire: Buffer.from(key) };
+  // No copy: callers encode it into a snapshot right away.
+  return { type: TYPE.OPENPGPKEY, wire: Buffer.isBuffer(key) ? key : Buffer.from(key) };
 }
 
 /** RFC 4398 §2.1 CERT with type IPGP (6): fingerprint length, fingerprint, no URL (GnuPG 2.2 PKA). */

@@ -83,15 +83,21 @@ export function encodeName(name: string): Buffer {
   return encodeLabels(splitName(name));
 }
 
-/** ASCII-lowercases `bytes[start, end)` into a latin1 string (RFC 4343: only A-Z fold). */
+/**
+ * ASCII-lowercases `bytes[start, end)` into a latin1 string (RFC 4343: only A-Z fold). Built in a
+ * byte buffer and decoded once, so the result is a flat string (character-by-character
+ * concatenation would leave a rope of one node per character, costly both to hash and to keep).
+ */
 export function wireKey(bytes: Uint8Array, start: number, end: number): string {
-  let out = '';
+  const out = end - start <= scratch.length ? scratch : Buffer.allocUnsafe(end - start);
   for (let i = start; i < end; i++) {
     const b = bytes[i];
-    out += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b + 32 : b);
+    out[i - start] = b >= 0x41 && b <= 0x5a ? b + 32 : b;
   }
-  return out;
+  return out.toString('latin1', 0, end - start);
 }
+
+const scratch = Buffer.allocUnsafe(MAX_NAME_LENGTH + 1);
 
 export function nameKey(name: string): string {
   const wire = encodeName(name);

@@ -68,10 +68,31 @@ export const OVERLAY_LIMIT = 6000;
 
 const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
 
-export function encodeRRset(type: number, ttl: number, rdatas: Buffer[]): RRset {
+/**
+ * Append-only storage for the encoded RRsets of a large build: one allocation per megabyte instead
+ * of one small buffer per name, so 300,000 names cost their bytes and a view each, not a pool slab
+ * kept alive by a few live slices.
+ */
+export class Arena {
+  private chunk = Buffer.alloc(0);
+  private used = 0;
+  constructor(private readonly chunkSize = 1 << 20) {}
+
+  take(size: number): Buffer {
+    if (this.used + size > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, size));
+      this.used = 0;
+    }
+    const out = this.chunk.subarray(this.used, this.used + size);
+    this.used += size;
+    return out;
+  }
+}
+
+export function encodeRRset(type: number, ttl: number, rdatas: Buffer[], arena?: Arena): RRset {
   let size = 0;
   for (const r of rdatas) size += RR_FIXED + r.length;
-  const wire = Buffer.allocUnsafe(size);
+  const wire = arena ? arena.take(size) : Buffer.allocUnsafe(size);
   let o = 0;
   for (const r of rdatas) {
     wire.writeUInt16BE(0xc00c, o);
@@ -115,8 +136,8 @@ function groupRecords(records: ZoneRecord[]): Map<string, NameNode> {
   return nodes;
 }
 
-function addressNodes(policy: ZonePolicy, address: AddressSource): [string, NameNode][] {
-  return addressRecords(policy, address).map((r) => [r.owner, [encodeRRset(r.rdata.type, r.ttl, [r.rdata.wire])]]);
+function addressNodes(policy: ZonePolicy, address: AddressSource, arena?: Arena): [string, NameNode][] {
+  return addressRecords(policy, address).map((r) => [r.owner, [encodeRRset(r.rdata.type, r.ttl, [r.rdata.wire], arena)]]);
 }
 
 function tsigKeyMap(dns: ZoneDnsSettings): Map<string, Buffer> {
@@ -169,6 +190,7 @@ function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: n
 export class ZoneBuilder {
   private readonly policy: ZonePolicy;
   private readonly base = new Map<string, NameNode>();
+  private readonly arena = new Arena();
   private count = 0;
 
   constructor(
@@ -179,7 +201,7 @@ export class ZoneBuilder {
   }
 
   add(address: AddressSource): void {
-    const nodes = addressNodes(this.policy, address);
+    const nodes = addressNodes(this.policy, address, this.arena);
     if (!this.base.has(nodes[0][0])) this.count++;
     for (const [owner, node] of nodes) this.base.set(owner, node);
   }

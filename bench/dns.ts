@@ -1,0 +1,278 @@
+// DNS benchmark: keypost's `serve --only dns` against NSD serving the same zone, on PostgreSQL.
+//
+//   npm run bench:dns            (DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/test;
+//                                 a scratch database is created next to it and dropped afterwards)
+//
+// Zone: 100,000 published addresses. Every row carries the same real minimal key (an ed25519 key
+// with one user ID and an encryption subkey, about 450 octets): publishing 100,000 distinct keys
+// would measure key generation, not DNS, and the server does the same work per row either way.
+// Load: dnsperf -e, 90% existing names (half _keypost TXT, half OPENPGPKEY), 10% missing.
+// Figures are the median of BENCH_RUNS runs (default 3).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import * as openpgp from 'openpgp';
+import { pino } from 'pino';
+import { openDatabase } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { bumpZoneSerial } from '../src/db/change-feed.js';
+import { openpgpkeyLabel } from '../src/directory/address-hashes.js';
+import { createScratchPostgres } from '../test/support/database.js';
+
+const run = promisify(execFile);
+const ZONE = 'bench.test';
+const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 100_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PUBLISH_RATE = 100;
+const CLI = path.resolve('dist/src/cli/main.js');
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function makeMinimalKey(): Promise<{ binary: Buffer; fingerprint: string; keyIds: string[] }> {
+  const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email: `user@${ZONE}` }], format: 'object' });
+  return {
+    binary: Buffer.from(publicKey.write()),
+    fingerprint: publicKey.getFingerprint().toUpperCase(),
+    keyIds: [publicKey, ...publicKey.subkeys].map((k) => k.getKeyID().toHex().toUpperCase()),
+  };
+}
+
+function queryFile(dir: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < 200_000; i++) {
+    const r = Math.random();
+    if (r < 0.1) {
+      lines.push(`${openpgpkeyLabel(`missing${i}`)}._openpgpkey.${ZONE} OPENPGPKEY`);
+    } else {
+      const local = `user${Math.floor(Math.random() * ADDRESSES)}`;
+      lines.push(r < 0.55 ? `${openpgpkeyLabel(local)}._keypost.${ZONE} TXT` : `${openpgpkeyLabel(local)}._openpgpkey.${ZONE} OPENPGPKEY`);
+    }
+  }
+  const file = path.join(dir, 'queries.txt');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+interface PerfResult {
+  qps: number;
+  lost: number;
+  latencies?: number[];
+}
+
+async function dnsperf(port: number, file: string, args: string[], verbose = false): Promise<PerfResult> {
+  const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-e', '-l', String(SECONDS), ...args, ...(verbose ? ['-v'] : [])], {
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: (SECONDS + 30) * 1000,
+  });
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? NaN);
+  if (!verbose) return { qps, lost };
+  // -v prints one line per answer: "> NOERROR <name> <type> <latency seconds>"
+  const latencies: number[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^> \S+ \S+ \S+ ([\d.]+)$/.exec(line);
+    if (m) latencies.push(Number(m[1]) * 1000);
+  }
+  return { qps, lost, latencies };
+}
+
+function p99(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))];
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function startKeypostDns(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
+  // serve logs JSON lines on stderr, including the address each listener bound.
+  const child = spawn(process.execPath, [CLI, 'serve', '--only', 'dns'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error('keypost did not start within 120 s')), 120_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const m = /"listener":"dns","address":"[^"]*:(\d+)"/.exec(buffer);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`keypost exited with ${code}`)));
+  });
+  child.stderr!.resume();
+  return { child, port };
+}
+
+async function startNsd(dir: string, zoneText: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  writeFileSync(path.join(dir, `${ZONE}.zone`), zoneText);
+  writeFileSync(
+    path.join(dir, 'nsd.conf'),
+    `server:
+  ip-address: 127.0.0.1
+  port: ${port}
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "${dir}"
+  database: ""
+  zonelistfile: "${dir}/zone.list"
+  xfrdfile: "${dir}/xfrd.state"
+  xfrdir: "${dir}"
+  pidfile: "${dir}/nsd.pid"
+  logfile: "${dir}/nsd.log"
+  rrl-ratelimit: 0
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: ${ZONE}
+  zonefile: ${ZONE}.zone
+`,
+  );
+  const child = spawn('nsd', ['-d', '-c', path.join(dir, 'nsd.conf')], { stdio: 'ignore' });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', ZONE, 'SOA']);
+      if (stdout.trim()) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error('nsd did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, port };
+}
+
+async function main(): Promise<void> {
+  const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const scratch = await createScratchPostgres(base);
+  const dir = mkdtempSync(path.join(tmpdir(), 'kp-bench-dns-'));
+  const children: ChildProcess[] = [];
+  const handle = await openDatabase({ url: scratch.url, dataDir: dir }, { log: pino({ level: 'warn' }) });
+  try {
+    await migrateToLatest(handle.db);
+    const key = await makeMinimalKey();
+    console.log(`zone ${ZONE}: ${ADDRESSES} addresses, minimal key ${key.binary.length} octets (one real key's bytes reused per row)`);
+    await handle.db
+      .insertInto('domains')
+      .values({ name: ZONE, serial: 1, pow_bits: 20, endpoint: `smtp://mx.${ZONE}:25`, next_hop: null, api_url: `https://keys.${ZONE}`, owner_token_hash: Buffer.alloc(32), dns: JSON.stringify({ nameservers: [{ name: `ns1.${ZONE}`, ipv4: ['127.0.0.1'] }] }) })
+      .execute();
+    await handle.db.insertInto('keys').values({ fingerprint: key.fingerprint, key_ids: key.keyIds, key_data: key.binary, algorithm: 'ed25519', bits: null, created_at: new Date() }).execute();
+    const started = Date.now();
+    for (let from = 0; from < ADDRESSES; from += 20_000) {
+      const to = Math.min(ADDRESSES, from + 20_000) - 1;
+      await sql`
+        insert into addresses (address, domain, local_part, fingerprint, minimal_key, user_id, status, source)
+        select 'user' || i || '@' || ${ZONE}, ${ZONE}, 'user' || i, ${key.fingerprint}, ${key.binary}, '<user' || i || '@' || ${ZONE} || '>', 'published', 'owner'
+        from generate_series(${from}::int, ${to}::int) as i`.execute(handle.db);
+    }
+    await sql`delete from dns_address_changes`.execute(handle.db);
+    console.log(`inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir };
+    const loadStart = Date.now();
+    const kp = await startKeypostDns(env);
+    children.push(kp.child);
+    console.log(`keypost loaded the zone and listens on ${kp.port} after ${((Date.now() - loadStart) / 1000).toFixed(1)} s, RSS ${rssMb(kp.child.pid!).rss.toFixed(0)} MB`);
+    const { stdout: zoneText } = await run(process.execPath, [CLI, 'dns', 'records', ZONE], { env, maxBuffer: 1024 * 1024 * 1024 });
+    const nsd = await startNsd(dir, zoneText);
+    children.push(nsd.child);
+    const queries = queryFile(dir);
+
+    const rows: Record<string, number>[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r: Record<string, number> = {};
+      r.kp10 = (await dnsperf(kp.port, queries, ['-c', '10'])).qps;
+      r.nsd10 = (await dnsperf(nsd.port, queries, ['-c', '10'])).qps;
+      r.kp100 = (await dnsperf(kp.port, queries, ['-c', '100'])).qps;
+      r.nsd100 = (await dnsperf(nsd.port, queries, ['-c', '100'])).qps;
+      const fixed = await dnsperf(kp.port, queries, ['-c', '10', '-Q', '5000'], true);
+      r.p99 = p99(fixed.latencies!);
+      r.nsdP99 = p99((await dnsperf(nsd.port, queries, ['-c', '10', '-Q', '5000'], true)).latencies!);
+      const mem = rssMb(kp.child.pid!);
+      r.rss = mem.rss;
+      r.peak = mem.peak;
+      // 100 publishes per second alongside the load: each a transaction that writes an address and
+      // bumps the serial, exactly what a publish through the API commits.
+      let published = 0;
+      let stop = false;
+      const publisher = (async () => {
+        const t0 = Date.now();
+        while (!stop) {
+          const n = published++;
+          await handle.db.transaction().execute(async (tx) => {
+            await tx
+              .insertInto('addresses')
+              .values({ address: `pub${i}x${n}@${ZONE}`, domain: ZONE, local_part: `pub${i}x${n}`, fingerprint: key.fingerprint, minimal_key: key.binary, user_id: `<pub${i}x${n}@${ZONE}>`, status: 'published', source: 'owner' })
+              .execute();
+            await bumpZoneSerial(tx, ZONE);
+          });
+          const due = t0 + (published * 1000) / PUBLISH_RATE;
+          if (due > Date.now()) await new Promise((res) => setTimeout(res, due - Date.now()));
+        }
+        return published / ((Date.now() - t0) / 1000);
+      })();
+      r.kpPublishing10 = (await dnsperf(kp.port, queries, ['-c', '10'])).qps;
+      stop = true;
+      r.publishRate = await publisher;
+      const serial = await run('dig', ['@127.0.0.1', '-p', String(kp.port), '+short', ZONE, 'SOA']);
+      r.servedSerial = Number(serial.stdout.split(' ')[2]);
+      rows.push(r);
+      console.log(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}`);
+    }
+    const m = (k: string) => median(rows.map((r) => r[k]));
+    const ratio10 = m('kp10') / m('nsd10');
+    const ratio100 = m('kp100') / m('nsd100');
+    const drop = 1 - m('kpPublishing10') / m('kp10');
+    const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    console.log(`\nmedians of ${RUNS} runs, ${SECONDS} s each, zone of ${ADDRESSES} addresses`);
+    console.log(`  -c 10   keypost ${m('kp10').toFixed(0)} qps   NSD ${m('nsd10').toFixed(0)} qps   ratio ${ratio10.toFixed(2)}  ${pass(ratio10 >= 0.35)} (≥ 0.35)`);
+    console.log(`  -c 100  keypost ${m('kp100').toFixed(0)} qps   NSD ${m('nsd100').toFixed(0)} qps   ratio ${ratio100.toFixed(2)}  ${pass(ratio100 >= 0.35)} (≥ 0.35)`);
+    console.log(`  p99 latency at 5,000 qps: keypost ${m('p99').toFixed(3)} ms, NSD ${m('nsdP99').toFixed(3)} ms`);
+    console.log(`  keypost RSS ${m('rss').toFixed(0)} MB (peak ${m('peak').toFixed(0)} MB)  ${pass(m('peak') <= 400)} (≤ 400 MB)`);
+    console.log(`  with ${m('publishRate').toFixed(0)} publishes/s: ${m('kpPublishing10').toFixed(0)} qps at -c 10, drop ${(drop * 100).toFixed(1)}%  ${pass(drop < 0.2)} (< 20%)`);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await handle.close();
+    await scratch.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
