@@ -6,5 +6,7 @@ import { domainCommand } from './domain.js';
 import { keyCommand } from './key.js';
 import { stampCommand } from './stamp.js';
 import { dnsCommand } from './dns.js';
+import { lookupCommand } from './lookup.js';
+import { sendCommand } from './send.js';
 
-export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, keyCommand, stampCommand, dnsCommand];
+export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, keyCommand, stampCommand, dnsCommand, lookupCommand, sendCommand];

@@ -1,0 +1,28 @@
+// Stable codes of the sender side (lookup and send). The CLI prints them; scripts and the JSON
+// output match on them, never on message text.
+export const CLIENT_CODES = {
+  /** An argument is not a mail address. */
+  addressInvalid: 'CLIENT_ADDRESS_INVALID',
+  /** No DNS server gave a usable answer (timeout, SERVFAIL, REFUSED). */
+  dnsFailed: 'CLIENT_DNS_FAILED',
+  /** Neither a `_keypost` TXT record nor an OPENPGPKEY record exists for the address. */
+  notPublished: 'CLIENT_NOT_PUBLISHED',
+  /** A check of the published key failed; the key is not used for encryption. */
+  keyUnverified: 'CLIENT_KEY_UNVERIFIED',
+  /** The verified key has no key usable for encryption now. */
+  keyCannotEncrypt: 'CLIENT_KEY_CANNOT_ENCRYPT',
+  /** Neither the address nor its zone publishes an `ep=` endpoint. */
+  noEndpoint: 'CLIENT_NO_ENDPOINT',
+  /** The endpoint is not an `smtp://host:port` URI this client can reach. */
+  endpointUnsupported: 'CLIENT_ENDPOINT_UNSUPPORTED',
+  /** Minting the stamp failed or was aborted. */
+  mintFailed: 'CLIENT_MINT_FAILED',
+  /** The input is not a mail message. */
+  messageInvalid: 'CLIENT_MESSAGE_INVALID',
+  /** The endpoint refused the recipient or the message (its SMTP reply is reported). */
+  smtpRefused: 'CLIENT_SMTP_REFUSED',
+  /** The endpoint could not be reached or the SMTP session broke. */
+  smtpFailed: 'CLIENT_SMTP_FAILED',
+} as const;
+
+export type ClientCode = (typeof CLIENT_CODES)[keyof typeof CLIENT_CODES];

@@ -1,0 +1,141 @@
+// Looking a recipient up by address, the sender's first step: fetch the address's records from DNS,
+// then check them against each other and against the zone's directory API. The result carries
+// every check's verdict; `verified` is true only when none failed and the key-related ones passed.
+import { armor } from '../directory/armor.js';
+import { KeypostError } from '../errors.js';
+import { CLIENT_CODES } from './errors.js';
+import { parseAddress } from '../directory/names.js';
+import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
+import { checkDirectory } from './directory-check.js';
+import { fetchPublishedRecords, powOf, type PublishedRecords } from './published-records.js';
+import { createStubResolver, type DnsServer, type StubResolver } from './stub-resolver.js';
+
+export interface LookupOptions {
+  /** Ask this DNS server instead of the system resolver. */
+  dns?: DnsServer;
+  /** Reuse a resolver across lookups (send looks up several recipients). */
+  resolver?: StubResolver;
+  /** The time keys are judged at (default now). */
+  now?: Date;
+  /** Per DNS attempt and for the directory API request. */
+  timeoutMs?: number;
+}
+
+export interface LookupResult {
+  /** Canonical address (local part and domain lowercased). */
+  address: string;
+  /** Anything published for the address itself (its `_keypost` TXT or an OPENPGPKEY record). */
+  published: boolean;
+  /** Why the address cannot be used at all, when nothing is published. */
+  problem?: string;
+  /** The domain publishes a keypost zone policy (`_keypost.<domain>` TXT). */
+  keypostDomain: boolean;
+  /** Primary key fingerprint, uppercase hex: the key's own, else the published `fpr`. */
+  fingerprint: string | null;
+  /** The OPENPGPKEY key, armoured, and its bytes. */
+  key: string | null;
+  keyBytes: Uint8Array | null;
+  expires: Date | null;
+  /** Where to deliver: the address's `ep`, else the zone's. */
+  endpoint: string | null;
+  /** Stamp price in bits: the address's `pow`, else the zone's. */
+  price: number | null;
+  /** The directory API named by the zone policy. */
+  api: string | null;
+  dnsNames: PublishedRecords['names'];
+  checks: Check[];
+  verified: boolean;
+}
+
+const FINGERPRINT = /^(?:[0-9A-F]{40}|[0-9A-F]{64})$/;
+
+function fingerprintChecks(records: PublishedRecords, keyFingerprint: string | undefined, fpr: string | undefined): Check[] {
+  const { names } = records;
+  let fingerprint: Check;
+  if (!records.keys.length) fingerprint = fail('fingerprint', `no OPENPGPKEY record at ${names.openpgpkey}`);
+  else if (!keyFingerprint) fingerprint = fail('fingerprint', `the OPENPGPKEY record at ${names.openpgpkey} is not a readable key`);
+  else if (!fpr) fingerprint = fail('fingerprint', `no fpr= in a v=kp1 TXT record at ${names.keypost}`);
+  else if (keyFingerprint !== fpr) fingerprint = fail('fingerprint', `the OPENPGPKEY key is ${keyFingerprint}, the TXT record says fpr=${fpr}`);
+  else fingerprint = pass('fingerprint', `the OPENPGPKEY key matches fpr= at ${names.keypost}`);
+
+  let pka: Check;
+  const expected = keyFingerprint ?? fpr;
+  if (!records.pkaFingerprints.length) pka = skip('pka', `no CERT IPGP record at ${names.pka}`);
+  else if (!expected) pka = skip('pka', 'no key fingerprint to compare with');
+  else if (records.pkaFingerprints.includes(expected)) pka = pass('pka', `CERT IPGP at ${names.pka} names the same fingerprint`);
+  else pka = fail('pka', `CERT IPGP at ${names.pka} names ${records.pkaFingerprints.join(', ')}, not ${expected}`);
+  return [fingerprint, pka];
+}
+
+export async function lookupAddress(input: string, options: LookupOptions = {}): Promise<LookupResult> {
+  let parsed;
+  try {
+    parsed = parseAddress(input);
+  } catch {
+    throw new KeypostError(CLIENT_CODES.addressInvalid, `not a mail address: "${input}"`);
+  }
+  const { address, localPart, domain } = parsed;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const resolver = options.resolver ?? createStubResolver({ servers: options.dns ? [options.dns] : undefined, timeoutMs });
+  const now = options.now ?? new Date();
+  const records = await fetchPublishedRecords(resolver, localPart, domain);
+
+  const zone = records.zonePolicy;
+  const own = records.address;
+  const endpoint = own?.fields.get('ep') ?? zone?.fields.get('ep') ?? null;
+  const price = powOf(own) ?? powOf(zone) ?? null;
+  const api = zone?.fields.get('api') ?? null;
+  const base = {
+    address,
+    keypostDomain: zone !== undefined,
+    endpoint,
+    price,
+    api,
+    dnsNames: records.names,
+  };
+  if (!own && !records.keys.length) {
+    const problem = zone
+      ? `${domain} is a keypost domain, but nothing is published for ${address}`
+      : `nothing is published for ${address}: no TXT at ${records.names.zonePolicy} or ${records.names.keypost}, no OPENPGPKEY at ${records.names.openpgpkey}`;
+    return { ...base, published: false, problem, fingerprint: null, key: null, keyBytes: null, expires: null, checks: [], verified: false };
+  }
+
+  const rawFpr = own?.fields.get('fpr')?.toUpperCase();
+  const fpr = rawFpr && FINGERPRINT.test(rawFpr) ? rawFpr : undefined;
+  // RFC 7929 allows several OPENPGPKEY records; the one the TXT record names is the one to judge.
+  const fingerprints = await Promise.all(records.keys.map(fingerprintOf));
+  const chosen = Math.max(0, fingerprints.findIndex((f) => f !== undefined && f === fpr));
+  const keyBytes = records.keys[chosen] ?? null;
+  const keyFingerprint = fingerprints[chosen];
+
+  const checks = fingerprintChecks(records, keyFingerprint, fpr);
+  let expires: Date | null = null;
+  if (keyBytes) {
+    const judged = await judgeKey(keyBytes, address, now);
+    checks.push(...judged.checks);
+    expires = judged.expires;
+  } else {
+    checks.push(skip('user-id', 'no key to judge'), skip('key-valid', 'no key to judge'));
+  }
+  const fingerprint = keyFingerprint ?? fpr ?? null;
+  checks.push(
+    await checkDirectory({
+      api: api ?? undefined,
+      address,
+      fingerprint: fingerprint ?? undefined,
+      endpoint: endpoint ?? undefined,
+      price: price ?? undefined,
+      timeoutMs,
+    }),
+  );
+  return {
+    ...base,
+    published: true,
+    fingerprint,
+    key: keyBytes ? armor(keyBytes) : null,
+    keyBytes,
+    expires,
+    checks,
+    verified: isVerified(checks),
+  };
+}

@@ -1,0 +1,215 @@
+// Sending as keypost's model sender does: knowing only addresses, look each recipient up in DNS,
+// pay its price in proof of work, optionally encrypt to its verified key, and deliver to its
+// published endpoint. Every recipient gets its own outcome; one failing never stops the others.
+//
+// Each recipient gets its own SMTP transaction carrying only its own X-Hashcash stamp: the gateway
+// answers DATA once per transaction, so per-recipient transactions give per-recipient results, and
+// no recipient receives stamps it could spend at another recipient's gateway.
+import { readKey } from 'openpgp';
+import { pino, type Logger } from 'pino';
+import type { ListenAddress } from '../config.js';
+import { parseAddress } from '../directory/names.js';
+import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { KeypostError } from '../errors.js';
+import { parseHop } from '../gateway/next-hop.js';
+import { SmtpPool } from '../gateway/smtp-pool.js';
+import { mintStamp } from '../pow/mint.js';
+import { REQUIRED_CHECKS } from './checks.js';
+import { CLIENT_CODES, type ClientCode } from './errors.js';
+import { lookupAddress, type LookupResult } from './lookup.js';
+import { completeHeaders, formatMessage, parseMessage, prependFields, type MailMessage } from './message.js';
+import { encryptPgpMime } from './pgp-mime.js';
+import { createStubResolver, type DnsServer } from './stub-resolver.js';
+
+export type SendStage = 'lookup' | 'verify' | 'encrypt' | 'mint' | 'smtp';
+
+export interface RecipientOutcome {
+  address: string;
+  delivered: boolean;
+  endpoint: string | null;
+  /** Bits the stamp was minted at. */
+  price: number | null;
+  fingerprint: string | null;
+  verified: boolean;
+  encrypted: boolean;
+  stamp: string | null;
+  /** Where it failed, with a stable code; absent when delivered. */
+  stage?: SendStage;
+  code?: ClientCode;
+  /** The endpoint's SMTP reply, or why the recipient was not sent to. */
+  detail: string;
+}
+
+export interface SendOptions {
+  from: string;
+  to: string[];
+  /** The message as the user wrote it (headers and body, or just a body). */
+  message: Buffer;
+  encrypt?: boolean;
+  dns?: DnsServer;
+  /** Price for a keypost domain that publishes none (the local default). */
+  defaultBits: number;
+  /** EHLO name. */
+  hostname: string;
+  /** For endpoints on Tor onion services. */
+  socksProxy?: ListenAddress;
+  timeoutMs?: number;
+  /** Mint worker threads (default: one per core). */
+  workers?: number;
+  now?: () => Date;
+  onMintProgress?: (address: string, bits: number, hashes: number) => void;
+  onMinted?: (address: string, bits: number, seconds: number) => void;
+  log?: Logger;
+}
+
+export interface SendReport {
+  recipients: RecipientOutcome[];
+  /** True when every recipient was delivered. */
+  delivered: boolean;
+}
+
+interface Planned {
+  outcome: RecipientOutcome;
+  lookup: LookupResult;
+}
+
+function canonical(address: string, role: string): string {
+  try {
+    return parseAddress(address).address;
+  } catch {
+    throw new KeypostError(CLIENT_CODES.addressInvalid, `${role} is not a mail address: "${address}"`);
+  }
+}
+
+function refuse(outcome: RecipientOutcome, stage: SendStage, code: ClientCode, detail: string): RecipientOutcome {
+  return Object.assign(outcome, { delivered: false, stage, code, detail });
+}
+
+/** Looks a recipient up and decides whether it can be sent to; sets a failure on the outcome if not. */
+async function plan(address: string, options: SendOptions, resolver: ReturnType<typeof createStubResolver>): Promise<Planned | RecipientOutcome> {
+  const outcome: RecipientOutcome = {
+    address,
+    delivered: false,
+    endpoint: null,
+    price: null,
+    fingerprint: null,
+    verified: false,
+    encrypted: false,
+    stamp: null,
+    detail: '',
+  };
+  let lookup: LookupResult;
+  try {
+    lookup = await lookupAddress(address, { resolver, now: options.now?.(), timeoutMs: options.timeoutMs });
+  } catch (err) {
+    if (!(err instanceof KeypostError) || err.code !== CLIENT_CODES.dnsFailed) throw err;
+    return refuse(outcome, 'lookup', CLIENT_CODES.dnsFailed, err.message);
+  }
+  Object.assign(outcome, {
+    endpoint: lookup.endpoint,
+    price: lookup.price ?? options.defaultBits,
+    fingerprint: lookup.fingerprint,
+    verified: lookup.verified,
+  });
+  if (!lookup.published) return refuse(outcome, 'lookup', CLIENT_CODES.notPublished, lookup.problem ?? 'nothing is published');
+  if (options.encrypt && !lookup.verified) {
+    const failed = lookup.checks.filter((c) => c.status === 'fail' || (REQUIRED_CHECKS.includes(c.name) && c.status !== 'pass'));
+    const why = failed.map((c) => `${c.name}: ${c.detail}`).join('; ');
+    return refuse(outcome, 'verify', CLIENT_CODES.keyUnverified, `refusing to encrypt to a key that failed verification (${why})`);
+  }
+  if (!lookup.endpoint) return refuse(outcome, 'lookup', CLIENT_CODES.noEndpoint, `no ep= endpoint is published for ${address} or its zone`);
+  try {
+    if (/^smtps?:\/\//i.test(lookup.endpoint) && !/^smtp:\/\//i.test(lookup.endpoint)) throw new Error('implicit TLS');
+    parseHop(lookup.endpoint);
+  } catch {
+    return refuse(outcome, 'lookup', CLIENT_CODES.endpointUnsupported, `endpoint ${lookup.endpoint} is not an smtp://host:port URI`);
+  }
+  return { outcome, lookup };
+}
+
+/** Keeps only recipients whose key can encrypt now; the others fail at the encrypt stage. */
+async function encryptionKeys(planned: Planned[], now: Date): Promise<Planned[]> {
+  const usable: Planned[] = [];
+  for (const p of planned) {
+    try {
+      const key = await readKey({ binaryKey: p.lookup.keyBytes!, config: PARSE_CONFIG });
+      await key.getEncryptionKey(undefined, now);
+      usable.push(p);
+    } catch {
+      refuse(p.outcome, 'encrypt', CLIENT_CODES.keyCannotEncrypt, `key ${p.lookup.fingerprint} has no subkey usable for encryption`);
+    }
+  }
+  return usable;
+}
+
+export async function sendMessage(options: SendOptions): Promise<SendReport> {
+  const now = options.now ?? (() => new Date());
+  const from = canonical(options.from, '--from');
+  const recipients = [...new Set(options.to.map((a) => canonical(a, '--to')))];
+  if (recipients.length === 0) throw new KeypostError(CLIENT_CODES.addressInvalid, 'no recipients');
+  const parsed = parseMessage(options.message);
+  // RFC 5322 §3.6.3: Bcc must not reach the recipients it does not name.
+  let message: MailMessage = completeHeaders(
+    { fields: parsed.fields.filter((f) => f.name.toLowerCase() !== 'bcc'), body: parsed.body },
+    { from, to: recipients },
+    now(),
+  );
+
+  const resolver = createStubResolver({ servers: options.dns ? [options.dns] : undefined, timeoutMs: options.timeoutMs });
+  const looked = await Promise.all(recipients.map((address) => plan(address, options, resolver)));
+  const outcomes = looked.map((p) => ('outcome' in p ? p.outcome : p));
+  let sendable = looked.filter((p): p is Planned => 'outcome' in p);
+
+  if (options.encrypt && sendable.length) {
+    sendable = await encryptionKeys(sendable, now());
+    if (sendable.length) {
+      message = await encryptPgpMime(message, sendable.map((p) => p.lookup.keyBytes!));
+      for (const p of sendable) p.outcome.encrypted = true;
+    }
+  }
+
+  // One recipient at a time: each mint already uses every core.
+  for (const p of [...sendable]) {
+    const bits = p.outcome.price!;
+    try {
+      const minted = await mintStamp(p.outcome.address, bits, {
+        workers: options.workers,
+        now: now(),
+        onProgress: (hashes) => options.onMintProgress?.(p.outcome.address, bits, hashes),
+      });
+      p.outcome.stamp = minted.stamp;
+      options.onMinted?.(p.outcome.address, bits, minted.seconds);
+    } catch (err) {
+      refuse(p.outcome, 'mint', CLIENT_CODES.mintFailed, `minting ${bits} bits failed: ${(err as Error).message}`);
+      sendable = sendable.filter((s) => s !== p);
+    }
+  }
+
+  const pool = new SmtpPool({
+    hostname: options.hostname,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    socksProxy: options.socksProxy,
+    // Transactions to one endpoint follow each other on one connection.
+    maxPerTarget: 1,
+    log: options.log ?? pino({ level: 'silent' }),
+  });
+  try {
+    await Promise.all(
+      sendable.map(async ({ outcome }) => {
+        const copy = formatMessage(prependFields(message, [{ name: 'X-Hashcash', value: ` ${outcome.stamp}` }]));
+        const result = await pool.deliver(parseHop(outcome.endpoint!), { from, to: [outcome.address] }, copy);
+        if (!result.ok) {
+          const code = result.connectFailed || result.code === undefined ? CLIENT_CODES.smtpFailed : CLIENT_CODES.smtpRefused;
+          refuse(outcome, 'smtp', code, result.response);
+        } else if (!result.accepted.length) {
+          refuse(outcome, 'smtp', CLIENT_CODES.smtpRefused, result.refused.map((r) => r.response).join('; ') || result.response);
+        } else {
+          Object.assign(outcome, { delivered: true, detail: result.response });
+        }
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
+  return { recipients: outcomes, delivered: outcomes.every((o) => o.delivered) };
+}
