@@ -137,6 +137,7 @@ export const TYPE_NAMES: Record<number, string> = {
   [TYPE.AAAA]: 'AAAA',
   [TYPE.CERT]: 'CERT',
   [TYPE.OPENPGPKEY]: 'OPENPGPKEY',
+  63: 'ZONEMD',
 };
 
 export function typeName(type: number): string {
@@ -187,6 +188,8 @@ export function presentRdata(type: number, wire: Buffer): string {
       const certType = wire.readUInt16BE(0);
       return `${certType === 6 ? 'IPGP' : certType} ${wire.readUInt16BE(2)} ${wire[4]} ${wire.subarray(5).toString('base64')}`;
     }
+    case 63: // ZONEMD, RFC 8976 §2.3
+      return `${wire.readUInt32BE(0)} ${wire[4]} ${wire[5]} ${wire.subarray(6).toString('hex').toUpperCase()}`;
     default:
       return `\\# ${wire.length}${wire.length ? ` ${wire.toString('hex')}` : ''}`;
   }

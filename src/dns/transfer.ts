@@ -6,6 +6,7 @@ import { answer, errorResponse, findZone, type AnswerContext } from './answer.js
 import { parseQuery, type Query } from './query.js';
 import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR } from './tsig.js';
 import { zoneNodes, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { zonemd } from './zonemd.js';
 import { FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
 
 /** Messages are filled to about this size; well under the 64 KiB TCP limit (RFC 5936 §2.2). */
@@ -46,6 +47,7 @@ function refuse(msg: Uint8Array, q: Query, rcode: number, tsigError?: number, no
 function* transferRecords(zone: ZoneSnapshot): Generator<[string, Buffer]> {
   const soaTail = zone.soa.wire.subarray(2);
   yield ['', soaTail];
+  yield ['', zonemd(zone).wire.subarray(2)];
   for (const [owner, node] of zoneNodes(zone)) {
     for (const set of node) {
       if (owner === '' && set.type === TYPE.SOA) continue;

@@ -3,6 +3,7 @@
 import { presentRdata, typeName } from './rdata.js';
 import { rrsetRdatas, zoneNodes, type ZoneSnapshot } from './zone-snapshot.js';
 import { TYPE, keyToName } from './wire.js';
+import { zonemd } from './zonemd.js';
 
 export function* zoneFileLines(zone: ZoneSnapshot): Generator<string> {
   const apexName = keyToName(zone.apexKey);
@@ -11,6 +12,8 @@ export function* zoneFileLines(zone: ZoneSnapshot): Generator<string> {
   const line = (owner: string, ttl: number, type: number, rdata: Buffer) =>
     `${keyToName(owner + zone.apexKey)}\t${ttl}\tIN\t${typeName(type)}\t${presentRdata(type, rdata)}`;
   yield line('', zone.soa.ttl, TYPE.SOA, rrsetRdatas(zone.soa)[0]);
+  const digest = zonemd(zone);
+  yield line('', digest.ttl, digest.type, rrsetRdatas(digest)[0]);
   for (const [owner, node] of zoneNodes(zone)) {
     for (const set of node) {
       if (owner === '' && set.type === TYPE.SOA) continue;

@@ -1,0 +1,161 @@
+// NSD as a secondary of keypost: AXFR signed with TSIG, NOTIFY after a publish, the same answers
+// from both servers, and ldns-verify-zone on the zone NSD holds.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { requireTool } from '../support/tools.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { makeKey, publish } from './support/fixtures.js';
+import { dig, startDns, tool, waitFor, type DnsServer } from './support/server.js';
+
+const skip = requireTool('nsd', 'dig', 'ldns-verify-zone');
+const ZONE = 'secondary.test';
+const KEY_NAME = 'xfr-key';
+const secret = randomBytes(32).toString('base64');
+
+let db: TestDatabase;
+let keypost: DnsServer;
+let nsd: ChildProcess | undefined;
+let nsdPort = 0;
+let dir: string;
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const free = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+async function cli(args: string[]): Promise<string> {
+  return tool(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, ...db.env, KEYPOST_LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+}
+
+const nsdServer = () => ({ host: '127.0.0.1', port: nsdPort });
+const serial = async (server: { host: string; port: number }) => Number((await dig(server, '+short', ZONE, 'SOA')).split(' ')[2]);
+
+before(async () => {
+  if (skip) return;
+  db = await openTestDatabase();
+  dir = mkdtempSync(path.join(tmpdir(), 'kp-nsd-'));
+  nsdPort = await freePort();
+  // The zone and its secondary are set up the way an operator does it, with the CLI.
+  await cli(['domain', 'add', ZONE, '--ns', `ns1.${ZONE}=127.0.0.1`, '--endpoint', `smtp://mx.${ZONE}:25`]);
+  await cli(['domain', 'set', ZONE, '--tsig-key', `${KEY_NAME}=${secret}`, '--secondary', `127.0.0.1:${nsdPort}/${KEY_NAME}`]);
+  await publish(db.db, `alice@${ZONE}`, await makeKey(`alice@${ZONE}`));
+  keypost = await startDns(db);
+  writeFileSync(
+    path.join(dir, 'nsd.conf'),
+    `server:
+  ip-address: 127.0.0.1
+  port: ${nsdPort}
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "${dir}"
+  database: ""
+  zonelistfile: "${dir}/zone.list"
+  xfrdfile: "${dir}/xfrd.state"
+  xfrdir: "${dir}"
+  pidfile: "${dir}/nsd.pid"
+  logfile: "${dir}/nsd.log"
+  rrl-ratelimit: 0
+  verbosity: 2
+remote-control:
+  control-enable: no
+key:
+  name: ${KEY_NAME}
+  algorithm: hmac-sha256
+  secret: "${secret}"
+zone:
+  name: ${ZONE}
+  zonefile: ${ZONE}.zone
+  request-xfr: AXFR 127.0.0.1@${keypost.port} ${KEY_NAME}
+  allow-notify: 127.0.0.1 ${KEY_NAME}
+  provide-xfr: 127.0.0.1 NOKEY
+`,
+  );
+  nsd = spawn('nsd', ['-d', '-c', path.join(dir, 'nsd.conf')], { stdio: 'ignore' });
+});
+
+after(async () => {
+  nsd?.kill('SIGTERM');
+  await keypost?.close();
+  await db?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function sameAnswers(names: [string, string][]): Promise<void> {
+  for (const [name, type] of names) {
+    const ours = (await dig(keypost, '+short', name, type)).trim();
+    const theirs = (await dig(nsdServer(), '+short', name, type)).trim();
+    assert.equal(theirs, ours, `${type} ${name}`);
+    const status = (o: string) => /status: (\w+)/.exec(o)?.[1];
+    assert.equal(status(await dig(nsdServer(), name, type)), status(await dig(keypost, name, type)), `status of ${type} ${name}`);
+  }
+}
+
+const recordsOf = (local: string): [string, string][] => [
+  [`${openpgpkeyLabel(local)}._openpgpkey.${ZONE}`, 'OPENPGPKEY'],
+  [`${openpgpkeyLabel(local)}._keypost.${ZONE}`, 'TXT'],
+  [`${wkdHash(local)}._pka.${ZONE}`, 'CERT'],
+];
+
+test('NSD transfers the zone with TSIG and answers the same records', { skip }, async () => {
+  const expected = await serial(keypost);
+  await waitFor('NSD to load the zone', async () => ((await serial(nsdServer()).catch(() => NaN)) === expected ? true : undefined), 20_000, 200);
+  await sameAnswers([
+    [ZONE, 'SOA'],
+    [ZONE, 'NS'],
+    [`ns1.${ZONE}`, 'A'],
+    [`_keypost.${ZONE}`, 'TXT'],
+    ...recordsOf('alice'),
+    [`${openpgpkeyLabel('nobody')}._openpgpkey.${ZONE}`, 'OPENPGPKEY'],
+    [`_openpgpkey.${ZONE}`, 'A'],
+  ]);
+  const log = readFileSync(path.join(dir, 'nsd.log'), 'utf8');
+  assert.doesNotMatch(log, /bad tsig|BADSIG|BADKEY|BADTIME/i);
+});
+
+test('after a publish NSD is notified, transfers again and serves the new address', { skip }, async () => {
+  const before = await serial(nsdServer());
+  const started = Date.now();
+  await publish(db.db, `bob@${ZONE}`, await makeKey(`bob@${ZONE}`));
+  // NSD's refresh timer is an hour: only a NOTIFY makes it transfer this soon.
+  await waitFor('NSD to serve bob', async () => ((await dig(nsdServer(), '+short', ...recordsOf('bob')[0])).trim() ? true : undefined), 15_000, 100);
+  assert.ok(Date.now() - started < 15_000);
+  assert.ok((await serial(nsdServer())) > before);
+  assert.equal(await serial(nsdServer()), await serial(keypost));
+  await sameAnswers([[ZONE, 'SOA'], ...recordsOf('alice'), ...recordsOf('bob')]);
+  assert.match(readFileSync(path.join(dir, 'nsd.log'), 'utf8'), /notify/i);
+});
+
+test('ldns-verify-zone accepts the zone NSD transferred', { skip }, async () => {
+  const axfr = await dig(nsdServer(), '+nocmd', '+nostats', '+nocomments', ZONE, 'AXFR');
+  const records = axfr.split('\n').filter((l) => l.trim() && !l.startsWith(';'));
+  assert.ok(records.filter((l) => /\sOPENPGPKEY\s/.test(l)).length >= 2);
+  assert.equal(records.filter((l) => /\sZONEMD\s/.test(l)).length, 1);
+  const file = path.join(dir, 'transferred.zone');
+  writeFileSync(file, `${records.join('\n')}\n`);
+  // -Z: the zone is unsigned, so what is verified is its ZONEMD digest over every record (RFC 8976).
+  const out = await tool('ldns-verify-zone', ['-Z', file]).catch((err: Error) => {
+    throw new Error(`ldns-verify-zone rejected the zone: ${err.message}`);
+  });
+  assert.match(out, /Zone is verified and complete/);
+});
