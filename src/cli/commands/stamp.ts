@@ -1,4 +1,4 @@
-// keypost stamp mint|check: hashcash v1 stamps from the command line, interchangeable with the
+// keypost stamp mint|check|purge: hashcash v1 stamps from the command line, interchangeable with the
 // hashcash(1) tool's (`hashcash -m -b N resource`, `hashcash -c -d -b N -r resource stamp`).
 import { loadConfig } from '../../config.js';
 import { MAX_MINT_BITS, mintStamp } from '../../pow/mint.js';
