@@ -47,7 +47,7 @@ export function registerHkpRoutes(app: FastifyInstance, context: ServingContext)
       const found = await context.cache.address(term.value);
       if (!found) return sendText(reply, 404, 'No keys found');
       // The minimal key: gpg imports it with exactly the user ID it searched for.
-      if (op === 'get') return sendArmoredKey(reply, found.minimalKey);
+      if (op === 'get') return reply.type('application/pgp-keys').send(found.armoredKey);
       return sendText(reply, 200, formatIndex([addressEntry(found)], context.now()));
     }
 

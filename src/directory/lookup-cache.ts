@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/database.js';
-import { wkdHash } from './address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from './address-hashes.js';
+import { armor, dearmorKeyBlock } from './armor.js';
 
 export interface ServedDomain {
   name: string;
@@ -29,12 +30,30 @@ export interface PublishedAddress {
   domain: string;
   fingerprint: string;
   userId: string;
-  /** RFC 7929-style minimal key: primary, this user ID, valid subkeys. */
-  minimalKey: Uint8Array;
+  /**
+   * The RFC 7929-style minimal key (primary, this user ID, valid subkeys), armoured once when the
+   * entry is made: VKS, HKP and /v1/records all answer armour, and re-encoding per request was a
+   * measurable share of a lookup. Only the armour is kept (WKD decodes it: see minimalKeyBytes).
+   */
+  armoredKey: string;
   /** Per-address overrides (null = the zone's). */
   endpoint: string | null;
   powBits: number | null;
   key: { algorithm: string; bits: number | null; createdAt: Date; expiresAt: Date | null; revoked: boolean };
+  /** DNS labels of the local part (address-hashes.ts), computed on first use. */
+  labels?: { openpgpkey: string; wkd: string };
+}
+
+/** The binary minimal key of an entry (WKD, DNS), decoded from its armour. */
+export function minimalKeyBytes(entry: PublishedAddress): Uint8Array {
+  const decoded = dearmorKeyBlock(entry.armoredKey);
+  if (!decoded.ok) throw new Error(`armour made by armor() does not read back: ${decoded.problem}`);
+  return decoded.bytes;
+}
+
+/** The hashed labels of an entry, memoised on it (two hashes per lookup otherwise). */
+export function labelsOf(entry: PublishedAddress): { openpgpkey: string; wkd: string } {
+  return (entry.labels ??= { openpgpkey: openpgpkeyLabel(entry.localPart), wkd: wkdHash(entry.localPart) });
 }
 
 interface ZoneSnapshot {
@@ -75,7 +94,7 @@ function toPublished(row: AddressRow): PublishedAddress {
     domain: row.domain,
     fingerprint: row.fingerprint,
     userId: row.user_id,
-    minimalKey: row.minimal_key,
+    armoredKey: armor(row.minimal_key),
     endpoint: row.endpoint,
     powBits: row.pow_bits,
     key: { algorithm: row.algorithm, bits: row.bits, createdAt: row.created_at, expiresAt: row.expires_at, revoked: row.revoked },
@@ -94,6 +113,7 @@ function lookupCounter(metrics: Registry | undefined): Counter<'source'> | undef
 export class LookupCache {
   private domains = new Map<string, ServedDomain>();
   private domainsLoad: Promise<void> | undefined;
+  private loadingDomains = false;
   /** Zones whose domain row must be re-read before it is trusted (changed since loaded). */
   private readonly staleDomains = new Set<string>();
   private readonly snapshots = new Map<string, ZoneSnapshot>();
@@ -101,7 +121,8 @@ export class LookupCache {
   private readonly generations = new Map<string, number>();
   private readonly discardedAt = new Map<string, number>();
   private readonly unsubscribe: () => void;
-  private readonly counter: Counter<'source'> | undefined;
+  private readonly fromCache: { inc(): void } | undefined;
+  private readonly fromDatabase: { inc(): void } | undefined;
   private readonly backoffMs: number;
 
   constructor(
@@ -110,7 +131,9 @@ export class LookupCache {
     private readonly options: LookupCacheOptions,
   ) {
     this.unsubscribe = changeFeed.onZoneChange((zone) => this.invalidate(zone));
-    this.counter = lookupCounter(options.metrics);
+    const counter = lookupCounter(options.metrics);
+    this.fromCache = counter?.labels('cache');
+    this.fromDatabase = counter?.labels('database');
     this.backoffMs = options.reloadBackoffMs ?? 1000;
   }
 
@@ -151,6 +174,7 @@ export class LookupCache {
   }
 
   private async loadDomains(): Promise<void> {
+    this.loadingDomains = true;
     try {
       const rows = await this.db.selectFrom('domains').select(['name', 'pow_bits', 'endpoint']).execute();
       // Changes seen while this ran are still in staleDomains and get re-read one by one.
@@ -158,20 +182,45 @@ export class LookupCache {
     } catch (err) {
       this.domainsLoad = undefined;
       throw err;
+    } finally {
+      this.loadingDomains = false;
     }
+  }
+
+  /**
+   * Answers from memory when it can: the entry, null when the address is certainly not published,
+   * or undefined when only the database knows (then call address()). Lets the hot routes skip the
+   * promise machinery on the common path.
+   */
+  peek(address: string): PublishedAddress | null | undefined {
+    if (!this.domainsLoad || this.loadingDomains) return undefined;
+    const zone = address.slice(address.lastIndexOf('@') + 1);
+    if (this.staleDomains.has(zone)) return undefined;
+    if (!this.domains.has(zone)) return null;
+    const snapshot = this.snapshots.get(zone);
+    if (!snapshot) return undefined;
+    this.fromCache?.inc();
+    return snapshot.addresses.get(address) ?? null;
+  }
+
+  /** The served domain from memory, valid right after peek() answered for an address in it. */
+  peekDomain(name: string): ServedDomain | undefined {
+    return this.staleDomains.has(name) ? undefined : this.domains.get(name);
   }
 
   /** The published address `address` (canonical form), or undefined. */
   async address(address: string): Promise<PublishedAddress | undefined> {
+    const known = this.peek(address);
+    if (known !== undefined) return known ?? undefined;
     const zone = address.slice(address.lastIndexOf('@') + 1);
     if (!(await this.domain(zone))) return undefined;
     const snapshot = this.snapshots.get(zone);
     if (snapshot) {
-      this.counter?.inc({ source: 'cache' });
+      this.fromCache?.inc();
       return snapshot.addresses.get(address);
     }
     this.startLoad(zone);
-    this.counter?.inc({ source: 'database' });
+    this.fromDatabase?.inc();
     const row = await this.selectAddresses().where('a.address', '=', address).executeTakeFirst();
     return row ? toPublished(row) : undefined;
   }
@@ -183,7 +232,7 @@ export class LookupCache {
     let snapshot = this.snapshots.get(domain) ?? (await this.load(domain));
     // A load already running when this request came may predate a change the caller made.
     if (snapshot.generation < asked) snapshot = await this.load(domain);
-    snapshot.wkd ??= new Map([...snapshot.addresses.values()].map((a) => [wkdHash(a.localPart), a]));
+    snapshot.wkd ??= new Map([...snapshot.addresses.values()].map((a) => [labelsOf(a).wkd, a]));
     return snapshot.wkd.get(hash);
   }
 

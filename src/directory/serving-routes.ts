@@ -2,14 +2,12 @@
 // /v1/records. Lookups by address go through the zone snapshots of lookup-cache.ts; lookups by
 // fingerprint or key ID query the database (key-lookup.ts). VKS and HKP clients expect plain-text
 // errors; /v1/records is JSON like the rest of keypost's API.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import type { Services } from '../lifecycle.js';
-import { dnsNamesFor } from './address-hashes.js';
-import { armor } from './armor.js';
 import { registerHkpRoutes } from './hkp-routes.js';
 import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
-import { LookupCache, type PublishedAddress } from './lookup-cache.js';
+import { LookupCache, labelsOf, type PublishedAddress, type ServedDomain } from './lookup-cache.js';
 import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from './user-id-address.js';
@@ -84,13 +82,21 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       return keys.length ? sendArmoredKey(reply, concatKeys(keys)) : sendText(reply, 404, 'No key found for key ID ' + keyId);
     });
 
-    app.get<{ Params: { addr: string } }>('/vks/v1/by-email/:addr', { schema: vksDoc('Minimal key of a published address: only its user ID') }, async (request, reply) => {
-      const address = canonicalAddress(request.params.addr);
-      if (!address) return sendText(reply, 400, 'Invalid email address');
-      const found = await cache.address(address);
-      reply.header('access-control-allow-origin', '*');
-      return found ? sendArmoredKey(reply, found.minimalKey) : sendText(reply, 404, 'No key found for email address ' + address);
-    });
+    // The two hot routes answer synchronously when the zone snapshot knows the address (see
+    // LookupCache.peek), and fall back to the database otherwise.
+    app.get<{ Params: { addr: string } }>(
+      '/vks/v1/by-email/:addr',
+      { schema: vksDoc('Minimal key of a published address: only its user ID') },
+      (request, reply) => {
+        const address = canonicalAddress(request.params.addr);
+        if (!address) return sendText(reply, 400, 'Invalid email address');
+        reply.header('access-control-allow-origin', '*');
+        const answer = (found: PublishedAddress | null | undefined) =>
+          found ? reply.type('application/pgp-keys').send(found.armoredKey) : sendText(reply, 404, `No key found for email address ${address}`);
+        const known = cache.peek(address);
+        return known === undefined ? cache.address(address).then(answer) : answer(known);
+      },
+    );
 
     app.get<{ Params: { addr: string } }>(
       '/v1/records/:addr',
@@ -104,32 +110,48 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
           response: { 200: recordSchema, 400: errorSchema, 404: errorSchema },
         },
       },
-      async (request) => {
+      (request, reply) => {
         const address = canonicalAddress(request.params.addr);
         if (!address) throw new KeypostError('DIR_ADDRESS_INVALID', `not a valid mail address: "${request.params.addr}"`);
-        const found = await cache.address(address);
-        const domain = found && (await cache.domain(found.domain));
-        // Withdrawn and never-published addresses look the same: a withdrawal (or an address
-        // holder's deletion request) must stop publication, not leave a tombstone.
-        if (!found || !domain) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published for ${address}`);
-        return recordOf(found, domain.powBits, domain.endpoint, context);
+        const known = cache.peek(address);
+        if (known !== undefined) return sendRecord(reply, address, known, known && cache.peekDomain(known.domain));
+        return cache.address(address).then(async (found) => sendRecord(reply, address, found, found && (await cache.domain(found.domain))));
       },
     );
+
+    function sendRecord(
+      reply: FastifyReply,
+      address: string,
+      found: PublishedAddress | null | undefined,
+      domain: ServedDomain | null | undefined,
+    ): FastifyReply {
+      // Withdrawn and never-published addresses look the same: a withdrawal (or an address
+      // holder's deletion request) must stop publication, not leave a tombstone.
+      if (!found || !domain) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published for ${address}`);
+      // Serialised with JSON.stringify: the armoured key is most of the body, and V8's native
+      // string escaping is several times faster than a schema serializer's.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(recordOf(found, domain, context)));
+    }
 
     registerHkpRoutes(app, context);
     registerWkdRoutes(app, context);
   };
 }
 
-function recordOf(found: PublishedAddress, zonePow: number | null, zoneEndpoint: string | null, context: ServingContext) {
+function recordOf(found: PublishedAddress, domain: ServedDomain, context: ServingContext) {
   const expiresAt = found.key.expiresAt;
+  const { openpgpkey, wkd } = labelsOf(found);
   return {
     address: found.address,
     fingerprint: found.fingerprint,
-    key: armor(found.minimalKey),
-    endpoint: found.endpoint ?? zoneEndpoint,
-    pow: found.powBits ?? zonePow ?? context.defaultPowBits,
-    dns: dnsNamesFor(found.localPart, found.domain),
+    key: found.armoredKey,
+    endpoint: found.endpoint ?? domain.endpoint,
+    pow: found.powBits ?? domain.powBits ?? context.defaultPowBits,
+    dns: {
+      openpgpkey: `${openpgpkey}._openpgpkey.${found.domain}`,
+      keypost: `${openpgpkey}._keypost.${found.domain}`,
+      pka: `${wkd}._pka.${found.domain}`,
+    },
     status: expiresAt && expiresAt.getTime() <= context.now().getTime() ? 'expired' : 'published',
     expires: expiresAt ? expiresAt.toISOString() : null,
   };

@@ -6,6 +6,7 @@
 // user ID. HEAD works (fastify answers HEAD from the GET route), and the `policy` file exists
 // (empty: no policy flags) for every served domain, since clients probe it to detect WKD.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { minimalKeyBytes } from './lookup-cache.js';
 import { sendText, type ServingContext } from './serving-context.js';
 
 const ZBASE32_HASH = /^[ybndrfg8ejkmcpqxot1uwisza345h769]{32}$/;
@@ -21,7 +22,7 @@ export function registerWkdRoutes(app: FastifyInstance, context: ServingContext)
     reply.header('access-control-allow-origin', '*');
     const found = ZBASE32_HASH.test(hash) ? await context.cache.byWkdHash(domain.toLowerCase(), hash) : undefined;
     if (!found) return sendText(reply, 404, 'No key for this address');
-    return reply.type('application/octet-stream').send(Buffer.from(found.minimalKey));
+    return reply.type('application/octet-stream').send(Buffer.from(minimalKeyBytes(found)));
   }
 
   async function policy(domain: string, reply: FastifyReply): Promise<FastifyReply> {
