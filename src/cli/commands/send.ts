@@ -52,6 +52,7 @@ function count(n: number): string {
 /** Minting progress on a terminal, only once a mint has run for a second (most take less). */
 function mintProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
   let started = 0;
+  let lastDraw = 0;
   let current = '';
   let drawn = false;
   return {
@@ -61,8 +62,11 @@ function mintProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
         current = address;
         started = Date.now();
       }
-      const seconds = (Date.now() - started) / 1000;
-      if (seconds < 1) return;
+      const now = Date.now();
+      const seconds = (now - started) / 1000;
+      // Workers report several times a second each; four redraws a second are enough to read.
+      if (seconds < 1 || now - lastDraw < 250) return;
+      lastDraw = now;
       const expected = 2 ** bits;
       stream.write(`\rminting ${bits} bits for ${address}: ${count(hashes)} of ~${count(expected)} hashes, ${count(hashes / seconds)}/s `);
       drawn = true;
@@ -78,7 +82,7 @@ function mintProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
 function printOutcome(ctx: CommandContext, outcome: RecipientOutcome, width: number): void {
   const address = outcome.address.padEnd(width);
   if (outcome.delivered) {
-    const how = [`${outcome.price} bits`, outcome.encrypted ? 'encrypted' : 'not encrypted'].join(', ');
+    const how = [`${outcome.price} bits`, outcome.encrypted ? 'encrypted' : 'not encrypted', ...(outcome.verified ? [] : ['key not verified'])].join(', ');
     ctx.stdout.write(`delivered  ${address}  ${outcome.endpoint}  (${how})  ${outcome.detail}\n`);
   } else {
     ctx.stdout.write(`failed     ${address}  ${outcome.stage}: ${outcome.detail} (${outcome.code})\n`);
