@@ -34,17 +34,29 @@ const CONCURRENCY = Number(values.concurrency);
 const RESOURCE = 'bench@example.org';
 const DAY = 86_400;
 
+interface MintRate {
+  /** Hashes per second of wall-clock time: the best one-second window of the run. */
+  wall: number;
+  /** Hashes per CPU-second of this process, over the whole run: the rate per busy core. */
+  perCpuSecond: number;
+}
+
 /**
- * keypost's minting rate: the best one-second window of a SECONDS-long run (hashcash -s below is
- * the best of 3 runs, so both sides get the same chance on a machine with other load).
+ * keypost's minting rate over a SECONDS-long run. hashcash -s measures with CPU time (clock()), so
+ * other load on the machine does not lower its figure; the like-for-like keypost figure is hashes
+ * per CPU-second. The wall-clock rate is what a user waits for.
  */
-async function keypostMintRate(workers: number): Promise<number> {
+async function keypostMintRate(workers: number): Promise<MintRate> {
   const controller = new AbortController();
-  const samples: { t: number; hashes: number }[] = [];
+  const samples: { t: number; cpu: number; hashes: number }[] = [];
+  const cpuSeconds = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   const minting = mintStamp(RESOURCE, MAX_MINT_BITS, {
     workers,
     signal: controller.signal,
-    onProgress: (hashes) => samples.push({ t: performance.now(), hashes }),
+    onProgress: (hashes) => samples.push({ t: performance.now(), cpu: cpuSeconds(), hashes }),
   });
   const timer = setTimeout(() => controller.abort(), SECONDS * 1000);
   try {
@@ -55,17 +67,20 @@ async function keypostMintRate(workers: number): Promise<number> {
     clearTimeout(timer);
   }
   // Skip the first reports: threads start at different moments.
-  let best = 0;
+  let wall = 0;
   for (let i = workers, j = workers; i < samples.length; i++) {
     while (j < samples.length && samples[j].t - samples[i].t < 1000) j++;
     if (j === samples.length) break;
-    best = Math.max(best, ((samples[j].hashes - samples[i].hashes) / (samples[j].t - samples[i].t)) * 1000);
+    wall = Math.max(wall, ((samples[j].hashes - samples[i].hashes) / (samples[j].t - samples[i].t)) * 1000);
   }
-  if (best === 0) throw new Error('too few progress reports to measure a rate; raise --seconds');
-  return best;
+  const first = samples[workers];
+  const last = samples[samples.length - 1];
+  if (wall === 0 || !first || last.cpu <= first.cpu) throw new Error('too few progress reports to measure a rate; raise --seconds');
+  // CPU time adds up every thread's, so hashes per CPU-second is the rate of one busy core.
+  return { wall, perCpuSecond: (last.hashes - first.hashes) / (last.cpu - first.cpu) };
 }
 
-/** hashcash -s: the reference tool's preimage tests per second on one core (best of 3 runs). */
+/** hashcash -s: the reference tool's preimage tests per CPU-second on one core (best of 3 runs). */
 function hashcashSpeed(): number | undefined {
   let best: number | undefined;
   for (let i = 0; i < 3; i++) {
@@ -149,14 +164,16 @@ async function main(): Promise<void> {
   const verify = await verifyRate();
   const spend = await spendRate();
 
+  const perCore = oneWorker.perCpuSecond;
   const result = {
     cores,
     node: process.version,
     mint: {
-      keypostOneWorker: oneWorker,
-      keypostAllWorkers: allWorkers,
-      hashcashOneCore: reference ?? null,
-      ratioPerCore: reference ? oneWorker / reference : null,
+      keypostPerCore: perCore,
+      keypostOneWorkerWall: oneWorker.wall,
+      keypostAllWorkersWall: allWorkers.wall,
+      hashcashPerCore: reference ?? null,
+      ratioPerCore: reference ? perCore / reference : null,
     },
     verifyPerSecond: verify,
     spend: 'rate' in spend ? { perSecond: spend.rate, concurrency: CONCURRENCY, server: spend.server } : { skipped: spend.skipped },
@@ -166,8 +183,13 @@ async function main(): Promise<void> {
     return;
   }
   const rows: [string, string, string][] = [
-    ['mint, 1 core', `keypost ${mhs(oneWorker)}`, reference ? `hashcash -s ${mhs(reference)}  ratio ${(oneWorker / reference).toFixed(3)}` : 'hashcash not installed'],
-    [`mint, ${cores} cores`, `keypost ${mhs(allWorkers)}`, reference ? `hashcash is single-threaded: ${mhs(reference)}` : ''],
+    [
+      'mint, per core (CPU time)',
+      `keypost ${mhs(perCore)}`,
+      reference ? `hashcash -s ${mhs(reference)}  ratio ${(perCore / reference).toFixed(3)}` : 'hashcash not installed',
+    ],
+    ['mint, 1 worker (wall clock)', `keypost ${mhs(oneWorker.wall)}`, ''],
+    [`mint, ${cores} workers (wall clock)`, `keypost ${mhs(allWorkers.wall)}`, reference ? `hashcash mints on one core` : ''],
     ['verify, 1 core', `${fmt(verify)} stamps/s`, `target >= 100,000: ${verify >= 100_000 ? 'met' : 'MISSED'}`],
     [
       `spend, ${CONCURRENCY} concurrent`,
