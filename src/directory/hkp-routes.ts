@@ -19,7 +19,15 @@ interface LookupQuery {
 }
 
 function addressEntry(found: PublishedAddress): IndexEntry {
-  return { fingerprint: found.fingerprint, ...found.key, userIds: [found.userId] };
+  return {
+    fingerprint: found.fingerprint,
+    algorithm: found.algorithm,
+    bits: found.bits,
+    createdAt: new Date(found.createdAt),
+    expiresAt: found.expiresAt === null ? null : new Date(found.expiresAt),
+    revoked: found.revoked,
+    userIds: [found.userId],
+  };
 }
 
 function keyEntry(key: ServedKey): IndexEntry {

@@ -24,9 +24,13 @@ export interface ServedDomain {
   endpoint: string | null;
 }
 
+/**
+ * One published address as the read side serves it. Kept flat (numbers for times, the zone's own
+ * string for the domain, interned algorithm names) because a zone holds one of these per address
+ * and every object in it is work for each major GC.
+ */
 export interface PublishedAddress {
   address: string;
-  localPart: string;
   domain: string;
   fingerprint: string;
   userId: string;
@@ -39,9 +43,15 @@ export interface PublishedAddress {
   /** Per-address overrides (null = the zone's). */
   endpoint: string | null;
   powBits: number | null;
-  key: { algorithm: string; bits: number | null; createdAt: Date; expiresAt: Date | null; revoked: boolean };
-  /** DNS labels of the local part (address-hashes.ts), computed on first use. */
-  labels?: { openpgpkey: string; wkd: string };
+  /** The key's algorithm (openpgp.js name), size, creation and expiry (ms since the epoch). */
+  algorithm: string;
+  bits: number | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revoked: boolean;
+  /** DNS labels of the local part (address-hashes.ts), computed when the entry is made. */
+  openpgpkeyLabel: string;
+  wkdLabel: string;
 }
 
 /** The binary minimal key of an entry (WKD, DNS), decoded from its armour. */
@@ -49,11 +59,6 @@ export function minimalKeyBytes(entry: PublishedAddress): Uint8Array {
   const decoded = dearmorKeyBlock(entry.armoredKey);
   if (!decoded.ok) throw new Error(`armour made by armor() does not read back: ${decoded.problem}`);
   return decoded.bytes;
-}
-
-/** The hashed labels of an entry, memoised on it (two hashes per lookup otherwise). */
-export function labelsOf(entry: PublishedAddress): { openpgpkey: string; wkd: string } {
-  return (entry.labels ??= { openpgpkey: openpgpkeyLabel(entry.localPart), wkd: wkdHash(entry.localPart) });
 }
 
 interface ZoneSnapshot {
@@ -87,17 +92,33 @@ type AddressRow = {
   revoked: boolean;
 };
 
+/** Rows per query when loading a zone snapshot. */
+const LOAD_CHUNK = 5000;
+
+/** Repeated strings (zone names, algorithm names) shared instead of one copy per row. */
+const interned = new Map<string, string>();
+function intern(text: string): string {
+  let shared = interned.get(text);
+  if (shared === undefined) interned.set(text, (shared = text));
+  return shared;
+}
+
 function toPublished(row: AddressRow): PublishedAddress {
   return {
     address: row.address,
-    localPart: row.local_part,
-    domain: row.domain,
+    domain: intern(row.domain),
     fingerprint: row.fingerprint,
     userId: row.user_id,
     armoredKey: armor(row.minimal_key),
     endpoint: row.endpoint,
     powBits: row.pow_bits,
-    key: { algorithm: row.algorithm, bits: row.bits, createdAt: row.created_at, expiresAt: row.expires_at, revoked: row.revoked },
+    algorithm: intern(row.algorithm),
+    bits: row.bits,
+    createdAt: row.created_at.getTime(),
+    expiresAt: row.expires_at ? row.expires_at.getTime() : null,
+    revoked: row.revoked,
+    openpgpkeyLabel: openpgpkeyLabel(row.local_part),
+    wkdLabel: wkdHash(row.local_part),
   };
 }
 
@@ -232,7 +253,7 @@ export class LookupCache {
     let snapshot = this.snapshots.get(domain) ?? (await this.load(domain));
     // A load already running when this request came may predate a change the caller made.
     if (snapshot.generation < asked) snapshot = await this.load(domain);
-    snapshot.wkd ??= new Map([...snapshot.addresses.values()].map((a) => [labelsOf(a).wkd, a]));
+    snapshot.wkd ??= new Map([...snapshot.addresses.values()].map((a) => [a.wkdLabel, a]));
     return snapshot.wkd.get(hash);
   }
 
@@ -275,12 +296,21 @@ export class LookupCache {
     const generation = this.generation(zone);
     const loading = (async () => {
       try {
-        const rows = await this.selectAddresses().where('a.domain', '=', zone).execute();
-        const snapshot: ZoneSnapshot = { generation, addresses: new Map(rows.map((r) => [r.address, toPublished(r)])) };
+        // Read in address order, a chunk at a time, so the rows in flight (bytea as hex text) stay
+        // small next to the entries made from them. Chunks are separate reads, but any change
+        // between them moves the generation and discards this snapshot.
+        const addresses = new Map<string, PublishedAddress>();
+        for (let after = ''; ; ) {
+          const rows = await this.selectAddresses().where('a.domain', '=', zone).where('a.address', '>', after).orderBy('a.address').limit(LOAD_CHUNK).execute();
+          for (const row of rows) addresses.set(row.address, toPublished(row));
+          if (rows.length < LOAD_CHUNK) break;
+          after = rows[rows.length - 1].address;
+        }
+        const snapshot: ZoneSnapshot = { generation, addresses };
         if (this.generation(zone) === generation) {
           this.snapshots.set(zone, snapshot);
           this.discardedAt.delete(zone);
-          this.options.log.debug({ zone, addresses: rows.length }, 'zone lookup snapshot loaded');
+          this.options.log.debug({ zone, addresses: addresses.size }, 'zone lookup snapshot loaded');
         } else {
           this.discardedAt.set(zone, Date.now());
         }

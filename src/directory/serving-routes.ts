@@ -7,7 +7,7 @@ import { KeypostError, registerHttpStatuses } from '../errors.js';
 import type { Services } from '../lifecycle.js';
 import { registerHkpRoutes } from './hkp-routes.js';
 import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
-import { LookupCache, labelsOf, type PublishedAddress, type ServedDomain } from './lookup-cache.js';
+import { LookupCache, type PublishedAddress, type ServedDomain } from './lookup-cache.js';
 import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from './user-id-address.js';
@@ -139,20 +139,15 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
 }
 
 function recordOf(found: PublishedAddress, domain: ServedDomain, context: ServingContext) {
-  const expiresAt = found.key.expiresAt;
-  const { openpgpkey, wkd } = labelsOf(found);
+  const { expiresAt, openpgpkeyLabel: h, wkdLabel: z, domain: zone } = found;
   return {
     address: found.address,
     fingerprint: found.fingerprint,
     key: found.armoredKey,
     endpoint: found.endpoint ?? domain.endpoint,
     pow: found.powBits ?? domain.powBits ?? context.defaultPowBits,
-    dns: {
-      openpgpkey: `${openpgpkey}._openpgpkey.${found.domain}`,
-      keypost: `${openpgpkey}._keypost.${found.domain}`,
-      pka: `${wkd}._pka.${found.domain}`,
-    },
-    status: expiresAt && expiresAt.getTime() <= context.now().getTime() ? 'expired' : 'published',
-    expires: expiresAt ? expiresAt.toISOString() : null,
+    dns: { openpgpkey: `${h}._openpgpkey.${zone}`, keypost: `${h}._keypost.${zone}`, pka: `${z}._pka.${zone}` },
+    status: expiresAt !== null && expiresAt <= context.now().getTime() ? 'expired' : 'published',
+    expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),
   };
 }

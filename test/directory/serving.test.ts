@@ -232,8 +232,14 @@ describe('directory serving', () => {
     it('serves repeated lookups from memory and follows publish and withdraw through the change feed', async () => {
       const carol = await checked(await makeKey({ emails: ['carol@example.net'] }));
       assert.equal((await get('/vks/v1/by-email/carol@example.net')).statusCode, 404);
-      // Let the zone snapshot load, then count where answers come from.
-      await new Promise((r) => setTimeout(r, 100));
+      // The first lookup in a zone starts loading its snapshot; wait until answers come from it.
+      for (let tries = 0; ; tries++) {
+        const seen = await lookupCounts();
+        await get('/v1/records/old@example.net');
+        if ((await lookupCounts()).cache > seen.cache) break;
+        assert.ok(tries < 100, 'the zone snapshot never loaded');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const before = await lookupCounts();
       for (let i = 0; i < 20; i++) assert.equal((await get('/v1/records/old@example.net')).statusCode, 200);
       const after = await lookupCounts();
