@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { serializeClientBatches } from './embedded-queue.js';
 
 /** libpq convention: a socket directory plus port names `<dir>/.s.PGSQL.<port>`. */
 export const SOCKET_PORT = 5432;
@@ -97,6 +98,7 @@ export async function startEmbeddedOwner(dataDir: string): Promise<EmbeddedOwner
     if (existsSync(sock)) unlinkSync(sock);
     pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pgdata') });
     const server = new PGLiteSocketServer({ db: pglite, path: sock, maxConnections: 64 });
+    serializeClientBatches(server);
     await server.start();
     const db = pglite;
     let closed: Promise<void> | undefined;
