@@ -189,7 +189,15 @@ export class SmtpPool {
     // Errors after connecting surface through send(); a late socket error must not go unhandled.
     connection.on('error', () => (pooled.broken = true));
     connection.on('end', () => (pooled.broken = true));
-    await new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve())));
+    // nodemailer reports a failed connect through the 'error' event, not the connect callback.
+    await new Promise<void>((resolve, reject) => {
+      connection.once('error', reject);
+      connection.connect((err) => {
+        connection.off('error', reject);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
     return pooled;
   }
 

@@ -8,9 +8,12 @@ import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../../src/config.js';
 import { startKeypost, type RunningKeypost } from '../../src/main.js';
-import type { TestDatabase } from '../support/database.js';
+import type { Db } from '../../src/db/database.js';
 
-export async function seedDomain(db: TestDatabase, name: string, policy: { powBits?: number; nextHop?: string } = {}): Promise<void> {
+/** Anything holding the database: a test database or a handle of the child's. */
+type HasDb = { db: Db };
+
+export async function seedDomain(db: HasDb, name: string, policy: { powBits?: number; nextHop?: string } = {}): Promise<void> {
   await db.db
     .insertInto('domains')
     .values({
@@ -27,7 +30,7 @@ export async function seedDomain(db: TestDatabase, name: string, policy: { powBi
 }
 
 export async function seedAddress(
-  db: TestDatabase,
+  db: HasDb,
   address: string,
   options: { powBits?: number; nextHop?: string; status?: 'published' | 'withdrawn' } = {},
 ): Promise<void> {
@@ -67,6 +70,8 @@ export interface ReceivedMail {
   from: string;
   to: string[];
   raw: Buffer;
+  /** When the end of DATA arrived (ms since the epoch). */
+  at: number;
 }
 
 export type DownstreamMode = 'accept' | 'defer' | 'refuse';
@@ -83,8 +88,11 @@ export interface Downstream {
   close(): Promise<void>;
 }
 
-/** A real SMTP server (smtp-server) on a loopback port that records what it accepts. */
-export async function startDownstream(port = 0): Promise<Downstream> {
+/**
+ * A real SMTP server (smtp-server) on a loopback port that records what it accepts. `delayMs`
+ * holds each 250 back, like a slow next hop.
+ */
+export async function startDownstream(port = 0, options: { delayMs?: number } = {}): Promise<Downstream> {
   const mails: ReceivedMail[] = [];
   let waiters: { n: number; resolve(): void }[] = [];
   const state = { mode: 'accept' as DownstreamMode };
@@ -103,18 +111,28 @@ export async function startDownstream(port = 0): Promise<Downstream> {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          mails.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks),
-          });
-          waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
-          callback();
+          const finish = () => {
+            mails.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              raw: Buffer.concat(chunks),
+              at: Date.now(),
+            });
+            waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
+            callback();
+          };
+          if (options.delayMs) setTimeout(finish, options.delayMs);
+          else finish();
         });
       },
     });
   let server = make();
-  const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  // A client vanishing mid-session (a SIGKILLed gateway) is routine here, not a test failure.
+  const listen = (p: number) =>
+    new Promise<void>((resolve) => {
+      server.on('error', () => undefined);
+      server.listen(p, '127.0.0.1', resolve);
+    });
   await listen(port);
   const bound = (server.server.address() as AddressInfo).port;
   return {
@@ -225,7 +243,7 @@ export interface GatewayUnderTest {
 }
 
 /** The gateway in this process, configured from `env` on top of the test database's. */
-export async function startGateway(db: TestDatabase, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
+export async function startGateway(db: { env: Record<string, string | undefined> }, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
   const config = loadConfig({
     ...db.env,
     KEYPOST_SMTP_LISTEN: '127.0.0.1:0',
