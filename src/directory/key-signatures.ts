@@ -20,12 +20,8 @@ const MAX_SELF_SIGNATURES = 16;
 const MAX_REVOCATIONS = 8;
 /** Keys made seconds ago on a client whose clock runs ahead must not look "from the future". */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
-/**
- * RSA floor. 2047, not 2048: OpenPGP.js before v5 sometimes generated 2047-bit moduli for a
- * requested 2048 (its own `minRSABits` default is 2047 for that reason), and Mailvelope users hold
- * such keys. Real weak keys (1024, 1536) stay refused.
- */
-export const MIN_RSA_BITS = 2047;
+/** RSA floor (REFERENCE.md key policy; NIST SP 800-131A retired RSA below 2048 bits in 2013). */
+export const MIN_RSA_BITS = 2048;
 
 const RSA = new Set<number>([enums.publicKey.rsaEncryptSign, enums.publicKey.rsaEncrypt, enums.publicKey.rsaSign]);
 /** DSA and ElGamal (16 encrypt-only, 20 the withdrawn sign+encrypt variant). */

@@ -145,6 +145,8 @@ describe('key policy: rejections carry stable codes', () => {
   it('DIR_KEY_WEAK_ALGORITHM for RSA 1024, v3 keys and DSA-only keys', { skip: requireTool('gpg') }, async () => {
     const rsa1024 = await makeKey({ type: 'rsa', rsaBits: 1024, config: { minRSABits: 1024 } });
     assertRejected(await checkKey(rsa1024.armored, { now: now() }), 'DIR_KEY_WEAK_ALGORITHM');
+    const weakSubkey = await makeKey({ subkeys: [{ type: 'rsa', rsaBits: 1024 }], config: { minRSABits: 1024 } });
+    assertRejected(await checkKey(weakSubkey.armored, { now: now() }), 'DIR_KEY_WEAK_ALGORITHM');
     assertRejected(await checkKey(craftV3Key(), { now: now() }), 'DIR_KEY_WEAK_ALGORITHM');
     assertRejected(await checkKey(armor(craftV3Key()), { now: now() }), 'DIR_KEY_WEAK_ALGORITHM');
 
