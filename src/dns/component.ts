@@ -26,6 +26,13 @@ export interface DnsComponent extends Component {
 
 const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 const RETRY_AFTER_FAILURE_MS = 1000;
+/**
+ * After a refresh, changes that arrive within this window are gathered into the next one. The
+ * first change after a quiet period is loaded at once; under a stream of publishes (each with its
+ * own NOTIFY) this bounds the work to a few refreshes a second, well inside the one-second budget
+ * for a publish to show.
+ */
+const REFRESH_GATHER_MS = 100;
 
 interface ZoneState {
   loaded?: LoadedZone;
@@ -85,6 +92,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         s.again = false;
         try {
           await refreshOnce(zone, s);
+          if (s.loaded && !closed) await new Promise((r) => setTimeout(r, REFRESH_GATHER_MS));
         } catch (err) {
           counters.zoneLoadFailures++;
           log.warn({ err, zone }, 'zone refresh failed; retrying');
