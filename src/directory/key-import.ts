@@ -7,9 +7,9 @@ import type { Db } from '../db/database.js';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { dearmorKeyBlock } from './armor.js';
 import { requireDomain } from './domains.js';
-import { checkKey, splitKeyring, type CheckedKey } from './key-policy.js';
+import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from './key-policy.js';
 import { domainOfAddress } from './names.js';
-import { publishAddress, withdrawKey, ZoneBumps } from './publish.js';
+import { publishMany, withdrawKey, ZoneBumps } from './publish.js';
 
 registerHttpStatuses({ DIR_KEYRING_UNPARSABLE: 400 });
 
@@ -71,7 +71,7 @@ function splitOrThrow(bytes: Uint8Array): Uint8Array[] {
   }
 }
 
-type Judged = { index: number; status: 'publish'; key: CheckedKey; addresses: string[] } | { index: number; status: 'revoked'; key: CheckedKey } | { index: number; status: 'skip'; skip: ImportSkip };
+type Judged = { index: number; status: 'publish'; key: CheckedKey; addresses: string[]; minimal: Uint8Array[] } | { index: number; status: 'revoked'; key: CheckedKey } | { index: number; status: 'skip'; skip: ImportSkip };
 
 export async function importKeyring(db: Db, input: Uint8Array, options: ImportOptions): Promise<ImportSummary> {
   const started = process.hrtime.bigint();
@@ -94,7 +94,9 @@ export async function importKeyring(db: Db, input: Uint8Array, options: ImportOp
       const skip = { index, fingerprint: key.fingerprint, code: 'DIR_KEY_NO_SERVED_ADDRESS', reason: `no user ID with an address in ${zone}` };
       return { index, status: 'skip', skip };
     }
-    return { index, status: 'publish', key, addresses };
+    // Cut the per-address keys here, where the judging runs concurrently, not inside the transaction.
+    const minimal = await Promise.all(addresses.map((address) => minimalKeyFor(key.stripped, address)));
+    return { index, status: 'publish', key, addresses, minimal };
   }
 
   let done = 0;
@@ -114,20 +116,20 @@ export async function importKeyring(db: Db, input: Uint8Array, options: ImportOp
     );
     position += slice.length;
 
-    const work: { key: CheckedKey; address: string; index: number }[] = [];
+    const work: { key: CheckedKey; address: string; index: number; minimal: Uint8Array }[] = [];
     const revocations: Judged[] = [];
     for (const item of judged) {
       if (item.status === 'skip') summary.skipped.push(item.skip);
       else if (item.status === 'revoked') revocations.push(item);
       else {
-        for (const address of item.addresses) {
+        for (const [n, address] of item.addresses.entries()) {
           const holder = claimed.get(address);
           if (holder && holder !== item.key.fingerprint) {
             summary.skipped.push({ index: item.index, fingerprint: item.key.fingerprint, address, code: 'DIR_IMPORT_DUPLICATE_ADDRESS', reason: `${address} already given to key ${holder} earlier in this keyring` });
             continue;
           }
           claimed.set(address, item.key.fingerprint);
-          work.push({ key: item.key, address, index: item.index });
+          work.push({ key: item.key, address, index: item.index, minimal: item.minimal[n] });
         }
       }
     }
@@ -138,6 +140,8 @@ export async function importKeyring(db: Db, input: Uint8Array, options: ImportOp
       ? await db.selectFrom('keys').select('fingerprint').where('fingerprint', 'in', fingerprints).where('revoked', '=', true).execute()
       : [];
     const revoked = new Set(revokedRows.map((r) => r.fingerprint));
+    // A revocation earlier in the keyring wins over an unrevoked copy of the same key.
+    for (const item of revocations) if (item.status === 'revoked') revoked.add(item.key.fingerprint);
 
     await db.transaction().execute(async (tx) => {
       const bumps = new ZoneBumps();
@@ -151,15 +155,17 @@ export async function importKeyring(db: Db, input: Uint8Array, options: ImportOp
           reason: withdrawn.length ? `revoked; withdrew ${withdrawn.join(', ')}` : 'revoked',
         });
       }
-      for (const { key, address, index } of work) {
+      const publishable = [];
+      for (const { key, address, index, minimal } of work) {
         if (revoked.has(key.fingerprint)) {
           summary.skipped.push({ index, fingerprint: key.fingerprint, address, code: 'DIR_KEY_REVOKED', reason: 'this key was revoked earlier' });
-          continue;
+        } else {
+          publishable.push({ address, key, minimal, source: 'import' as const });
         }
-        const result = await publishAddress(tx, { address, key, source: 'import' }, bumps);
-        summary.published++;
-        if (result.replaced) summary.replaced++;
       }
+      const results = await publishMany(tx, publishable, bumps);
+      summary.published += results.length;
+      summary.replaced += results.filter((r) => r.replaced).length;
       await bumps.flush(tx);
     });
     done += slice.length;

@@ -26,6 +26,8 @@ export interface PublishInput {
   endpoint?: string | null;
   nextHop?: string | null;
   powBits?: number | null;
+  /** The minimal key for this address, when the caller already cut it (bulk import). */
+  minimal?: Uint8Array;
 }
 
 export interface PublishResult {
@@ -58,6 +60,18 @@ async function touched(tx: Tx, zone: string, bumps: ZoneBumps | undefined): Prom
   else await bumpZoneSerial(tx, zone);
 }
 
+/**
+ * Locks zone rows, in name order, in the mode the serial bump needs anyway. Every writer takes its
+ * zones first, so writers of one zone queue up instead of deadlocking on the bump (two
+ * transactions each holding a share lock and both wanting to update the serial), and a concurrent
+ * `domain remove` cannot slip between the check and the insert. Returns the zones that exist.
+ */
+async function lockZones(tx: Tx, zones: string[]): Promise<Set<string>> {
+  if (zones.length === 0) return new Set();
+  const rows = await tx.selectFrom('domains').select('name').where('name', 'in', zones).orderBy('name').forNoKeyUpdate().execute();
+  return new Set(rows.map((r) => r.name));
+}
+
 async function publishedOf(tx: Tx, fingerprint: string): Promise<{ address: string; user_id: string }[]> {
   return tx
     .selectFrom('addresses')
@@ -65,10 +79,6 @@ async function publishedOf(tx: Tx, fingerprint: string): Promise<{ address: stri
     .where('fingerprint', '=', fingerprint)
     .where('status', '=', 'published')
     .execute();
-}
-
-async function publishedAddressesOf(tx: Tx, fingerprint: string): Promise<string[]> {
-  return (await publishedOf(tx, fingerprint)).map((r) => r.address);
 }
 
 /** Rewrites a key's served copy so it carries exactly its remaining published user IDs. */
@@ -81,87 +91,184 @@ async function narrowKeyData(tx: Tx, fingerprint: string): Promise<void> {
 }
 
 export async function publishAddress(tx: Tx, input: PublishInput, bumps?: ZoneBumps): Promise<PublishResult> {
-  const { address, domain, localPart } = parseAddress(input.address);
-  const { key } = input;
-  const identity = key.addresses.find((a) => a.address.toLowerCase() === address);
-  if (!identity) throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the key has no verified user ID for ${address}`);
+  return (await publishMany(tx, [input], bumps))[0];
+}
 
-  // Lock the zone row in share mode: a concurrent `domain remove` cannot slip between check and insert.
-  const zone = await tx.selectFrom('domains').select('name').where('name', '=', domain).forShare().executeTakeFirst();
-  if (!zone) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${domain} is not a domain served here`);
+interface Planned {
+  input: PublishInput;
+  address: string;
+  domain: string;
+  localPart: string;
+  userId: string;
+  minimal: Uint8Array;
+}
 
-  const existingKey = await tx.selectFrom('keys').select(['revoked', 'key_data']).where('fingerprint', '=', key.fingerprint).executeTakeFirst();
-  if (existingKey?.revoked) throw new KeypostError('DIR_KEY_REVOKED', `key ${key.fingerprint} has been revoked and cannot be published again`);
+/** Which override columns a publication sets; rows are upserted in groups sharing this shape. */
+function overrideColumns(input: PublishInput): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  if (input.endpoint !== undefined) set.endpoint = input.endpoint;
+  if (input.nextHop !== undefined) set.next_hop = input.nextHop;
+  if (input.powBits !== undefined) set.pow_bits = input.powBits;
+  return set;
+}
 
-  const previous = await tx
+/**
+ * Publishes many addresses in `tx` with a handful of statements, whatever the count (bulk import),
+ * with the same rules as one publication: every address's zone must be served, revoked keys stay
+ * out, one key per address (the previous key loses the user ID), and each key's served copy
+ * carries exactly its published user IDs. An address listed twice keeps the last entry.
+ */
+export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBumps): Promise<PublishResult[]> {
+  const byAddress = new Map<string, Omit<Planned, 'minimal'>>();
+  for (const input of inputs) {
+    const { address, domain, localPart } = parseAddress(input.address);
+    const identity = input.key.addresses.find((a) => a.address.toLowerCase() === address);
+    if (!identity) throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the key has no verified user ID for ${address}`);
+    byAddress.delete(address);
+    byAddress.set(address, { input, address, domain, localPart, userId: identity.userId });
+  }
+  if (byAddress.size === 0) return [];
+  const entries = [...byAddress.values()];
+  const addresses = entries.map((e) => e.address);
+  const zones = [...new Set(entries.map((e) => e.domain))];
+  const fingerprints = [...new Set(entries.map((e) => e.input.key.fingerprint))];
+
+  const served = await lockZones(tx, zones);
+  const unserved = zones.find((zone) => !served.has(zone));
+  if (unserved) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${unserved} is not a domain served here`);
+
+  const existingKeys = new Map(
+    (await tx.selectFrom('keys').select(['fingerprint', 'revoked', 'key_data']).where('fingerprint', 'in', fingerprints).execute()).map((r) => [
+      r.fingerprint,
+      r,
+    ]),
+  );
+  const revoked = fingerprints.find((fpr) => existingKeys.get(fpr)?.revoked);
+  if (revoked) throw new KeypostError('DIR_KEY_REVOKED', `key ${revoked} has been revoked and cannot be published again`);
+
+  const previous = new Map(
+    (
+      await tx.selectFrom('addresses').select(['address', 'fingerprint', 'status']).where('address', 'in', addresses).orderBy('address').forUpdate().execute()
+    ).map((r) => [r.address, r]),
+  );
+  const alreadyPublished = await tx
     .selectFrom('addresses')
-    .select(['fingerprint', 'status'])
-    .where('address', '=', address)
-    .forUpdate()
-    .executeTakeFirst();
-
-  const minimal = await minimalKeyFor(key.stripped, identity.address);
-  const others = (await publishedAddressesOf(tx, key.fingerprint)).filter((a) => a !== address);
-  const keep = new Set([...others, address]);
-  const inKey = new Set(key.addresses.map((a) => a.address.toLowerCase()));
-  // Common cases skip re-parsing: the upload carries exactly the published set, or only this address.
-  let keyData: Uint8Array;
-  if (keep.size === inKey.size && [...keep].every((a) => inKey.has(a))) keyData = key.stripped;
-  else if (keep.size === 1) keyData = minimal;
-  else keyData = await keyWithUserIds(existingKey ? [key.stripped, existingKey.key_data] : [key.stripped], keep);
-
-  const keyRow = {
-    key_ids: key.keyIds,
-    key_data: Buffer.from(keyData),
-    algorithm: key.algorithm,
-    bits: key.bits ?? null,
-    created_at: key.createdAt,
-    expires_at: key.expiresAt ?? null,
-  };
-  await tx
-    .insertInto('keys')
-    .values({ fingerprint: key.fingerprint, ...keyRow })
-    .onConflict((oc) => oc.column('fingerprint').doUpdateSet({ ...keyRow, uploaded_at: sql`now()` }))
+    .select(['address', 'fingerprint'])
+    .where('fingerprint', 'in', fingerprints)
+    .where('status', '=', 'published')
     .execute();
 
-  const overrides: Record<string, unknown> = {};
-  if (input.endpoint !== undefined) overrides.endpoint = input.endpoint;
-  if (input.nextHop !== undefined) overrides.next_hop = input.nextHop;
-  if (input.powBits !== undefined) overrides.pow_bits = input.powBits;
+  const planned: Planned[] = [];
+  for (const entry of entries) {
+    const identity = entry.input.key.addresses.find((a) => a.address.toLowerCase() === entry.address)!;
+    const minimal = entry.input.minimal ?? (await minimalKeyFor(entry.input.key.stripped, identity.address));
+    planned.push({ ...entry, minimal });
+  }
+
+  // Each key's published set after this change: what it had, minus addresses moving to another
+  // key in this batch, plus this batch's addresses for it.
+  const keep = new Map<string, Set<string>>(fingerprints.map((fpr) => [fpr, new Set<string>()]));
+  for (const row of alreadyPublished) {
+    const moving = byAddress.get(row.address);
+    if (!moving || moving.input.key.fingerprint === row.fingerprint) keep.get(row.fingerprint)!.add(row.address);
+  }
+  for (const p of planned) keep.get(p.input.key.fingerprint)!.add(p.address);
+
+  const keyRows = [];
+  for (const fingerprint of fingerprints) {
+    const mine = planned.filter((p) => p.input.key.fingerprint === fingerprint);
+    const key = mine[mine.length - 1].input.key;
+    const wanted = keep.get(fingerprint)!;
+    const inKey = new Set(key.addresses.map((a) => a.address.toLowerCase()));
+    // Common cases skip re-parsing: the upload carries exactly the published set, or one address.
+    let keyData: Uint8Array;
+    if (wanted.size === inKey.size && [...wanted].every((a) => inKey.has(a))) keyData = key.stripped;
+    else if (wanted.size === 1 && mine.length === 1) keyData = mine[0].minimal;
+    else {
+      const copies = [...new Set(mine.map((p) => p.input.key.stripped).reverse())];
+      const stored = existingKeys.get(fingerprint);
+      keyData = await keyWithUserIds(stored ? [...copies, new Uint8Array(stored.key_data)] : copies, wanted);
+    }
+    keyRows.push({
+      fingerprint,
+      key_ids: key.keyIds,
+      key_data: Buffer.from(keyData),
+      algorithm: key.algorithm,
+      bits: key.bits ?? null,
+      created_at: key.createdAt,
+      expires_at: key.expiresAt ?? null,
+    });
+  }
   await tx
-    .insertInto('addresses')
-    .values({
-      address,
-      domain,
-      local_part: localPart,
-      fingerprint: key.fingerprint,
-      minimal_key: Buffer.from(minimal),
-      user_id: identity.userId,
-      status: 'published',
-      source: input.source,
-      endpoint: input.endpoint ?? null,
-      next_hop: input.nextHop ?? null,
-      pow_bits: input.powBits ?? null,
-    })
+    .insertInto('keys')
+    .values(keyRows)
     .onConflict((oc) =>
-      oc.column('address').doUpdateSet({
-        fingerprint: key.fingerprint,
-        minimal_key: Buffer.from(minimal),
-        user_id: identity.userId,
-        status: 'published',
-        source: input.source,
-        ...overrides,
-        published_at: sql`now()`,
-        updated_at: sql`now()`,
-      }),
+      oc.column('fingerprint').doUpdateSet((eb) => ({
+        key_ids: eb.ref('excluded.key_ids'),
+        key_data: eb.ref('excluded.key_data'),
+        algorithm: eb.ref('excluded.algorithm'),
+        bits: eb.ref('excluded.bits'),
+        created_at: eb.ref('excluded.created_at'),
+        expires_at: eb.ref('excluded.expires_at'),
+        uploaded_at: sql`now()`,
+      })),
     )
     .execute();
 
-  const replaced = previous && previous.fingerprint !== key.fingerprint ? previous.fingerprint : null;
-  // The replaced key no longer speaks for this address, so its served copy loses the user ID.
-  if (replaced && previous?.status === 'published') await narrowKeyData(tx, replaced);
-  await touched(tx, domain, bumps);
-  return { address, domain, fingerprint: key.fingerprint, replaced };
+  // Overrides: undefined keeps an existing row's value, so rows are grouped by which they set.
+  const groups = new Map<string, Planned[]>();
+  for (const p of planned) {
+    const shape = Object.keys(overrideColumns(p.input)).join(',');
+    groups.set(shape, [...(groups.get(shape) ?? []), p]);
+  }
+  for (const [shape, rows] of groups) {
+    const columns = shape ? (shape.split(',') as ('endpoint' | 'next_hop' | 'pow_bits')[]) : [];
+    await tx
+      .insertInto('addresses')
+      .values(
+        rows.map((p) => ({
+          address: p.address,
+          domain: p.domain,
+          local_part: p.localPart,
+          fingerprint: p.input.key.fingerprint,
+          minimal_key: Buffer.from(p.minimal),
+          user_id: p.userId,
+          status: 'published' as const,
+          source: p.input.source,
+          endpoint: p.input.endpoint ?? null,
+          next_hop: p.input.nextHop ?? null,
+          pow_bits: p.input.powBits ?? null,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column('address').doUpdateSet((eb) => ({
+          fingerprint: eb.ref('excluded.fingerprint'),
+          minimal_key: eb.ref('excluded.minimal_key'),
+          user_id: eb.ref('excluded.user_id'),
+          status: 'published' as const,
+          source: eb.ref('excluded.source'),
+          ...Object.fromEntries(columns.map((c) => [c, eb.ref(`excluded.${c}`)])),
+          published_at: sql`now()`,
+          updated_at: sql`now()`,
+        })),
+      )
+      .execute();
+  }
+
+  const results: PublishResult[] = [];
+  const narrowed = new Set<string>();
+  for (const p of planned) {
+    const before = previous.get(p.address);
+    const replaced = before && before.fingerprint !== p.input.key.fingerprint ? before.fingerprint : null;
+    // The replaced key no longer speaks for this address, so its served copy loses the user ID.
+    if (replaced && before?.status === 'published' && !keep.has(replaced) && !narrowed.has(replaced)) {
+      narrowed.add(replaced);
+      await narrowKeyData(tx, replaced);
+    }
+    results.push({ address: p.address, domain: p.domain, fingerprint: p.input.key.fingerprint, replaced });
+  }
+  for (const zone of zones) await touched(tx, zone, bumps);
+  return results;
 }
 
 /** Per-address overrides without a new key (owner API). */
@@ -174,6 +281,7 @@ export async function setAddressOverrides(
   if (overrides.endpoint !== undefined) set.endpoint = overrides.endpoint;
   if (overrides.nextHop !== undefined) set.next_hop = overrides.nextHop;
   if (overrides.powBits !== undefined) set.pow_bits = overrides.powBits;
+  await lockZones(tx, [parseAddress(address).domain]);
   const row = await tx
     .updateTable('addresses')
     .set({ ...set, updated_at: sql`now()` })
@@ -188,6 +296,7 @@ export async function setAddressOverrides(
 
 /** Withdraws one address. Returns false when it was not published. */
 export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps): Promise<boolean> {
+  await lockZones(tx, [parseAddress(address).domain]);
   const row = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })
@@ -207,6 +316,14 @@ export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps
  * by fingerprint learn that it is revoked; it can never be published again.
  */
 export async function withdrawKey(tx: Tx, fingerprint: string, options: { revocation?: CheckedKey } = {}): Promise<string[]> {
+  const zones = await tx
+    .selectFrom('addresses')
+    .select('domain')
+    .distinct()
+    .where('fingerprint', '=', fingerprint)
+    .where('status', '=', 'published')
+    .execute();
+  await lockZones(tx, zones.map((z) => z.domain));
   const rows = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })

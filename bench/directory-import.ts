@@ -1,0 +1,214 @@
+// Import benchmark: publish 100,000 addresses on PostgreSQL through `keypost key import` (the real
+// CLI, as an operator runs it), each address with its own freshly generated key, and print the
+// import rate with the importer's peak RSS. Then, for comparison, publish a sample through the
+// owner API (PUT /v1/domains/:domain/addresses/:address) of a running `keypost serve --only api`.
+//
+//   npm run bench:import [-- --addresses 100000 --api-sample 5000 --api-concurrency 16]
+//
+// The keyring (ed25519 + cv25519 per key, one user ID user<i>@bench.example each) is generated on
+// worker threads by bench/directory-keygen-worker.ts and cached in the temp directory, shared with
+// bench:directory. Key generation is not part of the measured time. PostgreSQL comes from
+// DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); a scratch database is
+// created next to it and dropped at the end.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import pg from 'pg';
+import { pino } from 'pino';
+import { openDatabase } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { createDomain } from '../src/directory/domains.js';
+import { splitKeyringInput } from '../src/directory/key-import.js';
+import { armor } from '../src/directory/key-policy.js';
+
+const { values } = parseArgs({
+  options: {
+    addresses: { type: 'string', default: '100000' },
+    'api-sample': { type: 'string', default: '5000' },
+    'api-concurrency': { type: 'string', default: '16' },
+  },
+});
+const ADDRESSES = Number(values.addresses);
+const API_SAMPLE = Math.min(Number(values['api-sample']), ADDRESSES);
+const API_CONCURRENCY = Number(values['api-concurrency']);
+const DOMAIN = 'bench.example';
+const API_DOMAIN = 'api.bench.example';
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.join(here, '../src/cli/main.js');
+
+function say(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+/** Same cache file and generator as bench:directory, so the two benchmarks share one keyring. */
+async function keyringFile(count: number, domain: string): Promise<string> {
+  const file = path.join(tmpdir(), `keypost-bench-keyring-${domain}-${count}.bin`);
+  if (existsSync(file)) {
+    say(`keyring: cached ${file}`);
+    return file;
+  }
+  const workers = Math.max(1, availableParallelism());
+  const started = Date.now();
+  const parts: Uint8Array[][] = Array.from({ length: workers }, () => []);
+  let made = 0;
+  await Promise.all(
+    parts.map((part, w) => {
+      const from = Math.floor((count * w) / workers);
+      const to = Math.floor((count * (w + 1)) / workers);
+      return new Promise<void>((resolve, reject) => {
+        const worker = new Worker(path.join(here, 'directory-keygen-worker.js'), { workerData: { from, to, domain } });
+        worker.on('message', (message: Uint8Array[] | 'done') => {
+          if (message === 'done') return void worker.terminate().then(() => resolve());
+          part.push(...message);
+          made += message.length;
+          if (made % 10_000 < message.length) say(`  generated ${made}/${count} keys`);
+        });
+        worker.on('error', reject);
+      });
+    }),
+  );
+  writeFileSync(file, Buffer.concat(parts.flat()));
+  say(`keyring: ${count} keys generated in ${((Date.now() - started) / 1000).toFixed(0)} s on ${workers} threads, cached in ${file}`);
+  return file;
+}
+
+async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `keypost_bench_import_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Runs a command to completion, collecting output; /usr/bin/time -f reports the peak RSS (KiB). */
+function runTimed(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number; maxRssKiB?: number }> {
+  const timed = existsSync('/usr/bin/time');
+  const command = timed ? '/usr/bin/time' : process.execPath;
+  const argv = timed ? ['-f', 'KP_MAXRSS=%M', process.execPath, ...args] : args;
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const rss = /KP_MAXRSS=(\d+)/.exec(stderr);
+      resolve({ code, stdout, stderr, seconds: Number(process.hrtime.bigint() - started) / 1e9, maxRssKiB: rss ? Number(rss[1]) : undefined });
+    });
+  });
+}
+
+async function startServe(env: NodeJS.ProcessEnv): Promise<{ base: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [cli, 'serve', '--only', 'api'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = /"listener":"api","address":"([^"]+)"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`http://${match[1]}`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${output}`)));
+  });
+  return {
+    base,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function ownerApiSample(env: NodeJS.ProcessEnv, ownerToken: string): Promise<void> {
+  // Its own keyring for its own zone: every PUT carries a key whose user ID names the address.
+  const sampleFile = await keyringFile(API_SAMPLE, API_DOMAIN);
+  const keys = splitKeyringInput(new Uint8Array(readFileSync(sampleFile))).map((bytes) => armor(bytes));
+  const serve = await startServe(env);
+  try {
+    let next = 0;
+    let failures = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: API_CONCURRENCY }, async () => {
+        while (next < keys.length) {
+          const i = next++;
+          const response = await fetch(`${serve.base}/v1/domains/${API_DOMAIN}/addresses/user${i}@${API_DOMAIN}`, {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ keytext: keys[i] }),
+          });
+          await response.arrayBuffer();
+          if (response.status !== 200) failures++;
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    console.log(
+      `owner API: ${keys.length - failures} addresses published in ${seconds.toFixed(1)} s = ${Math.round((keys.length - failures) / seconds)} addresses/s ` +
+        `(${API_CONCURRENCY} concurrent PUTs, one transaction each${failures ? `, ${failures} failed` : ''})`,
+    );
+  } finally {
+    await serve.stop();
+  }
+}
+
+const ringFile = await keyringFile(ADDRESSES, DOMAIN);
+const database = await scratchDatabase();
+const dataDir = mkdtempSync(path.join(tmpdir(), 'kpbi-'));
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATABASE_URL: database.url,
+  KEYPOST_DATA_DIR: dataDir,
+  KEYPOST_HTTP_LISTEN: '127.0.0.1:0',
+  KEYPOST_LOG_LEVEL: 'info',
+};
+try {
+  const handle = await openDatabase({ url: database.url, dataDir }, { log: pino({ level: 'warn' }) });
+  let apiToken: string;
+  try {
+    await migrateToLatest(handle.db);
+    await handle.db.transaction().execute((tx) => createDomain(tx, { name: DOMAIN, now: new Date() }));
+    apiToken = (await handle.db.transaction().execute((tx) => createDomain(tx, { name: API_DOMAIN, now: new Date() }))).ownerToken;
+  } finally {
+    await handle.close();
+  }
+
+  say(`importing ${ADDRESSES} keys into ${DOMAIN} with keypost key import ...`);
+  const result = await runTimed([cli, 'key', 'import', '--domain', DOMAIN, ringFile, '--json'], env);
+  if (result.code !== 0) throw new Error(`key import failed (${result.code}):\n${result.stderr}`);
+  const summary = JSON.parse(result.stdout);
+  console.log(
+    `key import: ${summary.published} addresses published in ${result.seconds.toFixed(1)} s wall ` +
+      `(${summary.seconds.toFixed(1)} s inside the import) = ${Math.round(summary.published / result.seconds)} addresses/s` +
+      `${result.maxRssKiB ? `; importer peak RSS ${(result.maxRssKiB / 1024).toFixed(0)} MiB` : ''}; skipped ${summary.skipped.length}`,
+  );
+  if (API_SAMPLE > 0) await ownerApiSample(env, apiToken);
+} finally {
+  await database.drop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
