@@ -14,7 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -210,6 +210,14 @@ interface WrkResult {
   rps: number;
   latency: string;
   errors: number;
+  requests: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // After "pid (comm) ", utime and stime are fields 12 and 13 (proc(5)), in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** wrk with a Lua script that spreads requests uniformly over all addresses. */
@@ -230,8 +238,9 @@ function wrk(base: string, target: 'bare' | 'by-email' | 'records', seconds: num
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(run.stdout)?.[1]);
   const latency = /Latency\s+(\S+)/.exec(run.stdout)?.[1] ?? '?';
+  const requests = Number(/(\d+) requests in/.exec(run.stdout)?.[1] ?? 0);
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(run.stdout)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(run.stdout)?.[1] ?? 0);
-  return { rps, latency, errors };
+  return { rps, latency, errors, requests };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -303,23 +312,42 @@ async function main(): Promise<void> {
     const sourcesBefore = await lookupSources(keypost.base);
 
     const results: Record<'bare' | 'by-email' | 'records', number[]> = { bare: [], 'by-email': [], records: [] };
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ADDRESSES} addresses picked uniformly at random, ${availableParallelism()} cores`);
+    // Server CPU per request as well as requests per second: this machine is shared, and the CPU
+    // a server spends per answer is far less sensitive to other load than its throughput is.
+    const cpu: Record<'bare' | 'by-email' | 'records', number[]> = { bare: [], 'by-email': [], records: [] };
+    console.log(
+      `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ADDRESSES} addresses picked uniformly at random, ${availableParallelism()} cores, ` +
+        `load average ${loadavg()[0].toFixed(1)} at start`,
+    );
     for (let run = 1; run <= RUNS; run++) {
       for (const target of ['bare', 'by-email', 'records'] as const) {
-        const result = wrk(target === 'bare' ? bare.base : keypost.base, target, SECONDS, scratch);
+        const server = target === 'bare' ? bare : keypost;
+        const cpuBefore = cpuSeconds(server.child.pid);
+        const result = wrk(server.base, target, SECONDS, scratch);
+        const cpuPerRequest = ((cpuSeconds(server.child.pid) - cpuBefore) / result.requests) * 1e6;
         if (result.errors) throw new Error(`${target}: ${result.errors} failed requests`);
         results[target].push(result.rps);
-        console.log(`  run ${run}  ${target.padEnd(9)} ${result.rps.toFixed(0).padStart(7)} req/s  (mean latency ${result.latency})`);
+        cpu[target].push(cpuPerRequest);
+        console.log(
+          `  run ${run}  ${target.padEnd(9)} ${result.rps.toFixed(0).padStart(7)} req/s  ` +
+            `${cpuPerRequest.toFixed(1).padStart(5)} µs server CPU per request  (mean latency ${result.latency})`,
+        );
       }
     }
     const sourcesAfter = await lookupSources(keypost.base);
+    console.log(`load average ${loadavg()[0].toFixed(1)} at the end (other work on the machine moves the req/s figures)`);
     const bareMedian = median(results.bare);
     console.log(`median of ${RUNS} runs:`);
-    console.log(`  bare fastify route          ${bareMedian.toFixed(0).padStart(7)} req/s`);
+    const bareCpu = median(cpu.bare);
+    console.log(`  bare fastify route          ${bareMedian.toFixed(0).padStart(7)} req/s  ${bareCpu.toFixed(1).padStart(5)} µs CPU/request`);
     for (const target of ['by-email', 'records'] as const) {
       const m = median(results[target]);
+      const c = median(cpu[target]);
       const label = target === 'by-email' ? 'VKS /vks/v1/by-email' : '/v1/records';
-      console.log(`  ${label.padEnd(27)} ${m.toFixed(0).padStart(7)} req/s  = ${((m / bareMedian) * 100).toFixed(0)}% of bare`);
+      console.log(
+        `  ${label.padEnd(27)} ${m.toFixed(0).padStart(7)} req/s  ${c.toFixed(1).padStart(5)} µs CPU/request  = ` +
+          `${((m / bareMedian) * 100).toFixed(0)}% of bare by throughput, ${((bareCpu / c) * 100).toFixed(0)}% by CPU per request`,
+      );
     }
     console.log(
       `lookups during the runs: ${sourcesAfter.cache - sourcesBefore.cache} from the zone snapshot, ` +
