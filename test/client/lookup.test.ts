@@ -26,14 +26,14 @@ before(async () => {
   testDb = await openTestDatabase();
   site = await startSite(testDb);
   zone = await addZone(testDb, 'lookup.example', { powBits: 14, endpoint: 'smtp://mx.lookup.example:25', apiUrl: site.apiBase });
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await site?.close();
   await testDb?.close();
 });
 
-describe('a published address', () => {
+describe('a published address', { timeout: 120_000 }, () => {
   test('is verified, with the zone policy as endpoint and price', async () => {
     const key = await makeKey('alice@lookup.example');
     await publish(site, zone, 'alice@lookup.example', key);
@@ -78,7 +78,7 @@ describe('a published address', () => {
   });
 });
 
-describe('checks that fail', () => {
+describe('checks that fail', { timeout: 120_000 }, () => {
   test('an expired key: key-valid fails at a time after its expiry', async () => {
     const key = await makeKey('expiring@lookup.example', { keyExpirationTime: 3600 });
     await publish(site, zone, 'expiring@lookup.example', key);
@@ -133,7 +133,7 @@ describe('checks that fail', () => {
   });
 });
 
-describe('nothing published', () => {
+describe('nothing published', { timeout: 120_000 }, () => {
   test('an unknown address of a keypost domain, and a domain without keypost records', async () => {
     const unknown = await lookupAddress('nobody@lookup.example', { dns: site.dns });
     assert.equal(unknown.published, false);
@@ -149,7 +149,7 @@ describe('nothing published', () => {
   });
 });
 
-describe('keypost lookup (CLI)', () => {
+describe('keypost lookup (CLI)', { timeout: 120_000 }, () => {
   test('exit 0 verified, 1 a check failed, 3 nothing published, 4 DNS failed, 2 usage', async () => {
     const ok = await runKeypost(['lookup', 'alice@lookup.example', '--dns', site.dnsAddress]);
     assert.equal(ok.code, 0, ok.stderr);
@@ -179,7 +179,7 @@ describe('keypost lookup (CLI)', () => {
   });
 });
 
-describe('stub resolver', () => {
+describe('stub resolver', { timeout: 120_000 }, () => {
   test('reads nameservers from resolv.conf, with the [address]:port form', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kpr-'));
     try {

@@ -55,7 +55,7 @@ before(async () => {
   alice = await makeKey('alice@send.example');
   await publish(site, zone, 'alice@send.example', alice);
   await lookupWhen('alice@send.example', site, (r) => r.verified);
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await site?.close();
@@ -64,7 +64,7 @@ after(async () => {
   await testDb?.close();
 });
 
-describe('delivery', () => {
+describe('delivery', { timeout: 120_000 }, () => {
   test('a plain message gets its stamp and the headers RFC 5322 requires; Bcc is dropped', async () => {
     const message = Buffer.from('Subject: plain\nBcc: hidden@else.example\n\nJust text.\n');
     const report = await sendMessage(options({ to: ['Alice@Send.Example'], message }));
@@ -98,7 +98,7 @@ describe('delivery', () => {
   });
 });
 
-describe('--encrypt', () => {
+describe('--encrypt', { timeout: 120_000 }, () => {
   test('encrypts to verified keys as PGP/MIME and refuses a recipient whose key failed verification', async () => {
     const bob = await makeKey('bob@send.example');
     await publish(site, zone, 'bob@send.example', bob);
@@ -154,7 +154,7 @@ describe('--encrypt', () => {
   });
 });
 
-describe('failing recipients', () => {
+describe('failing recipients', { timeout: 120_000 }, () => {
   test('unpublished, unreachable and refusing endpoints each fail on their own; the others are delivered', async () => {
     const down = await makeKey('down@send.example');
     await publish(site, zone, 'down@send.example', down, { endpoint: 'smtp://127.0.0.1:1' });
@@ -177,7 +177,7 @@ describe('failing recipients', () => {
   });
 });
 
-describe('keypost send (CLI)', () => {
+describe('keypost send (CLI)', { timeout: 120_000 }, () => {
   test('prints one line per recipient and exits 1 when any failed, 0 when all were delivered', async () => {
     const mixed = await runKeypost(
       ['send', '--from', 'dave@sender.example', '--to', 'alice@send.example', '--to', 'nobody@send.example', '--dns', site.dnsAddress, '-'],

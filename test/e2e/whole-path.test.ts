@@ -98,7 +98,7 @@ before(async () => {
   });
   dnsServer = hostPort(serving.addresses.dns);
   apiBase = `http://${serving.addresses.api}`;
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await serving?.stop();
@@ -109,7 +109,7 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe(`whole path on ${testBackend}`, { skip }, () => {
+describe(`whole path on ${testBackend}`, { skip, timeout: 180_000 }, () => {
   let bob: Holder;
   let carol: Holder;
 
