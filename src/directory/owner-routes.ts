@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
-import { checkKey } from './key-policy.js';
+import { checkKey, minimalKeyFor } from './key-policy.js';
 import { normalizeApiUrl, normalizeDomain, normalizeSmtpUri, parseAddress } from './names.js';
 import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
 import { accepted } from './self-service.js';
@@ -205,9 +205,12 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
           const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, result.key.fingerprint, { revocation: result.key }));
           return { address, fingerprint: result.key.fingerprint, status: 'revoked', withdrawn };
         }
+        const key = result.key;
+        // Cut the per-address key before the transaction: the zone stays locked for less time.
+        const minimal = await minimalKeyFor(key.stripped, address);
         const published = await db
           .transaction()
-          .execute((tx) => publishAddress(tx, { address, key: result.key, source: 'owner', ...overrides }));
+          .execute((tx) => publishAddress(tx, { address, key, minimal, source: 'owner', ...overrides }));
         return { address, fingerprint: published.fingerprint, status: 'published', replaced: published.replaced };
       },
     );

@@ -18,6 +18,7 @@ import {
   hasRecentToken,
   issueVerificationToken,
   pendingAddresses,
+  peekVerificationToken,
   purgeExpired,
   storeUpload,
 } from './verification-tokens.js';
@@ -209,8 +210,21 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
 
     async confirm(token) {
       const now = options.now();
-      // Re-check the key at confirmation time (it may have expired since), outside the transaction.
-      const served = await servedDomainNames(db);
+      // Judge the key (it may have expired since the mail) and cut the minimal key before the
+      // transaction; the token is then consumed, and re-checked under its row lock, inside it.
+      const peeked = await peekVerificationToken(db, token, now);
+      let prepared: { key: CheckedKey; minimal: Uint8Array } | undefined;
+      if (peeked?.state === 'valid' && peeked.token.purpose === 'publish') {
+        const served = await servedDomainNames(db);
+        const result = accepted(
+          await checkKey(peeked.token.keyData ?? new Uint8Array(), {
+            now,
+            isServedAddress: (address: string) => served.has(domainOfAddress(address) ?? ''),
+          }),
+        );
+        if (result.status === 'revoked') throw new KeypostError('DIR_KEY_REVOKED', `key ${result.key.fingerprint} has been revoked`);
+        prepared = { key: result.key, minimal: await minimalKeyFor(result.key.stripped, peeked.token.address) };
+      }
       return db.transaction().execute(async (tx) => {
         const used = await consumeVerificationToken(tx, token, now);
         if (used.purpose === 'delete') {
@@ -218,14 +232,8 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
           log.info({ address: used.address }, 'address deleted by its holder');
           return { purpose: 'delete', address: used.address, fingerprint: used.fingerprint };
         }
-        const result = accepted(
-          await checkKey(used.keyData ?? new Uint8Array(), {
-            now,
-            isServedAddress: (address: string) => served.has(domainOfAddress(address) ?? ''),
-          }),
-        );
-        if (result.status === 'revoked') throw new KeypostError('DIR_KEY_REVOKED', `key ${result.key.fingerprint} has been revoked`);
-        const published = await publishAddress(tx, { address: used.address, key: result.key, source: 'self' });
+        if (!prepared) throw new KeypostError('DIR_TOKEN_UNKNOWN', 'this link is not valid');
+        const published = await publishAddress(tx, { address: used.address, key: prepared.key, minimal: prepared.minimal, source: 'self' });
         log.info({ address: used.address, fingerprint: used.fingerprint, replaced: published.replaced }, 'address verified and published');
         return { purpose: 'publish', address: used.address, fingerprint: used.fingerprint, replaced: published.replaced };
       });
