@@ -6,6 +6,7 @@
 // whose owners point at the question name, the SOA for negative answers with its owner pointing at
 // the apex suffix of the question name, then OPT and TSIG.
 import { parseQuery, type Query } from './query.js';
+import { transferAcl } from './acl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { lookupNode, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
@@ -134,13 +135,19 @@ export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode:
 }
 
 /** Decides what the authoritative data says for a parsed query (no size or TSIG concerns). */
-export function resolve(set: SnapshotSet, q: Query): Sections & { match?: ZoneMatch } {
+export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sections & { match?: ZoneMatch } {
   if (q.edns && q.edns.version !== 0) return { rcode: RCODE.BADVERS, aa: false };
   if (q.qclass !== CLASS.IN && q.qclass !== CLASS.ANY) return { rcode: RCODE.REFUSED, aa: false };
   const match = findZone(set, q);
   if (!match) return { rcode: RCODE.REFUSED, aa: false };
   const zone = match.zone;
-  // Zone transfers only over TCP and through transfer.ts; over UDP they are refused.
+  // Zone transfers go over TCP through transfer.ts. Over UDP, an IXFR from a secondary gets the
+  // current SOA alone, which tells it to transfer over TCP if it is behind (RFC 1995 §2).
+  if (q.qtype === TYPE.IXFR && ctx?.transport === 'udp' && match.apexLabel === 0) {
+    const acl = transferAcl(zone, ctx.remote);
+    if (acl.allowed && (!acl.tsigKey || q.tsig?.keyKey === acl.tsigKey)) return { rcode: RCODE.NOERROR, aa: true, answer: zone.soa, zone, match };
+    return { rcode: acl.allowed ? RCODE.NOTAUTH : RCODE.REFUSED, aa: false, match };
+  }
   if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
   const apexOffset = match.apexLabel < q.labelOffsets.length ? q.labelOffsets[match.apexLabel] : q.questionEnd - 5;
   let rel = q.key;
@@ -165,7 +172,7 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   if (parsed.kind === 'error') return errorResponse(msg, parsed.id, parsed.flags, parsed.rcode, parsed.questionEnd);
   const q = parsed.query;
   const limit = ctx.transport === 'udp' ? udpLimit(q) : TCP_MAX;
-  const result = resolve(set, q);
+  const result = resolve(set, q, ctx);
   if (!q.tsig) return assemble(msg, q, result, limit);
   return signed(msg, q, result, limit, ctx, result.match?.zone);
 }

@@ -7,26 +7,11 @@ import { parseQuery, type Query } from './query.js';
 import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR } from './tsig.js';
 import { zoneNodes, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { zonemd } from './zonemd.js';
+import { transferAcl } from './acl.js';
 import { FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
 
 /** Messages are filled to about this size; well under the 64 KiB TCP limit (RFC 5936 §2.2). */
 const MESSAGE_TARGET = 16_384;
-
-function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-type Acl = { allowed: false } | { allowed: true; tsigKey?: string };
-
-function checkAcl(zone: ZoneSnapshot, remote: string | undefined): Acl {
-  if (!remote) return { allowed: false };
-  const peer = normalizeAddress(remote);
-  const entries = zone.secondaries.filter((s) => normalizeAddress(s.address) === peer);
-  if (entries.length === 0) return { allowed: false };
-  // An entry without a key admits the address as is; otherwise the request must use that key.
-  if (entries.some((s) => !s.tsigKey)) return { allowed: true };
-  return { allowed: true, tsigKey: entries[0].tsigKey };
-}
 
 function header(id: number, flags: number, qd: number, an: number): Buffer {
   const h = Buffer.alloc(HEADER_LENGTH);
@@ -125,7 +110,7 @@ export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: Answe
   // RFC 5936 §2.2.1: the question must name the apex of a zone we serve.
   if (!match || match.apexLabel !== 0) return [refuse(msg, q, match ? RCODE.NOTAUTH : RCODE.REFUSED)];
   const zone = match.zone;
-  const acl = checkAcl(zone, ctx.remote);
+  const acl = transferAcl(zone, ctx.remote);
   if (!acl.allowed) return [refuse(msg, q, RCODE.REFUSED)];
   let key: { keyWire: Buffer; secret: Buffer } | undefined;
   if (q.tsig) {

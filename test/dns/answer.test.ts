@@ -267,3 +267,34 @@ test('incremental changes answer exactly like a full rebuild, before and after t
   const r = answer(withZone(emptySnapshotSet(), emptied), buildQuery('_openpgpkey.example.test', TYPE.A), udp)!;
   assert.equal(flagsOf(r).rcode, 3);
 });
+
+test('IXFR over UDP: a listed secondary gets the current SOA alone, others are refused', () => {
+  const zone = buildZoneSnapshot({ ...ZONE, dns: { ...ZONE.dns, secondaries: [{ address: '192.0.2.7' }] } }, [alice], defaults);
+  const withSecondary = withZone(emptySnapshotSet(), zone);
+  const q = buildQuery('example.test', 251);
+  const ok = parse(answer(withSecondary, q, { transport: 'udp', remote: '192.0.2.7' })!);
+  assert.equal(ok.header.rcode, 0);
+  assert.deepEqual(ok.answers.map((a) => a.type), [TYPE.SOA]);
+  assert.equal(flagsOf(answer(withSecondary, q, { transport: 'udp', remote: '192.0.2.8' })!).rcode, 5);
+  assert.equal(flagsOf(answer(withSecondary, q, { transport: 'udp', remote: '::ffff:192.0.2.7' })!).rcode, 0);
+});
+
+test('the longest served zone answers, with few zones and with many', async (t) => {
+  for (const count of [2, 40]) {
+    await t.test(`${count} zones`, () => {
+      let many = withZone(emptySnapshotSet(), buildZoneSnapshot(ZONE, [alice], defaults));
+      many = withZone(many, buildZoneSnapshot({ ...ZONE, name: 'sub.example.test', serial: 99 }, [bob], defaults));
+      for (let i = 0; i < count - 2; i++) many = withZone(many, buildZoneSnapshot({ ...ZONE, name: `z${i}.test`, serial: i }, [], defaults));
+      const serialOf = (name: string) => {
+        const m = parse(answer(many, buildQuery(name, TYPE.SOA), udp)!);
+        return (([...m.answers, ...m.authorities][0] ?? {}) as { serial?: number }).serial;
+      };
+      assert.equal(serialOf('sub.example.test'), 99);
+      assert.equal(serialOf('deep.below.sub.example.test'), 99);
+      assert.equal(serialOf('xsub.example.test'), 7, 'a suffix that is not a label boundary is not the zone');
+      assert.equal(serialOf('example.test'), 7);
+      assert.equal(flagsOf(answer(many, buildQuery('ample.test', TYPE.SOA), udp)!).rcode, 5);
+      assert.equal(flagsOf(answer(many, buildQuery(`${openpgpkeyLabel('bob')}._openpgpkey.sub.example.test`, TYPE.OPENPGPKEY), tcp)!).rcode, 0);
+    });
+  }
+});

@@ -222,3 +222,13 @@ test('keypost dns records prints the published zone, and nsd-checkzone reads it'
   const unknown = await tool('node', ['dist/src/cli/main.js', 'dns', 'records', 'unknown.test'], { env, allowFailure: true });
   assert.equal(unknown, '');
 });
+
+test('a zone added with keypost domain add is served at once; removed, it is refused', { skip }, async () => {
+  const env = { ...process.env, ...db.env, KEYPOST_LOG_LEVEL: 'warn' };
+  const zone = 'added.test';
+  await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'add', zone, '--pow', '18'], { env, timeoutMs: 60_000 });
+  await waitFor('the new zone', async () => (status(await dig(server, zone, 'SOA')) === 'NOERROR' ? true : undefined), 2000);
+  assert.equal((await dig(server, '+short', `_keypost.${zone}`, 'TXT')).trim(), '"v=kp1; pow=18"');
+  await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'remove', zone], { env, timeoutMs: 60_000 });
+  await waitFor('the zone gone', async () => (status(await dig(server, zone, 'SOA')) === 'REFUSED' ? true : undefined), 2000);
+});
