@@ -3,13 +3,16 @@
 // cap throughput at the rate of synchronous commits, so messages that finish DATA while a commit is
 // in flight are gathered and committed together in the next one; each still gets its own verdict.
 //
-// Within the shared transaction a message whose stamp turns out to be spent (by an earlier message
-// or another node) must leave no trace, so each message's spends run inside a savepoint that is
-// rolled back when one of them fails.
+// The batch's stamps are spent with one statement: the INSERT ... ON CONFLICT DO NOTHING RETURNING
+// that spendStamp() runs for one stamp (src/pow/spent-store.ts), over all of them. A stamp that
+// returns no row was spent before (by an earlier transaction or another node, which PostgreSQL
+// makes us wait for), and a stamp offered twice within the batch counts for its first message
+// only. A message with any spent stamp is refused and leaves no trace: its other stamps are
+// unspent again in the same transaction.
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
-import { spendStamp } from '../pow/spent-store.js';
+import { spentStampKey } from '../pow/spent-store.js';
 import { insertMessages, type NewMessage, type NewRecipient } from './queue-store.js';
 
 export interface StampToSpend {
@@ -47,6 +50,8 @@ export interface AcceptorOptions {
   /** Most messages per transaction, and most bytes. */
   maxBatch?: number;
   maxBatchBytes?: number;
+  /** Transactions in flight at once (default 2). */
+  maxConcurrentCommits?: number;
   /** Called after each commit that stored messages, e.g. to wake the relay worker. */
   onCommitted?: (ids: string[]) => void;
 }
@@ -54,8 +59,8 @@ export interface AcceptorOptions {
 export function createAcceptor(options: AcceptorOptions): Acceptor {
   const maxBatch = options.maxBatch ?? 128;
   const maxBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
+  const maxConcurrent = options.maxConcurrentCommits ?? 2;
   const queue: Pending[] = [];
-  let running: Promise<void> | undefined;
 
   function takeBatch(): Pending[] {
     let bytes = 0;
@@ -68,14 +73,36 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     return queue.splice(0, n);
   }
 
-  async function spendAll(tx: Tx, item: Pending, savepoint: string | undefined): Promise<StampToSpend[]> {
-    const spent: StampToSpend[] = [];
-    if (savepoint) await sql.raw(`savepoint ${savepoint}`).execute(tx);
-    for (const stamp of item.request.stamps) {
-      if (!(await spendStamp(tx, stamp.text, stamp.expiresAt))) spent.push(stamp);
+  /** Spends every stamp of the batch; returns, per message, the stamps that were spent before. */
+  async function spendBatch(tx: Tx, batch: Pending[]): Promise<Map<Pending, StampToSpend[]>> {
+    const owner = new Map<string, Pending>();
+    const refused = new Map<Pending, StampToSpend[]>();
+    const refuse = (p: Pending, stamp: StampToSpend) => refused.set(p, [...(refused.get(p) ?? []), stamp]);
+    const offered: { key: Buffer; hex: string; stamp: StampToSpend; pending: Pending }[] = [];
+    for (const p of batch) {
+      for (const stamp of p.request.stamps) {
+        const key = spentStampKey(stamp.text);
+        const hex = key.toString('hex');
+        if (owner.has(hex)) refuse(p, stamp);
+        else {
+          owner.set(hex, p);
+          offered.push({ key, hex, stamp, pending: p });
+        }
+      }
     }
-    if (savepoint && spent.length) await sql.raw(`rollback to savepoint ${savepoint}`).execute(tx);
-    return spent;
+    if (offered.length === 0) return refused;
+    // Key order, so that two concurrent batches holding the same stamps cannot deadlock.
+    offered.sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
+    const { rows } = await sql<{ stamp_sha1: Buffer }>`
+      insert into spent_stamps (stamp_sha1, expires_at)
+      select * from unnest(${offered.map((o) => o.key)}::bytea[], ${offered.map((o) => o.stamp.expiresAt.toISOString())}::timestamptz[])
+      on conflict (stamp_sha1) do nothing
+      returning stamp_sha1`.execute(tx);
+    const inserted = new Set(rows.map((r) => Buffer.from(r.stamp_sha1).toString('hex')));
+    for (const o of offered) if (!inserted.has(o.hex)) refuse(o.pending, o.stamp);
+    const undo = offered.filter((o) => refused.has(o.pending) && inserted.has(o.hex)).map((o) => o.key);
+    if (undo.length) await sql`delete from spent_stamps where stamp_sha1 = any(${undo}::bytea[])`.execute(tx);
+    return refused;
   }
 
   async function commit(batch: Pending[]): Promise<void> {
@@ -83,14 +110,9 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     try {
       await options.db.transaction().execute(async (tx) => {
         verdicts.clear();
-        const stored: Pending[] = [];
-        for (const [i, item] of batch.entries()) {
-          // A single spend that fails inserts nothing, so it needs no savepoint; several might.
-          const savepoint = item.request.stamps.length > 1 ? `m${i}` : undefined;
-          const spent = item.request.stamps.length ? await spendAll(tx, item, savepoint) : [];
-          if (spent.length) verdicts.set(item, { ok: false, spent });
-          else stored.push(item);
-        }
+        const refused = await spendBatch(tx, batch);
+        const stored = batch.filter((p) => !refused.has(p));
+        for (const [p, spent] of refused) verdicts.set(p, { ok: false, spent });
         await insertMessages(
           tx,
           stored.map((p) => ({ message: p.request.message, recipients: p.request.recipients })),
@@ -111,14 +133,18 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     if (ids.length) options.onCommitted?.(ids);
   }
 
+  // Two commits may be in flight: while one waits for its fsync, the next batch is being written,
+  // so a message rarely waits for more than one commit.
+  const running = new Set<Promise<void>>();
   function pump(): void {
-    if (running || queue.length === 0) return;
-    running = (async () => {
-      while (queue.length) await commit(takeBatch());
-    })().finally(() => {
-      running = undefined;
-      pump();
-    });
+    while (running.size < maxConcurrent && queue.length > 0) {
+      const batch = takeBatch();
+      const commitRun: Promise<void> = commit(batch).finally(() => {
+        running.delete(commitRun);
+        pump();
+      });
+      running.add(commitRun);
+    }
   }
 
   return {
@@ -129,7 +155,7 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
       });
     },
     async drain() {
-      while (running) await running;
+      while (running.size) await Promise.all([...running]);
     },
   };
 }

@@ -106,7 +106,7 @@ export function rfc5322Date(date: Date): string {
 
 /** Keeps text that came from the client from breaking a header line. */
 function headerSafe(text: string): string {
-  return text.replace(/[^\x21-\x7e]+/g, '?').slice(0, 255);
+  return text.replace(/[^\x20-\x7e]+/g, '?').slice(0, 255);
 }
 
 export interface ReceivedFacts {

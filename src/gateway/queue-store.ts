@@ -43,6 +43,8 @@ export interface ClaimedRecipient {
   mintBits: number | null;
   stamp: string | null;
   receivedAt: Date;
+  /** The message itself when it is small enough to come with the claim (see claimDue). */
+  message?: QueuedMessage;
 }
 
 /** Queue ids: 16 upper-case hex digits, random so that nodes never collide. */
@@ -91,7 +93,9 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
  * The claim is a lease: next_attempt_at moves `leaseMs` ahead, so rows of a worker that died become
  * due again by themselves.
  */
-export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number): Promise<ClaimedRecipient[]> {
+export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number, inlineBytes = 64 * 1024): Promise<ClaimedRecipient[]> {
+  // Small messages come back with the claim, saving a round trip per delivery; large ones are
+  // loaded when their delivery starts, so memory holds only the messages being sent.
   const result = await sql<{
     message_id: string;
     recipient: string;
@@ -100,6 +104,12 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     mint_bits: number | null;
     stamp: string | null;
     received_at: Date;
+    kind: MessageKind;
+    sender: string;
+    trace_headers: string;
+    size: number;
+    client_address: string | null;
+    body: Buffer | null;
   }>`
     with due as (
       select message_id, recipient from mail_queue_recipients
@@ -114,16 +124,34 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
         attempts = r.attempts + 1
     from due, mail_queue q
     where r.message_id = due.message_id and r.recipient = due.recipient and q.id = r.message_id
-    returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, q.received_at`.execute(db);
-  return result.rows.map((r) => ({
-    messageId: r.message_id,
-    recipient: r.recipient,
-    nextHop: r.next_hop,
-    attempts: r.attempts,
-    mintBits: r.mint_bits,
-    stamp: r.stamp,
-    receivedAt: new Date(r.received_at),
-  }));
+    returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, q.received_at,
+      q.kind, q.sender, q.trace_headers, q.size, q.client_address,
+      case when q.size <= ${inlineBytes} then q.body end as body`.execute(db);
+  return result.rows.map((r) => {
+    const receivedAt = new Date(r.received_at);
+    const claimed: ClaimedRecipient = {
+      messageId: r.message_id,
+      recipient: r.recipient,
+      nextHop: r.next_hop,
+      attempts: r.attempts,
+      mintBits: r.mint_bits,
+      stamp: r.stamp,
+      receivedAt,
+    };
+    if (r.body) {
+      claimed.message = {
+        id: r.message_id,
+        kind: r.kind,
+        sender: r.sender,
+        traceHeaders: r.trace_headers,
+        body: r.body,
+        size: r.size,
+        receivedAt,
+        clientAddress: r.client_address,
+      };
+    }
+    return claimed;
+  });
 }
 
 export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<string, QueuedMessage>> {

@@ -129,7 +129,8 @@ export class RelayWorker {
     while (!this.stopping) {
       let claimed = 0;
       try {
-        if (this.held.size < maxHeld && this.backlog.length < this.concurrency * 2) {
+        // Claim in batches, when less than one round of work is waiting, not per finished delivery.
+        if (this.held.size < maxHeld && this.backlog.length <= this.concurrency) {
           const rows = await claimDue(this.deps.db, this.owner, Math.min(maxHeld - this.held.size, 256), relay.leaseMs);
           claimed = rows.length;
           this.enqueue(rows);
@@ -160,29 +161,48 @@ export class RelayWorker {
     this.backlog.push(...groups.values());
   }
 
+  /**
+   * Starts backlog groups while delivery slots are free. Groups whose message came with the claim
+   * start at once; the others have their messages loaded together first.
+   */
   private async startGroups(): Promise<void> {
+    this.launchReady();
     const slots = this.concurrency - this.active.size;
     if (slots <= 0 || this.backlog.length === 0) return;
     const groups = this.backlog.splice(0, slots);
-    const messages = await loadMessages(this.deps.db, [...new Set(groups.map((g) => g.messageId))]);
+    const missing = [...new Set(groups.filter((g) => !g.rows[0].message).map((g) => g.messageId))];
+    const messages = await loadMessages(this.deps.db, missing);
     for (const group of groups) {
-      const message = messages.get(group.messageId);
+      const message = group.rows[0].message ?? messages.get(group.messageId);
       if (!message) {
         // Deleted by an operator while claimed: nothing left to deliver.
         for (const row of group.rows) this.held.delete(keyOf(row));
         continue;
       }
-      const run: Promise<void> = this.deliverGroup(group, message)
-        .catch((err) => {
-          this.deps.log.error({ err, queueId: group.messageId }, 'delivery failed unexpectedly');
-          this.record(group.rows.map((row) => ({ row, kind: 'deferred' as const, error: `local error: ${(err as Error).message}` })));
-        })
-        .finally(() => {
-          this.active.delete(run);
-          this.wake();
-        });
-      this.active.add(run);
+      this.launch(group, message);
     }
+  }
+
+  /** Synchronous: a finished delivery hands its slot to the next ready group without a query. */
+  private launchReady(): void {
+    while (this.active.size < this.concurrency && this.backlog.length > 0 && this.backlog[0].rows[0].message) {
+      const group = this.backlog.shift()!;
+      this.launch(group, group.rows[0].message!);
+    }
+  }
+
+  private launch(group: Group, message: QueuedMessage): void {
+    const run: Promise<void> = this.deliverGroup(group, message)
+      .catch((err) => {
+        this.deps.log.error({ err, queueId: group.messageId }, 'delivery failed unexpectedly');
+        this.record(group.rows.map((row) => ({ row, kind: 'deferred' as const, error: `local error: ${(err as Error).message}` })));
+      })
+      .finally(() => {
+        this.active.delete(run);
+        if (!this.stopping) this.launchReady();
+        this.wake();
+      });
+    this.active.add(run);
   }
 
   private async targetsFor(nextHop: string): Promise<Target[] | { permanent: string }> {
@@ -342,7 +362,9 @@ export class RelayWorker {
       this.held.delete(keyOf(o.row));
       const outcome = o.kind === 'failed' ? (o.failure.status.startsWith('4') ? 'expired' : 'bounced') : o.kind;
       this.deps.metrics.deliveries.inc({ outcome });
-      this.deps.log.info(
+      // Successful deliveries are the bulk of the traffic: debug; anything else is worth a line.
+      const level = o.kind === 'delivered' ? 'debug' : 'info';
+      this.deps.log[level](
         { queueId: o.row.messageId, recipient: o.row.recipient, outcome, ...(o.kind === 'deferred' ? { error: o.error } : {}), ...(o.kind === 'failed' ? { error: o.failure.diagnostic } : {}) },
         `delivery ${outcome}`,
       );

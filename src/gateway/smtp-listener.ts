@@ -44,6 +44,9 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
   const { config, policy, metrics, log } = options;
   const tls = config.tls ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } : undefined;
   const disabled = [...(tls ? [] : ['STARTTLS']), ...(options.authEnabled ? [] : ['AUTH'])];
+  // RFC 4954 section 4: passwords go only over TLS, so AUTH is not even offered before STARTTLS
+  // (unless insecure AUTH is explicitly allowed). smtp-server reads this per session.
+  const beforeTls = options.authEnabled && !config.allowInsecureAuth ? [...disabled, 'AUTH'] : disabled;
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   let server: SMTPServer;
 
@@ -82,8 +85,14 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
       }, config.sessionTimeoutMs);
       timer.unref();
       sessionTimers.set(session.id, timer);
+      session.disabledCommands = session.secure ? disabled : beforeTls;
       const verdict = policy.connect(facts(session));
       callback(isAccept(verdict) ? null : smtpReply(verdict));
+    },
+
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = disabled;
+      callback();
     },
 
     onClose(session) {

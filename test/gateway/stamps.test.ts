@@ -115,6 +115,16 @@ describe('stamp rule', { skip }, () => {
     assert.equal(downstream.mails.length, before + 1);
   });
 
+  test('the same stamp sent in several sessions at once is accepted exactly once', async () => {
+    const stamp = await hashcashStamp('alice@example.org', 10);
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(() => swaks({ server: gateway.address, to: 'alice@example.org', headers: [`X-Hashcash: ${stamp}`] })),
+    );
+    const replies = results.map((r) => dataReplies(r.stdout).at(-1) ?? '');
+    assert.equal(replies.filter((r) => r.startsWith('250 ')).length, 1, replies.join('\n'));
+    assert.equal(replies.filter((r) => /^550 5\.7\.1 .*stamp was already spent/.test(r)).length, 3, replies.join('\n'));
+  });
+
   test('a folded X-Hashcash header as hashcash -X writes it is accepted', async () => {
     const header = await hashcashHeader('alice@example.org', 10);
     assert.match(header, /\n\s/, 'hashcash folds the header');
