@@ -3,7 +3,7 @@
 // read). Zone transfers stream message by message from one snapshot.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { answerTcp } from './transfer.js';
+import { answerTcp, type MessageStream } from './transfer.js';
 import type { SnapshotSet } from './zone-snapshot.js';
 import type { DnsCounters } from './counters.js';
 
@@ -28,13 +28,34 @@ function frame(message: Uint8Array): Buffer {
 }
 
 function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters: DnsCounters, log: Logger, options: TcpOptions): void {
+  // Received bytes not yet answered: `pending` plus `parts` still to be joined. Joining only once a
+  // whole frame is there keeps a client that sends one octet at a time from costing O(n²) copies.
   let pending: Buffer = Buffer.alloc(0);
+  let parts: Buffer[] = [];
+  let partsLength = 0;
+  // A frame must complete within the idle timeout, or a trickling client could hold a connection
+  // open indefinitely by resetting the idle timer with every octet.
+  let frameTimer: NodeJS.Timeout | undefined;
+  const available = () => pending.length + partsLength;
+  const frameLength = (): number => {
+    if (available() < 2) return -1;
+    if (pending.length < 2) join();
+    return pending.readUInt16BE(0);
+  };
+  const join = () => {
+    if (parts.length) {
+      pending = Buffer.concat([pending, ...parts]);
+      parts = [];
+      partsLength = 0;
+    }
+  };
   let streaming = false;
   let ended = false;
   const remote = socket.remoteAddress;
   socket.setNoDelay(true);
   socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
+  socket.on('close', () => clearTimeout(frameTimer));
 
   const write = (data: Buffer): boolean => {
     if (socket.destroyed) return false;
@@ -52,12 +73,12 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
     return true;
   };
 
-  const stream = async (messages: Iterable<Uint8Array>) => {
+  const stream = async (messages: MessageStream) => {
     streaming = true;
     counters.transfers++;
     socket.pause();
     try {
-      for (const message of messages) {
+      for await (const message of messages) {
         if (socket.destroyed) return;
         if (!socket.write(frame(message))) {
           await new Promise<void>((resolve) => {
@@ -81,12 +102,21 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
   const pump = (): void => {
     for (;;) {
       if (streaming || socket.destroyed) return;
-      if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) {
+      const length = frameLength();
+      if (length < 0 || available() < 2 + length) {
+        if (available() > 0 && !frameTimer) {
+          frameTimer = setTimeout(() => socket.destroy(), options.idleTimeoutMs);
+          frameTimer.unref();
+        }
         // A client may half-close after its last query (RFC 7766 §6.2.3): answer it, then end.
         if (ended && socket.writable) socket.end();
         return;
       }
-      const length = pending.readUInt16BE(0);
+      if (frameTimer) {
+        clearTimeout(frameTimer);
+        frameTimer = undefined;
+      }
+      if (pending.length < 2 + length) join();
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
       counters.tcpQueries++;
@@ -113,7 +143,11 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
   };
 
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    if (pending.length === 0 && parts.length === 0) pending = chunk;
+    else {
+      parts.push(chunk);
+      partsLength += chunk.length;
+    }
     pump();
   });
   socket.on('end', () => {

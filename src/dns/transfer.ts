@@ -5,7 +5,7 @@
 import { answer, errorResponse, findZone, type AnswerContext } from './answer.js';
 import { parseQuery, type Query } from './query.js';
 import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR } from './tsig.js';
-import { zoneNodes, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { zoneNodes, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { zonemd } from './zonemd.js';
 import { transferAcl } from './acl.js';
 import { FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
@@ -29,10 +29,10 @@ function refuse(msg: Uint8Array, q: Query, rcode: number, tsigError?: number, no
 }
 
 /** The records of a transfer, one RR at a time: owner (relative labels + pointer) and RR tail. */
-function* transferRecords(zone: ZoneSnapshot): Generator<[string, Buffer]> {
+function* transferRecords(zone: ZoneSnapshot, digest: RRset): Generator<[string, Buffer]> {
   const soaTail = zone.soa.wire.subarray(2);
   yield ['', soaTail];
-  yield ['', zonemd(zone).wire.subarray(2)];
+  yield ['', digest.wire.subarray(2)];
   for (const [owner, node] of zoneNodes(zone)) {
     for (const set of node) {
       if (owner === '' && set.type === TYPE.SOA) continue;
@@ -51,7 +51,7 @@ function* transferRecords(zone: ZoneSnapshot): Generator<[string, Buffer]> {
  * The transfer as wire messages. The first carries the question (the apex at offset 12); later
  * ones have no question, so their first record spells the apex out and the rest point at it.
  */
-function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot): Generator<Buffer> {
+function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot, digest: RRset): Generator<Buffer> {
   const flags = FLAG.QR | FLAG.AA;
   let parts: Buffer[] = [];
   let size = 0;
@@ -76,7 +76,7 @@ function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot): Gener
     return out;
   };
   start();
-  for (const [owner, tail] of transferRecords(zone)) {
+  for (const [owner, tail] of transferRecords(zone, digest)) {
     const ownerBytes = Buffer.from(owner, 'latin1');
     const nameLength = ownerBytes.length + (apexPointer < 0 ? zone.apexWire.length : 2);
     if (count > 0 && size + nameLength + tail.length > MESSAGE_TARGET) {
@@ -103,8 +103,10 @@ function* signedMessages(messages: Iterable<Buffer>, requestMac: Buffer, keyWire
   }
 }
 
+export type MessageStream = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /** AXFR/IXFR over TCP: the whole zone as messages, or a single refusal. */
-export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: AnswerContext): Iterable<Uint8Array> {
+export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: AnswerContext): MessageStream {
   const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);
   const match = findZone(set, q);
   // RFC 5936 §2.2.1: the question must name the apex of a zone we serve.
@@ -123,12 +125,16 @@ export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: Answe
   } else if (acl.tsigKey) {
     return [refuse(msg, q, RCODE.NOTAUTH)];
   }
-  const messages = transferMessages(msg, q, zone);
-  return key ? signedMessages(messages, q.tsig!.mac, key.keyWire, key.secret, now) : messages;
+  return (async function* () {
+    // The digest of a large zone takes a while; it is computed in slices while answering goes on.
+    const digest = await zonemd(zone);
+    const messages = transferMessages(msg, q, zone, digest);
+    yield* key ? signedMessages(messages, q.tsig!.mac, key.keyWire, key.secret, now) : messages;
+  })();
 }
 
 /** What the TCP listener calls: transfers stream, everything else is one answer. */
-export function answerTcp(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): Iterable<Uint8Array> | Uint8Array | null {
+export function answerTcp(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): MessageStream | Uint8Array | null {
   if (msg.length >= HEADER_LENGTH) {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'query' && (parsed.query.qtype === TYPE.AXFR || parsed.query.qtype === TYPE.IXFR)) {

@@ -5,14 +5,14 @@ import { rrsetRdatas, zoneNodes, type ZoneSnapshot } from './zone-snapshot.js';
 import { TYPE, keyToName } from './wire.js';
 import { zonemd } from './zonemd.js';
 
-export function* zoneFileLines(zone: ZoneSnapshot): Generator<string> {
+export async function* zoneFileLines(zone: ZoneSnapshot): AsyncGenerator<string> {
   const apexName = keyToName(zone.apexKey);
   yield `; zone ${apexName} serial ${zone.serial}, ${zone.addressCount} published address${zone.addressCount === 1 ? '' : 'es'}`;
   yield `$ORIGIN ${apexName}`;
   const line = (owner: string, ttl: number, type: number, rdata: Buffer) =>
     `${keyToName(owner + zone.apexKey)}\t${ttl}\tIN\t${typeName(type)}\t${presentRdata(type, rdata)}`;
   yield line('', zone.soa.ttl, TYPE.SOA, rrsetRdatas(zone.soa)[0]);
-  const digest = zonemd(zone);
+  const digest = await zonemd(zone);
   yield line('', digest.ttl, digest.type, rrsetRdatas(digest)[0]);
   for (const [owner, node] of zoneNodes(zone)) {
     for (const set of node) {
@@ -22,8 +22,8 @@ export function* zoneFileLines(zone: ZoneSnapshot): Generator<string> {
   }
 }
 
-export function zoneFileText(zone: ZoneSnapshot): string {
+export async function zoneFileText(zone: ZoneSnapshot): Promise<string> {
   let out = '';
-  for (const l of zoneFileLines(zone)) out += `${l}\n`;
+  for await (const l of zoneFileLines(zone)) out += `${l}\n`;
   return out;
 }

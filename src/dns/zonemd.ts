@@ -41,42 +41,71 @@ function canonicalRdata(type: number, rdata: Buffer): Buffer {
   return out;
 }
 
-function digest(zone: ZoneSnapshot): Buffer {
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Names handled between yields, so answering goes on while a large zone is digested. */
+const SLICE = 4000;
+
+/**
+ * Bucket of a sort key: its last label and two octets of the next. Buckets compared as strings
+ * are in canonical order, so sorting each bucket on its own and concatenating them sorts the zone,
+ * and no single sort blocks for long.
+ */
+function bucketOf(sortKey: string): string {
+  const end = sortKey.indexOf('\0');
+  return sortKey.slice(0, end + 3);
+}
+
+async function digest(zone: ZoneSnapshot): Promise<Buffer> {
   const hash = createHash('sha384');
-  const entries: [string, string, readonly RRset[]][] = [];
-  for (const [owner, node] of zoneNodes(zone)) if (node.length) entries.push([canonicalSortKey(owner), owner, node]);
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const buckets = new Map<string, [string, string, readonly RRset[]][]>();
+  let n = 0;
+  for (const [owner, node] of zoneNodes(zone)) {
+    if (!node.length) continue;
+    const key = canonicalSortKey(owner);
+    const bucket = bucketOf(key);
+    let list = buckets.get(bucket);
+    if (!list) buckets.set(bucket, (list = []));
+    list.push([key, owner, node]);
+    if (++n % SLICE === 0) await yieldToEventLoop();
+  }
   const fixed = Buffer.alloc(10);
-  for (const [, owner, node] of entries) {
-    const ownerWire = Buffer.from(owner + zone.apexKey, 'latin1');
-    for (const set of [...node].sort((a, b) => a.type - b.type)) {
-      if (owner === '' && set.type === ZONEMD_TYPE) continue;
-      const rdatas = rrsetRdatas(set)
-        .map((r) => canonicalRdata(set.type, r))
-        .sort(Buffer.compare);
-      for (const rdata of rdatas) {
-        fixed.writeUInt16BE(set.type, 0);
-        fixed.writeUInt16BE(CLASS.IN, 2);
-        fixed.writeUInt32BE(set.ttl, 4);
-        fixed.writeUInt16BE(rdata.length, 8);
-        hash.update(ownerWire).update(fixed).update(rdata);
+  for (const bucket of [...buckets.keys()].sort()) {
+    const entries = buckets.get(bucket)!;
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [, owner, node] of entries) {
+      const ownerWire = Buffer.from(owner + zone.apexKey, 'latin1');
+      for (const set of [...node].sort((a, b) => a.type - b.type)) {
+        if (owner === '' && set.type === ZONEMD_TYPE) continue;
+        const rdatas = rrsetRdatas(set)
+          .map((r) => canonicalRdata(set.type, r))
+          .sort(Buffer.compare);
+        for (const rdata of rdatas) {
+          fixed.writeUInt16BE(set.type, 0);
+          fixed.writeUInt16BE(CLASS.IN, 2);
+          fixed.writeUInt32BE(set.ttl, 4);
+          fixed.writeUInt16BE(rdata.length, 8);
+          hash.update(ownerWire).update(fixed).update(rdata);
+        }
       }
+      if (++n % SLICE === 0) await yieldToEventLoop();
     }
   }
   return hash.digest();
 }
 
-const memo = new WeakMap<ZoneSnapshot, RRset>();
+const memo = new WeakMap<ZoneSnapshot, Promise<RRset>>();
 
-/** The apex ZONEMD RRset for this snapshot (SOA TTL, RFC 8976 §2). */
-export function zonemd(zone: ZoneSnapshot): RRset {
+/** The apex ZONEMD RRset for this snapshot (SOA TTL, RFC 8976 §2), computed once per snapshot. */
+export function zonemd(zone: ZoneSnapshot): Promise<RRset> {
   let set = memo.get(zone);
   if (!set) {
-    const rdata = Buffer.alloc(6);
-    rdata.writeUInt32BE(zone.serial >>> 0, 0);
-    rdata[4] = SCHEME_SIMPLE;
-    rdata[5] = HASH_SHA384;
-    set = encodeRRset(ZONEMD_TYPE, zone.soa.ttl, [Buffer.concat([rdata, digest(zone)])]);
+    set = digest(zone).then((d) => {
+      const rdata = Buffer.alloc(6);
+      rdata.writeUInt32BE(zone.serial >>> 0, 0);
+      rdata[4] = SCHEME_SIMPLE;
+      rdata[5] = HASH_SHA384;
+      return encodeRRset(ZONEMD_TYPE, zone.soa.ttl, [Buffer.concat([rdata, d])]);
+    });
     memo.set(zone, set);
   }
   return set;

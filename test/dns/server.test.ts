@@ -153,19 +153,31 @@ test('TCP: pipelined queries are answered in order on one connection', { skip },
   assert.deepEqual(replies.map((r) => parse(r).answers[0].type), [6, 61, 16]);
 });
 
-test('TCP: idle connections are closed', { skip }, async () => {
+test('TCP: idle connections are closed, also one that trickles a frame byte by byte', { skip }, async () => {
   const component = createDnsComponent(server.keypost.services, { tcpIdleTimeoutMs: 300 });
   const bound = (await component.start()) as string;
   try {
     const port = Number(bound.slice(bound.lastIndexOf(':') + 1));
-    const started = Date.now();
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-    });
-    const lasted = Date.now() - started;
-    assert.ok(lasted >= 250 && lasted < 3000, `closed after ${lasted} ms`);
+    const lifetime = (trickle: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connect({ host: '127.0.0.1', port });
+        let timer: NodeJS.Timeout | undefined;
+        if (trickle) {
+          const frame = Buffer.concat([Buffer.from([0, 40]), buildQuery(ZONE, 6)]);
+          let i = 0;
+          timer = setInterval(() => i < frame.length && socket.write(frame.subarray(i, ++i)), 100);
+        }
+        socket.on('close', () => {
+          clearInterval(timer);
+          resolve(Date.now() - started);
+        });
+        socket.on('error', reject);
+      });
+    for (const trickle of [false, true]) {
+      const lasted = await lifetime(trickle);
+      assert.ok(lasted >= 250 && lasted < 3000, `closed after ${lasted} ms (trickle: ${trickle})`);
+    }
   } finally {
     await component.close();
   }

@@ -28,7 +28,7 @@ export const dnsCommand: Command = {
         apiUrl: config.directory.publicUrl,
       });
       if (!loaded) throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
-      for (const line of zoneFileLines(loaded.snapshot)) ctx.stdout.write(`${line}\n`);
+      for await (const line of zoneFileLines(loaded.snapshot)) ctx.stdout.write(`${line}\n`);
       return 0;
     });
   },
