@@ -13,6 +13,12 @@ export interface NotifierOptions {
   /** Delay before the first retry; doubles after each (RFC 1996 §3.6 leaves the interval open). */
   retryDelayMs?: number;
   attempts?: number;
+  /**
+   * At most one NOTIFY round per zone in this interval; changes in between are announced together
+   * at its end. Each NOTIFY makes secondaries transfer the whole zone, so a zone that takes many
+   * publishes a second should not trigger as many transfers.
+   */
+  minIntervalMs?: number;
 }
 
 interface Pending {
@@ -42,6 +48,9 @@ export class Notifier {
   private closed = false;
   private readonly retryDelayMs: number;
   private readonly attempts: number;
+  private readonly minIntervalMs: number;
+  private lastRound = new Map<string, number>();
+  private trailing = new Map<string, { timer: NodeJS.Timeout; zone: ZoneSnapshot }>();
 
   constructor(
     private readonly log: Logger,
@@ -49,6 +58,7 @@ export class Notifier {
   ) {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.attempts = options.attempts ?? 6;
+    this.minIntervalMs = options.minIntervalMs ?? 2000;
   }
 
   private socket(family: 'udp4' | 'udp6'): Socket {
@@ -81,7 +91,23 @@ export class Notifier {
 
   /** Notify every secondary of `zone`; an older notification still being retried is superseded. */
   notify(zone: ZoneSnapshot): void {
-    if (this.closed) return;
+    if (this.closed || zone.secondaries.length === 0) return;
+    const pending = this.trailing.get(zone.apex);
+    if (pending) {
+      pending.zone = zone;
+      return;
+    }
+    const wait = (this.lastRound.get(zone.apex) ?? -Infinity) + this.minIntervalMs - Date.now();
+    if (wait > 0) {
+      const entry = { zone, timer: setTimeout(() => {
+        this.trailing.delete(zone.apex);
+        this.notify(entry.zone);
+      }, wait) };
+      entry.timer.unref();
+      this.trailing.set(zone.apex, entry);
+      return;
+    }
+    this.lastRound.set(zone.apex, Date.now());
     for (const secondary of zone.secondaries) this.start(zone, secondary);
   }
 
@@ -137,6 +163,8 @@ export class Notifier {
     this.closed = true;
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
+    for (const t of this.trailing.values()) clearTimeout(t.timer);
+    this.trailing.clear();
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();
   }

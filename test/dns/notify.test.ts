@@ -1,0 +1,110 @@
+// NOTIFY (RFC 1996) as a secondary sees it: opcode 4 with AA and the apex SOA, signed with the
+// secondary's TSIG key, retried until acknowledged, and bursts of changes gathered into fewer rounds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { Notifier } from '../../src/dns/notify.js';
+import { parseTsig, verifyRequest } from '../../src/dns/tsig.js';
+import { skipName } from '../../src/dns/wire.js';
+import { buildZoneSnapshot, type ZoneSnapshot } from '../../src/dns/zone-snapshot.js';
+import { flagsOf, parse } from './support/wire-client.js';
+
+const secret = randomBytes(32);
+
+async function secondary(acknowledge: boolean): Promise<{ socket: Socket; port: number; received: { at: number; msg: Buffer }[] }> {
+  const socket = createSocket('udp4');
+  const received: { at: number; msg: Buffer }[] = [];
+  socket.on('message', (msg, rinfo) => {
+    received.push({ at: Date.now(), msg });
+    if (acknowledge) {
+      const reply = Buffer.from(msg.subarray(0, msg.indexOf(0, 12) + 5));
+      reply.writeUInt16BE(1, 4);
+      reply.writeUInt16BE(0, 6);
+      reply.writeUInt16BE(0, 10);
+      reply[2] |= 0x80;
+      socket.send(reply, rinfo.port, rinfo.address);
+    }
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return { socket, port: socket.address().port, received };
+}
+
+function zone(port: number, serial: number, tsig: boolean): ZoneSnapshot {
+  return buildZoneSnapshot(
+    {
+      name: 'notify.test',
+      serial,
+      powBits: null,
+      endpoint: null,
+      apiUrl: null,
+      dns: {
+        nameservers: [],
+        secondaries: [{ address: '127.0.0.1', port, tsigKey: tsig ? 'xfr' : undefined }],
+        tsigKeys: { xfr: secret.toString('base64') },
+      },
+    },
+    [],
+    { powBits: 20 },
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('NOTIFY carries opcode 4, AA, the apex and the new SOA, signed with the TSIG key', async () => {
+  const peer = await secondary(true);
+  const notifier = new Notifier(pino({ level: 'silent' }));
+  try {
+    notifier.notify(zone(peer.port, 42, true));
+    await sleep(300);
+    assert.equal(peer.received.length, 1);
+    const msg = peer.received[0].msg;
+    const flags = flagsOf(msg);
+    assert.equal(flags.opcode, 4);
+    assert.ok(flags.aa && !flags.qr);
+    const m = parse(msg);
+    assert.equal(m.questions[0].name, 'notify.test');
+    assert.equal((m.answers[0] as unknown as { serial: number }).serial, 42);
+    // The TSIG RR follows the question and the one SOA in the answer section.
+    let o = skipName(msg, 12) + 4;
+    o = skipName(msg, o);
+    o += 10 + msg.readUInt16BE(o + 8);
+    const tsig = parseTsig(msg, o)!;
+    assert.equal(tsig.keyKey, '\x03xfr\x00');
+    const now = Math.floor(Date.now() / 1000);
+    assert.deepEqual(verifyRequest(msg, tsig, secret, now), { ok: true });
+    assert.equal(verifyRequest(msg, tsig, randomBytes(32), now).ok, false);
+  } finally {
+    notifier.close();
+    peer.socket.close();
+  }
+});
+
+test('unanswered NOTIFY is retried; a burst of changes makes two rounds, not five', async () => {
+  const silent = await secondary(false);
+  const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 100, attempts: 3, minIntervalMs: 400 });
+  try {
+    notifier.notify(zone(silent.port, 1, false));
+    await sleep(1000);
+    assert.equal(silent.received.length, 3, 'first send and two retries');
+  } finally {
+    notifier.close();
+    silent.socket.close();
+  }
+  const peer = await secondary(true);
+  const burst = new Notifier(pino({ level: 'silent' }), { minIntervalMs: 400 });
+  try {
+    for (let serial = 10; serial < 15; serial++) {
+      burst.notify(zone(peer.port, serial, false));
+      await sleep(20);
+    }
+    await sleep(700);
+    const serials = peer.received.map((r) => (parse(r.msg).answers[0] as unknown as { serial: number }).serial);
+    assert.deepEqual(serials, [10, 14], 'the first change at once, the rest together with the latest serial');
+    assert.ok(peer.received[1].at - peer.received[0].at >= 350);
+  } finally {
+    burst.close();
+    peer.socket.close();
+  }
+});
