@@ -31,7 +31,7 @@ describe('keypost domain', () => {
     assert.match(owner_token, /^[A-Za-z0-9_-]{43}$/);
 
     const list = await kp('domain', 'list');
-    assert.equal(list.code, 0);
+    assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /cli\.example\s+\d{10}\s+0\s+22\s+smtp:\/\/mx\.cli\.example:25/);
     assert.ok(!list.stdout.includes(owner_token), 'the token is never shown again');
 
@@ -51,17 +51,17 @@ describe('keypost domain', () => {
     assert.deepEqual(JSON.parse(cleared.stdout).domain.dns.secondaries, [{ address: '192.0.2.9' }]);
 
     const show = await kp('domain', 'show', 'cli.example');
-    assert.equal(show.code, 0);
+    assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /next hop\s+smtp:\/\/10\.0\.0\.5:25/);
     assert.match(show.stdout, /tsig keys\s+xfr\.cli\.example/);
     assert.ok(!show.stdout.includes(secret));
 
     const rotated = await kp('domain', 'token', 'rotate', 'cli.example', '--json');
-    assert.equal(rotated.code, 0);
+    assert.equal(rotated.code, 0, `rotate: ${rotated.stderr}${rotated.stdout}`);
     assert.notEqual(JSON.parse(rotated.stdout).owner_token, owner_token);
 
     const removed = await kp('domain', 'remove', 'cli.example');
-    assert.equal(removed.code, 0);
+    assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /removed cli\.example/);
     assert.equal((await kp('domain', 'show', 'cli.example')).code, 1);
   });
