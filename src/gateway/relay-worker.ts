@@ -417,7 +417,9 @@ export class RelayWorker {
     await releaseClaims(this.deps.db, this.owner, unstarted).catch((err) => this.deps.log.warn({ err }, 'releasing claims failed'));
     // Deliveries in progress get a moment to finish; anything still running after that is left to
     // its lease and delivered again later.
-    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     while (this.flushing) await this.flushing;
     await this.pool.close();
   }

@@ -1,0 +1,171 @@
+// Outbound paths: submission mode (an authenticated user writes to a remote keypost address: the
+// gateway looks the recipient up in DNS, mints the stamp the recipient's price asks for and
+// delivers to the published endpoint) and .onion next hops reached through a SOCKS5 proxy.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import dns2 from 'dns2';
+import { hashPassword } from '../../src/gateway/auth-users.js';
+import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { requireTool } from '../support/tools.js';
+import {
+  dataReplies,
+  hashcashStamp,
+  run,
+  seedAddress,
+  seedDomain,
+  startDownstream,
+  startGateway,
+  swaks,
+  type Downstream,
+  type GatewayUnderTest,
+} from './support.js';
+
+const skip = requireTool('hashcash', 'swaks');
+const h = (local: string) => createHash('sha256').update(local.toLowerCase()).digest('hex').slice(0, 56);
+
+/** An authoritative stand-in for remote zones: TXT records by name, NXDOMAIN otherwise. */
+async function startTxtServer(records: Record<string, string>): Promise<{ port: number; close(): void }> {
+  const { Packet } = dns2;
+  const server = dns2.createUDPServer((request, send) => {
+    const response = Packet.createResponseFromRequest(request);
+    const [question] = request.questions;
+    const text = question && question.type === Packet.TYPE.TXT ? records[question.name.toLowerCase()] : undefined;
+    if (text) response.answers.push({ name: question.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 60, data: text } as (typeof response.answers)[number]);
+    else response.header.rcode = 3;
+    send(response);
+  });
+  await server.listen(0, '127.0.0.1');
+  return { port: server.address().port, close: () => server.close() };
+}
+
+/** A SOCKS5 proxy (RFC 1928, no auth) that sends every CONNECT to one local port and logs targets. */
+async function startSocksProxy(targetPort: number): Promise<{ port: number; targets: string[]; close(): Promise<void> }> {
+  const targets: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client: Socket) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    client.once('data', () => {
+      client.write(Buffer.from([5, 0]));
+      client.once('data', (req: Buffer) => {
+        const length = req[4];
+        targets.push(`${req.subarray(5, 5 + length).toString('ascii')}:${req.readUInt16BE(5 + length)}`);
+        const upstream = connect(targetPort, '127.0.0.1', () => {
+          sockets.add(upstream);
+          client.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
+          client.pipe(upstream).pipe(client);
+        });
+        upstream.on('error', () => client.destroy());
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    targets,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('outbound delivery', { skip }, () => {
+  let db: TestDatabase;
+  let remote: Downstream;
+  let smarthost: Downstream;
+  let hidden: Downstream;
+  let dns: { port: number; close(): void };
+  let socks: Awaited<ReturnType<typeof startSocksProxy>>;
+  let gateway: GatewayUnderTest;
+  let dir: string;
+
+  before(async () => {
+    db = await openTestDatabase();
+    remote = await startDownstream();
+    smarthost = await startDownstream();
+    hidden = await startDownstream();
+    dns = await startTxtServer({
+      [`${h('bob')}._keypost.remote.test`]: 'v=kp1; fpr=0123456789ABCDEF0123456789ABCDEF01234567; pow=12',
+      '_keypost.remote.test': `v=kp1; api=https://keys.remote.test; ep=smtp://127.0.0.1:${remote.port}; pow=10`,
+      '_keypost.partial.test': `v=kp1; ep=smtp://127.0.0.1:${remote.port}; pow=10`,
+    });
+    socks = await startSocksProxy(hidden.port);
+    await seedDomain(db, 'hidden.example', { powBits: 8, nextHop: 'smtp://exampleonionaddressxyz.onion:25' });
+    await seedAddress(db, 'ann@hidden.example');
+    dir = mkdtempSync(path.join(tmpdir(), 'kp-gw-out-'));
+    writeFileSync(path.join(dir, 'users'), `maria:${await hashPassword('s3cret')}\n`);
+    gateway = await startGateway(db, {
+      KEYPOST_SMTP_AUTH_USERS: path.join(dir, 'users'),
+      KEYPOST_SMTP_ALLOW_INSECURE_AUTH: 'true',
+      KEYPOST_DNS_RESOLVER: `127.0.0.1:${dns.port}`,
+      KEYPOST_RELAY_SMARTHOST: smarthost.hop,
+      KEYPOST_SOCKS_PROXY: `127.0.0.1:${socks.port}`,
+    });
+  });
+
+  after(async () => {
+    await gateway?.close();
+    for (const d of [remote, smarthost, hidden]) await d?.close();
+    dns?.close();
+    await socks?.close();
+    await db?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const auth = ['--auth', 'PLAIN', '--auth-user', 'maria', '--auth-password', 's3cret'];
+
+  test('an authenticated user reaches a remote keypost address with a stamp minted at its price', async () => {
+    const result = await swaks({
+      server: gateway.address,
+      from: 'maria@provider.test',
+      to: ['bob@remote.test', 'dave@plain.test'],
+      data: 'Subject: hello bob\r\n\r\nhi\r\n.\r\n',
+      extra: auth,
+    });
+    assert.match(dataReplies(result.stdout).at(-1) ?? '', /^250 2\.0\.0 Ok: queued as /, result.stdout);
+    await remote.waitForCount(1, 20_000);
+    const mail = remote.mails[0];
+    assert.deepEqual(mail.to, ['bob@remote.test']);
+    const raw = mail.raw.toString('latin1');
+    const stamp = /^X-Hashcash: (\S+)\r$/m.exec(raw)?.[1];
+    assert.ok(stamp, raw);
+    assert.match(raw, /X-Keypost-Stamp: gw\.test; hashcash=minted bits=12/);
+    // The Debian tool accepts the minted stamp for bob at the 12 bits his record asks.
+    const check = await run('hashcash', ['-c', '-y', '-b', '12', '-r', 'bob@remote.test', stamp]);
+    assert.equal(check.code, 0, `${check.stdout}${check.stderr}`);
+    // A recipient without keypost records goes out the ordinary way, with no stamp.
+    await smarthost.waitForCount(1);
+    assert.deepEqual(smarthost.mails[0].to, ['dave@plain.test']);
+    assert.doesNotMatch(smarthost.mails[0].raw.toString('latin1'), /X-Hashcash/);
+  });
+
+  test('an address a keypost domain does not publish is refused at RCPT', async () => {
+    const result = await swaks({ server: gateway.address, from: 'maria@provider.test', to: 'carol@partial.test', extra: auth });
+    assert.match(result.stdout, /550 5\.1\.1 <carol@partial\.test>: Recipient address rejected/);
+  });
+
+  test('without AUTH, remote domains are relay denied', async () => {
+    const result = await swaks({ server: gateway.address, to: 'bob@remote.test' });
+    assert.match(result.stdout, /554 5\.7\.1 <bob@remote\.test>: Relay access denied/);
+  });
+
+  test('an .onion next hop is reached through the SOCKS5 proxy, the name resolved by the proxy', async () => {
+    const result = await swaks({
+      server: gateway.address,
+      to: 'ann@hidden.example',
+      headers: [`X-Hashcash: ${await hashcashStamp('ann@hidden.example', 8)}`],
+    });
+    assert.match(dataReplies(result.stdout).at(-1) ?? '', /^250 /, result.stdout);
+    await hidden.waitForCount(1);
+    assert.deepEqual(hidden.mails[0].to, ['ann@hidden.example']);
+    assert.deepEqual(socks.targets, ['exampleonionaddressxyz.onion:25']);
+  });
+});
