@@ -5,38 +5,17 @@
 // not yet acknowledged to the sender and therefore sent again).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import { pino } from 'pino';
-import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { mintStamp } from '../../src/pow/mint.js';
-import { createScratchPostgres } from '../support/database.js';
 import { startServe, type ServingKeypost } from '../support/keypost-process.js';
-import { seedAddress, seedDomain, startDownstream } from './support.js';
+import { durableDatabase, seedAddress, seedDomain, startDownstream } from './support.js';
 
 const TOTAL = 500;
 const SENDERS = 8;
 const RELAY_CONCURRENCY = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const trace = (text: string) => process.env.KEYPOST_TEST_DEBUG && console.error(`${new Date().toISOString()} ${text}`);
-
-/** A database the child process owns: on the embedded default, nothing else may hold it open. */
-async function durableDatabase(): Promise<{ env: Record<string, string>; open(): Promise<DatabaseHandle>; destroy(): Promise<void> }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kp-gw-'));
-  const scratch = process.env.DATABASE_URL ? await createScratchPostgres(process.env.DATABASE_URL) : undefined;
-  const env: Record<string, string> = scratch ? { DATABASE_URL: scratch.url, KEYPOST_DATA_DIR: dataDir } : { KEYPOST_DATA_DIR: dataDir };
-  return {
-    env,
-    open: () => openDatabase({ url: scratch?.url, dataDir }, { log: pino({ level: 'silent' }) }),
-    async destroy() {
-      await scratch?.drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 test('acknowledged mail survives SIGKILL mid-receive and mid-relay, duplicates only from the kills', { timeout: 180_000 }, async (t) => {
   const database = await durableDatabase();

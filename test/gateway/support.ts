@@ -3,11 +3,16 @@
 // gateway started the way `keypost serve --only gateway` starts it.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../../src/config.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
 import { startKeypost, type RunningKeypost } from '../../src/main.js';
+import { createScratchPostgres } from '../support/database.js';
 import type { Db } from '../../src/db/database.js';
 
 /** Anything holding the database: a test database or a handle of the child's. */
@@ -257,4 +262,19 @@ export async function startGateway(db: { env: Record<string, string | undefined>
   });
   const running = await startKeypost({ config, log: pino({ level: process.env.KEYPOST_TEST_LOG ?? 'silent' }), only: ['gateway'] });
   return { running, address: running.addresses.gateway!, close: () => running.close() };
+}
+
+/** A database the child process owns: on the embedded default, nothing else may hold it open. */
+export async function durableDatabase(): Promise<{ env: Record<string, string>; open(): Promise<DatabaseHandle>; destroy(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kp-gw-'));
+  const scratch = process.env.DATABASE_URL ? await createScratchPostgres(process.env.DATABASE_URL) : undefined;
+  const env: Record<string, string> = scratch ? { DATABASE_URL: scratch.url, KEYPOST_DATA_DIR: dataDir } : { KEYPOST_DATA_DIR: dataDir };
+  return {
+    env,
+    open: () => openDatabase({ url: scratch?.url, dataDir }, { log: pino({ level: 'silent' }) }),
+    async destroy() {
+      await scratch?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
