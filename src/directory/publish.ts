@@ -61,15 +61,21 @@ async function touched(tx: Tx, zone: string, bumps: ZoneBumps | undefined): Prom
 }
 
 /**
- * Locks zone rows, in name order, in the mode the serial bump needs anyway. Every writer takes its
- * zones first, so writers of one zone queue up instead of deadlocking on the bump (two
- * transactions each holding a share lock and both wanting to update the serial), and a concurrent
- * `domain remove` cannot slip between the check and the insert. Returns the zones that exist.
+ * Lock order: every writer changes its address and key rows first and bumps the zone serial last
+ * (zones in name order), so the zone row is held only from the bump to the commit and a writer
+ * never waits for anything while holding it. Taking the zone row first in share mode and bumping
+ * later deadlocks two concurrent writers of one zone; taking it first exclusively serialises them
+ * for the whole transaction.
  */
-async function lockZones(tx: Tx, zones: string[]): Promise<Set<string>> {
+async function servedZones(tx: Tx, zones: string[]): Promise<Set<string>> {
   if (zones.length === 0) return new Set();
-  const rows = await tx.selectFrom('domains').select('name').where('name', 'in', zones).orderBy('name').forNoKeyUpdate().execute();
+  const rows = await tx.selectFrom('domains').select('name').where('name', 'in', zones).execute();
   return new Set(rows.map((r) => r.name));
+}
+
+/** PostgreSQL foreign_key_violation: the zone was removed while this transaction ran. */
+function isZoneGone(err: unknown): boolean {
+  return (err as { code?: string }).code === '23503';
 }
 
 async function publishedOf(tx: Tx, fingerprint: string): Promise<{ address: string; user_id: string }[]> {
@@ -133,7 +139,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
   const zones = [...new Set(entries.map((e) => e.domain))];
   const fingerprints = [...new Set(entries.map((e) => e.input.key.fingerprint))];
 
-  const served = await lockZones(tx, zones);
+  const served = await servedZones(tx, zones);
   const unserved = zones.find((zone) => !served.has(zone));
   if (unserved) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${unserved} is not a domain served here`);
 
@@ -223,7 +229,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
   }
   for (const [shape, rows] of groups) {
     const columns = shape ? (shape.split(',') as ('endpoint' | 'next_hop' | 'pow_bits')[]) : [];
-    await tx
+    const upsert = tx
       .insertInto('addresses')
       .values(
         rows.map((p) => ({
@@ -251,8 +257,13 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
           published_at: sql`now()`,
           updated_at: sql`now()`,
         })),
-      )
-      .execute();
+      );
+    try {
+      await upsert.execute();
+    } catch (err) {
+      if (isZoneGone(err)) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${zones.join(', ')} stopped being served`);
+      throw err;
+    }
   }
 
   const results: PublishResult[] = [];
@@ -267,7 +278,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     }
     results.push({ address: p.address, domain: p.domain, fingerprint: p.input.key.fingerprint, replaced });
   }
-  for (const zone of zones) await touched(tx, zone, bumps);
+  for (const zone of [...zones].sort()) await touched(tx, zone, bumps);
   return results;
 }
 
@@ -281,7 +292,6 @@ export async function setAddressOverrides(
   if (overrides.endpoint !== undefined) set.endpoint = overrides.endpoint;
   if (overrides.nextHop !== undefined) set.next_hop = overrides.nextHop;
   if (overrides.powBits !== undefined) set.pow_bits = overrides.powBits;
-  await lockZones(tx, [parseAddress(address).domain]);
   const row = await tx
     .updateTable('addresses')
     .set({ ...set, updated_at: sql`now()` })
@@ -296,7 +306,6 @@ export async function setAddressOverrides(
 
 /** Withdraws one address. Returns false when it was not published. */
 export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps): Promise<boolean> {
-  await lockZones(tx, [parseAddress(address).domain]);
   const row = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })
@@ -316,14 +325,6 @@ export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps
  * by fingerprint learn that it is revoked; it can never be published again.
  */
 export async function withdrawKey(tx: Tx, fingerprint: string, options: { revocation?: CheckedKey } = {}): Promise<string[]> {
-  const zones = await tx
-    .selectFrom('addresses')
-    .select('domain')
-    .distinct()
-    .where('fingerprint', '=', fingerprint)
-    .where('status', '=', 'published')
-    .execute();
-  await lockZones(tx, zones.map((z) => z.domain));
   const rows = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })
@@ -351,6 +352,6 @@ export async function withdrawKey(tx: Tx, fingerprint: string, options: { revoca
   } else if (rows.length) {
     await narrowKeyData(tx, fingerprint);
   }
-  for (const zone of new Set(rows.map((r) => r.domain))) await bumpZoneSerial(tx, zone);
+  for (const zone of [...new Set(rows.map((r) => r.domain))].sort()) await bumpZoneSerial(tx, zone);
   return rows.map((r) => r.address).sort();
 }
