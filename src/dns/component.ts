@@ -19,8 +19,6 @@ export interface DnsComponentOptions {
 export interface DnsComponent extends Component {
   /** The snapshot set being served right now. */
   snapshots(): SnapshotSet;
-  /** Resolves once any refresh of `zone` that is queued or running has finished. */
-  settled(zone: string): Promise<void>;
   readonly counters: DnsCounters;
 }
 
@@ -129,9 +127,6 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     name: 'dns',
     counters,
     snapshots,
-    async settled(zone) {
-      while (zones.get(zone)?.running) await zones.get(zone)?.running;
-    },
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
       // Subscribe first so no change between the initial load and the subscription is lost.

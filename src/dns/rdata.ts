@@ -121,13 +121,6 @@ export function certIpgp(fingerprintHex: string): Rdata {
   return { type: TYPE.CERT, wire };
 }
 
-/** RFC 8482 §4.2: the synthesised answer to ANY. */
-export function hinfo(cpu: string, os: string): Rdata {
-  const c = Buffer.from(cpu, 'latin1');
-  const o = Buffer.from(os, 'latin1');
-  return { type: TYPE.HINFO, wire: Buffer.concat([Buffer.from([c.length]), c, Buffer.from([o.length]), o]) };
-}
-
 export const TYPE_NAMES: Record<number, string> = {
   [TYPE.A]: 'A',
   [TYPE.NS]: 'NS',

@@ -21,9 +21,3 @@ export async function* zoneFileLines(zone: ZoneSnapshot): AsyncGenerator<string>
     }
   }
 }
-
-export async function zoneFileText(zone: ZoneSnapshot): Promise<string> {
-  let out = '';
-  for await (const l of zoneFileLines(zone)) out += `${l}\n`;
-  return out;
-}

@@ -6,19 +6,24 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import {
-  applyChanges,
   ZoneBuilder,
-  policyFingerprint,
+  addressPolicyKey,
+  applyChanges,
+  rewriteAddressPolicy,
   type AddressChange,
+  type AddressPolicyRow,
   type ZoneSnapshot,
 } from './zone-snapshot.js';
-import type { AddressSource, PolicyDefaults, ZoneSource } from './zone-records.js';
+import { zonePolicy, type AddressSource, type PolicyDefaults, type ZoneSource } from './zone-records.js';
 
 export interface LoadedZone {
   snapshot: ZoneSnapshot;
   /** pg_snapshot text of the transaction that produced `snapshot`. */
   dbSnapshot: string;
-  policyKey: string;
+  /** The zone row as loaded, to tell whether anything in it changed. */
+  sourceKey: string;
+  /** The part of the zone policy that per-address records depend on. */
+  addressPolicy: string;
   /** Wall-clock ms of the load; an old one forces a full load (the change log is pruned). */
   loadedAt: number;
 }
@@ -98,7 +103,8 @@ async function fullLoad(tx: Tx, source: ZoneSource, dbSnapshot: string, defaults
   return {
     snapshot: builder.finish(),
     dbSnapshot,
-    policyKey: policyFingerprint(source),
+    sourceKey: JSON.stringify(source),
+    addressPolicy: addressPolicyKey(source, defaults),
     loadedAt: Date.now(),
   };
 }
@@ -128,12 +134,14 @@ export async function loadZone(db: Db, zone: string, prev: LoadedZone | undefine
       const source = await readZoneRow(tx, zone);
       if (!source) return null;
       const dbSnapshot = await currentSnapshot(tx);
-      const policyKey = policyFingerprint(source);
-      if (!prev || prev.policyKey !== policyKey || Date.now() - prev.loadedAt > FULL_RELOAD_AFTER_MS) {
+      const sourceKey = JSON.stringify(source);
+      const addressPolicy = addressPolicyKey(source, defaults);
+      const ttlChanged = prev !== undefined && prev.snapshot.policy.ttl !== zonePolicy(source, defaults).ttl;
+      if (!prev || ttlChanged || Date.now() - prev.loadedAt > FULL_RELOAD_AFTER_MS) {
         return fullLoad(tx, source, dbSnapshot, defaults);
       }
       const changed = await changedAddresses(tx, zone, prev.dbSnapshot);
-      if (changed.length === 0 && source.serial === prev.snapshot.serial) {
+      if (changed.length === 0 && sourceKey === prev.sourceKey) {
         return { ...prev, dbSnapshot, loadedAt: Date.now() };
       }
       const rows = changed.length
@@ -149,13 +157,21 @@ export async function loadZone(db: Db, zone: string, prev: LoadedZone | undefine
         const published = row && row.status === 'published' && row.domain === zone;
         return { localPart: row?.local_part ?? localPartOf(address), row: published ? toSource(row) : null };
       });
-      return {
-        snapshot: applyChanges(prev.snapshot, source, changes, defaults),
-        dbSnapshot,
-        policyKey,
-        loadedAt: Date.now(),
-      };
+      let snapshot = applyChanges(prev.snapshot, source, changes, defaults);
+      if (addressPolicy !== prev.addressPolicy) snapshot = rewriteAddressPolicy(snapshot, source, await policyRows(tx, zone), defaults);
+      return { snapshot, dbSnapshot, sourceKey, addressPolicy, loadedAt: Date.now() };
     });
+}
+
+/** What per-address TXT records need, without the keys (see rewriteAddressPolicy). */
+async function policyRows(tx: Tx, zone: string): Promise<AddressPolicyRow[]> {
+  const rows = await tx
+    .selectFrom('addresses')
+    .select(['local_part', 'fingerprint', 'endpoint', 'pow_bits'])
+    .where('domain', '=', zone)
+    .where('status', '=', 'published')
+    .execute();
+  return rows.map((r) => ({ localPart: r.local_part, fingerprint: r.fingerprint, endpoint: r.endpoint, powBits: r.pow_bits }));
 }
 
 export async function listZones(db: Db): Promise<string[]> {

@@ -7,12 +7,12 @@
 // cost more than answering. So a snapshot is a large `base` plus a small `overlay` of names changed
 // since the base was built. Publishing makes a new snapshot with a copied overlay; when the overlay
 // grows past a bound it is folded into a new base. The snapshot being served is never mutated.
-import { createHash } from 'node:crypto';
 import type { ZoneDnsSettings } from '../db/database.js';
 import {
   OPENPGPKEY_ENT,
   PKA_ENT,
   addressOwners,
+  addressPolicyText,
   addressRecords,
   ancestors,
   apexRecords,
@@ -23,6 +23,7 @@ import {
   type ZoneRecord,
   type ZoneSource,
 } from './zone-records.js';
+import { txt } from './rdata.js';
 import { CLASS, TYPE, encodeName, nameKey } from './wire.js';
 
 export interface RRset {
@@ -238,6 +239,7 @@ export interface AddressChange {
  * The zone row must carry the same policy as `prev` (a policy change rebuilds the whole zone).
  */
 export function applyChanges(prev: ZoneSnapshot, source: ZoneSource, changes: AddressChange[], defaults: PolicyDefaults): ZoneSnapshot {
+  const policy = zonePolicy(source, defaults);
   const overlay = new Map(prev.overlay);
   const exists = (owner: string): boolean => {
     const o = overlay.get(owner);
@@ -248,24 +250,59 @@ export function applyChanges(prev: ZoneSnapshot, source: ZoneSource, changes: Ad
     const owners = addressOwners(change.localPart);
     const existed = exists(owners.openpgpkey);
     if (change.row) {
-      for (const [owner, node] of addressNodes(prev.policy, change.row)) overlay.set(owner, node);
+      for (const [owner, node] of addressNodes(policy, change.row)) overlay.set(owner, node);
       if (!existed) count++;
     } else {
       for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) overlay.set(owner, null);
       if (existed) count--;
     }
   }
-  let base = prev.base;
-  if (overlay.size > OVERLAY_LIMIT) {
-    const merged = new Map(base);
-    for (const [owner, node] of overlay) {
-      if (node) merged.set(owner, node);
-      else merged.delete(owner);
-    }
-    base = merged;
-    overlay.clear();
-  }
+  const base = overlay.size > OVERLAY_LIMIT ? fold(prev.base, overlay) : prev.base;
   return { ...zoneFrame(source, defaults, count), base, overlay, addressCount: count };
+}
+
+/** A new base with the overlay applied; the overlay is emptied. */
+function fold(base: ReadonlyMap<string, NameNode>, overlay: Map<string, NameNode | null>): Map<string, NameNode> {
+  const merged = new Map(base);
+  for (const [owner, node] of overlay) {
+    if (node) merged.set(owner, node);
+    else merged.delete(owner);
+  }
+  overlay.clear();
+  return merged;
+}
+
+/** What a published address's own records depend on besides its row (see addressRecords). */
+export function addressPolicyKey(source: ZoneSource, defaults: PolicyDefaults): string {
+  const p = zonePolicy(source, defaults);
+  return JSON.stringify([p.ttl, p.powBits, p.endpoint]);
+}
+
+/** The per-address _keypost TXT fields, read without the keys themselves. */
+export interface AddressPolicyRow {
+  localPart: string;
+  fingerprint: string;
+  endpoint: string | null;
+  powBits: number | null;
+}
+
+/**
+ * The zone's stamp price or endpoint changed, so every per-address TXT (which leaves out what
+ * equals the zone policy) is re-encoded; OPENPGPKEY and CERT records are shared with `prev`, which
+ * keeps a policy change on a large zone from holding two copies of every key. Callers rebuild
+ * fully when the TTL changed, since that touches every record.
+ */
+export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, rows: Iterable<AddressPolicyRow>, defaults: PolicyDefaults): ZoneSnapshot {
+  const policy = zonePolicy(source, defaults);
+  const base = fold(prev.base, new Map(prev.overlay));
+  const arena = new Arena();
+  for (const row of rows) {
+    const owners = addressOwners(row.localPart);
+    if (!base.has(owners.openpgpkey)) continue;
+    const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
+    base.set(owners.keypost, [encodeRRset(TYPE.TXT, policy.ttl, [txt(text).wire], arena)]);
+  }
+  return { ...zoneFrame(source, defaults, prev.addressCount), base, overlay: new Map(), addressCount: prev.addressCount };
 }
 
 /** Every name with its RRsets: apex names first, then address names (AXFR, zone files). */
@@ -276,12 +313,6 @@ export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, NameNode]> {
     if (!zone.fixed.has(owner)) yield [owner, node];
   }
   for (const [owner, node] of zone.overlay) if (node && !zone.fixed.has(owner)) yield [owner, node];
-}
-
-/** A digest of the zone row fields that shape every record; a change means a full rebuild. */
-export function policyFingerprint(source: ZoneSource): string {
-  const { serial: _serial, ...rest } = source;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('base64');
 }
 
 /** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { answer } from '../../src/dns/answer.js';
-import { applyChanges, buildZoneSnapshot, withZone, emptySnapshotSet, type SnapshotSet } from '../../src/dns/zone-snapshot.js';
+import { applyChanges, buildZoneSnapshot, rewriteAddressPolicy, withZone, emptySnapshotSet, type SnapshotSet } from '../../src/dns/zone-snapshot.js';
 import type { AddressSource, ZoneSource } from '../../src/dns/zone-records.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
 import { buildQuery, flagsOf, parse } from './support/wire-client.js';
@@ -297,4 +297,21 @@ test('the longest served zone answers, with few zones and with many', async (t) 
       assert.equal(flagsOf(answer(many, buildQuery(`${openpgpkeyLabel('bob')}._openpgpkey.sub.example.test`, TYPE.OPENPGPKEY), tcp)!).rcode, 0);
     });
   }
+});
+
+test('a zone policy change re-encodes the address TXT records and shares the keys', () => {
+  const before = buildZoneSnapshot(ZONE, [alice, bob], defaults);
+  const changed: ZoneSource = { ...ZONE, serial: 8, powBits: 26, endpoint: 'smtp://bob.onion:25' };
+  const rows = [alice, bob].map(({ localPart, fingerprint, endpoint, powBits }) => ({ localPart, fingerprint, endpoint, powBits }));
+  const rewritten = rewriteAddressPolicy(before, changed, rows, defaults);
+  const expected = buildZoneSnapshot(changed, [alice, bob], defaults);
+  for (const local of ['alice', 'bob']) {
+    const q = buildQuery(`${openpgpkeyLabel(local)}._keypost.example.test`, TYPE.TXT);
+    assert.deepEqual(answer(withZone(emptySnapshotSet(), rewritten), q, tcp), answer(withZone(emptySnapshotSet(), expected), q, tcp));
+  }
+  // bob's own ep and pow now equal the zone's, so his TXT carries neither.
+  const bobTxt = parse(answer(withZone(emptySnapshotSet(), rewritten), buildQuery(`${openpgpkeyLabel('bob')}._keypost.example.test`, TYPE.TXT), tcp)!);
+  assert.deepEqual((bobTxt.answers[0] as unknown as { data: string[] }).data, [`v=kp1; fpr=${'B'.repeat(40)}`]);
+  const keyOwner = (s: typeof before) => s.base.get([...s.base.keys()].find((k) => k.includes('_openpgpkey'))!)!;
+  assert.equal(keyOwner(rewritten), keyOwner(before), 'OPENPGPKEY RRsets are the same objects');
 });

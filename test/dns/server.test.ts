@@ -159,7 +159,7 @@ test('TCP: idle connections are closed, also one that trickles a frame byte by b
   try {
     const port = Number(bound.slice(bound.lastIndexOf(':') + 1));
     const lifetime = (trickle: boolean) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<number>((resolve) => {
         const started = Date.now();
         const socket = connect({ host: '127.0.0.1', port });
         let timer: NodeJS.Timeout | undefined;
@@ -172,7 +172,8 @@ test('TCP: idle connections are closed, also one that trickles a frame byte by b
           clearInterval(timer);
           resolve(Date.now() - started);
         });
-        socket.on('error', reject);
+        // Writing the next octet after the server closed may reset the connection; close follows.
+        socket.on('error', () => undefined);
       });
     for (const trickle of [false, true]) {
       const lasted = await lifetime(trickle);
@@ -243,4 +244,17 @@ test('a zone added with keypost domain add is served at once; removed, it is ref
   assert.equal((await dig(server, '+short', `_keypost.${zone}`, 'TXT')).trim(), '"v=kp1; pow=18"');
   await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'remove', zone], { env, timeoutMs: 60_000 });
   await waitFor('the zone gone', async () => (status(await dig(server, zone, 'SOA')) === 'REFUSED' ? true : undefined), 2000);
+});
+
+test('a zone policy change shows in the zone TXT and in address TXT records that no longer differ', { skip }, async () => {
+  const env = { ...process.env, ...db.env, KEYPOST_LOG_LEVEL: 'warn' };
+  const txt = async (name: string) => (await dig(server, '+short', name, 'TXT')).trim();
+  await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'set', ZONE, '--pow', '28'], { env, timeoutMs: 60_000 });
+  await waitFor('the new policy', async () => ((await txt(`_keypost.${ZONE}`)).includes('pow=28') ? true : undefined), 2000);
+  // big's own price equals the zone's now, so only its endpoint stays.
+  assert.equal(await txt(owner('big', '_keypost')), `"v=kp1; fpr=${big.fingerprint}; ep=smtp://big.onion:25"`);
+  assert.equal(await txt(owner('alice', '_keypost')), `"v=kp1; fpr=${alice.fingerprint}"`);
+  assert.equal((await dig(server, '+short', owner('alice'), 'OPENPGPKEY')).replace(/\s+/g, ''), alice.binary.toString('base64'));
+  await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'set', ZONE, '--pow', '24'], { env, timeoutMs: 60_000 });
+  await waitFor('the old policy', async () => ((await txt(owner('big', '_keypost'))).includes('pow=28') ? true : undefined), 2000);
 });
