@@ -9,7 +9,7 @@ import { servedDomainNames } from './domains.js';
 import { checkKey, keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
 import type { Mailer } from './mailer.js';
 import { domainOfAddress, parseAddress } from './names.js';
-import { publishAddress, withdrawAddress, withdrawKey } from './publish.js';
+import { publishAddress, publishMany, withdrawAddress, withdrawKey, type PublishInput } from './publish.js';
 import { composeVerificationMail } from './verification-mail.js';
 import {
   consumeVerificationToken,
@@ -105,16 +105,15 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
   async function refreshPublished(key: CheckedKey, status: Record<string, AddressStatus>): Promise<void> {
     const published = Object.keys(status).filter((a) => status[a] === 'published');
     if (!published.length) return;
-    await db.transaction().execute(async (tx) => {
-      for (const address of published) {
-        const row = await tx.selectFrom('addresses').select(['minimal_key', 'source']).where('address', '=', address).executeTakeFirst();
-        const identity = key.addresses.find((a) => a.address.toLowerCase() === address);
-        if (!row || !identity) continue;
-        const minimal = await minimalKeyFor(key.stripped, identity.address);
-        if (Buffer.compare(Buffer.from(minimal), Buffer.from(row.minimal_key)) === 0) continue;
-        await publishAddress(tx, { address, key, source: row.source });
-      }
-    });
+    const rows = await db.selectFrom('addresses').select(['address', 'minimal_key', 'source']).where('address', 'in', published).execute();
+    const changed: PublishInput[] = [];
+    for (const row of rows) {
+      const identity = key.addresses.find((a) => a.address.toLowerCase() === row.address);
+      if (!identity) continue;
+      const minimal = await minimalKeyFor(key.stripped, identity.address);
+      if (Buffer.compare(Buffer.from(minimal), Buffer.from(row.minimal_key)) !== 0) changed.push({ address: row.address, key, minimal, source: row.source });
+    }
+    if (changed.length) await db.transaction().execute((tx) => publishMany(tx, changed));
   }
 
   async function mailPublishLinks(key: CheckedKey, keyData: Uint8Array, addresses: string[]): Promise<string[]> {

@@ -4,6 +4,7 @@
 // withdraws, deletion by the address holder, HKP add, limits and the OpenAPI document.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as openpgp from 'openpgp';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMailSink, type MailSink } from '../support/mail-sink.js';
 import { addDomain, decryptMail, linkIn, makeKey, postJson, revokedCopy, startApi, type RunningApi } from './write-side.js';
@@ -145,6 +146,24 @@ describe('VKS upload and request-verify', () => {
     assert.equal(row?.fingerprint, second.fingerprint);
     const old = await testDb.db.selectFrom('keys').select('key_data').where('fingerprint', '=', first.fingerprint).executeTakeFirstOrThrow();
     assert.ok(!Buffer.from(old.key_data).toString('latin1').includes('bob@example.org'), 'the replaced key no longer names the address');
+  });
+
+  test('re-uploading a published key with a new subkey refreshes it without a mail', async () => {
+    const key = await makeKey(['ivan@example.org']);
+    assert.equal((await postJson(`${api.baseUrl}/v/${await requestLink(key, 'ivan@example.org')}`, {})).status, 200);
+    const mailsBefore = sink.messages.length;
+    const privateKey = await openpgp.readPrivateKey({ armoredKey: key.privateKey });
+    const extended = (await privateKey.addSubkey({})).toPublic().armor();
+    const upload = await postJson(`${api.baseUrl}/vks/v1/upload`, { keytext: extended });
+    assert.equal(upload.status, 200);
+    assert.equal(upload.body.status['ivan@example.org'], 'published');
+    const stored = await testDb.db.selectFrom('keys').select('key_ids').where('fingerprint', '=', key.fingerprint).executeTakeFirstOrThrow();
+    assert.equal(stored.key_ids.length, 3, 'primary, original and new subkey');
+    const minimal = (await addressRow('ivan@example.org'))!.minimal_key;
+    const served = await openpgp.readKey({ binaryKey: new Uint8Array(minimal) });
+    assert.equal(served.subkeys.length, 2);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(sink.messages.length, mailsBefore);
   });
 
   test('request-verify refuses addresses the key does not hold, and a repeated request sends no second mail', async () => {
