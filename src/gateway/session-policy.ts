@@ -173,6 +173,8 @@ export class SessionPolicy {
     const state = this.state(session);
     const now = this.deps.now();
     const planned = rcptTo.map((a) => state.recipients.get(a.toLowerCase())).filter((p): p is PlannedRecipient => !!p);
+    // Every envelope recipient passed RCPT here; one without a plan would be silently dropped.
+    if (planned.length !== rcptTo.length) return deny(GATEWAY_CODES.lookupFailed);
     const headerEnd = headerSectionEnd(raw);
     const fields = parseHeaderFields(raw, headerEnd);
 
