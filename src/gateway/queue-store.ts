@@ -47,9 +47,15 @@ export interface ClaimedRecipient {
   message?: QueuedMessage;
 }
 
-/** Queue ids: 16 upper-case hex digits, random so that nodes never collide. */
+// Queue ids: 16 upper-case hex digits counting up from a random 64-bit start per process, so that
+// nodes never collide (their ranges would have to overlap within 2^64) without asking the kernel
+// for randomness per message.
+let nextQueueId = BigInt(`0x${randomBytes(8).toString('hex')}`);
+const ID_SPACE = 1n << 64n;
+
 export function newQueueId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  nextQueueId = (nextQueueId + 1n) % ID_SPACE;
+  return nextQueueId.toString(16).toUpperCase().padStart(16, '0');
 }
 
 /** Inserts messages and their recipients in the caller's transaction (multi-row, two statements). */

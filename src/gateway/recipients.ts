@@ -54,6 +54,7 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
   const ttl = options.cacheTtlMs ?? 30_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, DirectoryEntry>();
+  const canonical = new Map<string, string>();
   const smarthost = options.smarthost ? canonicalHop(options.smarthost) : undefined;
   const unsubscribe = options.changeFeed?.onZoneChange((zone) => {
     for (const key of cache.keys()) if (domainOf(key) === zone) cache.delete(key);
@@ -102,11 +103,15 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
         if (!entry.address?.published) return { ok: false, denial: deny(GATEWAY_CODES.recipientUnknown, { address }) };
         const hop = entry.address.nextHop ?? entry.zone.nextHop ?? smarthost;
         if (!hop) return { ok: false, denial: deny(GATEWAY_CODES.noNextHop, { address }) };
-        let nextHop: string;
-        try {
-          nextHop = canonicalHop(hop);
-        } catch {
-          return { ok: false, denial: deny(GATEWAY_CODES.configInvalid, { address }) };
+        let nextHop = canonical.get(hop);
+        if (nextHop === undefined) {
+          try {
+            nextHop = canonicalHop(hop);
+          } catch {
+            return { ok: false, denial: deny(GATEWAY_CODES.configInvalid, { address }) };
+          }
+          if (canonical.size > 10_000) canonical.clear();
+          canonical.set(hop, nextHop);
         }
         const price = entry.address.powBits ?? entry.zone.powBits ?? options.defaultBits;
         return { ok: true, route: { address, price, nextHop, served: true } };

@@ -80,6 +80,29 @@ describe('relay worker', { skip }, () => {
     assert.ok((await metric('keypost_gateway_deliveries_total', '{outcome="delivered"}')) >= 1);
   });
 
+  test('two gateway nodes share the queue and deliver each message once', async () => {
+    const second = await startGateway(db);
+    try {
+      const before = mailbox.mails.length;
+      // Both nodes accept; both relay whatever is due, claiming rows with SKIP LOCKED.
+      const ids = await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          const stamp = await hashcashStamp('alice@example.org', 8);
+          const server = i % 2 ? second.address : gateway.address;
+          const result = await swaks({ server, to: 'alice@example.org', data: `Subject: shared ${i}\r\nX-Hashcash: ${stamp}\r\n\r\nx\r\n.\r\n` });
+          return /queued as ([0-9A-F]{16})/.exec(result.stdout)?.[1];
+        }),
+      );
+      assert.equal(ids.filter(Boolean).length, 30);
+      await mailbox.waitForCount(before + 30, 20_000);
+      await sleep(800);
+      const got = subjects(mailbox).slice(before).sort();
+      assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => `shared ${i}`).sort());
+    } finally {
+      await second.close();
+    }
+  });
+
   test('a permanent refusal bounces an RFC 3464 DSN to the sender', async () => {
     mailbox.mode = 'refuse';
     try {

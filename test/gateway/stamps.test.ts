@@ -59,6 +59,7 @@ describe('stamp rule', { skip }, () => {
     const mail = downstream.mails[0];
     assert.deepEqual(mail.to, ['alice@example.org']);
     assert.equal(mail.from, 'sender@sender.test');
+    assert.equal(mail.secure, true, 'the next hop offered STARTTLS, so the relay used it');
     const raw = mail.raw.toString('latin1');
     assert.ok(raw.endsWith(`${headers}\r\n${body}`), 'the message arrives byte for byte after the added trace fields');
     assert.equal(raw.slice(raw.indexOf('\r\n\r\n') + 4), body);

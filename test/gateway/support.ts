@@ -77,6 +77,8 @@ export interface ReceivedMail {
   raw: Buffer;
   /** When the end of DATA arrived (ms since the epoch). */
   at: number;
+  /** Whether the client had upgraded the session with STARTTLS. */
+  secure: boolean;
 }
 
 export type DownstreamMode = 'accept' | 'defer' | 'refuse';
@@ -122,6 +124,7 @@ export async function startDownstream(port = 0, options: { delayMs?: number } = 
               to: session.envelope.rcptTo.map((r) => r.address),
               raw: Buffer.concat(chunks),
               at: Date.now(),
+              secure: session.secure,
             });
             waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
             callback();
