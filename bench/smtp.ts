@@ -173,7 +173,15 @@ async function queueEmpty(db: DatabaseHandle): Promise<boolean> {
   return Number(rows[0].n) === 0;
 }
 
+/** Transactions the database committed so far (autocommit statements included). */
+async function commits(db: DatabaseHandle): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select xact_commit as n from pg_stat_database where datname = current_database()`.execute(db.db);
+  return Number(rows[0].n);
+}
+
 interface Result {
+  /** Database transactions per message (PostgreSQL's statistics lag slightly; indicative). */
+  xactsPerMsg: number;
   msgsPerSec: number;
   peakRssMb: number;
   /** Gateway CPU time per message: what one dedicated core would allow, whatever else runs. */
@@ -187,6 +195,7 @@ async function drive(gw: Gateway, db: DatabaseHandle, messages: Buffer[], sessio
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf(gw.child.pid!))), 50);
   const started = performance.now();
   const cpuBefore = cpuOf(gw.child.pid!);
+  const xactsBefore = await commits(db);
   await Promise.all(
     Array.from({ length: sessions }, async () => {
       let client: Client | undefined;
@@ -207,7 +216,9 @@ async function drive(gw: Gateway, db: DatabaseHandle, messages: Buffer[], sessio
   clearInterval(sampler);
   peak = Math.max(peak, rssOf(gw.child.pid!));
   const cpuMsPerMsg = ((cpuOf(gw.child.pid!) - cpuBefore) * 1000) / messages.length;
-  return { msgsPerSec: messages.length / seconds, peakRssMb: peak / 1024 / 1024, cpuMsPerMsg };
+  await sleep(600); // let the statistics collector catch up
+  const xactsPerMsg = (await commits(db) - xactsBefore) / messages.length;
+  return { msgsPerSec: messages.length / seconds, peakRssMb: peak / 1024 / 1024, cpuMsPerMsg, xactsPerMsg };
 }
 
 async function peer(sinkPort: number, count: number, size: number, sessions: number, reuse: boolean): Promise<number> {
@@ -248,7 +259,7 @@ async function main(): Promise<void> {
         peers.push(await peer(sinkPort, s.count, s.size, s.sessions, s.reuse));
         process.stderr.write(
           `  ${s.name} run ${r + 1}: keypost ${keypost[r].msgsPerSec.toFixed(0)} msgs/s (peak RSS ${keypost[r].peakRssMb.toFixed(0)} MB, ` +
-            `${keypost[r].cpuMsPerMsg.toFixed(2)} ms CPU/msg), ` +
+            `${keypost[r].cpuMsPerMsg.toFixed(2)} ms CPU/msg, ${keypost[r].xactsPerMsg.toFixed(2)} db transactions/msg), ` +
             `smtp-source → smtp-sink ${peers[r].toFixed(0)} msgs/s\n`,
         );
       }
