@@ -13,24 +13,22 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { Db } from '../db/database.js';
 import { mintStamp } from '../pow/mint.js';
-import { buildDsn, statusOf, type FailedRecipient } from './dsn.js';
+import type { FailedRecipient } from './dsn.js';
 import { verdictHeader } from './headers.js';
 import type { KeypostResolver } from './keypost-resolver.js';
 import type { GatewayMetrics } from './metrics.js';
 import { MX_PREFIX, parseHop } from './next-hop.js';
+import { bouncesFor, classifyDelivery, retryDelay, type Outcome } from './outcomes.js';
 import {
   claimDue,
   insertMessages,
   loadMessages,
-  newQueueId,
   recordOutcomes,
   releaseClaims,
   renewLeases,
   saveMintedStamp,
   type ClaimedRecipient,
   type Deferral,
-  type NewMessage,
-  type NewRecipient,
   type QueuedMessage,
   type RecipientKey,
 } from './queue-store.js';
@@ -52,11 +50,6 @@ interface Group {
   nextHop: string;
   rows: ClaimedRecipient[];
 }
-
-type Outcome =
-  | { row: ClaimedRecipient; kind: 'delivered' }
-  | { row: ClaimedRecipient; kind: 'deferred'; error: string }
-  | { row: ClaimedRecipient; kind: 'failed'; failure: FailedRecipient; message: QueuedMessage };
 
 const keyOf = (k: RecipientKey) => `${k.messageId}\u0000${k.recipient}`;
 
@@ -247,7 +240,7 @@ export class RelayWorker {
       result = await this.pool.deliver(target, { from: message.sender, to: rows.map((r) => r.recipient) }, data);
       if (result.ok || !result.connectFailed) break;
     }
-    this.record(this.classify(rows, message, result!, host));
+    this.record(classifyDelivery(rows, message, result!, { now: this.deps.now(), maxAgeMs: this.deps.gateway.relay.maxAgeMs, host }));
   }
 
   /** Submission mode: a stamp minted at each remote recipient's price, kept for retries. */
@@ -265,51 +258,6 @@ export class RelayWorker {
       headers += verdictHeader(this.deps.gateway.hostname, { result: 'minted', bits: row.mintBits });
     }
     return headers;
-  }
-
-  private classify(rows: ClaimedRecipient[], message: QueuedMessage, result: DeliveryResult, host: string): Outcome[] {
-    const expired = (row: ClaimedRecipient) => this.deps.now().getTime() - row.receivedAt.getTime() >= this.deps.gateway.relay.maxAgeMs;
-    const outcome = (row: ClaimedRecipient, code: number | undefined, response: string, remote: boolean): Outcome => {
-      if (code !== undefined && code >= 500) {
-        return {
-          row,
-          kind: 'failed',
-          message,
-          failure: { recipient: row.recipient, status: statusOf(response, true), diagnostic: response, remoteMta: remote ? host : undefined, smtpReply: remote },
-        };
-      }
-      if (expired(row)) {
-        return {
-          row,
-          kind: 'failed',
-          message,
-          failure: {
-            recipient: row.recipient,
-            status: code !== undefined ? statusOf(response, false).replace(/^4\.0\.0$/, '4.4.7') : '4.4.7',
-            diagnostic: `delivery time expired; last error: ${response}`,
-            remoteMta: remote && code !== undefined ? host : undefined,
-            smtpReply: false,
-          },
-        };
-      }
-      return { row, kind: 'deferred', error: remote ? `${host}: ${response}` : response };
-    };
-    if (!result.ok) return rows.map((row) => outcome(row, result.code, result.response, !result.connectFailed));
-    const accepted = new Set(result.accepted.map((a) => a.toLowerCase()));
-    const refused = new Map(result.refused.map((r) => [r.recipient.toLowerCase(), r]));
-    return rows.map((row) => {
-      const lower = row.recipient.toLowerCase();
-      if (accepted.has(lower)) return { row, kind: 'delivered' as const };
-      const r = refused.get(lower);
-      return outcome(row, r?.code ?? 451, r?.response ?? 'recipient not acknowledged', true);
-    });
-  }
-
-  private retryDelay(row: ClaimedRecipient): number {
-    const { retryMinMs, retryMaxMs } = this.deps.gateway.relay;
-    const base = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(30, Math.max(0, row.attempts - 1)));
-    // ±10% so that a burst deferred together does not come back together.
-    return base * (0.9 + Math.random() * 0.2);
   }
 
   private record(outcomes: Outcome[]): void {
@@ -343,7 +291,8 @@ export class RelayWorker {
     const failedByMessage = new Map<string, { message: QueuedMessage; failures: FailedRecipient[] }>();
     for (const o of batch) {
       if (o.kind === 'deferred') {
-        deferred.push({ messageId: o.row.messageId, recipient: o.row.recipient, error: o.error, delayMs: this.retryDelay(o.row) });
+        const { retryMinMs, retryMaxMs } = this.deps.gateway.relay;
+        deferred.push({ messageId: o.row.messageId, recipient: o.row.recipient, error: o.error, delayMs: retryDelay(o.row.attempts, retryMinMs, retryMaxMs) });
         continue;
       }
       done.push(o.row);
@@ -353,7 +302,13 @@ export class RelayWorker {
         failedByMessage.set(o.message.id, entry);
       }
     }
-    const bounces = await this.bounces([...failedByMessage.values()]);
+    const bounces = await bouncesFor([...failedByMessage.values()], {
+      directory: this.deps.directory,
+      hostname: this.deps.gateway.hostname,
+      now: this.deps.now(),
+      metrics: this.deps.metrics,
+      log: this.deps.log,
+    });
     await this.deps.db.transaction().execute(async (tx) => {
       await insertMessages(tx, bounces);
       await recordOutcomes(tx, this.owner, done, deferred);
@@ -370,39 +325,6 @@ export class RelayWorker {
       );
     }
     if (bounces.length) this.wake();
-  }
-
-  /** DSNs for failed recipients, routed like any mail to the original sender. */
-  private async bounces(failed: { message: QueuedMessage; failures: FailedRecipient[] }[]): Promise<{ message: NewMessage; recipients: NewRecipient[] }[]> {
-    const out: { message: NewMessage; recipients: NewRecipient[] }[] = [];
-    for (const { message, failures } of failed) {
-      // Never bounce a bounce (RFC 5321 section 6.1 and RFC 3464 section 1.1): null sender, dropped.
-      if (message.sender === '' || message.kind === 'dsn') {
-        this.deps.metrics.deliveries.inc({ outcome: 'dropped' }, failures.length);
-        this.deps.log.warn({ queueId: message.id, failures }, 'undeliverable bounce dropped');
-        continue;
-      }
-      const route = await this.deps.directory.resolve(message.sender).catch(() => undefined);
-      let nextHop: string | undefined;
-      if (route?.ok) nextHop = route.route.nextHop;
-      else if (!route || route.denial.code === 'GW_RELAY_DENIED') nextHop = this.deps.directory.outboundHop(message.sender);
-      if (!nextHop) {
-        this.deps.log.warn({ queueId: message.id, sender: message.sender }, 'no route for the bounce; dropped');
-        continue;
-      }
-      const id = newQueueId();
-      const body = buildDsn({
-        reportingMta: this.deps.gateway.hostname,
-        queueId: message.id,
-        sender: message.sender,
-        arrivalDate: message.receivedAt,
-        now: this.deps.now(),
-        original: Buffer.concat([Buffer.from(message.traceHeaders, 'latin1'), message.body]),
-        failed: failures,
-      });
-      out.push({ message: { id, kind: 'dsn', sender: '', traceHeaders: '', body }, recipients: [{ recipient: message.sender, nextHop }] });
-    }
-    return out;
   }
 
   async close(): Promise<void> {
