@@ -36,6 +36,8 @@ interface ZoneState {
   loaded?: LoadedZone;
   running?: Promise<void>;
   again: boolean;
+  /** Callers waiting for the next attempt to finish, whatever its outcome. */
+  waiters: (() => void)[];
 }
 
 export function createDnsComponent(services: Services, options: DnsComponentOptions = {}): DnsComponent {
@@ -76,32 +78,41 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     }
   }
 
-  /** Coalesces change events: one refresh runs per zone, and one more follows if events came in. */
+  /**
+   * Coalesces change events: one refresh runs per zone, and one more follows if events came in.
+   * Resolves when the next attempt has finished; a failing zone keeps retrying in the background
+   * without holding up the caller (or the start of the server).
+   */
   function schedule(zone: string): Promise<void> {
     let state = zones.get(zone);
-    if (!state) zones.set(zone, (state = { again: false }));
+    if (!state) zones.set(zone, (state = { again: false, waiters: [] }));
     const s = state;
+    const attempted = new Promise<void>((resolve) => s.waiters.push(resolve));
     if (s.running) {
       s.again = true;
-      return s.running;
+      return attempted;
     }
     s.running = (async () => {
       do {
         s.again = false;
+        const settle = () => s.waiters.splice(0).forEach((resolve) => resolve());
         try {
           await refreshOnce(zone, s);
+          settle();
           if (s.loaded && !closed) await new Promise((r) => setTimeout(r, REFRESH_GATHER_MS));
         } catch (err) {
           counters.zoneLoadFailures++;
           log.warn({ err, zone }, 'zone refresh failed; retrying');
+          settle();
           if (closed) break;
           await new Promise((r) => setTimeout(r, RETRY_AFTER_FAILURE_MS));
           s.again = true;
         }
       } while (s.again && !closed);
       s.running = undefined;
+      s.waiters.splice(0).forEach((resolve) => resolve());
     })();
-    return s.running;
+    return attempted;
   }
 
   async function bind(host: string, port: number): Promise<void> {

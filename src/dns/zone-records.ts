@@ -1,5 +1,6 @@
 // What a zone publishes, as plain records (DESIGN.md "What DNS publishes"). Shared by the snapshot
 // builder (which pre-encodes them), AXFR and `keypost dns records`, so there is one source of truth.
+import { isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../directory/address-hashes.js';
 import * as rd from './rdata.js';
@@ -115,13 +116,23 @@ export function addressOwners(localPart: string): AddressOwners {
   };
 }
 
+/**
+ * Largest key published as OPENPGPKEY: RDLENGTH is 16 bits and the whole answer, question included,
+ * must fit a 65,535-octet TCP message (RFC 1035 §4.2.2). A larger key is still served by the API.
+ */
+export const MAX_OPENPGPKEY_RDATA = 65_535 - 1024;
+
 export function addressRecords(policy: ZonePolicy, address: AddressSource): ZoneRecord[] {
   const owners = addressOwners(address.localPart);
-  return [
-    { owner: owners.openpgpkey, ttl: policy.ttl, rdata: rd.openpgpkey(address.minimalKey) },
+  const records: ZoneRecord[] = [
     { owner: owners.keypost, ttl: policy.ttl, rdata: rd.txt(addressPolicyText(policy, address)) },
     { owner: owners.pka, ttl: policy.ttl, rdata: rd.certIpgp(address.fingerprint) },
   ];
+  // The _keypost TXT comes first and is always there: it is what marks an address as published.
+  if (address.minimalKey.length <= MAX_OPENPGPKEY_RDATA) {
+    records.splice(1, 0, { owner: owners.openpgpkey, ttl: policy.ttl, rdata: rd.openpgpkey(address.minimalKey) });
+  }
+  return records;
 }
 
 /** Name servers to publish: the configured ones, or ns1.<zone> when none are configured. */
@@ -146,15 +157,17 @@ export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] 
   });
   for (const server of servers) records.push({ owner: '', ttl: policy.ttl, rdata: rd.ns(server.name) });
   records.push({ owner: KEYPOST_OWNER, ttl: policy.ttl, rdata: rd.txt(zonePolicyText(policy)) });
-  for (const address of zone.dns.openpgpkeyAddresses ?? []) {
-    records.push({ owner: relativeKey(['openpgpkey']), ttl: policy.ttl, rdata: address.includes(':') ? rd.aaaa(address) : rd.a(address) });
+  // Settings are validated when written; anything unusable is left out here rather than failing
+  // the whole zone.
+  const address = (ip: string): rd.Rdata[] => (isIPv4(ip) ? [rd.a(ip)] : isIPv6(ip) ? [rd.aaaa(ip)] : []);
+  for (const ip of zone.dns.openpgpkeyAddresses ?? []) {
+    for (const rdata of address(ip)) records.push({ owner: relativeKey(['openpgpkey']), ttl: policy.ttl, rdata });
   }
   // Addresses of name servers inside the zone are authoritative data here (RFC 1034 §4.2.1).
   for (const server of servers) {
     const owner = relativeOwner(zone.name, server.name);
     if (owner === undefined || owner === '') continue;
-    for (const v4 of server.ipv4 ?? []) records.push({ owner, ttl: policy.ttl, rdata: rd.a(v4) });
-    for (const v6 of server.ipv6 ?? []) records.push({ owner, ttl: policy.ttl, rdata: rd.aaaa(v6) });
+    for (const ip of [...(server.ipv4 ?? []), ...(server.ipv6 ?? [])]) for (const rdata of address(ip)) records.push({ owner, ttl: policy.ttl, rdata });
   }
   return records;
 }

@@ -203,7 +203,7 @@ export class ZoneBuilder {
 
   add(address: AddressSource): void {
     const nodes = addressNodes(this.policy, address, this.arena);
-    if (!this.base.has(nodes[0][0])) this.count++;
+    if (!this.base.has(nodes[0][0])) this.count++; // nodes[0] is the _keypost TXT
     for (const [owner, node] of nodes) this.base.set(owner, node);
   }
 
@@ -248,7 +248,7 @@ export function applyChanges(prev: ZoneSnapshot, source: ZoneSource, changes: Ad
   let count = prev.addressCount;
   for (const change of changes) {
     const owners = addressOwners(change.localPart);
-    const existed = exists(owners.openpgpkey);
+    const existed = exists(owners.keypost);
     if (change.row) {
       for (const [owner, node] of addressNodes(policy, change.row)) overlay.set(owner, node);
       if (!existed) count++;
@@ -298,7 +298,7 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
   const arena = new Arena();
   for (const row of rows) {
     const owners = addressOwners(row.localPart);
-    if (!base.has(owners.openpgpkey)) continue;
+    if (!base.has(owners.keypost)) continue;
     const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
     base.set(owners.keypost, [encodeRRset(TYPE.TXT, policy.ttl, [txt(text).wire], arena)]);
   }

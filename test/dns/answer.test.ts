@@ -315,3 +315,13 @@ test('a zone policy change re-encodes the address TXT records and shares the key
   const keyOwner = (s: typeof before) => s.base.get([...s.base.keys()].find((k) => k.includes('_openpgpkey'))!)!;
   assert.equal(keyOwner(rewritten), keyOwner(before), 'OPENPGPKEY RRsets are the same objects');
 });
+
+test('a key too large for any DNS message is left out; the address TXT and CERT stay', () => {
+  const huge: AddressSource = { localPart: 'huge', fingerprint: 'D'.repeat(40), minimalKey: randomBytes(70_000), endpoint: null, powBits: null };
+  const zone = withZone(emptySnapshotSet(), buildZoneSnapshot(ZONE, [huge], defaults));
+  const key = answer(zone, buildQuery(h('huge'), TYPE.OPENPGPKEY), tcp)!;
+  assert.equal(flagsOf(key).rcode, 3, 'no record at that name at all');
+  assert.equal(parse(key).answers.length, 0);
+  const txt = parse(answer(zone, buildQuery(`${openpgpkeyLabel('huge')}._keypost.example.test`, TYPE.TXT), tcp)!);
+  assert.equal(txt.answers.length, 1);
+});

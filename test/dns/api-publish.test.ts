@@ -47,18 +47,19 @@ after(async () => {
 test('a key published through the API is served by every DNS node within a second', { skip }, async () => {
   const nodes = [dnsOf(keypost), otherNode];
   const before = await serial(nodes[0]);
-  const started = Date.now();
   const response = await fetch(`http://${keypost.addresses.api}/v1/domains/${ZONE}/addresses/carol@${ZONE}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ keytext: key.armored, pow: 23 }),
   });
+  // The API answers after the publish committed: from then on, one second for every node.
+  const committed = Date.now();
   assert.equal(response.status, 200, await response.text());
   const name = `${openpgpkeyLabel('carol')}._openpgpkey.${ZONE}`;
-  for (const node of nodes) {
-    await waitFor('the published key', async () => ((await dig(node, '+short', name, 'OPENPGPKEY')).trim() ? true : undefined), 1000, 20);
-  }
-  assert.ok(Date.now() - started < 1500, `served after ${Date.now() - started} ms`);
+  await Promise.all(
+    nodes.map((node) => waitFor('the published key', async () => ((await dig(node, '+short', name, 'OPENPGPKEY')).trim() ? true : undefined), 1000, 20)),
+  );
+  assert.ok(Date.now() - committed < 1000, `served by both nodes after ${Date.now() - committed} ms`);
   for (const node of nodes) assert.ok((await serial(node)) > before);
 
   // The record holds the directory's minimal key: this address's user ID and the same fingerprint
@@ -75,7 +76,7 @@ test('a key published through the API is served by every DNS node within a secon
     headers: { authorization: `Bearer ${token}` },
   });
   assert.ok(withdrawn.ok, await withdrawn.text());
-  for (const node of nodes) {
-    await waitFor('the withdrawal', async () => (status(await dig(node, name, 'OPENPGPKEY')) === 'NXDOMAIN' ? true : undefined), 1000, 20);
-  }
+  await Promise.all(
+    nodes.map((node) => waitFor('the withdrawal', async () => (status(await dig(node, name, 'OPENPGPKEY')) === 'NXDOMAIN' ? true : undefined), 1000, 20)),
+  );
 });

@@ -258,3 +258,16 @@ test('a zone policy change shows in the zone TXT and in address TXT records that
   await tool(process.execPath, ['dist/src/cli/main.js', 'domain', 'set', ZONE, '--pow', '24'], { env, timeoutMs: 60_000 });
   await waitFor('the old policy', async () => ((await txt(owner('big', '_keypost'))).includes('pow=28') ? true : undefined), 2000);
 });
+
+test('a zone that cannot be loaded does not keep the server from starting or the other zones from answering', { skip }, async () => {
+  // A label of 64 octets cannot be encoded (RFC 1035 §2.3.4); the directory would refuse it, but a
+  // row written by hand must not take the DNS node down with it.
+  await addZone(db.db, 'broken.test', { dns: { nameservers: [{ name: `${'x'.repeat(64)}.broken.test` }] } });
+  const node = await startDns(db);
+  try {
+    assert.equal(status(await dig(node, 'broken.test', 'SOA')), 'REFUSED');
+    assert.equal(status(await dig(node, ZONE, 'SOA')), 'NOERROR');
+  } finally {
+    await node.close();
+  }
+});
