@@ -283,6 +283,15 @@ describe('rejections are 4xx JSON with a stable code', () => {
       assert.equal(response.body.code, code, name);
       assert.equal(typeof response.body.error, 'string', name);
     }
+    // A key that cannot receive the encrypted link cannot prove possession: refused at request time.
+    const { publicKey: signOnly } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email: 'sign-only@example.org' }], subkeys: [] });
+    const upload = await postJson(`${api.baseUrl}/vks/v1/upload`, { keytext: signOnly });
+    assert.equal(upload.status, 200);
+    const refused = await postJson(`${api.baseUrl}/vks/v1/request-verify`, { token: upload.body.token, addresses: ['sign-only@example.org'] });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.code, 'DIR_KEY_CANNOT_ENCRYPT');
+    assert.equal((await testDb.db.selectFrom('verification_tokens').select('address').where('address', '=', 'sign-only@example.org').execute()).length, 0);
+
     const badJson = await fetch(`${api.baseUrl}/vks/v1/upload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
     assert.equal(badJson.status, 400);
     assert.equal(((await badJson.json()) as any).code, 'REQUEST_INVALID');
