@@ -8,7 +8,7 @@
 import { parseQuery, type Query } from './query.js';
 import { transferAcl } from './acl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
-import { lookupNode, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { NODE_HEADER, findRRset, lookupNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -67,7 +67,8 @@ function udpLimit(q: Query): number {
 interface Sections {
   rcode: number;
   aa: boolean;
-  answer?: RRset;
+  /** Answer records: `count` of them in bytes[start, end). */
+  answer?: { bytes: Uint8Array; start: number; end: number; count: number };
   /** Offset of the apex name inside the question, for the SOA owner pointer. */
   soaOwner?: number;
   zone?: ZoneSnapshot;
@@ -87,7 +88,7 @@ function writeOpt(out: Buffer, o: number, q: Query, extendedRcode: number): void
 /** Header + question + sections + OPT; falls back to TC with no records when over `limit`. */
 function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer {
   const questionLength = q.questionEnd - HEADER_LENGTH;
-  const answerLength = s.answer ? s.answer.wire.length : 0;
+  const answerLength = s.answer ? s.answer.end - s.answer.start : 0;
   const authorityLength = s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
   const optLength = q.edns ? OPT_LENGTH : 0;
   let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + optLength;
@@ -110,7 +111,7 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   let o = q.questionEnd;
   if (!truncated) {
     if (s.answer) {
-      out.set(s.answer.wire, o);
+      out.set(s.answer.bytes.subarray(s.answer.start, s.answer.end), o);
       o += answerLength;
     }
     if (s.soaOwner !== undefined) {
@@ -145,7 +146,10 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   // current SOA alone, which tells it to transfer over TCP if it is behind (RFC 1995 §2).
   if (q.qtype === TYPE.IXFR && ctx?.transport === 'udp' && match.apexLabel === 0) {
     const acl = transferAcl(zone, ctx.remote);
-    if (acl.allowed && (!acl.tsigKey || q.tsig?.keyKey === acl.tsigKey)) return { rcode: RCODE.NOERROR, aa: true, answer: zone.soa, zone, match };
+    if (acl.allowed && (!acl.tsigKey || q.tsig?.keyKey === acl.tsigKey)) {
+      const soa = { bytes: zone.soa.wire, start: 0, end: zone.soa.wire.length, count: zone.soa.count };
+      return { rcode: RCODE.NOERROR, aa: true, answer: soa, zone, match };
+    }
     return { rcode: acl.allowed ? RCODE.NOTAUTH : RCODE.REFUSED, aa: false, match };
   }
   if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
@@ -155,14 +159,11 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   else rel = q.key.slice(0, q.key.length - zone.apexKey.length);
   const node = lookupNode(zone, rel);
   if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
-  let answer: RRset | undefined;
-  if (q.qtype === TYPE.ANY) {
-    // RFC 8482 §4.1: answering with one of the RRsets at the name is enough.
-    if (node.length) answer = node[0];
-  } else {
-    for (const set of node) if (set.type === q.qtype) answer = set;
-  }
-  if (!answer) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, zone, match };
+  // RFC 8482 §4.1: ANY is answered with one of the RRsets at the name.
+  const at = q.qtype === TYPE.ANY ? (node.length ? 0 : -1) : findRRset(node, q.qtype);
+  if (at < 0) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, zone, match };
+  const start = at + NODE_HEADER;
+  const answer = { bytes: node, start, end: start + node.readUInt32BE(at + 8), count: node.readUInt16BE(at + 2) };
   return { rcode: RCODE.NOERROR, aa: true, answer, zone, match };
 }
 

@@ -3,6 +3,9 @@
 // written as a pointer to the question name at offset 12, RFC 1035 §4.1.4), and empty non-terminals
 // are explicit (RFC 8020: a name with children exists, so it answers NODATA, not NXDOMAIN).
 //
+// Each name is one buffer holding all its RRsets (a 12-octet header per RRset, then its records):
+// at 300,000 names, an object, an array and a view per name would cost more than the keys do.
+//
 // A zone with 100,000 addresses has some 300,000 names; copying that map for each publish would
 // cost more than answering. So a snapshot is a large `base` plus a small `overlay` of names changed
 // since the base was built. Publishing makes a new snapshot with a copied overlay; when the overlay
@@ -34,8 +37,32 @@ export interface RRset {
   wire: Buffer;
 }
 
-/** The RRsets at one name; empty for an empty non-terminal. */
-export type NameNode = readonly RRset[];
+/**
+ * The RRsets at one name, encoded: per RRset a header of type(2) count(2) ttl(4) length(4), then
+ * `length` octets of records as in RRset.wire. Empty for an empty non-terminal.
+ */
+export type NameNode = Buffer;
+export const NODE_HEADER = 12;
+const EMPTY_NODE: NameNode = Buffer.alloc(0);
+
+/** Offset of the header of the RRset of `type` in `node`, or -1. The query path's only lookup. */
+export function findRRset(node: NameNode, type: number): number {
+  for (let o = 0; o < node.length; o += NODE_HEADER + node.readUInt32BE(o + 8)) {
+    if (((node[o] << 8) | node[o + 1]) === type) return o;
+  }
+  return -1;
+}
+
+/** The RRsets of a node as views (transfers, listings, digests). */
+export function nodeRRsets(node: NameNode): RRset[] {
+  const sets: RRset[] = [];
+  for (let o = 0; o < node.length; ) {
+    const length = node.readUInt32BE(o + 8);
+    sets.push({ type: node.readUInt16BE(o), count: node.readUInt16BE(o + 2), ttl: node.readUInt32BE(o + 4), wire: node.subarray(o + NODE_HEADER, o + NODE_HEADER + length) });
+    o += NODE_HEADER + length;
+  }
+  return sets;
+}
 
 export interface Secondary {
   address: string;
@@ -90,21 +117,49 @@ export class Arena {
   }
 }
 
-export function encodeRRset(type: number, ttl: number, rdatas: Buffer[], arena?: Arena): RRset {
-  let size = 0;
-  for (const r of rdatas) size += RR_FIXED + r.length;
-  const wire = arena ? arena.take(size) : Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const r of rdatas) {
-    wire.writeUInt16BE(0xc00c, o);
-    wire.writeUInt16BE(type, o + 2);
-    wire.writeUInt16BE(CLASS.IN, o + 4);
-    wire.writeUInt32BE(ttl >>> 0, o + 6);
-    wire.writeUInt16BE(r.length, o + 10);
-    r.copy(wire, o + 12);
+interface RRsetSource {
+  type: number;
+  ttl: number;
+  rdatas: Buffer[];
+}
+
+function writeRecords(out: Buffer, o: number, set: RRsetSource): number {
+  for (const r of set.rdatas) {
+    out.writeUInt16BE(0xc00c, o);
+    out.writeUInt16BE(set.type, o + 2);
+    out.writeUInt16BE(CLASS.IN, o + 4);
+    out.writeUInt32BE(set.ttl >>> 0, o + 6);
+    out.writeUInt16BE(r.length, o + 10);
+    r.copy(out, o + 12);
     o += RR_FIXED + r.length;
   }
+  return o;
+}
+
+const recordsLength = (set: RRsetSource) => set.rdatas.reduce((n, r) => n + RR_FIXED + r.length, 0);
+
+/** One RRset on its own (ZONEMD, the synthesised records of tests). */
+export function encodeRRset(type: number, ttl: number, rdatas: Buffer[]): RRset {
+  const set = { type, ttl, rdatas };
+  const wire = Buffer.allocUnsafe(recordsLength(set));
+  writeRecords(wire, 0, set);
   return { type, ttl, count: rdatas.length, wire };
+}
+
+export function encodeNode(sets: RRsetSource[], arena?: Arena): NameNode {
+  let size = 0;
+  for (const set of sets) size += NODE_HEADER + recordsLength(set);
+  const node = arena ? arena.take(size) : Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const set of sets) {
+    const length = recordsLength(set);
+    node.writeUInt16BE(set.type, o);
+    node.writeUInt16BE(set.rdatas.length, o + 2);
+    node.writeUInt32BE(set.ttl >>> 0, o + 4);
+    node.writeUInt32BE(length, o + 8);
+    o = writeRecords(node, o + NODE_HEADER, set);
+  }
+  return node;
 }
 
 /** The RDATAs of an encoded RRset, in order (for AXFR and zone files). */
@@ -132,13 +187,13 @@ function groupRecords(records: ZoneRecord[]): Map<string, NameNode> {
   }
   const nodes = new Map<string, NameNode>();
   for (const [owner, types] of byOwner) {
-    nodes.set(owner, [...types].map(([type, s]) => encodeRRset(type, s.ttl, s.rdatas)));
+    nodes.set(owner, encodeNode([...types].map(([type, set]) => ({ type, ttl: set.ttl, rdatas: set.rdatas }))));
   }
   return nodes;
 }
 
 function addressNodes(policy: ZonePolicy, address: AddressSource, arena?: Arena): [string, NameNode][] {
-  return addressRecords(policy, address).map((r) => [r.owner, [encodeRRset(r.rdata.type, r.ttl, [r.rdata.wire], arena)]]);
+  return addressRecords(policy, address).map((r) => [r.owner, encodeNode([{ type: r.rdata.type, ttl: r.ttl, rdatas: [r.rdata.wire] }], arena)]);
 }
 
 function tsigKeyMap(dns: ZoneDnsSettings): Map<string, Buffer> {
@@ -159,11 +214,11 @@ function secondaryList(dns: ZoneDnsSettings): Secondary[] {
 function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: number) {
   const policy = zonePolicy(source, defaults);
   const fixed = groupRecords(apexRecords(source, policy));
-  for (const owner of [...fixed.keys()]) for (const up of ancestors(owner)) if (!fixed.has(up)) fixed.set(up, []);
+  for (const owner of [...fixed.keys()]) for (const up of ancestors(owner)) if (!fixed.has(up)) fixed.set(up, EMPTY_NODE);
   if (addressCount > 0) {
-    for (const ent of [OPENPGPKEY_ENT, PKA_ENT]) if (!fixed.has(ent)) fixed.set(ent, []);
+    for (const ent of [OPENPGPKEY_ENT, PKA_ENT]) if (!fixed.has(ent)) fixed.set(ent, EMPTY_NODE);
   }
-  const soa = fixed.get('')!.find((s) => s.type === TYPE.SOA)!;
+  const soa = nodeRRsets(fixed.get('')!).find((set) => set.type === TYPE.SOA)!;
   const soaRdata = rrsetRdatas(soa)[0];
   const negativeSoa = Buffer.allocUnsafe(10 + soaRdata.length);
   negativeSoa.writeUInt16BE(TYPE.SOA, 0);
@@ -300,19 +355,19 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
     const owners = addressOwners(row.localPart);
     if (!base.has(owners.keypost)) continue;
     const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
-    base.set(owners.keypost, [encodeRRset(TYPE.TXT, policy.ttl, [txt(text).wire], arena)]);
+    base.set(owners.keypost, encodeNode([{ type: TYPE.TXT, ttl: policy.ttl, rdatas: [txt(text).wire] }], arena));
   }
   return { ...zoneFrame(source, defaults, prev.addressCount), base, overlay: new Map(), addressCount: prev.addressCount };
 }
 
 /** Every name with its RRsets: apex names first, then address names (AXFR, zone files). */
-export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, NameNode]> {
-  yield* zone.fixed;
+export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, RRset[]]> {
+  for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node)];
   for (const [owner, node] of zone.base) {
     if (zone.overlay.size && zone.overlay.has(owner)) continue;
-    if (!zone.fixed.has(owner)) yield [owner, node];
+    if (!zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
   }
-  for (const [owner, node] of zone.overlay) if (node && !zone.fixed.has(owner)) yield [owner, node];
+  for (const [owner, node] of zone.overlay) if (node && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
 }
 
 /** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */
