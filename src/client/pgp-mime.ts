@@ -1,16 +1,9 @@
 // PGP/MIME encryption (RFC 3156 §4). The message's content (its Content-* fields and body, one MIME
 // entity) is encrypted to every recipient key at once; the envelope-level fields (From, To,
-// Subject, Date, ...) stay outside so that mail can be routed, and the result is
-//
-//   Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=...
-//   --boundary
-//   Content-Type: application/pgp-encrypted        (the version part: "Version: 1")
-//   --boundary
-//   Content-Type: application/octet-stream         (the armoured OpenPGP message)
-//   --boundary--
-import { randomBytes } from 'node:crypto';
+// Subject, Date, ...) stay outside so that mail can be routed; src/mime/pgp-encrypted.ts builds the parts.
 import { createMessage, encrypt, readKey } from 'openpgp';
 import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { pgpMimeBody } from '../mime/pgp-encrypted.js';
 import { toCrlf, type HeaderField, type MailMessage } from './message.js';
 
 const isContentField = (f: HeaderField) => /^content-/i.test(f.name);
@@ -44,33 +37,13 @@ export async function encryptPgpMime(message: MailMessage, keys: readonly Uint8A
     encryptionKeys,
     format: 'armored',
   });
-  // Not a base64 character and never at the start of an armour line: cannot occur in the parts.
-  const boundary = `kp.${randomBytes(12).toString('hex')}`;
-  const body = [
-    'This is an OpenPGP/MIME encrypted message (RFC 3156).',
-    '',
-    `--${boundary}`,
-    'Content-Type: application/pgp-encrypted',
-    'Content-Description: PGP/MIME version identification',
-    '',
-    'Version: 1',
-    '',
-    `--${boundary}`,
-    'Content-Type: application/octet-stream; name="encrypted.asc"',
-    'Content-Description: OpenPGP encrypted message',
-    'Content-Disposition: inline; filename="encrypted.asc"',
-    '',
-    String(armored).trimEnd(),
-    '',
-    `--${boundary}--`,
-    '',
-  ].join('\r\n');
+  const { contentType, body } = pgpMimeBody(String(armored));
   const outer = message.fields.filter((f) => !isContentField(f) && !isMimeVersion(f));
   return {
     fields: [
       ...outer,
       { name: 'MIME-Version', value: ' 1.0' },
-      { name: 'Content-Type', value: ` multipart/encrypted; protocol="application/pgp-encrypted";\r\n boundary="${boundary}"` },
+      { name: 'Content-Type', value: ` ${contentType}` },
     ],
     body: toCrlf(Buffer.from(body, 'utf8')),
   };

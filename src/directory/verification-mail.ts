@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import type { OutgoingMail } from './mailer.js';
+import { pgpMimeBody } from '../mime/pgp-encrypted.js';
 
 registerHttpStatuses({ DIR_KEY_CANNOT_ENCRYPT: 422 });
 
@@ -61,7 +62,7 @@ export async function composeVerificationMail(input: VerificationMailInput): Pro
     // encryption subkeys expired) cannot prove possession through an encrypted mail.
     throw new KeypostError('DIR_KEY_CANNOT_ENCRYPT', 'the key has no valid encryption subkey, so no verification mail can be encrypted to it');
   }
-  const boundary = `kp-${randomBytes(12).toString('hex')}`;
+  const pgpMime = pgpMimeBody(armored);
   const domain = input.from.slice(input.from.lastIndexOf('@') + 1) || 'localhost';
   const raw = [
     `From: ${header(input.from)}`,
@@ -70,24 +71,9 @@ export async function composeVerificationMail(input: VerificationMailInput): Pro
     `Date: ${new Date().toUTCString()}`,
     `Message-ID: <${randomBytes(16).toString('hex')}@${header(domain)}>`,
     'MIME-Version: 1.0',
-    `Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="${boundary}"`,
+    `Content-Type: ${pgpMime.contentType}`,
     '',
-    'This is an OpenPGP/MIME encrypted message (RFC 3156).',
-    `--${boundary}`,
-    'Content-Type: application/pgp-encrypted',
-    'Content-Description: PGP/MIME version identification',
-    '',
-    'Version: 1',
-    '',
-    `--${boundary}`,
-    'Content-Type: application/octet-stream; name="encrypted.asc"',
-    'Content-Description: OpenPGP encrypted message',
-    'Content-Disposition: inline; filename="encrypted.asc"',
-    '',
-    armored.replace(/\r?\n/g, '\r\n').trimEnd(),
-    '',
-    `--${boundary}--`,
-    '',
+    pgpMime.body,
   ].join('\r\n');
   return { to: input.to, subject, raw, clearText: text, link: input.link };
 }
