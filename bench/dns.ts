@@ -238,7 +238,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       const r: Record<string, number> = {};
       let cpu = cpuSeconds(kp.child.pid!);
-      r.kp10 = (await dnsperf(kp.port, queries, ['-c', '10'])).qps;
+      const base10 = await dnsperf(kp.port, queries, ['-c', '10']);
+      r.kp10 = base10.qps;
+      r.kpLost10 = base10.lost;
       r.kpCpuPer10k = ((cpuSeconds(kp.child.pid!) - cpu) / (r.kp10 * SECONDS)) * 10_000;
       r.nsd10 = (await dnsperf(nsd.port, queries, ['-c', '10'])).qps;
       r.kp100 = (await dnsperf(kp.port, queries, ['-c', '100'])).qps;
@@ -280,7 +282,9 @@ async function main(): Promise<void> {
         return published / ((Date.now() - t0) / 1000);
       })();
       cpu = cpuSeconds(kp.child.pid!);
-      r.kpPublishing10 = (await dnsperf(kp.port, queries, ['-c', '10'])).qps;
+      const publishing10 = await dnsperf(kp.port, queries, ['-c', '10']);
+      r.kpPublishing10 = publishing10.qps;
+      r.kpPublishingLost10 = publishing10.lost;
       r.kpPublishingCpuPer10k = ((cpuSeconds(kp.child.pid!) - cpu) / (r.kpPublishing10 * SECONDS)) * 10_000;
       // The same publishes also load PostgreSQL and this process; NSD under them shows that share.
       r.nsdPublishing10 = (await dnsperf(nsd.port, queries, ['-c', '10'])).qps;

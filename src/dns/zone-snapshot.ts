@@ -7,9 +7,10 @@
 // at 300,000 names, an object, an array and a view per name would cost more than the keys do.
 //
 // A zone with 100,000 addresses has some 300,000 names; copying that map for each publish would
-// cost more than answering. So a snapshot is a large `base` plus a small `overlay` of names changed
-// since the base was built. Publishing makes a new snapshot with a copied overlay; when the overlay
-// grows past a bound it is folded into a new base. The snapshot being served is never mutated.
+// cost more than answering. So a snapshot is a large `base` plus two small layers of names changed
+// since (null = removed), as in a log-structured merge: each refresh copies only the `recent` layer;
+// when it grows past its bound it is merged into `older`, and `older` into a new base past a larger
+// bound, so the big copies are rare. The snapshot being served is never mutated.
 import type { ZoneDnsSettings } from '../db/database.js';
 import {
   OPENPGPKEY_ENT,
@@ -85,14 +86,21 @@ export interface ZoneSnapshot {
   readonly soa: RRset;
   readonly fixed: ReadonlyMap<string, NameNode>;
   readonly base: ReadonlyMap<string, NameNode>;
-  readonly overlay: ReadonlyMap<string, NameNode | null>;
+  readonly recent: ReadonlyMap<string, NameNode | null>;
+  readonly older: ReadonlyMap<string, NameNode | null>;
   readonly addressCount: number;
   readonly tsigKeys: ReadonlyMap<string, Buffer>;
   readonly secondaries: readonly Secondary[];
 }
 
-/** Fold the overlay into a new base once it holds this many names. */
-export const OVERLAY_LIMIT = 6000;
+export interface LayerLimits {
+  /** Merge `recent` into `older` past this many names (copied on every refresh). */
+  recent: number;
+  /** Fold `older` into a new base past this many names (copying the base blocks for ~50 ms). */
+  older: number;
+}
+
+export const LAYER_LIMITS: LayerLimits = { recent: 1024, older: 60_000 };
 
 const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
 
@@ -263,7 +271,7 @@ export class ZoneBuilder {
   }
 
   finish(): ZoneSnapshot {
-    return { ...zoneFrame(this.source, this.defaults, this.count), base: this.base, overlay: new Map(), addressCount: this.count };
+    return { ...zoneFrame(this.source, this.defaults, this.count), base: this.base, recent: new Map(), older: new Map(), addressCount: this.count };
   }
 }
 
@@ -276,8 +284,12 @@ export function buildZoneSnapshot(source: ZoneSource, addresses: Iterable<Addres
 export function lookupNode(zone: ZoneSnapshot, rel: string): NameNode | undefined {
   const fixed = zone.fixed.get(rel);
   if (fixed) return fixed;
-  if (zone.overlay.size) {
-    const o = zone.overlay.get(rel);
+  if (zone.recent.size) {
+    const o = zone.recent.get(rel);
+    if (o !== undefined) return o ?? undefined;
+  }
+  if (zone.older.size) {
+    const o = zone.older.get(rel);
     if (o !== undefined) return o ?? undefined;
   }
   return zone.base.get(rel);
@@ -293,37 +305,58 @@ export interface AddressChange {
  * A new snapshot with the given addresses replaced or removed and the zone row (serial) updated.
  * The zone row must carry the same policy as `prev` (a policy change rebuilds the whole zone).
  */
-export function applyChanges(prev: ZoneSnapshot, source: ZoneSource, changes: AddressChange[], defaults: PolicyDefaults): ZoneSnapshot {
+export function applyChanges(
+  prev: ZoneSnapshot,
+  source: ZoneSource,
+  changes: AddressChange[],
+  defaults: PolicyDefaults,
+  limits: LayerLimits = LAYER_LIMITS,
+): ZoneSnapshot {
   const policy = zonePolicy(source, defaults);
-  const overlay = new Map(prev.overlay);
+  let recent = new Map(prev.recent);
   const exists = (owner: string): boolean => {
-    const o = overlay.get(owner);
-    return o !== undefined ? o !== null : prev.base.has(owner);
+    for (const layer of [recent, prev.older]) {
+      const o = layer.get(owner);
+      if (o !== undefined) return o !== null;
+    }
+    return prev.base.has(owner);
   };
   let count = prev.addressCount;
   for (const change of changes) {
     const owners = addressOwners(change.localPart);
     const existed = exists(owners.keypost);
     if (change.row) {
-      for (const [owner, node] of addressNodes(policy, change.row)) overlay.set(owner, node);
+      for (const [owner, node] of addressNodes(policy, change.row)) recent.set(owner, node);
       if (!existed) count++;
     } else {
-      for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) overlay.set(owner, null);
+      for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) recent.set(owner, null);
       if (existed) count--;
     }
   }
-  const base = overlay.size > OVERLAY_LIMIT ? fold(prev.base, overlay) : prev.base;
-  return { ...zoneFrame(source, defaults, count), base, overlay, addressCount: count };
+  let older = prev.older;
+  let base = prev.base;
+  if (recent.size > limits.recent) {
+    const merged = new Map(older);
+    for (const [owner, node] of recent) merged.set(owner, node);
+    older = merged;
+    recent = new Map();
+  }
+  if (older.size > limits.older) {
+    base = fold(base, older);
+    older = new Map();
+  }
+  return { ...zoneFrame(source, defaults, count), base, recent, older, addressCount: count };
 }
 
-/** A new base with the overlay applied; the overlay is emptied. */
-function fold(base: ReadonlyMap<string, NameNode>, overlay: Map<string, NameNode | null>): Map<string, NameNode> {
+/** A new base with the layers applied, oldest first. */
+function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string, NameNode | null>[]): Map<string, NameNode> {
   const merged = new Map(base);
-  for (const [owner, node] of overlay) {
-    if (node) merged.set(owner, node);
-    else merged.delete(owner);
+  for (const layer of layers) {
+    for (const [owner, node] of layer) {
+      if (node) merged.set(owner, node);
+      else merged.delete(owner);
+    }
   }
-  overlay.clear();
   return merged;
 }
 
@@ -349,7 +382,7 @@ export interface AddressPolicyRow {
  */
 export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, rows: Iterable<AddressPolicyRow>, defaults: PolicyDefaults): ZoneSnapshot {
   const policy = zonePolicy(source, defaults);
-  const base = fold(prev.base, new Map(prev.overlay));
+  const base = fold(prev.base, prev.older, prev.recent);
   const arena = new Arena();
   for (const row of rows) {
     const owners = addressOwners(row.localPart);
@@ -357,17 +390,16 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
     const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
     base.set(owners.keypost, encodeNode([{ type: TYPE.TXT, ttl: policy.ttl, rdatas: [txt(text).wire] }], arena));
   }
-  return { ...zoneFrame(source, defaults, prev.addressCount), base, overlay: new Map(), addressCount: prev.addressCount };
+  return { ...zoneFrame(source, defaults, prev.addressCount), base, recent: new Map(), older: new Map(), addressCount: prev.addressCount };
 }
 
 /** Every name with its RRsets: apex names first, then address names (AXFR, zone files). */
 export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, RRset[]]> {
   for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node)];
-  for (const [owner, node] of zone.base) {
-    if (zone.overlay.size && zone.overlay.has(owner)) continue;
-    if (!zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
-  }
-  for (const [owner, node] of zone.overlay) if (node && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
+  const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
+  for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, nodeRRsets(node)];
+  for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
+  for (const [owner, node] of zone.recent) if (node && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
 }
 
 /** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { answer } from '../../src/dns/answer.js';
-import { applyChanges, buildZoneSnapshot, rewriteAddressPolicy, withZone, emptySnapshotSet, type SnapshotSet } from '../../src/dns/zone-snapshot.js';
+import { applyChanges, buildZoneSnapshot, rewriteAddressPolicy, withZone, emptySnapshotSet, zoneNodes, type SnapshotSet } from '../../src/dns/zone-snapshot.js';
 import type { AddressSource, ZoneSource } from '../../src/dns/zone-records.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
 import { buildQuery, flagsOf, parse } from './support/wire-client.js';
@@ -239,7 +239,7 @@ test('RD and the ID are copied; RA is never set', () => {
   assert.equal(reply[3] & 0x80, 0);
 });
 
-test('incremental changes answer exactly like a full rebuild, before and after the overlay folds', () => {
+test('incremental changes answer exactly like a full rebuild, through every layer merge and fold', () => {
   const full0 = buildZoneSnapshot(ZONE, [alice, bob], defaults);
   const carol: AddressSource = { localPart: 'carol', fingerprint: 'C'.repeat(40), minimalKey: randomBytes(300), endpoint: null, powBits: null };
   let snap = applyChanges(full0, { ...ZONE, serial: 8 }, [{ localPart: 'carol', row: carol }, { localPart: 'bob', row: null }], defaults);
@@ -255,13 +255,26 @@ test('incremental changes answer exactly like a full rebuild, before and after t
     assert.equal(a.addressCount, b.addressCount);
   };
   same(snap, expected);
-  // Enough churn to fold the overlay into a new base.
+  // Enough churn, with small layer bounds, to merge `recent` into `older` and fold `older` into the base.
+  const limits = { recent: 100, older: 3000 };
   const many: AddressSource[] = [];
   for (let i = 0; i < 2500; i++) many.push({ ...carol, localPart: `user${i}` });
-  snap = applyChanges(snap, { ...ZONE, serial: 9 }, many.map((row) => ({ localPart: row.localPart, row })), defaults);
-  assert.equal(snap.overlay.size, 0, 'overlay folded');
-  snap = applyChanges(snap, { ...ZONE, serial: 10 }, many.map((row) => ({ localPart: row.localPart, row: null })), defaults);
-  same(snap, buildZoneSnapshot({ ...ZONE, serial: 10 }, [alice, carol], defaults));
+  for (let i = 0; i < many.length; i += 50) {
+    const batch = many.slice(i, i + 50);
+    snap = applyChanges(snap, { ...ZONE, serial: 9 }, batch.map((row) => ({ localPart: row.localPart, row })), defaults, limits);
+  }
+  assert.ok(snap.base.size > 3000, 'older was folded into the base');
+  assert.equal(snap.addressCount, 2502);
+  for (let i = 0; i < many.length; i += 50) {
+    const batch = many.slice(i, i + 50);
+    snap = applyChanges(snap, { ...ZONE, serial: 10 }, batch.map((row) => ({ localPart: row.localPart, row: null })), defaults, limits);
+  }
+  assert.ok(snap.recent.size > 0 || snap.older.size > 0, 'some changes still sit in the layers');
+  const rebuilt = buildZoneSnapshot({ ...ZONE, serial: 10 }, [alice, carol], defaults);
+  same(snap, rebuilt);
+  // Transfers and listings walk the layers too: the same names and types as the full build.
+  const listing = (z: typeof snap) => [...zoneNodes(z)].map(([owner, sets]) => `${owner}/${sets.map((x) => x.type).join(',')}`).sort();
+  assert.deepEqual(listing(snap), listing(rebuilt));
   // The last address withdrawn: the empty non-terminals go away (NXDOMAIN).
   const emptied = applyChanges(expected, { ...ZONE, serial: 11 }, ['alice', 'carol'].map((localPart) => ({ localPart, row: null })), defaults);
   const r = answer(withZone(emptySnapshotSet(), emptied), buildQuery('_openpgpkey.example.test', TYPE.A), udp)!;
