@@ -9,10 +9,9 @@
 // makes us wait for), and a stamp offered twice within the batch counts for its first message
 // only. A message with any spent stamp is refused and leaves no trace: its other stamps are
 // unspent again in the same transaction.
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
-import { spentStampKey } from '../pow/spent-store.js';
+import { spendStamps, spentStampKey, unspendStamps } from '../pow/spent-store.js';
 import { insertMessages, type NewMessage, type NewRecipient } from './queue-store.js';
 
 export interface StampToSpend {
@@ -90,18 +89,10 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
         }
       }
     }
-    if (offered.length === 0) return refused;
-    // Key order, so that two concurrent batches holding the same stamps cannot deadlock.
-    offered.sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
-    const { rows } = await sql<{ stamp_sha1: Buffer }>`
-      insert into spent_stamps (stamp_sha1, expires_at)
-      select * from unnest(${offered.map((o) => o.key)}::bytea[], ${offered.map((o) => o.stamp.expiresAt.toISOString())}::timestamptz[])
-      on conflict (stamp_sha1) do nothing
-      returning stamp_sha1`.execute(tx);
-    const inserted = new Set(rows.map((r) => Buffer.from(r.stamp_sha1).toString('hex')));
+    const inserted = await spendStamps(tx, offered.map((o) => o.stamp));
     for (const o of offered) if (!inserted.has(o.hex)) refuse(o.pending, o.stamp);
-    const undo = offered.filter((o) => refused.has(o.pending) && inserted.has(o.hex)).map((o) => o.key);
-    if (undo.length) await sql`delete from spent_stamps where stamp_sha1 = any(${undo}::bytea[])`.execute(tx);
+    // A message with one stamp spent before is refused whole: give back the others it spent now.
+    await unspendStamps(tx, offered.filter((o) => refused.has(o.pending) && inserted.has(o.hex)).map((o) => o.key));
     return refused;
   }
 

@@ -1,7 +1,7 @@
 // The gateway as a keypost component: the SMTP listener (stamp check, durable queue) and the relay
 // worker, started and stopped together. Several gateway processes can share one PostgreSQL queue.
 import type { Component, Services } from '../lifecycle.js';
-import { purgeExpiredStamps } from '../pow/spent-store.js';
+import { createSpentStampPurger, type SpentStampPurger } from '../pow/purger.js';
 import { createAcceptor, type Acceptor } from './acceptor.js';
 import { loadAuthUsers } from './auth-users.js';
 import { BufferBudget } from './data-reader.js';
@@ -13,9 +13,6 @@ import { createRecipientDirectory, type RecipientDirectory } from './recipients.
 import { RelayWorker } from './relay-worker.js';
 import { SessionPolicy } from './session-policy.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
-
-/** How often this node purges spent stamps that expired (any node may; it is idempotent). */
-const PURGE_INTERVAL_MS = 10 * 60_000;
 
 export interface GatewayOptions {
   /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
@@ -35,7 +32,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
   let relay: RelayWorker | undefined;
   let acceptor: Acceptor | undefined;
   let directory: RecipientDirectory | undefined;
-  let purgeTimer: NodeJS.Timeout | undefined;
+  let purger: SpentStampPurger | undefined;
   let closing: Promise<void> | undefined;
 
   return {
@@ -84,17 +81,14 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
       listener = createSmtpListener({ config: gateway, policy, metrics, authEnabled: authUsers.enabled, log });
       const bound = await listener.listen(config.listen.smtp);
       relay?.start();
-      const purge = () =>
-        purgeExpiredStamps(database.db, services.now())
-          .then((n) => n && log.debug({ purged: n }, 'purged expired spent stamps'))
-          .catch((err) => log.warn({ err }, 'purging spent stamps failed'));
-      purgeTimer = setInterval(purge, PURGE_INTERVAL_MS);
-      purgeTimer.unref();
+      // Spent stamps are kept only until the stamps expire; any node may purge (it is idempotent).
+      purger = createSpentStampPurger({ db: database.db, log, now: services.now });
+      await purger.start();
       return bound;
     },
     close() {
       closing ??= (async () => {
-        clearInterval(purgeTimer);
+        await purger?.close();
         // Stop taking sessions, let messages in DATA commit, then stop relaying.
         await listener?.close();
         await acceptor?.drain();

@@ -29,6 +29,30 @@ export async function spendStamp(dbOrTx: Db | Tx, stamp: string, expiresAt: Date
   return row !== undefined;
 }
 
+/**
+ * Spends many stamps in one statement (the gateway commits a batch of messages at once).
+ * Returns the keys (spentStampKey, hex) that this call spent; any other key was spent before.
+ * Rows are inserted in key order, so two concurrent batches sharing stamps cannot deadlock.
+ */
+export async function spendStamps(tx: Tx, stamps: readonly { text: string; expiresAt: Date }[]): Promise<Set<string>> {
+  if (stamps.length === 0) return new Set();
+  const rows = stamps
+    .map((s) => ({ stamp_sha1: spentStampKey(s.text), expires_at: s.expiresAt }))
+    .sort((a, b) => Buffer.compare(a.stamp_sha1, b.stamp_sha1));
+  const inserted = await tx
+    .insertInto('spent_stamps')
+    .values(rows)
+    .onConflict((oc) => oc.column('stamp_sha1').doNothing())
+    .returning('stamp_sha1')
+    .execute();
+  return new Set(inserted.map((r) => Buffer.from(r.stamp_sha1).toString('hex')));
+}
+
+/** Takes back stamps spent earlier in the same transaction (their message was refused after all). */
+export async function unspendStamps(tx: Tx, keys: readonly Buffer[]): Promise<void> {
+  if (keys.length) await tx.deleteFrom('spent_stamps').where('stamp_sha1', 'in', keys).execute();
+}
+
 export async function isSpent(dbOrTx: Db | Tx, stamp: string): Promise<boolean> {
   const row = await dbOrTx
     .selectFrom('spent_stamps')
