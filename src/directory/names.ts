@@ -69,8 +69,10 @@ export function domainOfAddress(input: string): string | undefined {
 }
 
 /**
- * An SMTP endpoint or next hop: `smtp://host[:port]` (also `smtps://`), host a name, an IP literal
- * (`[v6]`) or a `.onion` name. Next hops may carry a query (relay options such as a SOCKS proxy).
+ * An SMTP endpoint or next hop: `smtp://host[:port]`, host a name, an IP literal (`[v6]`) or a
+ * `.onion` name. Only `smtp:`: the gateway and `keypost send` negotiate TLS with STARTTLS
+ * (RFC 3207) and speak no implicit TLS, so an `smtps://` hop would be accepted here and then fail
+ * every delivery.
  */
 export function normalizeSmtpUri(input: string, what: 'endpoint' | 'next hop'): string {
   let url: URL;
@@ -81,12 +83,12 @@ export function normalizeSmtpUri(input: string, what: 'endpoint' | 'next hop'): 
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const ok =
-    (url.protocol === 'smtp:' || url.protocol === 'smtps:') &&
+    url.protocol === 'smtp:' &&
     !url.username &&
     !url.password &&
     (url.pathname === '' || url.pathname === '/') &&
     !url.hash &&
-    (what === 'next hop' || !url.search) &&
+    !url.search &&
     (isIP(host) !== 0 || isHostName(host));
   if (!ok) throw new KeypostError('DIR_URI_INVALID', `${what} must be a URI like smtp://mx.example.org:25, got "${input}"`);
   const port = url.port ? `:${url.port}` : '';

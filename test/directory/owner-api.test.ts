@@ -154,6 +154,9 @@ describe('publishing as the owner', () => {
       ['PUT', '/v1/domains/example.org/addresses/not-an-address', { keytext: key.publicKey }, 400, 'DIR_ADDRESS_INVALID'],
       ['PATCH', '/v1/domains/example.org/addresses/nobody@example.org', { pow: 1 }, 404, 'DIR_ADDRESS_NOT_PUBLISHED'],
       ['PATCH', '/v1/domains/example.org', { api: 'ftp://x' }, 400, 'DIR_URI_INVALID'],
+      // Regression: an implicit-TLS hop was accepted, then every recipient was refused at RCPT.
+      ['PATCH', '/v1/domains/example.org', { next_hop: 'smtps://mx.example.org:465' }, 400, 'DIR_URI_INVALID'],
+      ['PATCH', '/v1/domains/example.org', { endpoint: 'smtp://mx.example.org:25?proxy=x' }, 400, 'DIR_URI_INVALID'],
       ['PATCH', '/v1/domains/example.org', {}, 400, 'REQUEST_INVALID'],
     ];
     for (const [method, path, body, status, code] of cases) {
