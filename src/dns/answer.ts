@@ -154,9 +154,7 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   }
   if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
   const apexOffset = match.apexLabel < q.labelOffsets.length ? q.labelOffsets[match.apexLabel] : q.questionEnd - 5;
-  let rel = q.key;
-  if (match.apexLabel === 0) rel = '';
-  else rel = q.key.slice(0, q.key.length - zone.apexKey.length);
+  const rel = match.apexLabel === 0 ? '' : q.key.slice(0, q.key.length - zone.apexKey.length);
   const node = lookupNode(zone, rel);
   if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
   // RFC 8482 §4.1: ANY is answered with one of the RRsets at the name.
