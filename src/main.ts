@@ -15,16 +15,12 @@ import { createGatewayComponent } from './gateway/component.js';
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
 
-/** Listener factories; an area adds its own here. */
-const FACTORIES: Partial<Record<ListenerName, (services: Services) => Component>> = {
+/** One factory per listener; `serve --only` picks among them. */
+const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
   dns: (services) => createDnsComponent(services),
   api: (services) => createHttpComponent(services, [directoryRoutes(services)]),
   gateway: (services) => createGatewayComponent(services),
 };
-
-export function availableListeners(): ListenerName[] {
-  return LISTENERS.filter((name) => FACTORIES[name]);
-}
 
 export interface RunningKeypost {
   services: Services;
@@ -43,7 +39,7 @@ export interface StartOptions {
 
 export async function startKeypost(options: StartOptions): Promise<RunningKeypost> {
   const { config, log } = options;
-  const selected = options.only ?? availableListeners();
+  const selected = options.only ?? [...LISTENERS];
   const database: DatabaseHandle = await openDatabase(config.database, { log });
   const started: Component[] = [];
   try {
@@ -61,9 +57,7 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     await changeFeed.start();
     const addresses: RunningKeypost['addresses'] = {};
     for (const name of selected) {
-      const factory = FACTORIES[name];
-      if (!factory) throw new Error(`listener "${name}" is not available in this build`);
-      const component = factory(services);
+      const component = FACTORIES[name](services);
       const bound = await component.start();
       started.push(component);
       if (bound) {

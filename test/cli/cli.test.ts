@@ -44,6 +44,12 @@ test('invalid configuration exits 2 with one line naming the variable', async ()
   assert.equal(result.stderr.trim().split('\n').length, 1);
 });
 
+test('serve --only with an unknown listener is a usage error naming the valid ones', async () => {
+  const result = await runKeypost(['serve', '--only', 'api,smtp'], database.env);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--only takes dns, api, gateway/);
+});
+
 test('migrate up, status, down and up again', async () => {
   const up = await runKeypost(['migrate', 'up', '--json'], database.env);
   assert.equal(up.code, 0, up.stderr);

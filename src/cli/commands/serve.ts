@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../log.js';
-import { LISTENERS, availableListeners, startKeypost, type ListenerName } from '../../main.js';
+import { LISTENERS, startKeypost, type ListenerName } from '../../main.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
 
 // Ctrl-C must not hang: if draining takes longer than this, exit anyway (with a failure code).
@@ -23,8 +23,6 @@ SIGINT or SIGTERM closes the listeners, drains in-flight work and exits 0.`,
       only = values.only.split(',').map((s) => s.trim()).filter(Boolean) as ListenerName[];
       const unknown = only.filter((name) => !(LISTENERS as readonly string[]).includes(name));
       if (unknown.length || only.length === 0) throw new UsageError(`--only takes ${LISTENERS.join(', ')}; got "${values.only}"`);
-      const missing = only.filter((name) => !availableListeners().includes(name));
-      if (missing.length) throw new UsageError(`listener(s) not available in this build: ${missing.join(', ')}`);
     }
     const config = loadConfig(ctx.env);
     const log = createLogger(config.log.level);
