@@ -66,7 +66,6 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       if (state.loaded) log.info({ zone }, 'zone removed');
       state.loaded = undefined;
       current = withoutZone(current, zone);
-      zones.delete(zone);
       return;
     }
     state.loaded = loaded;
