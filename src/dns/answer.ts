@@ -5,7 +5,7 @@
 // its case is preserved, RFC 1034 §3.1 / RFC 4343 §4.1), the RRset's ready answer-section bytes
 // whose owners point at the question name, the SOA for negative answers with its owner pointing at
 // the apex suffix of the question name, then OPT and TSIG.
-import { parseQuery, type Query } from './query.js';
+import { parseQuery, type Edns, type Query } from './query.js';
 import { transferAcl } from './acl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { NODE_HEADER, findRRset, lookupNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
@@ -74,13 +74,13 @@ interface Sections {
   zone?: ZoneSnapshot;
 }
 
-function writeOpt(out: Buffer, o: number, q: Query, extendedRcode: number): void {
+function writeOpt(out: Buffer, o: number, edns: Edns, extendedRcode: number): void {
   out[o] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, o + 1);
   out.writeUInt16BE(MAX_UDP_PAYLOAD, o + 3);
   out[o + 5] = extendedRcode;
   out[o + 6] = 0; // version 0
-  out[o + 7] = q.edns!.dnssecOk ? 0x80 : 0;
+  out[o + 7] = edns.dnssecOk ? 0x80 : 0;
   out[o + 8] = 0;
   out.writeUInt16BE(0, o + 9);
 }
@@ -121,17 +121,19 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
       o += authorityLength;
     }
   }
-  if (q.edns) writeOpt(out, o, q, s.rcode >> 4);
+  if (q.edns) writeOpt(out, o, q.edns, s.rcode >> 4);
   return out;
 }
 
-/** A header-only reply (FORMERR, NOTIMP) echoing whatever question was readable. */
-export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode: number, questionEnd: number): Buffer {
-  const out = Buffer.alloc(questionEnd);
+/** A header-only reply (FORMERR, NOTIMP) echoing whatever question was readable, and OPT if known. */
+export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode: number, questionEnd: number, edns?: Edns | null): Buffer {
+  const out = Buffer.alloc(questionEnd + (edns ? OPT_LENGTH : 0));
   out.writeUInt16BE(id, 0);
   out.writeUInt16BE(FLAG.QR | (flags & 0x7800) | (flags & (FLAG.RD | FLAG.CD)) | rcode, 2);
   out.writeUInt16BE(questionEnd > HEADER_LENGTH ? 1 : 0, 4);
+  out.writeUInt16BE(edns ? 1 : 0, 10);
   out.set(msg.subarray(HEADER_LENGTH, questionEnd), HEADER_LENGTH);
+  if (edns) writeOpt(out, questionEnd, edns, 0);
   return out;
 }
 
@@ -168,7 +170,7 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
 export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): Uint8Array | null {
   const parsed = parseQuery(msg);
   if (parsed.kind === 'drop') return null;
-  if (parsed.kind === 'error') return errorResponse(msg, parsed.id, parsed.flags, parsed.rcode, parsed.questionEnd);
+  if (parsed.kind === 'error') return errorResponse(msg, parsed.id, parsed.flags, parsed.rcode, parsed.questionEnd, parsed.edns);
   const q = parsed.query;
   const limit = ctx.transport === 'udp' ? udpLimit(q) : TCP_MAX;
   const result = resolve(set, q, ctx);

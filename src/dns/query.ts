@@ -30,8 +30,8 @@ export interface Query {
 
 export type ParseResult =
   | { kind: 'drop' }
-  /** Answer with just a header (and the question when it was readable). */
-  | { kind: 'error'; rcode: number; id: number; flags: number; questionEnd: number }
+  /** Answer with just a header (and the question when it was readable, and OPT when it had one). */
+  | { kind: 'error'; rcode: number; id: number; flags: number; questionEnd: number; edns?: Edns | null }
   | { kind: 'query'; query: Query };
 
 const DROP: ParseResult = { kind: 'drop' };
@@ -61,6 +61,36 @@ function skipRecord(msg: Uint8Array, o: number, out: { type: number; nameEnd: nu
   out.nameEnd = pos;
   const end = pos + 10 + readU16(msg, pos + 8);
   return end > msg.length ? -1 : end;
+}
+
+/** Skips the answer and authority sections and reads OPT and TSIG from the additional one. */
+function readSections(msg: Uint8Array, questionEnd: number): { edns: Edns | null; tsig: TsigRecord | null } | null {
+  const ancount = readU16(msg, 6);
+  const nscount = readU16(msg, 8);
+  const arcount = readU16(msg, 10);
+  const rr = { type: 0, nameEnd: 0 };
+  let pos = questionEnd;
+  for (let i = 0; i < ancount + nscount; i++) {
+    pos = skipRecord(msg, pos, rr);
+    if (pos < 0) return null;
+  }
+  let edns: Edns | null = null;
+  let tsig: TsigRecord | null = null;
+  for (let i = 0; i < arcount; i++) {
+    const start = pos;
+    pos = skipRecord(msg, pos, rr);
+    if (pos < 0 || tsig) return null; // RFC 8945 §5.1: TSIG must be the last record
+    if (rr.type === TYPE.OPT) {
+      // RFC 6891 §6.1.1: one OPT, owner is the root.
+      if (edns || rr.nameEnd !== start + 1 || msg[start] !== 0) return null;
+      const p = rr.nameEnd;
+      edns = { payload: readU16(msg, p + 2), version: msg[p + 5], dnssecOk: (msg[p + 6] & 0x80) !== 0 };
+    } else if (rr.type === TYPE.TSIG) {
+      tsig = parseTsig(msg, start);
+      if (!tsig) return null;
+    }
+  }
+  return { edns, tsig };
 }
 
 export function parseQuery(msg: Uint8Array): ParseResult {
@@ -95,7 +125,9 @@ export function parseQuery(msg: Uint8Array): ParseResult {
   const questionEnd = o + 4;
   const questionOk = nameOk && questionEnd <= msg.length;
   if (opcode !== OPCODE.QUERY) {
-    return { kind: 'error', rcode: RCODE.NOTIMP, id, flags, questionEnd: questionOk ? questionEnd : HEADER_LENGTH };
+    // RFC 6891 §7: a query that carried OPT gets OPT back, NOTIMP included.
+    const extra = questionOk ? readSections(msg, questionEnd) : null;
+    return { kind: 'error', rcode: RCODE.NOTIMP, id, flags, questionEnd: questionOk ? questionEnd : HEADER_LENGTH, edns: extra?.edns };
   }
   if (!questionOk) return { kind: 'error', rcode: RCODE.FORMERR, id, flags, questionEnd: HEADER_LENGTH };
   const key = wireKey(msg, HEADER_LENGTH, o);
@@ -105,31 +137,9 @@ export function parseQuery(msg: Uint8Array): ParseResult {
   // Meta-types that only live in the additional section never appear as a question type.
   if (qtype === TYPE.OPT || qtype === TYPE.TSIG) return formerr;
 
-  const ancount = readU16(msg, 6);
-  const nscount = readU16(msg, 8);
-  const arcount = readU16(msg, 10);
-  const rr = { type: 0, nameEnd: 0 };
-  let pos = questionEnd;
-  for (let i = 0; i < ancount + nscount; i++) {
-    pos = skipRecord(msg, pos, rr);
-    if (pos < 0) return formerr;
-  }
-  let edns: Edns | null = null;
-  let tsig: TsigRecord | null = null;
-  for (let i = 0; i < arcount; i++) {
-    const start = pos;
-    pos = skipRecord(msg, pos, rr);
-    if (pos < 0 || tsig) return formerr; // RFC 8945 §5.1: TSIG must be the last record
-    if (rr.type === TYPE.OPT) {
-      // RFC 6891 §6.1.1: one OPT, owner is the root.
-      if (edns || rr.nameEnd !== start + 1 || msg[start] !== 0) return formerr;
-      const p = rr.nameEnd;
-      edns = { payload: readU16(msg, p + 2), version: msg[p + 5], dnssecOk: (msg[p + 6] & 0x80) !== 0 };
-    } else if (rr.type === TYPE.TSIG) {
-      tsig = parseTsig(msg, start);
-      if (!tsig) return formerr;
-    }
-  }
+  const extra = readSections(msg, questionEnd);
+  if (!extra) return formerr;
+  const { edns, tsig } = extra;
   return {
     kind: 'query',
     query: { id, flags, opcode, questionEnd, key, labelOffsets, qtype, qclass, edns, tsig },

@@ -24,7 +24,7 @@ function header(id: number, flags: number, qd: number, an: number): Buffer {
 
 /** Unsigned refusal (or NOTAUTH with the TSIG error when the key was the problem). */
 function refuse(msg: Uint8Array, q: Query, rcode: number, tsigError?: number, now = 0): Uint8Array {
-  const reply = errorResponse(msg, q.id, q.flags, rcode, q.questionEnd);
+  const reply = errorResponse(msg, q.id, q.flags, rcode, q.questionEnd, q.edns);
   return q.tsig && tsigError !== undefined ? unsignedError(reply, q.tsig, tsigError, now) : reply;
 }
 

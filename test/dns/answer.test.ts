@@ -338,3 +338,12 @@ test('a key too large for any DNS message is left out; the address TXT and CERT 
   const txt = parse(answer(zone, buildQuery(`${openpgpkeyLabel('huge')}._keypost.example.test`, TYPE.TXT), tcp)!);
   assert.equal(txt.answers.length, 1);
 });
+
+test('a NOTIMP answer to a query with OPT carries OPT too (RFC 6891 §7)', () => {
+  const reply = answer(set, buildQuery('example.test', TYPE.SOA, { opcode: 2, edns: { payload: 4096 } }), udp)!;
+  assert.equal(flagsOf(reply).rcode, 4);
+  const m = parse(reply);
+  assert.equal(m.questions[0].name, 'example.test');
+  assert.equal((m.additionals[0] as unknown as { type: number; class: number }).type, 41);
+  assert.equal((m.additionals[0] as unknown as { class: number }).class, 1232);
+});
