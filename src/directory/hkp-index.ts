@@ -6,17 +6,10 @@
 // Times are Unix seconds, empty when unknown; flags r (revoked), e (expired). gpg rejects a body
 // that starts with "<" as HTML, which this format never does.
 import { enums } from 'openpgp';
+import type { ServedKey } from './key-lookup.js';
 
-export interface IndexEntry {
-  fingerprint: string;
-  /** openpgp.js algorithm name as stored in keys.algorithm. */
-  algorithm: string;
-  bits: number | null;
-  createdAt: Date;
-  expiresAt: Date | null;
-  revoked: boolean;
-  userIds: string[];
-}
+/** What one index line needs of a served key (its bytes are not part of the index). */
+export type IndexEntry = Omit<ServedKey, 'key'>;
 
 /** RFC 9580 §9.1 algorithm ID for an openpgp.js algorithm name; empty when unknown. */
 export function algorithmId(name: string): string {
