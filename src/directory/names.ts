@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { asciiLowercase } from './address-hashes.js';
 
 registerHttpStatuses({
   DIR_DOMAIN_INVALID: 400,
@@ -39,13 +40,13 @@ export interface ParsedAddress {
 }
 
 /**
- * Canonical form of a mail address: the domain lowercased to A-labels and the local part lowercased
- * too, because DESIGN.md hashes the lowercased local part for DNS (and WKD does the same), so two
- * spellings that differ only in case are one published identity.
+ * Canonical form of a mail address: the domain lowercased to A-labels and the local part's ASCII
+ * letters lowercased, because DNS and WKD names hash the local part folded that way (GnuPG folds
+ * ASCII only), so two spellings that differ only in ASCII case are one published identity.
  */
 export function parseAddress(input: string): ParsedAddress {
   const at = input.lastIndexOf('@');
-  const local = at > 0 ? input.slice(0, at).trim().toLowerCase() : '';
+  const local = at > 0 ? asciiLowercase(input.slice(0, at).trim()) : '';
   // RFC 5321 §4.5.3.1.1: local part ≤ 64 octets. No quoted local parts, no whitespace or controls.
   if (!local || Buffer.byteLength(local) > 64 || /[\s<>()[\]\\,;:"@\x00-\x1f\x7f]/.test(local)) {
     throw new KeypostError('DIR_ADDRESS_INVALID', `not a valid mail address: "${input}"`);

@@ -197,7 +197,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
         const result = accepted(
           await checkKey(request.body.keytext, {
             now: options.now(),
-            isServedAddress: (candidate: string) => candidate.toLowerCase() === address,
+            isServedAddress: (candidate: string) => candidate === address,
           }),
         );
         if (result.status === 'revoked') {

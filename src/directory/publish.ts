@@ -128,7 +128,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
   const byAddress = new Map<string, Omit<Planned, 'minimal'>>();
   for (const input of inputs) {
     const { address, domain, localPart } = parseAddress(input.address);
-    const identity = input.key.addresses.find((a) => a.address.toLowerCase() === address);
+    const identity = input.key.addresses.find((a) => a.address === address);
     if (!identity) throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the key has no verified user ID for ${address}`);
     byAddress.delete(address);
     byAddress.set(address, { input, address, domain, localPart, userId: identity.userId });
@@ -166,7 +166,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
 
   const planned: Planned[] = [];
   for (const entry of entries) {
-    const identity = entry.input.key.addresses.find((a) => a.address.toLowerCase() === entry.address)!;
+    const identity = entry.input.key.addresses.find((a) => a.address === entry.address)!;
     const minimal = entry.input.minimal ?? (await minimalKeyFor(entry.input.key.stripped, identity.address));
     planned.push({ ...entry, minimal });
   }
@@ -185,7 +185,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     const mine = planned.filter((p) => p.input.key.fingerprint === fingerprint);
     const key = mine[mine.length - 1].input.key;
     const wanted = keep.get(fingerprint)!;
-    const inKey = new Set(key.addresses.map((a) => a.address.toLowerCase()));
+    const inKey = new Set(key.addresses.map((a) => a.address));
     // Common cases skip re-parsing: the upload carries exactly the published set, or one address.
     let keyData: Uint8Array;
     if (wanted.size === inKey.size && [...wanted].every((a) => inKey.has(a))) keyData = key.stripped;

@@ -86,7 +86,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
   }
 
   function servedAddressesOf(key: CheckedKey, served: Set<string>): string[] {
-    const addresses = key.addresses.map((a) => a.address.toLowerCase()).filter((a) => served.has(domainOfAddress(a) ?? ''));
+    const addresses = key.addresses.map((a) => a.address).filter((a) => served.has(domainOfAddress(a) ?? ''));
     return [...new Set(addresses)].sort();
   }
 
@@ -108,7 +108,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
     const rows = await db.selectFrom('addresses').select(['address', 'minimal_key', 'source']).where('address', 'in', published).execute();
     const changed: PublishInput[] = [];
     for (const row of rows) {
-      const identity = key.addresses.find((a) => a.address.toLowerCase() === row.address);
+      const identity = key.addresses.find((a) => a.address === row.address);
       if (!identity) continue;
       const minimal = await minimalKeyFor(key.stripped, identity.address);
       if (Buffer.compare(Buffer.from(minimal), Buffer.from(row.minimal_key)) !== 0) changed.push({ address: row.address, key, minimal, source: row.source });

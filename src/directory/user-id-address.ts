@@ -3,6 +3,7 @@
 // canonical form matches how addresses are stored: local part lowercased, domain as lowercase
 // A-labels, so a user ID and a stored address compare as strings.
 import { domainToASCII } from 'node:url';
+import { asciiLowercase } from './address-hashes.js';
 
 // RFC 1035 §2.3.4 labels; the last label is not all digits (no IP literals as domains).
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -13,7 +14,9 @@ const BAD_LOCAL = /[\s<>()[\]\\,;:"@\x00-\x1f\x7f]/;
 export function canonicalAddress(text: string): string | undefined {
   const at = text.lastIndexOf('@');
   if (at <= 0) return undefined;
-  const local = text.slice(0, at).toLowerCase();
+  // ASCII case only, as GnuPG folds an address before hashing it for DANE and WKD (REFERENCE.md):
+  // the stored spelling must be the one whose hash gpg asks for.
+  const local = asciiLowercase(text.slice(0, at));
   // RFC 5321 §4.5.3.1.1: local part ≤ 64 octets.
   if (Buffer.byteLength(local) > 64 || BAD_LOCAL.test(local) || local.startsWith('.') || local.endsWith('.')) return undefined;
   const rawDomain = text.slice(at + 1).replace(/\.$/, '');
