@@ -11,20 +11,19 @@
 // DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres); a scratch database is
 // created next to it and dropped at the end.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
-import pg from 'pg';
 import { pino } from 'pino';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createDomain } from '../src/directory/domains.js';
 import { splitKeyringInput } from '../src/directory/key-import.js';
 import { armor } from '../src/directory/key-policy.js';
+import { createScratchPostgres } from '../test/support/database.js';
+import { benchKeyringFile } from './keyring.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,58 +42,6 @@ const cli = path.join(here, '../src/cli/main.js');
 
 function say(text: string): void {
   process.stderr.write(`${text}\n`);
-}
-
-/** Same cache file and generator as bench:directory, so the two benchmarks share one keyring. */
-async function keyringFile(count: number, domain: string): Promise<string> {
-  const file = path.join(tmpdir(), `keypost-bench-keyring-${domain}-${count}.bin`);
-  if (existsSync(file)) {
-    say(`keyring: cached ${file}`);
-    return file;
-  }
-  const workers = Math.max(1, availableParallelism());
-  const started = Date.now();
-  const parts: Uint8Array[][] = Array.from({ length: workers }, () => []);
-  let made = 0;
-  await Promise.all(
-    parts.map((part, w) => {
-      const from = Math.floor((count * w) / workers);
-      const to = Math.floor((count * (w + 1)) / workers);
-      return new Promise<void>((resolve, reject) => {
-        const worker = new Worker(path.join(here, 'directory-keygen-worker.js'), { workerData: { from, to, domain } });
-        worker.on('message', (message: Uint8Array[] | 'done') => {
-          if (message === 'done') return void worker.terminate().then(() => resolve());
-          part.push(...message);
-          made += message.length;
-          if (made % 10_000 < message.length) say(`  generated ${made}/${count} keys`);
-        });
-        worker.on('error', reject);
-      });
-    }),
-  );
-  writeFileSync(file, Buffer.concat(parts.flat()));
-  say(`keyring: ${count} keys generated in ${((Date.now() - started) / 1000).toFixed(0)} s on ${workers} threads, cached in ${file}`);
-  return file;
-}
-
-async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `keypost_bench_import_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 /** Runs a command to completion, collecting output; /usr/bin/time -f reports the peak RSS (KiB). */
@@ -146,7 +93,7 @@ async function startServe(env: NodeJS.ProcessEnv): Promise<{ base: string; stop(
 
 async function ownerApiSample(env: NodeJS.ProcessEnv, ownerToken: string): Promise<void> {
   // Its own keyring for its own zone: every PUT carries a key whose user ID names the address.
-  const sampleFile = await keyringFile(API_SAMPLE, API_DOMAIN);
+  const sampleFile = await benchKeyringFile(API_SAMPLE, API_DOMAIN, say);
   const keys = splitKeyringInput(new Uint8Array(readFileSync(sampleFile))).map((bytes) => armor(bytes));
   const serve = await startServe(env);
   try {
@@ -177,8 +124,8 @@ async function ownerApiSample(env: NodeJS.ProcessEnv, ownerToken: string): Promi
   }
 }
 
-const ringFile = await keyringFile(ADDRESSES, DOMAIN);
-const database = await scratchDatabase();
+const ringFile = await benchKeyringFile(ADDRESSES, DOMAIN, say);
+const database = await createScratchPostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'kpbi-'));
 const env: NodeJS.ProcessEnv = {
   ...process.env,

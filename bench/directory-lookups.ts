@@ -13,18 +13,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { pino } from 'pino';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createDomain } from '../src/directory/domains.js';
 import { importKeyring } from '../src/directory/key-import.js';
+import { benchKeyringFile } from './keyring.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,34 +54,9 @@ function requireWrk(): void {
   }
 }
 
-/** The binary keyring of ADDRESSES keys, generated once on all cores and cached. */
+/** The binary keyring of ADDRESSES keys (shared with bench:import through its cache file). */
 async function keyring(): Promise<Uint8Array> {
-  const file = path.join(tmpdir(), `keypost-bench-keyring-${DOMAIN}-${ADDRESSES}.bin`);
-  if (existsSync(file)) return readFileSync(file);
-  const workers = Math.max(1, availableParallelism());
-  const started = Date.now();
-  const parts: Uint8Array[][] = Array.from({ length: workers }, () => []);
-  let made = 0;
-  await Promise.all(
-    parts.map((part, w) => {
-      const from = Math.floor((ADDRESSES * w) / workers);
-      const to = Math.floor((ADDRESSES * (w + 1)) / workers);
-      return new Promise<void>((resolve, reject) => {
-        const worker = new Worker(path.join(here, 'directory-keygen-worker.js'), { workerData: { from, to, domain: DOMAIN } });
-        worker.on('message', (message: Uint8Array[] | 'done') => {
-          if (message === 'done') return void worker.terminate().then(() => resolve());
-          part.push(...message);
-          made += message.length;
-          if (made % 10_000 < message.length) say(`  generated ${made}/${ADDRESSES} keys`);
-        });
-        worker.on('error', reject);
-      });
-    }),
-  );
-  const bytes = Buffer.concat(parts.flat());
-  writeFileSync(file, bytes);
-  say(`keyring: ${ADDRESSES} keys in ${((Date.now() - started) / 1000).toFixed(0)} s, cached in ${file}`);
-  return bytes;
+  return readFileSync(await benchKeyringFile(ADDRESSES, DOMAIN, say));
 }
 
 async function prepareDatabase(): Promise<{ url: string; drop(): Promise<void> }> {

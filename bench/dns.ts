@@ -12,9 +12,7 @@
 // this process against the same PostgreSQL, on the same two cores; NSD is measured under the same
 // publishes as a control for the share of that load which is not keypost's own.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +24,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { bumpZoneSerial } from '../src/db/change-feed.js';
 import { openpgpkeyLabel } from '../src/directory/address-hashes.js';
 import { createScratchPostgres } from '../test/support/database.js';
+import { freePort } from '../test/support/ports.js';
 
 const run = promisify(execFile);
 const ZONE = 'bench.test';
@@ -34,23 +33,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PUBLISH_RATE = 100;
 const CLI = path.resolve('dist/src/cli/main.js');
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -13,7 +13,7 @@
 // does. The gateway's peak RSS is sampled during each run to show memory stays bounded.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
@@ -23,21 +23,13 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { mintStamp } from '../src/pow/mint.js';
 import { createScratchPostgres } from '../test/support/database.js';
 import { seedAddress, seedDomain } from '../test/gateway/support.js';
+import { freePort } from '../test/support/ports.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLI = path.resolve('dist/src/cli/main.js');
 const RCPT = 'rcpt@bench.example';
 const PRICE = 8;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -4,9 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
@@ -14,6 +12,7 @@ import { requireTool } from '../support/tools.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
 import { makeKey, publish } from './support/fixtures.js';
 import { dig, startDns, tool, waitFor, type DnsServer } from './support/server.js';
+import { freePort } from '../support/ports.js';
 
 const skip = requireTool('nsd', 'dig', 'ldns-verify-zone');
 const ZONE = 'secondary.test';
@@ -25,23 +24,6 @@ let keypost: DnsServer;
 let nsd: ChildProcess | undefined;
 let nsdPort = 0;
 let dir: string;
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const free = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 async function cli(args: string[]): Promise<string> {
   return tool(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, ...db.env, KEYPOST_LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
