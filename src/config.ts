@@ -1,5 +1,6 @@
 // The only module that reads process.env. Everything else receives a frozen slice of Config.
 // Every variable here is listed, with its default, in the README's configuration table.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** A `host:port` listen address. Port 0 asks the OS for any free port. */
@@ -44,6 +45,17 @@ const list = z
   .string()
   .default('')
   .transform((value) => value.split(/[\s,]+/).filter(Boolean));
+/** Addresses or CIDR ranges, both families: `10.0.0.0/8, 192.0.2.7, ::1, 2001:db8::/32`. */
+const networks = list.superRefine((specs, ctx) => {
+  for (const spec of specs) {
+    const [address, prefixText, extra] = spec.split('/');
+    const family = isIP(address);
+    const prefix = prefixText === undefined ? 0 : Number(prefixText);
+    if (!family || extra !== undefined || prefixText === '' || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+      ctx.addIssue({ code: 'custom', message: `not an IP address or range: "${spec}" (expected e.g. 192.0.2.0/24)` });
+    }
+  }
+});
 const optionalUrl = z
   .string()
   .url()
@@ -61,6 +73,9 @@ const envSchema = z.object({
   KEYPOST_HTTP_LISTEN: listen('127.0.0.1:8080'),
   KEYPOST_SMTP_LISTEN: listen('127.0.0.1:2525'),
   KEYPOST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Reverse proxies whose X-Forwarded-For names the client. Default none: the header is ignored,
+  // since any client can send it (it would pick its own rate-limit key).
+  KEYPOST_TRUSTED_PROXIES: networks,
 
   // Hashcash policy (hashcash 1.22 defaults: 28 days validity, 2 days grace).
   KEYPOST_POW_DEFAULT_BITS: integer(20, 0, 40),
@@ -113,6 +128,10 @@ export interface Config {
   database: { url: string | undefined; dataDir: string };
   log: { level: string };
   listen: { dns: ListenAddress; http: ListenAddress; smtp: ListenAddress };
+  http: {
+    /** Peers (addresses or CIDR ranges) trusted to set X-Forwarded-For; empty = trust none. */
+    trustedProxies: string[];
+  };
   pow: {
     defaultBits: number;
     validitySeconds: number;
@@ -195,6 +214,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database: { url: e.DATABASE_URL, dataDir: e.KEYPOST_DATA_DIR },
     log: { level: e.KEYPOST_LOG_LEVEL },
     listen: { dns: e.KEYPOST_DNS_LISTEN, http: e.KEYPOST_HTTP_LISTEN, smtp: e.KEYPOST_SMTP_LISTEN },
+    http: { trustedProxies: e.KEYPOST_TRUSTED_PROXIES },
     pow: {
       defaultBits: e.KEYPOST_POW_DEFAULT_BITS,
       validitySeconds: e.KEYPOST_STAMP_VALIDITY_DAYS * DAY,

@@ -10,6 +10,7 @@ test('defaults match the documented configuration table', () => {
   assert.deepEqual(config.listen.http, { host: '127.0.0.1', port: 8080 });
   assert.deepEqual(config.listen.smtp, { host: '127.0.0.1', port: 2525 });
   assert.equal(config.log.level, 'info');
+  assert.deepEqual(config.http.trustedProxies, [], 'X-Forwarded-For is trusted from no one by default');
   // hashcash 1.22 defaults: 28 days validity, 2 days grace.
   assert.equal(config.pow.validitySeconds, 28 * 86400);
   assert.equal(config.pow.graceSeconds, 2 * 86400);
@@ -27,6 +28,8 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['non-postgres database URL', { DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
   ['unknown log level', { KEYPOST_LOG_LEVEL: 'loud' }, /KEYPOST_LOG_LEVEL/],
   ['stamp price above 40 bits', { KEYPOST_POW_DEFAULT_BITS: '41' }, /KEYPOST_POW_DEFAULT_BITS/],
+  ['trusted proxy that is a host name', { KEYPOST_TRUSTED_PROXIES: 'proxy.example' }, /KEYPOST_TRUSTED_PROXIES/],
+  ['trusted proxy prefix too long', { KEYPOST_TRUSTED_PROXIES: '10.0.0.0/33' }, /KEYPOST_TRUSTED_PROXIES/],
 ];
 for (const [name, env, message] of invalid) {
   test(`invalid configuration is a ConfigError naming the variable: ${name}`, () => {

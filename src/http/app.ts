@@ -15,6 +15,8 @@ export interface HttpAppOptions {
   routes?: FastifyPluginAsync[];
   /** Largest request body accepted, in bytes (VKS uploads are ≤ 1 MiB). */
   bodyLimit?: number;
+  /** Peers whose X-Forwarded-For names the client (addresses or CIDR ranges); empty = none. */
+  trustedProxies?: readonly string[];
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -22,7 +24,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     // Per-request lines would swamp the log at directory scale; warnings and errors still show.
     loggerInstance: options.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024 + 64 * 1024,
-    trustProxy: true,
+    // request.ip (the rate-limit key) comes from X-Forwarded-For only through trusted peers:
+    // proxy-addr walks the header from the right and stops at the first untrusted hop.
+    trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {

@@ -14,7 +14,7 @@ export function createHttpComponent(services: Services, routes: FastifyPluginAsy
       return app;
     },
     async start() {
-      app = await buildHttpApp({ db: services.database.db, log: services.log, metrics: services.metrics, routes });
+      app = await buildHttpApp({ db: services.database.db, log: services.log, metrics: services.metrics, routes, trustedProxies: services.config.http.trustedProxies });
       const { host, port } = services.config.listen.http;
       await app.listen({ host, port });
       const bound = app.server.address();
