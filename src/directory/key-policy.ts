@@ -10,57 +10,14 @@ import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { dearmorKeyBlock } from './armor.js';
 import { KEY_LIMITS, concatPackets, scanTransferableKey } from './packet-limits.js';
 import { PARSE_CONFIG, evaluateKey } from './key-signatures.js';
+import { KEY_POLICY_CODES, type KeyCheck, type KeyPolicyCode } from './checked-key.js';
+export { KEY_POLICY_CODES, type CheckedAddress, type CheckedKey, type KeyCheck, type KeyPolicyCode } from './checked-key.js';
 export { armor } from './armor.js';
 export { minimalKeyFor, servedKeyWithUserIds } from './minimal-key.js';
 export { KEY_LIMITS, splitKeyring } from './packet-limits.js';
 
-/** Stable codes of every rejection; callers and clients match on these. */
-export const KEY_POLICY_CODES = [
-  'DIR_KEY_UNPARSABLE',
-  'DIR_KEY_SECRET',
-  'DIR_KEY_NO_SELF_SIGNATURE',
-  'DIR_KEY_EXPIRED',
-  'DIR_KEY_WEAK_ALGORITHM',
-  'DIR_KEY_TOO_LARGE',
-  'DIR_KEY_PACKET_TOO_LARGE',
-  'DIR_KEY_TOO_MANY_USER_IDS',
-  'DIR_KEY_TOO_MANY_SUBKEYS',
-  'DIR_KEY_MULTIPLE',
-  'DIR_KEY_ADDRESS_NOT_IN_KEY',
-] as const;
-export type KeyPolicyCode = (typeof KEY_POLICY_CODES)[number];
-
 // Unreadable input is a malformed request (400); a readable key the policy refuses is 422.
 registerHttpStatuses(Object.fromEntries(KEY_POLICY_CODES.map((code) => [code, code === 'DIR_KEY_UNPARSABLE' ? 400 : 422])));
-
-export interface CheckedAddress {
-  /** Canonical address: local part lowercased, domain as lowercase A-labels. */
-  address: string;
-  /** The user ID exactly as it appears in the key. */
-  userId: string;
-}
-
-export interface CheckedKey {
-  /** Primary key fingerprint, uppercase hex (40 for v4, 64 for v6). */
-  fingerprint: string;
-  /** Primary key ID, then every subkey's, 16 uppercase hex each. */
-  keyIds: string[];
-  /** openpgp.js algorithm name of the primary key (rsaEncryptSign, eddsaLegacy, ed25519, ...). */
-  algorithm: string;
-  /** Modulus or curve size; null when the algorithm has none we know. */
-  bits: number | null;
-  createdAt: Date;
-  expiresAt: Date | null;
-  /** User IDs with a valid self-signature and a parsable address (served ones, when filtered). */
-  addresses: CheckedAddress[];
-  /** Binary transferable public key after stripping; what the directory stores. */
-  stripped: Uint8Array;
-}
-
-export type KeyCheck =
-  | { status: 'valid'; key: CheckedKey }
-  | { status: 'revoked'; key: CheckedKey }
-  | { status: 'invalid' | 'expired'; code: KeyPolicyCode; reason: string };
 
 export interface CheckKeyOptions {
   /** The time the key is judged at (expiry, signature validity). */

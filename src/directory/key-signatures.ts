@@ -4,7 +4,7 @@
 // revocation, algorithm strength) is decided here from signature fields, so each outcome has a
 // typed reason instead of a library message.
 import { config as openpgpConfig, enums, type Config, type Key, type PartialConfig, type SignaturePacket, type Subkey, type User } from 'openpgp';
-import type { CheckedKey, KeyPolicyCode } from './key-policy.js';
+import type { CheckedKey, KeyPolicyCode } from './checked-key.js';
 import { stripUnhashedSubpackets } from './signature-subpackets.js';
 import { addressOfUserId } from './user-id-address.js';
 
@@ -14,9 +14,10 @@ import { addressOfUserId } from './user-id-address.js';
 export const PARSE_CONFIG: PartialConfig = { ignoreMalformedPackets: true, ignoreUnsupportedPackets: true };
 const VERIFY_CONFIG: Config = { ...openpgpConfig };
 
-/** Newest self-signatures verified per component; older ones are superseded anyway (§5.2.3.10). */
-const MAX_SELF_SIGNATURES = 16;
-/** Revocations verified per component (REFERENCE.md: "keep a bounded number of revocations"). */
+/**
+ * Valid revocations kept per component (REFERENCE.md: "keep a bounded number of revocations").
+ * The cap counts only signatures that verify: junk never uses up a place (K2).
+ */
 const MAX_REVOCATIONS = 8;
 /** Keys made seconds ago on a client whose clock runs ahead must not look "from the future". */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -55,7 +56,9 @@ function bitsOf(packet: KeyPacket | Subkey['keyPacket']): number | null {
 async function verifies(sig: SignaturePacket, signer: KeyPacket, type: enums.signature, data: object): Promise<boolean> {
   // openpgp.js refuses any signature naming a designated revoker (RFC 9580 §5.2.3.23) because it
   // cannot check third-party revocations. The directory never acts on those, so the signature
-  // itself is still checked; the subpacket stays in the hashed data untouched.
+  // itself is still checked; the subpacket stays in the hashed data untouched. revocationKeyClass
+  // is a public field of SignaturePacket; test/directory/key-signatures.test.ts pins that verify()
+  // refuses on exactly this field, so a library change that makes this moot fails a test.
   const revocationKeyClass = sig.revocationKeyClass;
   sig.revocationKeyClass = null;
   try {
@@ -70,16 +73,41 @@ async function verifies(sig: SignaturePacket, signer: KeyPacket, type: enums.sig
   }
 }
 
-function newestFirst(sigs: SignaturePacket[], now: Date, limit: number): SignaturePacket[] {
+/**
+ * Signatures by claimed creation time, newest first, without those claiming a time beyond `now`
+ * (plus clock skew). The claimed time is only an order to try them in: it is part of the signed
+ * data, so a signature that does not verify says nothing, and must not displace one that does.
+ */
+function newestFirst(sigs: SignaturePacket[], now: Date): SignaturePacket[] {
   const horizon = now.getTime() + CLOCK_SKEW_MS;
   return sigs
     .filter((s) => s.created !== null && s.created.getTime() <= horizon)
-    .sort((a, b) => b.created!.getTime() - a.created!.getTime())
-    .slice(0, limit);
+    .sort((a, b) => b.created!.getTime() - a.created!.getTime());
 }
 
 function signatureExpired(sig: SignaturePacket, now: Date): boolean {
   return !!sig.signatureExpirationTime && sig.created!.getTime() + sig.signatureExpirationTime * 1000 <= now.getTime();
+}
+
+/**
+ * The newest `limit` signatures that verify. Every candidate is tried until the cap is reached, so
+ * any number of newer invalid signatures cannot hide a valid one (K2); how many candidates there
+ * can be at all is bounded by the packet limits checked before parsing.
+ */
+async function newestValid(
+  sigs: SignaturePacket[],
+  signer: KeyPacket,
+  type: enums.signature,
+  data: object,
+  now: Date,
+  limit: number,
+): Promise<SignaturePacket[]> {
+  const valid: SignaturePacket[] = [];
+  for (const sig of newestFirst(sigs, now)) {
+    if (valid.length >= limit) break;
+    if (await verifies(sig, signer, type, data)) valid.push(sig);
+  }
+  return valid;
 }
 
 /**
@@ -93,23 +121,29 @@ async function newestSelfSignature(
   data: object,
   now: Date,
 ): Promise<{ sig: SignaturePacket; expired: boolean } | undefined> {
-  for (const sig of newestFirst(sigs, now, MAX_SELF_SIGNATURES)) {
-    if (await verifies(sig, signer, type, data)) return { sig, expired: signatureExpired(sig, now) };
-  }
-  return undefined;
+  const [sig] = await newestValid(sigs, signer, type, data, now, 1);
+  return sig ? { sig, expired: signatureExpired(sig, now) } : undefined;
 }
 
 /** Revocations by the primary key that verify. Issuers other than the primary fail verify(). */
-async function validRevocations(
-  sigs: SignaturePacket[],
-  signer: KeyPacket,
-  type: enums.signature,
-  data: object,
-  now: Date,
-): Promise<SignaturePacket[]> {
-  const valid: SignaturePacket[] = [];
-  for (const sig of newestFirst(sigs, now, MAX_REVOCATIONS)) if (await verifies(sig, signer, type, data)) valid.push(sig);
-  return valid;
+function validRevocations(sigs: SignaturePacket[], signer: KeyPacket, type: enums.signature, data: object, now: Date): Promise<SignaturePacket[]> {
+  return newestValid(sigs, signer, type, data, now, MAX_REVOCATIONS);
+}
+
+/** Key flags that make a subkey issue signatures (RFC 9580 §5.2.3.29: certify 0x01, sign 0x02). */
+const SIGNING_FLAGS = enums.keyFlags.certifyKeys | enums.keyFlags.signData;
+
+/**
+ * RFC 4880 §5.2.1 / RFC 9580 §5.2.3.34: the binding of a subkey that can sign must carry an
+ * embedded Primary Key Binding signature (0x19) made by the subkey itself, or anyone could
+ * attach someone else's signing key to their own certificate (K4). Bindings for other uses pass.
+ */
+async function backSignatureHolds(binding: SignaturePacket, subkey: Subkey['keyPacket'], data: object): Promise<boolean> {
+  const flags = binding.keyFlags?.[0] ?? 0;
+  if ((flags & SIGNING_FLAGS) === 0) return true;
+  const back = binding.embeddedSignature;
+  if (!back || back.signatureType !== enums.signature.keyBinding) return false;
+  return verifies(back, subkey as unknown as KeyPacket, enums.signature.keyBinding, data);
 }
 
 /** §5.2.3.13: key expiration is seconds after the key's creation; 0 or absent means never. */
@@ -159,6 +193,7 @@ async function bindSubkeys(key: Key, now: Date): Promise<SubkeyBinding[]> {
     const binding = await newestSelfSignature(subkey.bindingSignatures, primary, enums.signature.subkeyBinding, data, now);
     // A subkey without a current binding signature is not part of the key (§10.1); drop it.
     if (!binding || binding.expired) continue;
+    if (!(await backSignatureHolds(binding.sig, subkey.keyPacket, data))) continue;
     const revocations = await validRevocations(subkey.revocationSignatures, primary, enums.signature.subkeyRevocation, data, now);
     bound.push({ subkey, sig: binding.sig, revocations });
   }

@@ -116,3 +116,40 @@ export async function floodWithCertifications(target: TestKey, certifiers: TestK
 export function countTag(bytes: Uint8Array, tag: number): number {
   return readPackets(bytes).filter((p) => p.tag === tag).length;
 }
+
+/**
+ * A copy of a v4 signature packet (`raw`, header included) claiming another creation time: the
+ * hashed Signature Creation Time subpacket (RFC 9580 §5.2.3.11) is rewritten, so the copy looks
+ * newer but no longer verifies. What an attacker without the secret key can make at will.
+ */
+export function retimedSignature(raw: Uint8Array, created: Date): Uint8Array {
+  const [sig] = readPackets(raw);
+  const body = Buffer.from(sig.body);
+  if (body[0] !== 4) throw new Error('retimedSignature handles v4 signatures only');
+  const hashedEnd = 6 + body.readUInt16BE(4);
+  for (let pos = 6; pos < hashedEnd; ) {
+    const length = body[pos];
+    if (length >= 192) throw new Error('retimedSignature expects one-octet subpacket lengths');
+    if ((body[pos + 1] & 0x7f) === 2) {
+      body.writeUInt32BE(Math.floor(created.getTime() / 1000), pos + 2);
+      return packet(2, body);
+    }
+    pos += 1 + length;
+  }
+  throw new Error('no hashed creation time subpacket');
+}
+
+/** The raw signature packets that follow packet number `index` until the next non-signature. */
+export function signaturesAfter(bytes: Uint8Array, index: number): RawPacket[] {
+  const packets = readPackets(bytes);
+  const out: RawPacket[] = [];
+  for (let i = index + 1; i < packets.length && packets[i].tag === 2; i++) out.push(packets[i]);
+  return out;
+}
+
+/** Index of the first packet with `tag` (after `from`). */
+export function indexOfTag(bytes: Uint8Array, tag: number, from = 0): number {
+  const i = readPackets(bytes).findIndex((p, n) => n >= from && p.tag === tag);
+  if (i < 0) throw new Error(`no packet with tag ${tag}`);
+  return i;
+}
