@@ -91,6 +91,11 @@ const envSchema = z.object({
   // request budget on the write endpoints (upload, request-verify, /pks/add, /v, delete-request).
   KEYPOST_VERIFY_TOKEN_TTL: duration('24h'),
   KEYPOST_VERIFY_MAIL_COOLDOWN: duration('5m'),
+  // Verification mails per address (whatever the key) and per client, per window (mail bombing).
+  // The window is at most a day: tokens, the mail ledger, are kept a day past their expiry.
+  KEYPOST_VERIFY_MAIL_PER_ADDRESS: integer(3, 1, 1000),
+  KEYPOST_VERIFY_MAIL_PER_CLIENT: integer(10, 1, 1_000_000),
+  KEYPOST_VERIFY_MAIL_WINDOW: duration('1h').refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be between 1s and 1d'),
   KEYPOST_RATE_LIMIT_MAX: integer(20, 1, 1_000_000),
   KEYPOST_RATE_LIMIT_WINDOW: duration('1m'),
 
@@ -148,6 +153,8 @@ export interface Config {
     mailCooldownMs: number;
     /** Write requests per client address per window. */
     rateLimit: { max: number; windowMs: number };
+    /** Verification mails per address and per client within the window, whatever the key. */
+    mailBudget: { perAddress: number; perClient: number; windowSeconds: number };
   };
   gateway: GatewayConfig;
 }
@@ -228,6 +235,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       verifyTokenTtlMs: e.KEYPOST_VERIFY_TOKEN_TTL,
       mailCooldownMs: e.KEYPOST_VERIFY_MAIL_COOLDOWN,
       rateLimit: { max: e.KEYPOST_RATE_LIMIT_MAX, windowMs: e.KEYPOST_RATE_LIMIT_WINDOW },
+      mailBudget: {
+        perAddress: e.KEYPOST_VERIFY_MAIL_PER_ADDRESS,
+        perClient: e.KEYPOST_VERIFY_MAIL_PER_CLIENT,
+        windowSeconds: Math.floor(e.KEYPOST_VERIFY_MAIL_WINDOW / 1000),
+      },
     },
     gateway: {
       hostname: e.KEYPOST_SMTP_HOSTNAME,

@@ -86,6 +86,8 @@ export interface VerificationTokensTable {
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** The client address that asked for the mail (mail budgets); null for rows from before it was kept. */
+  client_address: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A key submitted by its holder (VKS upload, HKP add), waiting for address verification. */

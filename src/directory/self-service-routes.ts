@@ -7,6 +7,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
 import { KeypostError, httpStatusFor } from '../errors.js';
+import { setRetryAfter } from '../http/retry-after.js';
 import type { Services } from '../lifecycle.js';
 import { createMailer } from './mailer.js';
 import { createSelfService, type SelfService } from './self-service.js';
@@ -28,7 +29,13 @@ const uploadAnswerSchema = {
 
 const errorSchema = {
   type: 'object',
-  properties: { error: { type: 'string' }, code: { type: 'string' } },
+  properties: {
+    error: { type: 'string' },
+    code: { type: 'string' },
+    // Verification mail budget refusals (429) name the address and when to ask again.
+    address: { type: 'string' },
+    retry_after: { type: 'integer' },
+  },
 } as const;
 
 export interface SelfServiceRouteOptions {
@@ -98,7 +105,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
         },
       },
       async (request) => {
-        const { mailed: _mailed, ...answer } = await service.requestVerify(request.body.token, request.body.addresses);
+        const { mailed: _mailed, ...answer } = await service.requestVerify(request.body.token, request.body.addresses, { client: request.ip });
         return answer;
       },
     );
@@ -119,6 +126,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
         errorHandler(error, _request, reply) {
           const { status, message } = statusAndMessage(error);
           if (status >= 500) reply.log.error({ err: error }, 'pks/add failed');
+          setRetryAfter(reply, error);
           return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
         },
       },
@@ -126,7 +134,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
         const keytext = typeof request.body?.keytext === 'string' ? request.body.keytext : '';
         if (!keytext) throw new KeypostError('REQUEST_INVALID', 'missing form field "keytext"');
         if (Buffer.byteLength(keytext) > HKP_BODY_LIMIT) throw new KeypostError('PAYLOAD_TOO_LARGE', 'key too large');
-        const answer = await service.upload(keytext, { requestAll: true });
+        const answer = await service.upload(keytext, { requestAll: true, client: request.ip });
         const lines = [`key ${answer.key_fpr} received`];
         for (const [address, status] of Object.entries(answer.status)) {
           const note = answer.mailed.includes(address) ? 'verification mail sent' : status;
@@ -156,6 +164,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
         errorHandler(error, request, reply: FastifyReply) {
           const { status, code, message } = statusAndMessage(error);
           if (status >= 500) reply.log.error({ err: error }, 'confirmation failed');
+          setRetryAfter(reply, error);
           if (wantsHtml(request)) return reply.status(status).type('text/html; charset=utf-8').send(errorPage(message));
           return reply.status(status).send({ error: message, code });
         },
@@ -179,7 +188,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
           response: { 202: { type: 'object', properties: { address: { type: 'string' }, status: { type: 'string' } } }, '4xx': errorSchema },
         },
       },
-      async (request, reply) => reply.status(202).send(await service.requestDelete(request.body.address)),
+      async (request, reply) => reply.status(202).send(await service.requestDelete(request.body.address, { client: request.ip })),
     );
   };
 }
@@ -210,6 +219,7 @@ export function selfServicePlugin(services: Services): FastifyPluginAsync {
       publicUrl,
       tokenTtlSeconds: Math.floor(config.directory.verifyTokenTtlMs / 1000),
       mailCooldownSeconds: Math.floor(config.directory.mailCooldownMs / 1000),
+      mailBudget: config.directory.mailBudget,
     });
     await app.register(selfServiceRoutes({ db: database.db, service, now: services.now, rateLimit: config.directory.rateLimit }));
   };

@@ -8,6 +8,7 @@ import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { servedDomainNames } from './domains.js';
 import { checkKey, keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
 import type { Mailer } from './mailer.js';
+import { withinMailBudget, type MailBudget } from './mail-budget.js';
 import { domainOfAddress, parseAddress } from './names.js';
 import { publishAddress, publishMany, withdrawAddress, withdrawKey, type PublishInput } from './publish.js';
 import { composeVerificationMail } from './verification-mail.js';
@@ -48,6 +49,13 @@ export interface SelfServiceOptions {
   tokenTtlSeconds: number;
   /** No second mail for the same address and key within this many seconds (mail bombing). */
   mailCooldownSeconds: number;
+  /** Mails per address and per client per window, whatever the key (mail bombing). */
+  mailBudget: MailBudget;
+}
+
+/** Who is asking: the client address the HTTP edge saw (after trusted proxies). */
+export interface Requester {
+  client?: string;
 }
 
 export interface Confirmation {
@@ -59,10 +67,10 @@ export interface Confirmation {
 }
 
 export interface SelfService {
-  upload(input: string | Uint8Array, options?: { requestAll?: boolean }): Promise<UploadAnswer & { mailed: string[] }>;
-  requestVerify(token: string, addresses: string[]): Promise<UploadAnswer & { mailed: string[] }>;
+  upload(input: string | Uint8Array, options?: { requestAll?: boolean } & Requester): Promise<UploadAnswer & { mailed: string[] }>;
+  requestVerify(token: string, addresses: string[], requester?: Requester): Promise<UploadAnswer & { mailed: string[] }>;
   confirm(token: string): Promise<Confirmation>;
-  requestDelete(address: string): Promise<{ address: string; status: 'pending' }>;
+  requestDelete(address: string, requester?: Requester): Promise<{ address: string; status: 'pending' }>;
 }
 
 /** A key the policy accepted: valid, or revoked (a revocation is accepted as a withdrawal). */
@@ -116,20 +124,23 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
     if (changed.length) await db.transaction().execute((tx) => publishMany(tx, changed));
   }
 
-  async function mailPublishLinks(key: CheckedKey, keyData: Uint8Array, addresses: string[]): Promise<string[]> {
+  async function mailPublishLinks(key: CheckedKey, keyData: Uint8Array, addresses: string[], requester: Requester): Promise<string[]> {
     const mailed: string[] = [];
     const now = options.now();
     for (const address of addresses) {
       const since = new Date(now.getTime() - options.mailCooldownSeconds * 1000);
       if (await hasRecentToken(db, { purpose: 'publish', address, fingerprint: key.fingerprint, since, now })) continue;
-      const token = await issueVerificationToken(db, {
-        purpose: 'publish',
-        address,
-        fingerprint: key.fingerprint,
-        keyData,
-        now,
-        ttlSeconds: options.tokenTtlSeconds,
-      });
+      const token = await withinMailBudget(db, { address, client: requester.client, now }, options.mailBudget, (tx) =>
+        issueVerificationToken(tx, {
+          purpose: 'publish',
+          address,
+          fingerprint: key.fingerprint,
+          keyData,
+          now,
+          ttlSeconds: options.tokenTtlSeconds,
+          client: requester.client,
+        }),
+      );
       try {
         const mail = await composeVerificationMail({
           purpose: 'publish',
@@ -181,12 +192,12 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       let mailed: string[] = [];
       if (uploadOptions.requestAll) {
         const status = await statusOf(key, addresses);
-        mailed = await mailPublishLinks(key, key.stripped, addresses.filter((a) => status[a] !== 'published'));
+        mailed = await mailPublishLinks(key, key.stripped, addresses.filter((a) => status[a] !== 'published'), uploadOptions);
       }
       return answerFor(key, served, token, mailed);
     },
 
-    async requestVerify(token, requested) {
+    async requestVerify(token, requested, requester = {}) {
       const upload = await findUpload(db, token, options.now());
       const { result, served } = await check(upload.keyData);
       if (result.status === 'revoked') throw new KeypostError('DIR_KEY_REVOKED', `key ${result.key.fingerprint} has been revoked`);
@@ -203,7 +214,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
         if (!wanted.includes(address)) wanted.push(address);
       }
       const status = await statusOf(key, wanted);
-      const mailed = await mailPublishLinks(key, upload.keyData, wanted.filter((a) => status[a] !== 'published'));
+      const mailed = await mailPublishLinks(key, upload.keyData, wanted.filter((a) => status[a] !== 'published'), requester);
       return answerFor(key, served, token, mailed);
     },
 
@@ -238,7 +249,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       });
     },
 
-    async requestDelete(raw) {
+    async requestDelete(raw, requester = {}) {
       const { address } = parseAddress(raw);
       const row = await db
         .selectFrom('addresses')
@@ -250,7 +261,16 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       const now = options.now();
       const since = new Date(now.getTime() - options.mailCooldownSeconds * 1000);
       if (!(await hasRecentToken(db, { purpose: 'delete', address, since, now }))) {
-        const token = await issueVerificationToken(db, { purpose: 'delete', address, fingerprint: row.fingerprint, now, ttlSeconds: options.tokenTtlSeconds });
+        const token = await withinMailBudget(db, { address, client: requester.client, now }, options.mailBudget, (tx) =>
+          issueVerificationToken(tx, {
+            purpose: 'delete',
+            address,
+            fingerprint: row.fingerprint,
+            now,
+            ttlSeconds: options.tokenTtlSeconds,
+            client: requester.client,
+          }),
+        );
         try {
           await mailer.send(
             await composeVerificationMail({

@@ -42,7 +42,16 @@ export type TokenState = 'valid' | 'used' | 'expired';
 
 export async function issueVerificationToken(
   tx: Tx | Db,
-  input: { purpose: VerificationPurpose; address: string; fingerprint: string; keyData?: Uint8Array; now: Date; ttlSeconds: number },
+  input: {
+    purpose: VerificationPurpose;
+    address: string;
+    fingerprint: string;
+    keyData?: Uint8Array;
+    now: Date;
+    ttlSeconds: number;
+    /** Who asked for the mail, counted by the per-client mail budget (mail-budget.ts). */
+    client?: string;
+  },
 ): Promise<string> {
   const { token, hash } = newToken();
   await tx
@@ -55,6 +64,7 @@ export async function issueVerificationToken(
       key_data: input.keyData ? Buffer.from(input.keyData) : null,
       created_at: input.now,
       expires_at: new Date(input.now.getTime() + input.ttlSeconds * 1000),
+      client_address: input.client ?? null,
     })
     .execute();
   return token;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Db } from '../db/database.js';
 import { KeypostError, httpStatusFor } from '../errors.js';
+import { setRetryAfter } from './retry-after.js';
 
 export interface HttpAppOptions {
   db: Db;
@@ -31,6 +32,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof KeypostError) {
+      setRetryAfter(reply, error);
       return reply.status(httpStatusFor(error.code)).send({ error: error.message, code: error.code, ...error.details });
     }
     const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
