@@ -325,12 +325,14 @@ export function applyChanges(
   for (const change of changes) {
     const owners = addressOwners(change.localPart);
     const existed = exists(owners.keypost);
+    // Every owner the address may have had is cleared first: the new row can publish fewer names
+    // (a key over MAX_OPENPGPKEY_RDATA has no OPENPGPKEY), and what it does not replace must go.
+    for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) recent.set(owner, null);
     if (change.row) {
       for (const [owner, node] of addressNodes(policy, change.row)) recent.set(owner, node);
       if (!existed) count++;
-    } else {
-      for (const owner of [owners.openpgpkey, owners.keypost, owners.pka]) recent.set(owner, null);
-      if (existed) count--;
+    } else if (existed) {
+      count--;
     }
   }
   let older = prev.older;
