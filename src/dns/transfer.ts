@@ -1,4 +1,5 @@
-// Zone transfer (RFC 5936 AXFR; IXFR requests get the full zone, RFC 1995 §4) to the secondaries
+// Zone transfer (RFC 5936 AXFR; IXFR requests from a secondary that is behind get the full zone,
+// RFC 1995 §4, and one that is current gets the single SOA, RFC 1995 §2) to the secondaries
 // listed for the zone: the peer's address must be on the list, and when that entry names a TSIG key
 // the request must be signed with it (RFC 5936 §6). The zone is streamed as a series of messages,
 // SOA first and last, from one snapshot, so a publish during the transfer cannot tear it.
@@ -8,7 +9,7 @@ import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR 
 import { zoneNodes, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { zonemd } from './zonemd.js';
 import { transferAcl } from './acl.js';
-import { FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
+import { FLAG, HEADER_LENGTH, RCODE, TYPE, readU16, readU32, skipName } from './wire.js';
 
 /** Messages are filled to about this size; well under the 64 KiB TCP limit (RFC 5936 §2.2). */
 const MESSAGE_TARGET = 16_384;
@@ -103,6 +104,28 @@ function* signedMessages(messages: Iterable<Buffer>, requestMac: Buffer, keyWire
   }
 }
 
+/** The serial of the SOA a secondary sends in an IXFR's authority section (RFC 1995 §3). */
+function ixfrSerial(msg: Uint8Array, q: Query): number | undefined {
+  if (readU16(msg, 6) !== 0 || readU16(msg, 8) < 1) return undefined;
+  let o = skipName(msg, q.questionEnd);
+  if (o < 0 || o + 10 > msg.length || readU16(msg, o) !== TYPE.SOA) return undefined;
+  o += 10;
+  o = skipName(msg, o); // MNAME
+  if (o >= 0) o = skipName(msg, o); // RNAME
+  return o >= 0 && o + 4 <= msg.length ? readU32(msg, o) : undefined;
+}
+
+/** RFC 1982 §3.2: serial a is older than b. */
+function serialLess(a: number, b: number): boolean {
+  return a !== b && ((a < b && b - a < 2 ** 31) || (a > b && a - b > 2 ** 31));
+}
+
+/** One message: the question and the current SOA, its owner pointing at the question's apex. */
+function currentSoa(msg: Uint8Array, q: Query, zone: ZoneSnapshot): Buffer {
+  const h = header(q.id, FLAG.QR | FLAG.AA, 1, zone.soa.count);
+  return Buffer.concat([h, msg.subarray(HEADER_LENGTH, q.questionEnd), zone.soa.wire]);
+}
+
 export type MessageStream = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** AXFR/IXFR over TCP: the whole zone as messages, or a single refusal. */
@@ -124,6 +147,13 @@ export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: Answe
     key = { keyWire: q.tsig.keyWire, secret: secret! };
   } else if (acl.tsigKey) {
     return [refuse(msg, q, RCODE.NOTAUTH)];
+  }
+  if (q.qtype === TYPE.IXFR) {
+    const held = ixfrSerial(msg, q);
+    if (held !== undefined && !serialLess(held, zone.serial)) {
+      const reply = currentSoa(msg, q, zone);
+      return [key ? signResponse(reply, q.tsig!.mac, { ...key, nowSeconds: now }).message : reply];
+    }
   }
   return (async function* () {
     // The digest of a large zone takes a while; it is computed in slices while answering goes on.
