@@ -69,6 +69,8 @@ interface Sections {
   aa: boolean;
   /** Answer records: `count` of them in bytes[start, end). */
   answer?: { bytes: Uint8Array; start: number; end: number; count: number };
+  /** Additional-section records, owners already pointing into the question. */
+  additional?: { wire: Buffer; count: number };
   /** Offset of the apex name inside the question, for the SOA owner pointer. */
   soaOwner?: number;
   zone?: ZoneSnapshot;
@@ -91,7 +93,8 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   const answerLength = s.answer ? s.answer.end - s.answer.start : 0;
   const authorityLength = s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
   const optLength = q.edns ? OPT_LENGTH : 0;
-  let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + optLength;
+  const additionalLength = s.additional ? s.additional.wire.length : 0;
+  let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + additionalLength + optLength;
   // RFC 2181 §9 / RFC 7929 §2.5: when the records do not fit, send none and set TC.
   const truncated = size > limit;
   if (truncated) size = HEADER_LENGTH + questionLength + optLength;
@@ -105,7 +108,7 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   out.writeUInt16BE(1, 4);
   out.writeUInt16BE(truncated || !s.answer ? 0 : s.answer.count, 6);
   out.writeUInt16BE(truncated || s.soaOwner === undefined ? 0 : 1, 8);
-  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  out.writeUInt16BE((q.edns ? 1 : 0) + (truncated || !s.additional ? 0 : s.additional.count), 10);
   // Byte loop: for a ~70-octet question it is cheaper than creating a view to copy from.
   for (let i = HEADER_LENGTH; i < q.questionEnd; i++) out[i] = msg[i];
   let o = q.questionEnd;
@@ -119,6 +122,10 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
       out[o + 1] = s.soaOwner & 0xff;
       out.set(s.zone!.negativeSoa, o + 2);
       o += authorityLength;
+    }
+    if (s.additional) {
+      out.set(s.additional.wire, o);
+      o += additionalLength;
     }
   }
   if (q.edns) writeOpt(out, o, q.edns, s.rcode >> 4);
@@ -164,7 +171,10 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   if (at < 0) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, zone, match };
   const start = at + NODE_HEADER;
   const answer = { bytes: node, start, end: start + node.readUInt32BE(at + 8), count: node.readUInt16BE(at + 2) };
-  return { rcode: RCODE.NOERROR, aa: true, answer, zone, match };
+  // RFC 1034 §4.3.2 step 6: the addresses of in-zone name servers go along with an NS answer.
+  // Only at the apex (rel ''), where the question name at offset 12 is what glue owners point at.
+  const additional = q.qtype === TYPE.NS && rel === '' && zone.glue ? zone.glue : undefined;
+  return { rcode: RCODE.NOERROR, aa: true, answer, additional, zone, match };
 }
 
 export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): Uint8Array | null {

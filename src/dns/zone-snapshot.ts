@@ -28,7 +28,7 @@ import {
   type ZoneSource,
 } from './zone-records.js';
 import { txt } from './rdata.js';
-import { CLASS, TYPE, encodeName, nameKey } from './wire.js';
+import { CLASS, TYPE, encodeName, nameKey, wireKey } from './wire.js';
 
 export interface RRset {
   type: number;
@@ -84,6 +84,12 @@ export interface ZoneSnapshot {
   readonly negativeSoa: Buffer;
   /** The apex SOA RRset (for AXFR's first and last record). */
   readonly soa: RRset;
+  /**
+   * Addresses of in-zone name servers, for the additional section of NS answers at the apex
+   * (RFC 1034 §4.3.2 step 6): each owner is its labels below the apex then a pointer to the
+   * question name at offset 12, which for such a query is the apex. Null when there are none.
+   */
+  readonly glue: { wire: Buffer; count: number } | null;
   readonly fixed: ReadonlyMap<string, NameNode>;
   readonly base: ReadonlyMap<string, NameNode>;
   readonly recent: ReadonlyMap<string, NameNode | null>;
@@ -218,6 +224,34 @@ function secondaryList(dns: ZoneDnsSettings): Secondary[] {
   }));
 }
 
+/** See ZoneSnapshot.glue: the A and AAAA RRsets of every apex NS target that lies in the zone. */
+function glueRecords(fixed: ReadonlyMap<string, NameNode>, apexKey: string): { wire: Buffer; count: number } | null {
+  const ns = nodeRRsets(fixed.get('') ?? EMPTY_NODE).find((set) => set.type === TYPE.NS);
+  if (!ns) return null;
+  const parts: Buffer[] = [];
+  let count = 0;
+  const seen = new Set<string>();
+  for (const rdata of rrsetRdatas(ns)) {
+    const target = wireKey(rdata, 0, rdata.length);
+    if (target.length <= apexKey.length || !target.endsWith(apexKey)) continue;
+    const rel = target.slice(0, target.length - apexKey.length);
+    const node = fixed.get(rel);
+    if (!node || seen.has(rel)) continue;
+    seen.add(rel);
+    for (const set of nodeRRsets(node)) {
+      if (set.type !== TYPE.A && set.type !== TYPE.AAAA) continue;
+      // Each record as stored starts with the C0 0C owner pointer: prefix the labels below the apex.
+      for (let o = 0; o < set.wire.length; ) {
+        const length = RR_FIXED + set.wire.readUInt16BE(o + 10);
+        parts.push(Buffer.from(rel, 'latin1'), set.wire.subarray(o, o + length));
+        count++;
+        o += length;
+      }
+    }
+  }
+  return count ? { wire: Buffer.concat(parts), count } : null;
+}
+
 /** Everything that depends only on the domains row: apex names, SOA, keys, secondaries. */
 function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: number) {
   const policy = zonePolicy(source, defaults);
@@ -235,15 +269,17 @@ function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: n
   negativeSoa.writeUInt16BE(soaRdata.length, 8);
   soaRdata.copy(negativeSoa, 10);
   const apexWire = encodeName(source.name);
+  const apexKey = nameKey(source.name);
   return {
     apex: source.name,
-    apexKey: nameKey(source.name),
+    apexKey,
     apexWire,
     serial: source.serial,
     policy,
     source,
     negativeSoa,
     soa,
+    glue: glueRecords(fixed, apexKey),
     fixed,
     tsigKeys: tsigKeyMap(source.dns),
     secondaries: secondaryList(source.dns),

@@ -50,7 +50,7 @@ export function kdig(server: { host: string; port: number }, ...args: string[]):
 }
 
 /** The records of one section of dig's or kdig's full output, whitespace-normalised. */
-export function section(output: string, name: 'ANSWER' | 'AUTHORITY' | 'QUESTION'): string[] {
+export function section(output: string, name: 'ANSWER' | 'AUTHORITY' | 'ADDITIONAL' | 'QUESTION'): string[] {
   const lines = output.split('\n');
   const start = lines.findIndex((l) => l.startsWith(`;; ${name} SECTION`));
   if (start < 0) return [];
