@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { bumpZoneSerial } from '../src/db/change-feed.js';
-import { openpgpkeyLabel } from '../src/directory/address-hashes.js';
+import { openpgpkeyLabel } from '../src/protocol/address-hashes.js';
 import { createScratchPostgres } from '../test/support/database.js';
 import { freePort } from '../test/support/ports.js';
 

@@ -2,6 +2,7 @@
 // Every variable here is listed, with its default, in the README's configuration table.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { KP1_MAX_POW_BITS } from './protocol/kp1.js';
 
 /** A `host:port` listen address. Port 0 asks the OS for any free port. */
 export interface ListenAddress {
@@ -78,7 +79,7 @@ const envSchema = z.object({
   KEYPOST_TRUSTED_PROXIES: networks,
 
   // Hashcash policy (hashcash 1.22 defaults: 28 days validity, 2 days grace).
-  KEYPOST_POW_DEFAULT_BITS: integer(20, 0, 40),
+  KEYPOST_POW_DEFAULT_BITS: integer(20, 0, KP1_MAX_POW_BITS),
   KEYPOST_STAMP_VALIDITY_DAYS: integer(28, 1, 3650),
   KEYPOST_STAMP_GRACE_DAYS: integer(2, 0, 365),
   KEYPOST_STAMP_RESOURCE_CASE_SENSITIVE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),

@@ -6,7 +6,8 @@ import { readKey } from 'openpgp';
 import { checkKey } from '../directory/key-policy.js';
 import { PARSE_CONFIG } from '../directory/key-signatures.js';
 
-export type CheckName = 'fingerprint' | 'pka' | 'user-id' | 'key-valid' | 'directory';
+/** `record`: a `_keypost` TXT record that breaks the kp1 grammar (src/protocol/kp1.ts). */
+export type CheckName = 'fingerprint' | 'pka' | 'user-id' | 'key-valid' | 'directory' | 'record';
 /** skip: there was nothing to compare with (for example no PKA record published). */
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 

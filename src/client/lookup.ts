@@ -4,10 +4,10 @@
 import { armor } from '../directory/armor.js';
 import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
-import { parseAddress } from '../directory/names.js';
+import { parseAddress } from '../protocol/address.js';
 import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
 import { checkDirectory } from './directory-check.js';
-import { fetchPublishedRecords, powOf, type PublishedRecords } from './published-records.js';
+import { fetchPublishedRecords, kp1Of, type PublishedRecords } from './published-records.js';
 import { createStubResolver, type DnsServer, type StubResolver } from './stub-resolver.js';
 
 export interface LookupOptions {
@@ -47,8 +47,6 @@ export interface LookupResult {
   verified: boolean;
 }
 
-const FINGERPRINT = /^(?:[0-9A-F]{40}|[0-9A-F]{64})$/;
-
 function fingerprintChecks(records: PublishedRecords, keyFingerprint: string | undefined, fpr: string | undefined): Check[] {
   const { names } = records;
   let fingerprint: Check;
@@ -80,28 +78,28 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   const now = options.now ?? new Date();
   const records = await fetchPublishedRecords(resolver, localPart, domain);
 
-  const zone = records.zonePolicy;
-  const own = records.address;
-  const endpoint = own?.fields.get('ep') ?? zone?.fields.get('ep') ?? null;
-  const price = powOf(own) ?? powOf(zone) ?? null;
-  const api = zone?.fields.get('api') ?? null;
+  // A malformed record counts as present (something is published) but none of its fields is used.
+  const zone = kp1Of(records.zonePolicy);
+  const own = kp1Of(records.address);
+  const endpoint = own?.ep ?? zone?.ep ?? null;
+  const price = own?.pow ?? zone?.pow ?? null;
+  const api = zone?.api ?? null;
   const base = {
     address,
-    keypostDomain: zone !== undefined,
+    keypostDomain: records.zonePolicy !== undefined,
     endpoint,
     price,
     api,
     dnsNames: records.names,
   };
-  if (!own && !records.keys.length) {
-    const problem = zone
+  if (!records.address && !records.keys.length) {
+    const problem = records.zonePolicy
       ? `${domain} is a keypost domain, but nothing is published for ${address}`
       : `nothing is published for ${address}: no TXT at ${records.names.zonePolicy} or ${records.names.keypost}, no OPENPGPKEY at ${records.names.openpgpkey}`;
     return { ...base, published: false, problem, fingerprint: null, key: null, keyBytes: null, expires: null, checks: [], verified: false };
   }
 
-  const rawFpr = own?.fields.get('fpr')?.toUpperCase();
-  const fpr = rawFpr && FINGERPRINT.test(rawFpr) ? rawFpr : undefined;
+  const fpr = own?.fpr;
   // RFC 7929 allows several OPENPGPKEY records; the one the TXT record names is the one to judge.
   const fingerprints = await Promise.all(records.keys.map(fingerprintOf));
   const chosen = Math.max(0, fingerprints.findIndex((f) => f !== undefined && f === fpr));
@@ -109,6 +107,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   const keyFingerprint = fingerprints[chosen];
 
   const checks = fingerprintChecks(records, keyFingerprint, fpr);
+  for (const txt of [records.address, records.zonePolicy]) if (txt && 'malformed' in txt) checks.push(fail('record', txt.malformed));
   let expires: Date | null = null;
   if (keyBytes) {
     const judged = await judgeKey(keyBytes, address, now);

@@ -4,16 +4,16 @@
 //   <h(local)>._keypost.<zone>    TXT         v=kp1; fpr=<hex>; ep=<uri>; pow=<bits>    ep/pow optional
 //   <h(local)>._openpgpkey.<zone> OPENPGPKEY  the minimal key (RFC 7929)
 //   <z(local)>._pka.<zone>        CERT        IPGP fingerprint (GnuPG 2.2 PKA)
-import { dnsNamesFor, type AddressDnsNames } from '../directory/address-hashes.js';
+//
+// The TXT grammar is src/protocol/kp1.ts, the one the DNS zone writes and the gateway reads.
+import { dnsNamesFor, type AddressDnsNames } from '../protocol/address-hashes.js';
 import { TYPE } from '../dns/wire.js';
+import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { parseCert, txtText } from './dns-message.js';
 import type { StubResolver } from './stub-resolver.js';
 
-/** The fields of a `v=kp1` TXT record (unknown keys are kept; senders ignore them). */
-export interface KeypostTxt {
-  fields: Map<string, string>;
-  text: string;
-}
+/** A `_keypost` TXT name's kp1 record, or why the kp1 record there is unreadable. */
+export type KeypostTxt = { record: Kp1Record } | { malformed: string };
 
 export interface PublishedRecords {
   names: AddressDnsNames & { zonePolicy: string };
@@ -25,31 +25,18 @@ export interface PublishedRecords {
   pkaFingerprints: string[];
 }
 
-/** `v=kp1; k=v; ...` → its fields; undefined for TXT records of other formats. */
-export function parseKeypostTxt(text: string): KeypostTxt | undefined {
-  const fields = new Map<string, string>();
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const key = part.slice(0, eq).trim().toLowerCase();
-    // The first occurrence wins, so an appended duplicate cannot override a field.
-    if (!fields.has(key)) fields.set(key, part.slice(eq + 1).trim());
-  }
-  return fields.get('v') === 'kp1' ? { fields, text } : undefined;
-}
-
-/** A `pow=` value: whole bits 0-160 (SHA-1 has 160); undefined when absent or unreadable. */
-export function powOf(txt: KeypostTxt | undefined): number | undefined {
-  const value = txt?.fields.get('pow');
-  return value !== undefined && /^\d{1,3}$/.test(value) && Number(value) <= 160 ? Number(value) : undefined;
+/** The readable kp1 record of a lookup, if there is one. */
+export function kp1Of(txt: KeypostTxt | undefined): Kp1Record | undefined {
+  return txt && 'record' in txt ? txt.record : undefined;
 }
 
 async function keypostTxt(resolver: StubResolver, name: string): Promise<KeypostTxt | undefined> {
   const response = await resolver.query(name, TYPE.TXT);
-  for (const record of response.answers) {
-    const text = txtText(record.data);
-    const parsed = text === null ? undefined : parseKeypostTxt(text);
-    if (parsed) return parsed;
+  for (const answer of response.answers) {
+    const text = txtText(answer.data);
+    const parsed = text === null ? undefined : parseKp1(text);
+    if (parsed?.kind === 'kp1') return { record: parsed.record };
+    if (parsed?.kind === 'invalid') return { malformed: `the kp1 TXT record at ${name} is malformed: ${parsed.reason}` };
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
 import { readKey } from 'openpgp';
 import { pino, type Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
-import { parseAddress } from '../directory/names.js';
+import { parseAddress } from '../protocol/address.js';
 import { PARSE_CONFIG } from '../directory/key-signatures.js';
 import { KeypostError } from '../errors.js';
 import { parseHop } from '../gateway/next-hop.js';

@@ -8,7 +8,7 @@ import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { dearmorKeyBlock } from './armor.js';
 import { requireDomain } from './domains.js';
 import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from './key-policy.js';
-import { domainOfAddress } from './names.js';
+import { domainOfAddress } from '../protocol/address.js';
 import { publishMany, withdrawKey, ZoneBumps } from './publish.js';
 
 registerHttpStatuses({ DIR_KEYRING_UNPARSABLE: 400 });

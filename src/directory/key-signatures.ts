@@ -6,7 +6,7 @@
 import { config as openpgpConfig, enums, type Config, type Key, type PartialConfig, type SignaturePacket, type Subkey, type User } from 'openpgp';
 import type { CheckedKey, KeyPolicyCode } from './checked-key.js';
 import { stripUnhashedSubpackets } from './signature-subpackets.js';
-import { addressOfUserId } from './user-id-address.js';
+import { addressOfUserId } from '../protocol/address.js';
 
 /** Parsing: skip what cannot be read instead of failing the whole key (a junk third-party
  * signature must not make a good key unpublishable). A damaged self-signature then simply

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/database.js';
-import { openpgpkeyLabel, wkdHash } from './address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { armor, dearmorKeyBlock } from './armor.js';
 
 export interface ServedDomain {

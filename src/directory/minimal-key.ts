@@ -9,7 +9,7 @@ import { readKey, type Key } from 'openpgp';
 import { KeypostError } from '../errors.js';
 import { CLOCK_SKEW_MS, PARSE_CONFIG, keyExpiry } from './key-signatures.js';
 import { TAG, readPackets, type RawPacket } from './packet-limits.js';
-import { addressOfUserId, canonicalAddress } from './user-id-address.js';
+import { addressOfUserId, canonicalAddress } from '../protocol/address.js';
 
 /**
  * Primary key, its direct-key self-signature, exactly the user ID of `address` with its newest

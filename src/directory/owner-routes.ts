@@ -5,10 +5,12 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
 import { checkKey, minimalKeyFor } from './key-policy.js';
-import { normalizeApiUrl, normalizeDomain, normalizeSmtpUri, parseAddress } from './names.js';
+import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
+import { normalizeDomain, parseAddress } from '../protocol/address.js';
 import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
 import { accepted } from './self-service.js';
 import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
@@ -21,8 +23,11 @@ export interface OwnerRouteOptions {
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
-const nullablePow = { type: ['integer', 'null'], minimum: 0, maximum: 40 } as const;
-const errorSchema = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' } } } as const;
+const nullablePow = { type: ['integer', 'null'], minimum: 0, maximum: KP1_MAX_POW_BITS } as const;
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, code: { type: 'string' }, property: { type: 'string', description: 'the unknown body property refused' } },
+} as const;
 const security = [{ ownerToken: [] }];
 const domainParams = { type: 'object', required: ['domain'], properties: { domain: { type: 'string' } } } as const;
 const addressParams = {
@@ -105,7 +110,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
           params: domainParams,
           querystring: {
             type: 'object',
-            properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, after: { type: 'string' } },
+            properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, after: { type: 'string', maxLength: 320 } },
           },
           response: { '4xx': errorSchema },
         },

@@ -7,7 +7,7 @@ import type { Tx } from '../db/database.js';
 import { bumpZoneSerial } from '../db/change-feed.js';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
 import { minimalKeyFor, servedKeyWithUserIds, type CheckedKey } from './key-policy.js';
-import { parseAddress } from './names.js';
+import { parseAddress } from '../protocol/address.js';
 import { keyWithUserIds } from './published-key.js';
 
 registerHttpStatuses({

@@ -3,7 +3,7 @@
 // discoverable through the key's other names. The input keys already passed the key policy
 // (stripped of third-party certifications), so this only selects and merges user IDs.
 import * as openpgp from 'openpgp';
-import { addressOfUserId } from './user-id-address.js';
+import { addressOfUserId } from '../protocol/address.js';
 
 function addressOf(user: openpgp.User): string | undefined {
   return user.userID ? addressOfUserId(user.userID.userID) : undefined;

@@ -2,7 +2,7 @@
 // allows 0x-prefixed key IDs and fingerprints and free text; the directory answers fingerprints,
 // 16-digit key IDs and exact addresses only. Short (8-digit) key IDs collide by design (the 2014
 // "evil32" set), and name search would enumerate identities the policy publishes only by address.
-import { canonicalAddress } from './user-id-address.js';
+import { canonicalAddress } from '../protocol/address.js';
 
 export type SearchTerm =
   | { kind: 'fingerprint'; value: string }

@@ -9,7 +9,7 @@ import { servedDomainNames } from './domains.js';
 import { checkKey, keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
 import type { Mailer } from './mailer.js';
 import { withinMailBudget, type MailBudget } from './mail-budget.js';
-import { domainOfAddress, parseAddress } from './names.js';
+import { domainOfAddress, parseAddress } from '../protocol/address.js';
 import { publishAddress, publishMany, withdrawAddress, withdrawKey, type PublishInput } from './publish.js';
 import { composeVerificationMail } from './verification-mail.js';
 import {

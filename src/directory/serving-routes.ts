@@ -10,7 +10,7 @@ import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
 import { LookupCache, type PublishedAddress, type ServedDomain } from './lookup-cache.js';
 import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
-import { canonicalAddress } from './user-id-address.js';
+import { canonicalAddress } from '../protocol/address.js';
 import { registerWkdRoutes } from './wkd-routes.js';
 
 registerHttpStatuses({ DIR_ADDRESS_INVALID: 400, DIR_ADDRESS_NOT_FOUND: 404 });

@@ -4,7 +4,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
 import { KeypostError, registerHttpStatuses } from '../errors.js';
-import { isHostName } from './names.js';
+import { isHostName } from '../protocol/address.js';
 
 registerHttpStatuses({ DIR_DNS_SETTINGS_INVALID: 400 });
 

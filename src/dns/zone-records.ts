@@ -2,7 +2,8 @@
 // builder (which pre-encodes them), AXFR and `keypost dns records`, so there is one source of truth.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
-import { openpgpkeyLabel, wkdHash } from '../directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
+import { formatKp1 } from '../protocol/kp1.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from './wire.js';
 
@@ -86,19 +87,16 @@ export const PKA_ENT = relativeKey(['_pka']);
 export const KEYPOST_OWNER = relativeKey(['_keypost']);
 
 export function zonePolicyText(policy: ZonePolicy): string {
-  const parts = ['v=kp1'];
-  if (policy.apiUrl) parts.push(`api=${policy.apiUrl}`);
-  if (policy.endpoint) parts.push(`ep=${policy.endpoint}`);
-  parts.push(`pow=${policy.powBits}`);
-  return parts.join('; ');
+  return formatKp1({ api: policy.apiUrl || undefined, ep: policy.endpoint || undefined, pow: policy.powBits });
 }
 
 /** Per-address TXT: ep and pow only where they differ from the zone policy. */
 export function addressPolicyText(policy: ZonePolicy, address: AddressSource): string {
-  const parts = ['v=kp1', `fpr=${address.fingerprint}`];
-  if (address.endpoint && address.endpoint !== policy.endpoint) parts.push(`ep=${address.endpoint}`);
-  if (address.powBits !== null && address.powBits !== policy.powBits) parts.push(`pow=${address.powBits}`);
-  return parts.join('; ');
+  return formatKp1({
+    fpr: address.fingerprint,
+    ep: address.endpoint && address.endpoint !== policy.endpoint ? address.endpoint : undefined,
+    pow: address.powBits !== null && address.powBits !== policy.powBits ? address.powBits : undefined,
+  });
 }
 
 export interface AddressOwners {

@@ -5,9 +5,11 @@
 //   <h(local)>._keypost.<domain>  TXT  v=kp1; fpr=...; ep=<uri>; pow=<bits>   (ep/pow optional)
 //   _keypost.<domain>             TXT  v=kp1; api=...; ep=<uri>; pow=<bits>   (zone policy)
 // h(local) = the first 28 octets of SHA-256 over the ASCII-lowercased local part, in hex.
+// The TXT grammar is src/protocol/kp1.ts, the same the DNS zone writes and the client reads.
 import { Resolver } from 'node:dns/promises';
 import type { ListenAddress } from '../config.js';
-import { openpgpkeyLabel } from '../directory/address-hashes.js';
+import { openpgpkeyLabel } from '../protocol/address-hashes.js';
+import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { domainOf, localPartOf } from './next-hop.js';
 
 export type KeypostLookup =
@@ -34,17 +36,6 @@ export class DnsTemporaryError extends Error {
   readonly code = 'GW_DNS_LOOKUP_FAILED';
 }
 
-/** `v=kp1; k=v; ...` into a map; undefined for TXT records of other formats. */
-export function parseKeypostTxt(text: string): Map<string, string> | undefined {
-  const fields = new Map<string, string>();
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
-  }
-  return fields.get('v') === 'kp1' ? fields : undefined;
-}
-
 const ABSENT = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
 
 export interface ResolverOptions {
@@ -60,7 +51,7 @@ export function createKeypostResolver(options: ResolverOptions): KeypostResolver
     resolver.setServers([host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`]);
   }
 
-  async function txt(name: string): Promise<Map<string, string> | undefined> {
+  async function txt(name: string): Promise<Kp1Record | undefined> {
     let records: string[][];
     try {
       records = await resolver.resolveTxt(name);
@@ -70,22 +61,22 @@ export function createKeypostResolver(options: ResolverOptions): KeypostResolver
     }
     // A TXT record is split in strings of up to 255 octets (RFC 1035 section 3.3.14); join them.
     for (const chunks of records) {
-      const parsed = parseKeypostTxt(chunks.join(''));
-      if (parsed) return parsed;
+      const parsed = parseKp1(chunks.join(''));
+      if (parsed.kind === 'kp1') return parsed.record;
+      // A broken record is the remote's to fix; until then nothing of it is trusted (451, retry).
+      if (parsed.kind === 'invalid') throw new DnsTemporaryError(`TXT ${name}: malformed kp1 record: ${parsed.reason}`);
     }
     return undefined;
   }
-
-  const bitsOf = (value: string | undefined) => (value !== undefined && /^\d{1,2}$/.test(value) ? Number(value) : undefined);
 
   return {
     async resolveRecipient(address) {
       const domain = domainOf(address);
       const [own, zone] = await Promise.all([txt(`${openpgpkeyLabel(localPartOf(address))}._keypost.${domain}`), txt(`_keypost.${domain}`)]);
       if (!own) return zone ? { kind: 'unpublished' } : { kind: 'none' };
-      const endpoint = own.get('ep') ?? zone?.get('ep');
+      const endpoint = own.ep ?? zone?.ep;
       if (!endpoint) return { kind: 'none' };
-      return { kind: 'keypost', endpoint, pow: bitsOf(own.get('pow')) ?? bitsOf(zone?.get('pow')) ?? options.defaultBits };
+      return { kind: 'keypost', endpoint, pow: own.pow ?? zone?.pow ?? options.defaultBits };
     },
     async resolveMx(domain) {
       try {

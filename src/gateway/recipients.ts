@@ -9,7 +9,7 @@
 import type { Db } from '../db/database.js';
 import type { ChangeFeed } from '../db/change-feed.js';
 import { GATEWAY_CODES } from './errors.js';
-import { asciiLowercase } from '../directory/address-hashes.js';
+import { asciiLowercase } from '../protocol/ascii.js';
 import { canonicalHop, domainOf, mxHop, type RelayDomain } from './next-hop.js';
 import { deny, type Denial } from './verdicts.js';
 
@@ -97,7 +97,7 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
 
   return {
     async resolve(address) {
-      // Stored addresses fold ASCII case only (src/directory/user-id-address.ts).
+      // Stored addresses fold ASCII case only (src/protocol/address.ts).
       const key = asciiLowercase(address);
       const domain = domainOf(key);
       const entry = await lookup(key);

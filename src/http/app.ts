@@ -20,6 +20,27 @@ export interface HttpAppOptions {
   trustedProxies?: readonly string[];
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** The name of the first parameter whose value holds a control character, if any. */
+function controlCharacterParameter(values: unknown): string | undefined {
+  if (!values || typeof values !== 'object') return undefined;
+  for (const [name, value] of Object.entries(values)) {
+    const list = Array.isArray(value) ? value : [value];
+    if (CONTROL.test(name) || list.some((v) => typeof v === 'string' && CONTROL.test(v))) return name;
+  }
+  return undefined;
+}
+
+/** The property an `additionalProperties: false` schema refused (ajv's error params), if that failed. */
+function unknownProperty(validation: unknown): string | undefined {
+  if (!Array.isArray(validation)) return undefined;
+  for (const issue of validation as { keyword?: string; params?: { additionalProperty?: string } }[]) {
+    if (issue.keyword === 'additionalProperties' && issue.params?.additionalProperty !== undefined) return issue.params.additionalProperty;
+  }
+  return undefined;
+}
+
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Per-request lines would swamp the log at directory scale; warnings and errors still show.
@@ -28,6 +49,16 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     // request.ip (the rate-limit key) comes from X-Forwarded-For only through trusted peers:
     // proxy-addr walks the header from the right and stops at the first untrusted hop.
     trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
+    // Fastify's default strips properties a schema does not declare, so a typo ("endpont") was
+    // dropped and the request answered 200 with nothing changed. Refuse them instead.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  // Before any route hook (owner auth) or handler sees them: no parameter may carry a control
+  // character. A NUL reached PostgreSQL, which refuses it in text, and the client got a 500.
+  app.addHook('onRequest', async (request) => {
+    const bad = controlCharacterParameter(request.params) ?? controlCharacterParameter(request.query);
+    if (bad !== undefined) throw new KeypostError('REQUEST_INVALID', `parameter "${bad}" contains a control character`, { parameter: bad });
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -35,7 +66,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       setRetryAfter(reply, error);
       return reply.status(httpStatusFor(error.code)).send({ error: error.message, code: error.code, ...error.details });
     }
-    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    const err = error as { statusCode?: number; code?: string; message?: string; validation?: unknown; validationContext?: string };
+    const unknown = unknownProperty(err.validation);
+    if (unknown !== undefined) {
+      return reply
+        .status(400)
+        .send({ error: `${err.validationContext ?? 'body'} has an unknown property "${unknown}"`, code: 'REQUEST_INVALID', property: unknown });
+    }
     // Fastify's own client errors (bad JSON, body too large, schema validation) keep their 4xx.
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       const code =

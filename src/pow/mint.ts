@@ -11,7 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { POW_CODES, StampError } from './errors.js';
 import { formatStampDate, type StampDateWidth } from './date.js';
 import { encodeCounter, searchCounters } from './search.js';
-import { MAX_RESOURCE_LENGTH, asciiLowerCase, formatStamp } from './stamp.js';
+import { asciiLowercase } from '../protocol/ascii.js';
+import { MAX_RESOURCE_LENGTH, formatStamp } from './stamp.js';
 import type { MintWorkerData, MintWorkerMessage } from './mint-worker.js';
 
 /** Highest difficulty we mint: 2^40 hashes is days of work on a few cores already. */
@@ -80,7 +81,7 @@ export async function mintStamp(resource: string, bits: number, options: MintOpt
   if (signal?.aborted) throw aborted(signal);
 
   const date = formatStampDate(options.now ?? new Date(), options.dateWidth ?? 6);
-  const canonical = options.caseSensitive ? resource : asciiLowerCase(resource);
+  const canonical = options.caseSensitive ? resource : asciiLowercase(resource);
   const started = performance.now();
   const finish = (stamp: string, hashes: number): MintResult => {
     const seconds = (performance.now() - started) / 1000;

@@ -123,8 +123,3 @@ export function formatStamp(fields: StampFields): string {
 export function stampFromHeaderValue(value: string): string {
   return value.replace(/[ \t\r\n]+/g, '');
 }
-
-/** ASCII-only lowercasing, as C's tolower() in the "C" locale does: non-ASCII is left alone. */
-export function asciiLowerCase(value: string): string {
-  return value.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}

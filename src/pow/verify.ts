@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import { POW_CODES, type VerifyFailureCode } from './errors.js';
 import { parseStampDate } from './date.js';
 import { countLeadingZeroBits, stampDigest } from './sha1.js';
-import { StampError, asciiLowerCase, parseStamp, type Stamp } from './stamp.js';
+import { asciiLowercase } from '../protocol/ascii.js';
+import { StampError, parseStamp, type Stamp } from './stamp.js';
 
 export { countLeadingZeroBits } from './sha1.js';
 
@@ -66,8 +67,8 @@ export function verifyStamp(text: string, options: VerifyOptions): VerifyResult 
     throw err;
   }
 
-  const ours = options.caseSensitive ? options.resource : asciiLowerCase(options.resource);
-  const theirs = options.caseSensitive ? stamp.resource : asciiLowerCase(stamp.resource);
+  const ours = options.caseSensitive ? options.resource : asciiLowercase(options.resource);
+  const theirs = options.caseSensitive ? stamp.resource : asciiLowercase(stamp.resource);
   if (ours !== theirs) {
     return fail(POW_CODES.resourceMismatch, `stamp is for "${stamp.resource}", not "${options.resource}"`, stamp);
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { lookupAddress } from '../../src/client/lookup.js';
 import { buildQuery, parseResponse } from '../../src/client/dns-message.js';
 import { createStubResolver, parseServer, systemServers } from '../../src/client/stub-resolver.js';
-import { dnsNamesFor } from '../../src/directory/address-hashes.js';
+import { dnsNamesFor } from '../../src/protocol/address-hashes.js';
 import { updateDomain } from '../../src/directory/domains.js';
 import { TYPE } from '../../src/dns/wire.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';

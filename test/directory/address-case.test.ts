@@ -4,9 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { canonicalAddress } from '../../src/directory/user-id-address.js';
-import { parseAddress } from '../../src/directory/names.js';
-import { openpgpkeyLabel } from '../../src/directory/address-hashes.js';
+import { canonicalAddress, parseAddress } from '../../src/protocol/address.js';
+import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 
 const cases: [string, string][] = [
   ['Alice@Example.ORG', 'alice@example.org'],

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { answer } from '../../src/dns/answer.js';
 import { applyChanges, buildZoneSnapshot, rewriteAddressPolicy, withZone, emptySnapshotSet, zoneNodes, type SnapshotSet } from '../../src/dns/zone-snapshot.js';
 import type { AddressSource, ZoneSource } from '../../src/dns/zone-records.js';
-import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { buildQuery, flagsOf, parse } from './support/wire-client.js';
 
 const ZONE: ZoneSource = {

@@ -6,7 +6,7 @@ import * as openpgp from 'openpgp';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startKeypost, type RunningKeypost } from '../../src/main.js';
-import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
 import { makeKey, type TestKey } from './support/fixtures.js';

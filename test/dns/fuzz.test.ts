@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
-import { openpgpkeyLabel } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import type { DnsComponent } from '../../src/dns/component.js';
 import { signRequest } from '../../src/dns/tsig.js';
 import { encodeName } from '../../src/dns/wire.js';

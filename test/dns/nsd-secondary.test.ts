@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { makeKey, publish } from './support/fixtures.js';
 import { dig, startDns, tool, waitFor, type DnsServer } from './support/server.js';
 import { freePort } from '../support/ports.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rd from '../../src/dns/rdata.js';
-import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { encodeName, keyToName, nameKey, readName } from '../../src/dns/wire.js';
 
 test('owner labels match the REFERENCE.md check values', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { openpgpkeyLabel, wkdHash } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { createDnsComponent } from '../../src/dns/component.js';
 import { addZone, makeKey, publish, updateZoneDns, withdraw, type TestKey } from './support/fixtures.js';
 import { dig, flags, kdig, section, startDns, status, tool, waitFor, type DnsServer } from './support/server.js';

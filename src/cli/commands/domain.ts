@@ -12,7 +12,9 @@ import {
   type Domain,
   type DomainChange,
 } from '../../directory/domains.js';
-import { normalizeApiUrl, normalizeDomain, normalizeSmtpUri } from '../../directory/names.js';
+import { normalizeApiUrl, normalizeSmtpUri } from '../../directory/names.js';
+import { normalizeDomain } from '../../protocol/address.js';
+import { KP1_MAX_POW_BITS } from '../../protocol/kp1.js';
 import {
   applyDnsChange,
   parseHostmaster,
@@ -104,7 +106,7 @@ type PolicyValues = {
 function policyChange(values: PolicyValues): DomainChange {
   return asUsage(() => {
     const change: DomainChange = {};
-    if (values.pow !== undefined) change.powBits = values.pow === 'default' || values.pow === '' ? null : parseIntegerOption('pow', values.pow, 0, 40)!;
+    if (values.pow !== undefined) change.powBits = values.pow === 'default' || values.pow === '' ? null : parseIntegerOption('pow', values.pow, 0, KP1_MAX_POW_BITS)!;
     if (values.endpoint !== undefined) change.endpoint = values.endpoint === '' ? null : normalizeSmtpUri(values.endpoint, 'endpoint');
     if (values['next-hop'] !== undefined) change.nextHop = values['next-hop'] === '' ? null : normalizeSmtpUri(values['next-hop'], 'next hop');
     if (values.api !== undefined) change.apiUrl = values.api === '' ? null : normalizeApiUrl(values.api);

@@ -1,7 +1,7 @@
 // keypost key import: publish a keyring's addresses in one zone (the operator vouches for them).
 import { readFile } from 'node:fs/promises';
 import { importKeyring } from '../../directory/key-import.js';
-import { normalizeDomain } from '../../directory/names.js';
+import { normalizeDomain } from '../../protocol/address.js';
 import { KeypostError } from '../../errors.js';
 import { withDatabase } from '../database.js';
 import { createProgress } from '../progress.js';

@@ -1,14 +1,11 @@
 // The hashed labels under which an address's local part is published, shared by the HTTP API (WKD,
-// /v1/records) and the DNS zone, so both always name an address the same way.
+// /v1/records), the DNS zone, the gateway's resolver and the sender client, so all of them always
+// name an address the same way.
 //
 // GnuPG lowercases ASCII letters of the local part before hashing and leaves other bytes alone
 // (REFERENCE.md), so that is what these do, over the UTF-8 bytes of the local part.
 import { createHash } from 'node:crypto';
-
-/** ASCII-only lowercase, as GnuPG applies it before hashing (non-ASCII bytes untouched). */
-export function asciiLowercase(text: string): string {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
+import { asciiLowercase } from './ascii.js';
 
 const ZBASE32_CODES = Buffer.from('ybndrfg8ejkmcpqxot1uwisza345h769', 'latin1');
 
