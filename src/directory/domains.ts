@@ -5,13 +5,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Tx, ZoneDnsSettings } from '../db/database.js';
 import { bumpZoneSerial, notifyZoneChanged } from '../db/change-feed.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { checkDnsSettings } from './zone-settings.js';
-
-registerHttpStatuses({
-  DIR_DOMAIN_EXISTS: 409,
-  DIR_DOMAIN_NOT_FOUND: 404,
-});
 
 export interface DomainPolicy {
   /** Stamp price in bits for addresses without their own; null = the server default. */

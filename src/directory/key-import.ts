@@ -4,14 +4,12 @@
 // batches with one serial bump per batch, so a large keyring is one stream of work, not one
 // transaction per address.
 import type { Db } from '../db/database.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { dearmorKeyBlock } from './armor.js';
 import { requireDomain } from './domains.js';
 import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from './key-policy.js';
 import { domainOfAddress } from '../protocol/address.js';
 import { publishMany, withdrawKey, ZoneBumps } from './publish.js';
-
-registerHttpStatuses({ DIR_KEYRING_UNPARSABLE: 400 });
 
 export interface ImportSkip {
   /** 1-based position of the key in the keyring. */

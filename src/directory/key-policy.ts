@@ -6,18 +6,15 @@
 // limits first on raw bytes, then parsing without crypto, then only the signatures the policy
 // keeps are verified. Third-party certifications are dropped unverified, however many there are.
 import { readKey, type Key } from 'openpgp';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { dearmorKeyBlock } from './armor.js';
 import { KEY_LIMITS, concatPackets, scanTransferableKey } from './packet-limits.js';
 import { PARSE_CONFIG, evaluateKey } from './key-signatures.js';
-import { KEY_POLICY_CODES, type KeyCheck, type KeyPolicyCode } from './checked-key.js';
+import type { KeyCheck, KeyPolicyCode } from './checked-key.js';
 export { KEY_POLICY_CODES, type CheckedAddress, type CheckedKey, type KeyCheck, type KeyPolicyCode } from './checked-key.js';
 export { armor } from './armor.js';
 export { minimalKeyFor, servedKeyWithUserIds } from './minimal-key.js';
 export { KEY_LIMITS, splitKeyring } from './packet-limits.js';
-
-// Unreadable input is a malformed request (400); a readable key the policy refuses is 422.
-registerHttpStatuses(Object.fromEntries(KEY_POLICY_CODES.map((code) => [code, code === 'DIR_KEY_UNPARSABLE' ? 400 : 422])));
 
 export interface CheckKeyOptions {
   /** The time the key is judged at (expiry, signature validity). */

@@ -8,12 +8,7 @@
 // not be sent is discarded, which gives its slot back.
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
-
-registerHttpStatuses({
-  DIR_VERIFY_MAIL_LIMITED: 429,
-  DIR_VERIFY_MAIL_CLIENT_LIMITED: 429,
-});
+import { KeypostError } from '../errors.js';
 
 export interface MailBudget {
   /** Mails one address may receive per window, whatever the key. */

@@ -3,9 +3,7 @@
 // person running keypost locally can still read the link and finish the flow.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
-
-registerHttpStatuses({ DIR_MAIL_FAILED: 503 });
+import { KeypostError } from '../errors.js';
 
 export interface OutgoingMail {
   /** Envelope recipient (the address being verified). */

@@ -1,15 +1,9 @@
 // Validation and canonical forms of the URIs domain owners type: the published endpoint, the
 // private next hop and the API URL. Zone names and mail addresses are src/protocol/address.ts.
 import { isIP } from 'node:net';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { isHostName } from '../protocol/address.js';
 import { isKp1Value } from '../protocol/kp1.js';
-
-registerHttpStatuses({
-  DIR_DOMAIN_INVALID: 400,
-  DIR_ADDRESS_INVALID: 400,
-  DIR_URI_INVALID: 400,
-});
 
 /**
  * An SMTP endpoint or next hop: `smtp://host[:port]`, host a name, an IP literal (`[v6]`) or a

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
 import { checkKey, minimalKeyFor } from './key-policy.js';
 import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
@@ -14,8 +14,6 @@ import { normalizeDomain, parseAddress } from '../protocol/address.js';
 import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
 import { accepted } from './self-service.js';
 import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
-
-registerHttpStatuses({ DIR_ADDRESS_OUTSIDE_DOMAIN: 403 });
 
 export interface OwnerRouteOptions {
   db: Db;

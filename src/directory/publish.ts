@@ -5,16 +5,10 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { bumpZoneSerial } from '../db/change-feed.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { minimalKeyFor, servedKeyWithUserIds, type CheckedKey } from './key-policy.js';
 import { parseAddress } from '../protocol/address.js';
 import { keyWithUserIds } from './published-key.js';
-
-registerHttpStatuses({
-  DIR_ADDRESS_NOT_SERVED: 422,
-  DIR_KEY_REVOKED: 422,
-  DIR_ADDRESS_NOT_PUBLISHED: 404,
-});
 
 export type PublishSource = 'owner' | 'self' | 'import';
 

@@ -4,7 +4,7 @@
 // needs no mail: anyone holding it may withdraw the key (that is what a revocation is for).
 import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { servedDomainNames } from './domains.js';
 import { checkKey, keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
 import type { Mailer } from './mailer.js';
@@ -23,11 +23,6 @@ import {
   purgeExpired,
   storeUpload,
 } from './verification-tokens.js';
-
-registerHttpStatuses({
-  DIR_KEY_NO_SERVED_ADDRESS: 422,
-  DIR_ADDRESS_NOT_REQUESTABLE: 422,
-});
 
 export type AddressStatus = 'unpublished' | 'pending' | 'published' | 'revoked';
 

@@ -3,7 +3,7 @@
 // fingerprint or key ID query the database (key-lookup.ts). VKS and HKP clients expect plain-text
 // errors; /v1/records is JSON like the rest of keypost's API.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import type { Services } from '../lifecycle.js';
 import { registerHkpRoutes } from './hkp-routes.js';
 import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
@@ -12,8 +12,6 @@ import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from '../protocol/address.js';
 import { registerWkdRoutes } from './wkd-routes.js';
-
-registerHttpStatuses({ DIR_ADDRESS_INVALID: 400, DIR_ADDRESS_NOT_FOUND: 404 });
 
 const errorSchema = {
   type: 'object',

@@ -5,11 +5,9 @@
 // be a MIME entity") holding the clear text.
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import type { OutgoingMail } from './mailer.js';
 import { pgpMimeBody } from '../mime/pgp-encrypted.js';
-
-registerHttpStatuses({ DIR_KEY_CANNOT_ENCRYPT: 422 });
 
 export interface VerificationMailInput {
   purpose: 'publish' | 'delete';

@@ -5,14 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Tx, VerificationPurpose } from '../db/database.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
-
-registerHttpStatuses({
-  DIR_TOKEN_UNKNOWN: 404,
-  DIR_TOKEN_USED: 410,
-  DIR_TOKEN_EXPIRED: 410,
-  DIR_UPLOAD_TOKEN_INVALID: 400,
-});
+import { KeypostError } from '../errors.js';
 
 export function newToken(): { token: string; hash: Buffer } {
   const token = randomBytes(32).toString('base64url');

@@ -3,10 +3,8 @@
 // their TSIG keys. Pure functions, so the CLI and any API share one set of rules.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import { isHostName } from '../protocol/address.js';
-
-registerHttpStatuses({ DIR_DNS_SETTINGS_INVALID: 400 });
 
 type Soa = NonNullable<ZoneDnsSettings['soa']>;
 type Secondary = NonNullable<ZoneDnsSettings['secondaries']>[number];

@@ -1,6 +1,7 @@
 // Stable codes of the gateway. Policy checks return verdicts carrying one of these codes; the SMTP
-// edge (replies.ts) is the only place that turns a code into a reply, and the CLI prints the code.
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+// edge (replies.ts) is the only place that turns a code into a reply, with the status and
+// permanence of src/protocol/errors.ts; the CLI prints the code.
+import { KeypostError } from '../errors.js';
 
 export const GATEWAY_CODES = {
   /** The recipient's domain is neither served nor a configured relay domain. */
@@ -36,8 +37,6 @@ export const GATEWAY_CODES = {
 } as const;
 
 export type GatewayCode = (typeof GATEWAY_CODES)[keyof typeof GATEWAY_CODES];
-
-registerHttpStatuses({ [GATEWAY_CODES.messageNotFound]: 404, [GATEWAY_CODES.configInvalid]: 500 });
 
 export class GatewayError extends KeypostError {
   constructor(

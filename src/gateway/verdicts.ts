@@ -1,8 +1,8 @@
 // SMTP policy as verdicts: every check in the session returns accept, reject or tempfail with a
-// stable code and the facts the reply needs. Only replies.ts turns a verdict into SMTP text, so the
-// wording and the status codes live in one table.
+// stable code and the facts the reply needs. Only replies.ts turns a verdict into SMTP text; the
+// status codes and permanence live in the one error table (src/protocol/errors.ts).
+import { isPermanent } from '../protocol/errors.js';
 import type { GatewayCode } from './errors.js';
-import { statusFor } from './replies.js';
 
 export interface Denial {
   kind: 'reject' | 'tempfail';
@@ -19,9 +19,9 @@ export type Verdict = { kind: 'accept' } | Denial;
 
 export const ACCEPT: Verdict = Object.freeze({ kind: 'accept' });
 
-/** A denial whose kind (permanent or temporary) follows from the code's SMTP status. */
+/** A denial whose kind (permanent or temporary) follows from the code's permanence. */
 export function deny(code: GatewayCode, facts: Omit<Denial, 'kind' | 'code'> = {}): Denial {
-  return { kind: statusFor(code) >= 500 ? 'reject' : 'tempfail', code, ...facts };
+  return { kind: isPermanent(code) ? 'reject' : 'tempfail', code, ...facts };
 }
 
 export function isAccept(verdict: Verdict): verdict is { kind: 'accept' } {

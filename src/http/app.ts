@@ -1,11 +1,12 @@
 // The HTTP listener: health, readiness, metrics, and the directory's routes (plugged in by main).
-// Errors leave as JSON `{"error", "code"}` with the status from the one table in src/errors.ts.
+// Errors leave as JSON `{"error", "code"}` with the status from the one table in src/protocol/errors.ts.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Db } from '../db/database.js';
-import { KeypostError, httpStatusFor } from '../errors.js';
+import { KeypostError } from '../errors.js';
+import { httpStatusFor } from '../protocol/errors.js';
 import { setRetryAfter } from './retry-after.js';
 
 export interface HttpAppOptions {

@@ -1,6 +1,6 @@
 // Stable codes of the stamp engine. Callers (gateway, CLI, HTTP) match on these, never on messages;
-// each protocol edge picks its own status from them (HTTP below, SMTP in the gateway).
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+// each protocol edge answers them from the one table (src/protocol/errors.ts).
+import { KeypostError } from '../errors.js';
 
 export const POW_CODES = {
   /** The text is not a hashcash v0/v1 stamp (grammar, alphabet, date). */
@@ -31,18 +31,6 @@ export type VerifyFailureCode =
   | typeof POW_CODES.expired
   | typeof POW_CODES.future
   | typeof POW_CODES.spent;
-
-registerHttpStatuses({
-  [POW_CODES.malformed]: 400,
-  [POW_CODES.resourceMismatch]: 400,
-  [POW_CODES.insufficientBits]: 400,
-  [POW_CODES.expired]: 400,
-  [POW_CODES.future]: 400,
-  // A replayed stamp conflicts with the recorded spend of the same stamp.
-  [POW_CODES.spent]: 409,
-  [POW_CODES.mintInvalid]: 400,
-  [POW_CODES.mintAborted]: 400,
-});
 
 /** A typed error of the stamp engine; `code` is one of POW_CODES. */
 export class StampError extends KeypostError {

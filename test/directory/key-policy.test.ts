@@ -6,7 +6,7 @@ import * as openpgp from 'openpgp';
 import { armor, checkKey, minimalKeyFor, servedKeyWithUserIds, type KeyCheck } from '../../src/directory/key-policy.js';
 import { dearmorKeyBlock } from '../../src/directory/armor.js';
 import { TAG } from '../../src/directory/packet-limits.js';
-import { httpStatusFor } from '../../src/errors.js';
+import { httpStatusFor } from '../../src/protocol/errors.js';
 import { requireTool } from '../support/tools.js';
 import { createGpgHome, listPacketTags, listUserIds, type GpgHome } from './gpg-home.js';
 import {

@@ -1,12 +1,10 @@
 // keypost dns records <domain>: what the DNS server publishes for a zone, in zone-file form, read
 // from the database the same way a DNS node builds its snapshot.
-import { KeypostError, registerHttpStatuses } from '../../errors.js';
+import { KeypostError } from '../../errors.js';
 import { loadZone } from '../../dns/zone-loader.js';
 import { zoneFileLines } from '../../dns/zone-file.js';
 import { withDatabase } from '../database.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
-
-registerHttpStatuses({ DNS_ZONE_UNKNOWN: 404 });
 
 const USAGE = `Usage: keypost dns records <domain>
 
