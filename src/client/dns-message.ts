@@ -1,13 +1,13 @@
 // The sender's side of a DNS exchange: one query out, the matching answer read back. The name and
-// integer primitives are the authoritative server's (src/dns/wire.ts), so both ends encode names
+// integer primitives are the authoritative server's (src/protocol/dns-wire.ts), so both ends encode names
 // the same way; this module only adds what a stub resolver needs on top of them.
-import { CLASS, FLAG, HEADER_LENGTH, TYPE, encodeName, nameKey, readName, readU16, readU32, wireKey } from '../dns/wire.js';
+import { CLASS, FLAG, HEADER_LENGTH, TYPE, encodeName, nameKey, readName, readU16, readU32, wireKey } from '../protocol/dns-wire.js';
 
 /** RFC 6891 §6.2.5 and DNS Flag Day 2020: 1232 octets avoids IP fragmentation on most paths. */
 export const EDNS_PAYLOAD = 1232;
 
 export interface ResourceRecord {
-  /** Owner as a lowercased wire key (see src/dns/wire.ts). */
+  /** Owner as a lowercased wire key (see src/protocol/dns-wire.ts). */
   owner: string;
   type: number;
   ttl: number;

@@ -1,7 +1,7 @@
 // Looking a recipient up by address, the sender's first step: fetch the address's records from DNS,
 // then check them against each other and against the zone's directory API. The result carries
 // every check's verdict; `verified` is true only when none failed and the key-related ones passed.
-import { armor } from '../directory/armor.js';
+import { armor } from '../protocol/armor.js';
 import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
 import { parseAddress } from '../protocol/address.js';

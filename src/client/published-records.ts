@@ -7,7 +7,7 @@
 //
 // The TXT grammar is src/protocol/kp1.ts, the one the DNS zone writes and the gateway reads.
 import { dnsNamesFor, type AddressDnsNames } from '../protocol/address-hashes.js';
-import { TYPE } from '../dns/wire.js';
+import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { parseCert, txtText } from './dns-message.js';
 import type { StubResolver } from './stub-resolver.js';

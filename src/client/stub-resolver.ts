@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, connect } from 'node:net';
 import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
-import { RCODE } from '../dns/wire.js';
+import { RCODE } from '../protocol/dns-wire.js';
 import { buildQuery, parseResponse, type DnsResponse } from './dns-message.js';
 
 export interface DnsServer {

@@ -5,7 +5,7 @@
 // transaction per address.
 import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
-import { dearmorKeyBlock } from './armor.js';
+import { dearmorKeyBlock } from '../protocol/armor.js';
 import { requireDomain } from './domains.js';
 import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from './key-policy.js';
 import { domainOfAddress } from '../protocol/address.js';

@@ -7,12 +7,12 @@
 // keeps are verified. Third-party certifications are dropped unverified, however many there are.
 import { readKey, type Key } from 'openpgp';
 import { KeypostError } from '../errors.js';
-import { dearmorKeyBlock } from './armor.js';
+import { dearmorKeyBlock } from '../protocol/armor.js';
 import { KEY_LIMITS, concatPackets, scanTransferableKey } from './packet-limits.js';
 import { PARSE_CONFIG, evaluateKey } from './key-signatures.js';
 import type { KeyCheck, KeyPolicyCode } from './checked-key.js';
 export { KEY_POLICY_CODES, type CheckedAddress, type CheckedKey, type KeyCheck, type KeyPolicyCode } from './checked-key.js';
-export { armor } from './armor.js';
+export { armor } from '../protocol/armor.js';
 export { minimalKeyFor, servedKeyWithUserIds } from './minimal-key.js';
 export { KEY_LIMITS, splitKeyring } from './packet-limits.js';
 

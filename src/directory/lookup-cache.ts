@@ -14,7 +14,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
-import { armor, dearmorKeyBlock } from './armor.js';
+import { armor, dearmorKeyBlock } from '../protocol/armor.js';
 
 export interface ServedDomain {
   name: string;

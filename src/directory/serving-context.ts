@@ -2,7 +2,7 @@
 // for key lookups, the clock, and the reply shapes VKS and HKP clients expect.
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../db/database.js';
-import { armor } from './armor.js';
+import { armor } from '../protocol/armor.js';
 import type { ServedKey } from './key-lookup.js';
 import type { LookupCache } from './lookup-cache.js';
 

@@ -9,7 +9,7 @@ import { parseQuery, type Edns, type Query } from './query.js';
 import { transferAcl } from './acl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { NODE_HEADER, findRRset, lookupNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
-import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from './wire.js';
+import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from '../protocol/dns-wire.js';
 
 export type Transport = 'udp' | 'tcp';
 

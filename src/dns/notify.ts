@@ -7,7 +7,7 @@ import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { signRequest } from './tsig.js';
 import type { Secondary, ZoneSnapshot } from './zone-snapshot.js';
-import { CLASS, FLAG, HEADER_LENGTH, OPCODE, TYPE, readName, readU16 } from './wire.js';
+import { CLASS, FLAG, HEADER_LENGTH, OPCODE, TYPE, readName, readU16 } from '../protocol/dns-wire.js';
 
 export interface NotifierOptions {
   /** Delay before the first retry; doubles after each (RFC 1996 §3.6 leaves the interval open). */

@@ -2,7 +2,7 @@
 // → drop; QR set → drop (never answer an answer, RFC 1035 §4.1.1, avoids reflection loops); other
 // opcodes → NOTIMP; QDCOUNT ≠ 1 → FORMERR; a malformed question or additional section → FORMERR.
 import { parseTsig, type TsigRecord } from './tsig.js';
-import { FLAG, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE, RCODE, TYPE, readU16, wireKey } from './wire.js';
+import { FLAG, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE, RCODE, TYPE, readU16, wireKey } from '../protocol/dns-wire.js';
 
 export interface Edns {
   /** Requestor's UDP payload size as sent (RFC 6891 §6.2.3). */

@@ -3,7 +3,7 @@
 // zone loads. Types without an RFC 1035 text form are printed as RFC 3597 allows parsers to accept
 // either the mnemonic form or `\# <len> <hex>`; we print the mnemonic forms NSD and BIND read.
 import { isIPv4, isIPv6 } from 'node:net';
-import { TYPE, encodeName, keyToName } from './wire.js';
+import { TYPE, encodeName, keyToName } from '../protocol/dns-wire.js';
 
 export interface Rdata {
   type: number;

@@ -9,7 +9,7 @@ import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR 
 import { zoneNodes, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { zonemd } from './zonemd.js';
 import { transferAcl } from './acl.js';
-import { FLAG, HEADER_LENGTH, RCODE, TYPE, readU16, readU32, skipName } from './wire.js';
+import { FLAG, HEADER_LENGTH, RCODE, TYPE, readU16, readU32, skipName } from '../protocol/dns-wire.js';
 
 /** Messages are filled to about this size; well under the 64 KiB TCP limit (RFC 5936 §2.2). */
 const MESSAGE_TARGET = 16_384;

@@ -2,7 +2,7 @@
 // Used to authenticate zone transfers, the SOA checks secondaries make before them, and the NOTIFY
 // messages keypost sends.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CLASS, TYPE, encodeName, readName, readU16, readU32, wireKey } from './wire.js';
+import { CLASS, TYPE, encodeName, readName, readU16, readU32, wireKey } from '../protocol/dns-wire.js';
 
 export const HMAC_SHA256 = 'hmac-sha256.';
 const ALG_WIRE = encodeName(HMAC_SHA256);

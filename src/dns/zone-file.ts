@@ -2,7 +2,7 @@
 // benchmark peer (NSD) can load. Owners are absolute, SOA first, one record per line.
 import { presentRdata, typeName } from './rdata.js';
 import { rrsetRdatas, zoneNodes, type ZoneSnapshot } from './zone-snapshot.js';
-import { TYPE, keyToName } from './wire.js';
+import { TYPE, keyToName } from '../protocol/dns-wire.js';
 import { zonemd } from './zonemd.js';
 
 export async function* zoneFileLines(zone: ZoneSnapshot): AsyncGenerator<string> {

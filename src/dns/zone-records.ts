@@ -5,7 +5,7 @@ import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { formatKp1 } from '../protocol/kp1.js';
 import * as rd from './rdata.js';
-import { encodeLabels, nameKey, wireKey } from './wire.js';
+import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
 
 /** The `domains` row, mapped. */
 export interface ZoneSource {

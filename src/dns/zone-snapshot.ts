@@ -28,7 +28,7 @@ import {
   type ZoneSource,
 } from './zone-records.js';
 import { txt } from './rdata.js';
-import { CLASS, TYPE, encodeName, nameKey, wireKey } from './wire.js';
+import { CLASS, TYPE, encodeName, nameKey, wireKey } from '../protocol/dns-wire.js';
 
 export interface RRset {
   type: number;

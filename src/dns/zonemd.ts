@@ -4,7 +4,7 @@
 // transfer or listing asks for it, and never on the query path.
 import { createHash } from 'node:crypto';
 import { encodeRRset, rrsetRdatas, zoneNodes, type RRset, type ZoneSnapshot } from './zone-snapshot.js';
-import { CLASS, TYPE } from './wire.js';
+import { CLASS, TYPE } from '../protocol/dns-wire.js';
 
 export const ZONEMD_TYPE = 63;
 const SCHEME_SIMPLE = 1;

@@ -1,37 +1,12 @@
-// Next-hop addresses. Configuration and the directory write them loosely (`smtp://host:port`,
-// `host:port`, `[2001:db8::1]:25`, `host`); the queue stores one canonical form, `smtp://host:port`,
-// or `mx:<domain>` for mail routed by the recipient domain's MX records at delivery time.
+// Next hops of the gateway: the queue stores a hop's canonical form (src/smtp/hop.ts), or
+// `mx:<domain>` for mail routed by the recipient domain's MX records at delivery time; relay
+// domains name their own hop.
+import { canonicalHop } from '../smtp/hop.js';
 import { GATEWAY_CODES, GatewayError } from './errors.js';
 
+export { canonicalHop, formatHop, parseHop, type HopTarget } from '../smtp/hop.js';
+
 export const MX_PREFIX = 'mx:';
-const DEFAULT_PORT = 25;
-
-export interface HopTarget {
-  host: string;
-  port: number;
-  /** Tor onion service: reachable only through the SOCKS proxy. */
-  onion: boolean;
-}
-
-export function parseHop(text: string): HopTarget {
-  const rest = text.trim().replace(/^smtp:\/\//i, '').replace(/\/$/, '');
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(rest);
-  const port = m?.[3] === undefined ? DEFAULT_PORT : Number(m[3]);
-  if (!m || port < 1 || port > 65535) {
-    throw new GatewayError(GATEWAY_CODES.configInvalid, `not a next hop: "${text}" (expected smtp://host:port)`);
-  }
-  const host = (m[1] ?? m[2]).toLowerCase().replace(/\.$/, '');
-  return { host, port, onion: host.endsWith('.onion') };
-}
-
-export function formatHop(target: Pick<HopTarget, 'host' | 'port'>): string {
-  return `smtp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-}
-
-/** The canonical stored form of a configured or published hop. */
-export function canonicalHop(text: string): string {
-  return formatHop(parseHop(text));
-}
 
 export function mxHop(domain: string): string {
   return `${MX_PREFIX}${domain.toLowerCase()}`;

@@ -9,7 +9,7 @@ import { buildDsn, statusOf, type FailedRecipient } from './dsn.js';
 import type { GatewayMetrics } from './metrics.js';
 import { newQueueId, type ClaimedRecipient, type NewMessage, type NewRecipient, type QueuedMessage } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
-import type { DeliveryResult } from './smtp-pool.js';
+import type { DeliveryResult } from '../smtp/smtp-pool.js';
 
 export type Outcome =
   | { row: ClaimedRecipient; kind: 'delivered' }

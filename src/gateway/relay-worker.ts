@@ -33,7 +33,7 @@ import {
   type RecipientKey,
 } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
-import { SmtpPool, type DeliveryResult, type Target } from './smtp-pool.js';
+import { SmtpPool, type DeliveryResult, type Target } from '../smtp/smtp-pool.js';
 
 export interface RelayDeps {
   db: Db;

@@ -12,7 +12,7 @@ import { buildQuery, parseResponse } from '../../src/client/dns-message.js';
 import { createStubResolver, parseServer, systemServers } from '../../src/client/stub-resolver.js';
 import { dnsNamesFor } from '../../src/protocol/address-hashes.js';
 import { updateDomain } from '../../src/directory/domains.js';
-import { TYPE } from '../../src/dns/wire.js';
+import { TYPE } from '../../src/protocol/dns-wire.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { runKeypost } from '../support/keypost-process.js';
 import { addZone, lookupWhen, makeKey, publish, revokedCopy, serveOtherKey, startSite, statuses, type RunningSite, type Zone } from './support.js';

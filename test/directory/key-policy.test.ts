@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
 import { armor, checkKey, minimalKeyFor, servedKeyWithUserIds, type KeyCheck } from '../../src/directory/key-policy.js';
-import { dearmorKeyBlock } from '../../src/directory/armor.js';
+import { dearmorKeyBlock } from '../../src/protocol/armor.js';
 import { TAG } from '../../src/directory/packet-limits.js';
 import { httpStatusFor } from '../../src/protocol/errors.js';
 import { requireTool } from '../support/tools.js';

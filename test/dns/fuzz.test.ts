@@ -10,7 +10,7 @@ import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import type { DnsComponent } from '../../src/dns/component.js';
 import { signRequest } from '../../src/dns/tsig.js';
-import { encodeName } from '../../src/dns/wire.js';
+import { encodeName } from '../../src/protocol/dns-wire.js';
 import { addZone, makeKey, publish, type TestKey } from './support/fixtures.js';
 import { startDns, type DnsServer } from './support/server.js';
 import { buildQuery, parse, tcpExchange, udpExchange } from './support/wire-client.js';

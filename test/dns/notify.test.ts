@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Notifier } from '../../src/dns/notify.js';
 import { parseTsig, verifyRequest } from '../../src/dns/tsig.js';
-import { skipName } from '../../src/dns/wire.js';
+import { skipName } from '../../src/protocol/dns-wire.js';
 import { buildZoneSnapshot, type ZoneSnapshot } from '../../src/dns/zone-snapshot.js';
 import { flagsOf, parse } from './support/wire-client.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rd from '../../src/dns/rdata.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
-import { encodeName, keyToName, nameKey, readName } from '../../src/dns/wire.js';
+import { encodeName, keyToName, nameKey, readName } from '../../src/protocol/dns-wire.js';
 
 test('owner labels match the REFERENCE.md check values', () => {
   assert.equal(openpgpkeyLabel('hugh'), 'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6');

@@ -7,7 +7,7 @@ import { answer } from '../../src/dns/answer.js';
 import { parseTsig, signRequest, verifyResponse, TSIG_ERROR } from '../../src/dns/tsig.js';
 import { buildZoneSnapshot, emptySnapshotSet, withZone } from '../../src/dns/zone-snapshot.js';
 import { parseQuery } from '../../src/dns/query.js';
-import { encodeName } from '../../src/dns/wire.js';
+import { encodeName } from '../../src/protocol/dns-wire.js';
 import { buildQuery, flagsOf } from './support/wire-client.js';
 
 const secret = randomBytes(32);
