@@ -109,7 +109,7 @@ export class SmtpPool {
       const idle = pool.idle.pop();
       if (!idle) break;
       clearTimeout(idle.idleTimer);
-      if (!idle.broken && !(idle.connection as unknown as { _destroyed?: boolean })._destroyed) return idle;
+      if (!idle.broken && !idle.connection.destroyed) return idle;
       this.discard(pool, idle);
     }
     if (pool.open >= this.options.maxPerTarget) {
