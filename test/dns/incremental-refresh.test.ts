@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { openpgpkeyLabel } from '../../src/directory/address-hashes.js';
+import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import { MAX_OPENPGPKEY_RDATA } from '../../src/dns/zone-records.js';
 import { addZone, makeKey, publish, type TestKey } from './support/fixtures.js';
 import { dig, section, startDns, status, waitFor, type DnsServer } from './support/server.js';
