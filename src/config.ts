@@ -98,6 +98,11 @@ const envSchema = z.object({
   KEYPOST_VERIFY_MAIL_PER_CLIENT: integer(10, 1, 1_000_000),
   KEYPOST_VERIFY_MAIL_WINDOW: duration('1h').refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be between 1s and 1d'),
   KEYPOST_RATE_LIMIT_MAX: integer(20, 1, 1_000_000),
+  // Key checks (parse + signature verification) run on worker threads, off the event loop that
+  // answers DNS. 0 = one less than the cores, between 1 and 4. Checks waiting beyond the queue
+  // are refused with 503 DIR_KEY_CHECK_BUSY.
+  KEYPOST_KEY_CHECK_WORKERS: integer(0, 0, 256),
+  KEYPOST_KEY_CHECK_QUEUE: integer(32, 0, 100_000),
   KEYPOST_RATE_LIMIT_WINDOW: duration('1m'),
 
   // SMTP gateway (src/gateway/): receiving limits, TLS, exemptions, relaying.
@@ -154,6 +159,8 @@ export interface Config {
     mailCooldownMs: number;
     /** Write requests per client address per window. */
     rateLimit: { max: number; windowMs: number };
+    /** Worker threads for key checks (0 = automatic) and how many checks may wait for one. */
+    keyChecks: { workers: number; maxQueue: number };
     /** Verification mails per address and per client within the window, whatever the key. */
     mailBudget: { perAddress: number; perClient: number; windowSeconds: number };
   };
@@ -236,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       verifyTokenTtlMs: e.KEYPOST_VERIFY_TOKEN_TTL,
       mailCooldownMs: e.KEYPOST_VERIFY_MAIL_COOLDOWN,
       rateLimit: { max: e.KEYPOST_RATE_LIMIT_MAX, windowMs: e.KEYPOST_RATE_LIMIT_WINDOW },
+      keyChecks: { workers: e.KEYPOST_KEY_CHECK_WORKERS, maxQueue: e.KEYPOST_KEY_CHECK_QUEUE },
       mailBudget: {
         perAddress: e.KEYPOST_VERIFY_MAIL_PER_ADDRESS,
         perClient: e.KEYPOST_VERIFY_MAIL_PER_CLIENT,

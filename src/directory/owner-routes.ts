@@ -8,16 +8,21 @@ import type { Db } from '../db/database.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { KeypostError } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
-import { checkKey, minimalKeyFor } from './key-policy.js';
+import type { KeyCheckPool } from './key-check-pool.js';
+import { minimalKeyFor } from './key-policy.js';
 import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
 import { normalizeDomain, parseAddress } from '../protocol/address.js';
 import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
 import { accepted } from './self-service.js';
 import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
+import { KEYTEXT_SCHEMA } from './keytext-schema.js';
+
 
 export interface OwnerRouteOptions {
   db: Db;
   now(): Date;
+  /** Where uploaded keys are judged (worker threads). */
+  keyChecks: KeyCheckPool;
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -189,7 +194,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
             type: 'object',
             required: ['keytext'],
             additionalProperties: false,
-            properties: { keytext: { type: 'string', minLength: 1 }, endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
+            properties: { keytext: KEYTEXT_SCHEMA, endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
           },
           response: { '4xx': errorSchema },
         },
@@ -198,10 +203,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
         const address = addressInZone(request);
         const overrides = overridesFrom(request.body);
         const result = accepted(
-          await checkKey(request.body.keytext, {
-            now: options.now(),
-            isServedAddress: (candidate: string) => candidate === address,
-          }),
+          await options.keyChecks.check(request.body.keytext, { now: options.now(), served: { addresses: [address] } }),
         );
         if (result.status === 'revoked') {
           // A revocation withdraws the key everywhere; it is authoritative whoever brings it.

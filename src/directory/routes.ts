@@ -5,16 +5,25 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../lifecycle.js';
 import { registerApiDocs } from './api-docs.js';
+import { createKeyCheckPool } from './key-check-pool.js';
 import { ownerRoutes } from './owner-routes.js';
 import { selfServicePlugin } from './self-service-routes.js';
 import { servingRoutes } from './serving-routes.js';
 
 export function directoryRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
+    // One pool of key-check threads for every route that judges an uploaded key; its threads
+    // start with the first check and stop when the listener closes.
+    const keyChecks = createKeyCheckPool({
+      ...services.config.directory.keyChecks,
+      log: services.log.child({ component: 'key-checks' }),
+      metrics: services.metrics,
+    });
+    app.addHook('onClose', () => keyChecks.close());
     await registerApiDocs(app);
     await app.register(rateLimit, { global: false });
-    await app.register(ownerRoutes({ db: services.database.db, now: services.now }));
-    await app.register(selfServicePlugin(services));
+    await app.register(ownerRoutes({ db: services.database.db, now: services.now, keyChecks }));
+    await app.register(selfServicePlugin(services, keyChecks));
     await app.register(servingRoutes(services));
   };
 }

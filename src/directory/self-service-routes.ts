@@ -10,10 +10,13 @@ import { KeypostError } from '../errors.js';
 import { httpStatusFor } from '../protocol/errors.js';
 import { setRetryAfter } from '../http/retry-after.js';
 import type { Services } from '../lifecycle.js';
+import type { KeyCheckPool } from './key-check-pool.js';
 import { createMailer } from './mailer.js';
 import { createSelfService, type SelfService } from './self-service.js';
 import { confirmationPage, donePage, errorPage, unknownTokenPage } from './verification-page.js';
 import { peekVerificationToken } from './verification-tokens.js';
+import { KEYTEXT_SCHEMA } from './keytext-schema.js';
+
 
 /** VKS: uploads are at most 1 MiB (REFERENCE.md); HKP form encoding inflates armour by up to ~1/3. */
 export const UPLOAD_BODY_LIMIT = 1024 * 1024;
@@ -76,7 +79,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
         schema: {
           summary: 'Upload a key (VKS); its addresses are published only after verification',
           tags: ['vks'],
-          body: { type: 'object', required: ['keytext'], properties: { keytext: { type: 'string', minLength: 1 } } },
+          body: { type: 'object', required: ['keytext'], properties: { keytext: KEYTEXT_SCHEMA } },
           response: { 200: uploadAnswerSchema, '4xx': errorSchema },
         },
       },
@@ -195,7 +198,7 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
 }
 
 /** Builds the self-service plugin from the running services (mailer from config, clock, database). */
-export function selfServicePlugin(services: Services): FastifyPluginAsync {
+export function selfServicePlugin(services: Services, keyChecks: KeyCheckPool): FastifyPluginAsync {
   const { config, log, database } = services;
   return async (app) => {
     const mailer = createMailer({
@@ -221,6 +224,7 @@ export function selfServicePlugin(services: Services): FastifyPluginAsync {
       tokenTtlSeconds: Math.floor(config.directory.verifyTokenTtlMs / 1000),
       mailCooldownSeconds: Math.floor(config.directory.mailCooldownMs / 1000),
       mailBudget: config.directory.mailBudget,
+      keyChecks,
     });
     await app.register(selfServiceRoutes({ db: database.db, service, now: services.now, rateLimit: config.directory.rateLimit }));
   };

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
 import { servedDomainNames } from './domains.js';
-import { checkKey, keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
+import type { KeyCheckPool } from './key-check-pool.js';
+import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
 import type { Mailer } from './mailer.js';
 import { withinMailBudget, type MailBudget } from './mail-budget.js';
 import { domainOfAddress, parseAddress } from '../protocol/address.js';
@@ -46,6 +47,8 @@ export interface SelfServiceOptions {
   mailCooldownSeconds: number;
   /** Mails per address and per client per window, whatever the key (mail bombing). */
   mailBudget: MailBudget;
+  /** Where submitted keys are judged (worker threads, off the event loop). */
+  keyChecks: KeyCheckPool;
 }
 
 /** Who is asking: the client address the HTTP edge saw (after trusted proxies). */
@@ -81,10 +84,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
 
   async function check(input: string | Uint8Array): Promise<{ result: AcceptedKey; served: Set<string> }> {
     const served = await servedDomainNames(db);
-    const result = await checkKey(input, {
-      now: options.now(),
-      isServedAddress: (address: string) => served.has(domainOfAddress(address) ?? ''),
-    });
+    const result = await options.keyChecks.check(input, { now: options.now(), served: { domains: [...served] } });
     return { result: accepted(result), served };
   }
 
@@ -221,12 +221,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       let prepared: { key: CheckedKey; minimal: Uint8Array } | undefined;
       if (peeked?.state === 'valid' && peeked.token.purpose === 'publish') {
         const served = await servedDomainNames(db);
-        const result = accepted(
-          await checkKey(peeked.token.keyData ?? new Uint8Array(), {
-            now,
-            isServedAddress: (address: string) => served.has(domainOfAddress(address) ?? ''),
-          }),
-        );
+        const result = accepted(await options.keyChecks.check(peeked.token.keyData ?? new Uint8Array(), { now, served: { domains: [...served] } }));
         if (result.status === 'revoked') throw new KeypostError('DIR_KEY_REVOKED', `key ${result.key.fingerprint} has been revoked`);
         prepared = { key: result.key, minimal: await minimalKeyFor(result.key.stripped, peeked.token.address) };
       }

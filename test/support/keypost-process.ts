@@ -42,8 +42,14 @@ export interface ServingKeypost {
  * Starts `keypost serve` with every listener on port 0 unless env says otherwise, and resolves
  * once it logged "keypost ready" (with the addresses it bound).
  */
-export function startServe(args: string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServingKeypost> {
-  const child = spawn(process.execPath, [KEYPOST_BIN, 'serve', ...args], {
+export function startServe(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 30_000,
+  /** Another build of the CLI (a benchmark comparing with an older commit). */
+  bin = KEYPOST_BIN,
+): Promise<ServingKeypost> {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], {
     env: {
       ...process.env,
       KEYPOST_DNS_LISTEN: '127.0.0.1:0',
