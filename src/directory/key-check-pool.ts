@@ -9,11 +9,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { KeypostError, registerHttpStatuses } from '../errors.js';
+import { KeypostError } from '../errors.js';
 import type { KeyCheck } from './key-policy.js';
 import type { KeyCheckAnswer, KeyCheckJob, ServedFilter } from './key-check-worker.js';
-
-registerHttpStatuses({ DIR_KEY_CHECK_BUSY: 503 });
 
 export type { ServedFilter } from './key-check-worker.js';
 

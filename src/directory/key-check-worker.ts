@@ -4,7 +4,7 @@
 // Date, plain objects).
 import { parentPort } from 'node:worker_threads';
 import { checkKey, type KeyCheck } from './key-policy.js';
-import { domainOfAddress } from './names.js';
+import { domainOfAddress } from '../protocol/address.js';
 
 /** Which user IDs count as served: by domain, or exactly these addresses. Functions cannot cross threads. */
 export interface ServedFilter {

@@ -66,6 +66,8 @@ export const ERROR_TABLE = {
   DIR_KEY_REVOKED: refused(422),
   DIR_KEY_CANNOT_ENCRYPT: refused(422),
   DIR_MAIL_FAILED: transient(503),
+  // Every key-check worker busy and the queue full (src/directory/key-check-pool.ts).
+  DIR_KEY_CHECK_BUSY: transient(503, reply(451, '4.3.2')),
   // Verification mail budgets (src/directory/mail-budget.ts): wait for the window to move.
   DIR_VERIFY_MAIL_LIMITED: transient(429, reply(450, '4.7.1')),
   DIR_VERIFY_MAIL_CLIENT_LIMITED: transient(429, reply(450, '4.7.1')),
