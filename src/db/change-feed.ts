@@ -41,6 +41,9 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
 export interface ChangeFeedOptions {
   pollIntervalMs?: number;
 }
@@ -64,18 +67,66 @@ export function createChangeFeed(handle: DatabaseHandle, log: Logger, options: C
     serials = next;
   }
 
+  // The LISTEN session. When it is lost (terminated backend, server restart) it is opened again,
+  // with a growing pause while the server stays away, and the zones are compared at once after
+  // each reconnect: notifications sent while nobody listened are gone for good (PostgreSQL queues
+  // them per session), so the serials are the only record of what changed meanwhile.
+  let reconnectDelayMs = RECONNECT_MIN_MS;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+
+  function reconnectLater(): void {
+    if (closed || reconnectTimer) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      void listen().then(
+        () => {
+          reconnectDelayMs = RECONNECT_MIN_MS;
+          log.info('change feed listening again');
+          return resync();
+        },
+        (err) => {
+          log.debug({ err }, 'change feed reconnect failed');
+          reconnectDelayMs = Math.min(RECONNECT_MAX_MS, reconnectDelayMs * 2);
+          reconnectLater();
+        },
+      );
+    }, reconnectDelayMs);
+    reconnectTimer.unref();
+  }
+
+  async function resync(): Promise<void> {
+    await poll(handle.db).catch((err) => log.warn({ err }, 'change feed resync failed; the next poll retries'));
+  }
+
   async function listen(): Promise<void> {
     if (closed || handle.backend !== 'postgres') return;
-    const client = new pg.Client(handle.clientConfig);
-    client.on('notification', (msg) => msg.payload && emit(msg.payload));
-    client.on('error', (err) => {
-      log.warn({ err }, 'change feed connection lost; reconnecting');
-      listener = undefined;
+    const client = new pg.Client({ ...handle.clientConfig, connectionTimeoutMillis: RECONNECT_MAX_MS });
+    let lost = false;
+    const onLost = (err?: Error) => {
+      if (lost) return;
+      lost = true;
+      if (listener === client) listener = undefined;
       client.end().catch(() => undefined);
-      setTimeout(() => void listen().catch(() => undefined), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${ZONE_CHANNEL}`);
+      if (closed) return;
+      log.warn({ err }, 'change feed connection lost; reconnecting');
+      reconnectLater();
+    };
+    client.on('notification', (msg) => msg.payload && emit(msg.payload));
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ZONE_CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     listener = client;
   }
 
@@ -102,6 +153,7 @@ export function createChangeFeed(handle: DatabaseHandle, log: Logger, options: C
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (reconnectTimer) clearTimeout(reconnectTimer);
       await listener?.end().catch(() => undefined);
       events.removeAllListeners();
     },

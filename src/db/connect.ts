@@ -29,6 +29,8 @@ export interface OpenOptions {
   maxConnections?: number;
 }
 
+const CONNECT_TIMEOUT_MS = 5000;
+
 async function waitForOwner(dataDir: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -61,9 +63,23 @@ export async function openDatabase(config: Config['database'], options: OpenOpti
     clientConfig = { host: socketDirFor(config.dataDir), port: SOCKET_PORT, user: 'postgres', database: 'postgres' };
   }
 
-  const pool = new pg.Pool({ ...clientConfig, max: options.maxConnections ?? (backend === 'postgres' ? 20 : 8) });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', (err) => log.warn({ err }, 'database connection lost'));
+  const pool = new pg.Pool({
+    ...clientConfig,
+    max: options.maxConnections ?? (backend === 'postgres' ? 20 : 8),
+    // A server that does not answer must fail the request (503/451), not hold it forever. (The
+    // embedded owner answers a new connection only between other clients' transactions, so a
+    // busy one may take longer; it is on this machine and cannot vanish silently.)
+    connectionTimeoutMillis: backend === 'postgres' ? CONNECT_TIMEOUT_MS : 0,
+  });
+  // A connection can be lost at any time (pg_terminate_backend, a server restart, the network).
+  // The pool listens on idle clients only; a client that is checked out (inside a transaction,
+  // between two queries) emits 'error' with nobody listening, and an unheard 'error' event ends
+  // the process. So every client gets its own listener: the query in flight fails on its own, and
+  // the pool drops the broken client when it is released (it is no longer queryable).
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err }, 'database connection lost (in use)'));
+  });
+  pool.on('error', (err) => log.warn({ err }, 'database connection lost (idle)'));
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) }) as Db;
 
   let closing: Promise<void> | undefined;

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
 import { httpStatusFor } from '../protocol/errors.js';
+import { DB_UNAVAILABLE, DatabaseUnavailableError, isDatabaseUnavailable } from '../db/unavailable.js';
 import { setRetryAfter } from './retry-after.js';
 
 export interface HttpAppOptions {
@@ -62,7 +63,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     if (bad !== undefined) throw new KeypostError('REQUEST_INVALID', `parameter "${bad}" contains a control character`, { parameter: bad });
   });
 
-  app.setErrorHandler((error: unknown, request, reply) => {
+  app.setErrorHandler((thrown: unknown, request, reply) => {
+    let error = thrown;
+    // A lost or refused database connection is temporary: 503 DB_UNAVAILABLE, so clients retry.
+    if (!(error instanceof KeypostError) && isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      error = new DatabaseUnavailableError(error);
+    }
     if (error instanceof KeypostError) {
       setRetryAfter(reply, error);
       return reply.status(httpStatusFor(error.code)).send({ error: error.message, code: error.code, ...error.details });
@@ -96,7 +103,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       await sql`select 1`.execute(options.db);
       return { status: 'ready' };
     } catch {
-      return reply.status(503).send({ status: 'unavailable', code: 'DB_UNAVAILABLE', error: 'database unreachable' });
+      return reply.status(503).send({ status: 'unavailable', code: DB_UNAVAILABLE, error: 'database unreachable' });
     }
   });
 
