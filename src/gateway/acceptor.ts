@@ -8,9 +8,11 @@
 // returns no row was spent before (by an earlier transaction or another node, which PostgreSQL
 // makes us wait for), and a stamp offered twice within the batch counts for its first message
 // only. A message with any spent stamp is refused and leaves no trace: its other stamps are
-// unspent again in the same transaction.
+// unspent again in the same transaction. A group that fails as a whole is retried message by
+// message, so one message that cannot be stored never costs the others their 250.
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { spendStamps, spentStampKey, unspendStamps } from '../pow/spent-store.js';
 import { insertMessages, type NewMessage, type NewRecipient } from './queue-store.js';
 
@@ -111,6 +113,14 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
         for (const p of stored) verdicts.set(p, { ok: true, id: p.request.message.id });
       });
     } catch (err) {
+      // One bad message (a constraint it breaks, a value the database refuses) rolls the whole
+      // group back, and the others did nothing wrong: commit each of them again on its own, so
+      // only the bad one fails. When the database itself is away, each would fail the same way.
+      if (batch.length > 1 && !isDatabaseUnavailable(err)) {
+        options.log.warn({ err, messages: batch.length }, 'group commit failed; committing its messages one by one');
+        for (const p of batch) await commit([p]);
+        return;
+      }
       options.log.error({ err, messages: batch.length }, 'queue commit failed; messages not accepted');
       for (const p of batch) p.resolve({ ok: false, error: err as Error });
       return;
