@@ -135,6 +135,10 @@ export interface SpentStampsTable {
   stamp_sha1: Buffer;
   expires_at: Timestamp;
   spent_at: Generated<Date>;
+  /** The queued message that spent it (gateway only), to recognise a resent copy of it. */
+  message_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** SHA-256 over that message's envelope and content (see src/gateway/acceptor.ts). */
+  message_digest: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
 }
 
 export interface Database {

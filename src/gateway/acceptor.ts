@@ -13,7 +13,8 @@
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { spendStamps, spentStampKey, unspendStamps } from '../pow/spent-store.js';
+import { createHash } from 'node:crypto';
+import { spendStamps, spentBy, spentStampKey, unspendStamps } from '../pow/spent-store.js';
 import { insertMessages, type NewMessage, type NewRecipient } from './queue-store.js';
 
 export interface StampToSpend {
@@ -29,13 +30,16 @@ export interface AcceptRequest {
 }
 
 export type AcceptResult =
-  | { ok: true; id: string }
+  /** Queued; `resent` when the message is a copy of one queued before (its 250 was lost). */
+  | { ok: true; id: string; resent?: boolean }
   /** Recipients whose stamp was spent before (replay); nothing of the message was stored. */
   | { ok: false; spent: StampToSpend[] }
   | { ok: false; error: Error };
 
 interface Pending {
   request: AcceptRequest;
+  /** messageDigest(request): what a resent copy of this message has in common with it. */
+  digest: Buffer;
   resolve(result: AcceptResult): void;
 }
 
@@ -57,6 +61,21 @@ export interface AcceptorOptions {
   onCommitted?: (ids: string[]) => void;
 }
 
+/**
+ * SHA-256 over the envelope (sender, recipients in order of address) and the message as stored.
+ * The stored message is the received one minus our own verdict field, so a byte-identical resend
+ * with the same envelope has the same digest, and anything else (another body, another recipient,
+ * another sender reusing the stamp) does not.
+ */
+export function messageDigest(request: AcceptRequest): Buffer {
+  const hash = createHash('sha256');
+  hash.update(`${request.message.kind}\0${request.message.sender}\0`);
+  for (const r of request.recipients.map((r) => r.recipient.toLowerCase()).sort()) hash.update(`${r}\0`);
+  hash.update('\0');
+  hash.update(request.message.body);
+  return hash.digest();
+}
+
 export function createAcceptor(options: AcceptorOptions): Acceptor {
   const maxBatch = options.maxBatch ?? 128;
   const maxBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
@@ -74,28 +93,61 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     return queue.splice(0, n);
   }
 
-  /** Spends every stamp of the batch; returns, per message, the stamps that were spent before. */
-  async function spendBatch(tx: Tx, batch: Pending[]): Promise<Map<Pending, StampToSpend[]>> {
+  /**
+   * Spends every stamp of the batch. Returns, per message, the stamps that were spent before, and
+   * the messages that are resent copies of one already queued (see resentOf).
+   */
+  async function spendBatch(tx: Tx, batch: Pending[]): Promise<{ refused: Map<Pending, StampToSpend[]>; resent: Map<Pending, string> }> {
     const owner = new Map<string, Pending>();
     const refused = new Map<Pending, StampToSpend[]>();
+    const resent = new Map<Pending, string>();
+    const twins = new Map<Pending, Pending>();
     const refuse = (p: Pending, stamp: StampToSpend) => refused.set(p, [...(refused.get(p) ?? []), stamp]);
     const offered: { key: Buffer; hex: string; stamp: StampToSpend; pending: Pending }[] = [];
     for (const p of batch) {
-      for (const stamp of p.request.stamps) {
-        const key = spentStampKey(stamp.text);
-        const hex = key.toString('hex');
+      const keys = p.request.stamps.map((stamp) => spentStampKey(stamp.text));
+      // The same message twice in one batch (a sender that gave up waiting and sent again): the
+      // copy shares the first one's fate instead of being refused for the first one's stamps.
+      const first = keys.length ? owner.get(keys[0].toString('hex')) : undefined;
+      if (first && keys.every((k) => owner.get(k.toString('hex')) === first) && first.digest.equals(p.digest)) {
+        twins.set(p, first);
+        continue;
+      }
+      p.request.stamps.forEach((stamp, i) => {
+        const hex = keys[i].toString('hex');
         if (owner.has(hex)) refuse(p, stamp);
         else {
           owner.set(hex, p);
-          offered.push({ key, hex, stamp, pending: p });
+          offered.push({ key: keys[i], hex, stamp, pending: p });
         }
-      }
+      });
     }
-    const inserted = await spendStamps(tx, offered.map((o) => o.stamp));
-    for (const o of offered) if (!inserted.has(o.hex)) refuse(o.pending, o.stamp);
+    const inserted = await spendStamps(
+      tx,
+      offered.map((o) => ({ ...o.stamp, spentBy: { messageId: o.pending.request.message.id, digest: o.pending.digest } })),
+    );
+    const spentBefore = offered.filter((o) => !inserted.has(o.hex));
+    for (const o of spentBefore) refuse(o.pending, o.stamp);
+    // A resent message: every one of its stamps was spent before, by one queued message with the
+    // same envelope and content. Its 250 was lost (RFC 5321 section 4.1.1.4 lets the sender assume
+    // the worst and send again); it gets that message's queue id and is not stored twice.
+    const spenders = await spentBy(tx, spentBefore.map((o) => o.key));
+    for (const p of refused.keys()) {
+      const mine = offered.filter((o) => o.pending === p);
+      if (mine.length !== p.request.stamps.length || mine.some((o) => inserted.has(o.hex))) continue;
+      const ids = new Set(mine.map((o) => spenders.get(o.hex)).map((s) => (s && s.digest.equals(p.digest) ? s.messageId : undefined)));
+      const [id] = ids;
+      if (ids.size === 1 && id !== undefined) resent.set(p, id);
+    }
+    for (const p of resent.keys()) refused.delete(p);
     // A message with one stamp spent before is refused whole: give back the others it spent now.
     await unspendStamps(tx, offered.filter((o) => refused.has(o.pending) && inserted.has(o.hex)).map((o) => o.key));
-    return refused;
+    for (const [twin, first] of twins) {
+      if (refused.has(first)) refused.set(twin, first.request.stamps);
+      else if (resent.has(first)) resent.set(twin, resent.get(first)!);
+      else resent.set(twin, first.request.message.id);
+    }
+    return { refused, resent };
   }
 
   async function commit(batch: Pending[]): Promise<void> {
@@ -103,9 +155,10 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     try {
       await options.db.transaction().execute(async (tx) => {
         verdicts.clear();
-        const refused = await spendBatch(tx, batch);
-        const stored = batch.filter((p) => !refused.has(p));
+        const { refused, resent } = await spendBatch(tx, batch);
+        const stored = batch.filter((p) => !refused.has(p) && !resent.has(p));
         for (const [p, spent] of refused) verdicts.set(p, { ok: false, spent });
+        for (const [p, id] of resent) verdicts.set(p, { ok: true, id, resent: true });
         await insertMessages(
           tx,
           stored.map((p) => ({ message: p.request.message, recipients: p.request.recipients })),
@@ -128,7 +181,8 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     const ids: string[] = [];
     for (const p of batch) {
       const verdict = verdicts.get(p)!;
-      if (verdict.ok) ids.push(verdict.id);
+      if (verdict.ok && !verdict.resent) ids.push(verdict.id);
+      if (verdict.ok && verdict.resent) options.log.info({ queueId: verdict.id }, 'resent copy of a queued message recognised; not stored again');
       p.resolve(verdict);
     }
     if (ids.length) options.onCommitted?.(ids);
@@ -151,7 +205,7 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
   return {
     submit(request) {
       return new Promise<AcceptResult>((resolve) => {
-        queue.push({ request, resolve });
+        queue.push({ request, digest: messageDigest(request), resolve });
         pump();
       });
     },

@@ -29,15 +29,47 @@ export async function spendStamp(dbOrTx: Db | Tx, stamp: string, expiresAt: Date
   return row !== undefined;
 }
 
+/** What spent a stamp, when it was a queued message (see spentBy). */
+export interface StampSpender {
+  messageId: string;
+  digest: Buffer;
+}
+
+export interface SpendingStamp {
+  text: string;
+  expiresAt: Date;
+  spentBy?: StampSpender;
+}
+
+/** The messages that spent these stamps (keys as spentStampKey), where one was recorded; hex keys. */
+export async function spentBy(dbOrTx: Db | Tx, keys: readonly Buffer[]): Promise<Map<string, StampSpender>> {
+  const out = new Map<string, StampSpender>();
+  if (keys.length === 0) return out;
+  const rows = await dbOrTx
+    .selectFrom('spent_stamps')
+    .select(['stamp_sha1', 'message_id', 'message_digest'])
+    .where('stamp_sha1', 'in', [...keys])
+    .execute();
+  for (const r of rows) {
+    if (r.message_id && r.message_digest) out.set(Buffer.from(r.stamp_sha1).toString('hex'), { messageId: r.message_id, digest: Buffer.from(r.message_digest) });
+  }
+  return out;
+}
+
 /**
  * Spends many stamps in one statement (the gateway commits a batch of messages at once).
  * Returns the keys (spentStampKey, hex) that this call spent; any other key was spent before.
  * Rows are inserted in key order, so two concurrent batches sharing stamps cannot deadlock.
  */
-export async function spendStamps(tx: Tx, stamps: readonly { text: string; expiresAt: Date }[]): Promise<Set<string>> {
+export async function spendStamps(tx: Tx, stamps: readonly SpendingStamp[]): Promise<Set<string>> {
   if (stamps.length === 0) return new Set();
   const rows = stamps
-    .map((s) => ({ stamp_sha1: spentStampKey(s.text), expires_at: s.expiresAt }))
+    .map((s) => ({
+      stamp_sha1: spentStampKey(s.text),
+      expires_at: s.expiresAt,
+      message_id: s.spentBy?.messageId ?? null,
+      message_digest: s.spentBy?.digest ?? null,
+    }))
     .sort((a, b) => Buffer.compare(a.stamp_sha1, b.stamp_sha1));
   const inserted = await tx
     .insertInto('spent_stamps')
