@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     await sql`delete from dns_address_changes`.execute(handle.db);
     console.log(`inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir };
+    const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir };
     const loadStart = Date.now();
     const kp = await startKeypostDns(env);
     children.push(kp.child);

@@ -233,7 +233,7 @@ async function main(): Promise<void> {
     await seedDomain(db, 'bench.example', { powBits: PRICE, nextHop: `smtp://127.0.0.1:${sinkPort}` });
     await seedAddress(db, RCPT);
     await sleep(300);
-    gw = await startGateway({ DATABASE_URL: scratch.url, KEYPOST_SMTP_LISTEN: '127.0.0.1:0', KEYPOST_SMTP_MAX_CONNECTIONS: '1000' });
+    gw = await startGateway({ DATABASE_URL: scratch.url, KEYPOST_SMTP_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_SMTP_MAX_CONNECTIONS: '1000' });
 
     const scenarios = [
       { name: '1 KB, 20 sessions, reused connections', size: 1024, count: Number(process.env.BENCH_SMALL ?? 10_000), sessions: 20, reuse: true },

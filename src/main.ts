@@ -8,6 +8,7 @@ import { createChangeFeed } from './db/change-feed.js';
 import { createMetrics } from './metrics.js';
 import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
+import { createOpsComponent } from './http/ops-component.js';
 import { directoryRoutes } from './directory/routes.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
@@ -24,8 +25,8 @@ const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
 
 export interface RunningKeypost {
   services: Services;
-  /** Bound address per started listener, e.g. { api: '127.0.0.1:8080' }. */
-  addresses: Partial<Record<ListenerName, string>>;
+  /** Bound address per started listener, e.g. { api: '127.0.0.1:8080' }; `ops` when no api runs. */
+  addresses: Partial<Record<ListenerName | 'ops', string>>;
   components: Component[];
   close(): Promise<void>;
 }
@@ -56,8 +57,12 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     };
     await changeFeed.start();
     const addresses: RunningKeypost['addresses'] = {};
-    for (const name of selected) {
-      const component = FACTORIES[name](services);
+    // Every role answers /healthz, /readyz and /metrics: the API serves them itself; a node
+    // without it runs the small ops listener on the HTTP address instead.
+    const parts: [ListenerName | 'ops', () => Component][] = selected.map((name) => [name, () => FACTORIES[name](services)]);
+    if (!selected.includes('api')) parts.push(['ops', () => createOpsComponent(services)]);
+    for (const [name, make] of parts) {
+      const component = make();
       const bound = await component.start();
       started.push(component);
       if (bound) {

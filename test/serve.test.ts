@@ -35,3 +35,31 @@ test('serve logs each bound address, answers health, readiness and metrics, and 
     assert.ok(Date.now() - started < 5000, 'stops within a few seconds');
   }
 });
+
+// Issue 15 item 26: a node split by role still answers health, readiness and metrics, on
+// KEYPOST_HTTP_LISTEN, with the metrics of the role it runs.
+for (const [role, metric] of [
+  ['dns', /^keypost_dns_udp_queries_total /m],
+  ['gateway', /^keypost_gateway_connections /m],
+] as const) {
+  test(`serve --only ${role} answers /healthz, /readyz and /metrics on its ops listener`, async () => {
+    const server = await startServe(['--only', role], database.env);
+    try {
+      assert.match(server.addresses.ops ?? '', /^127\.0\.0\.1:\d+$/, `logged the ops listener: ${server.log()}`);
+      assert.equal(server.addresses.api, undefined, 'no directory API on this node');
+      const base = `http://${server.addresses.ops}`;
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { status: 'ready' });
+      const metrics = await fetch(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), metric);
+      // Only the operations routes: the directory is not served here.
+      assert.equal((await fetch(`${base}/v1/records/alice@example.org`)).status, 404);
+    } finally {
+      assert.equal(await server.stop('SIGTERM'), 0, server.log());
+    }
+  });
+}

@@ -71,6 +71,21 @@ export async function seedAddress(
     .execute();
 }
 
+/**
+ * Resolves once the gateway's queue is empty. Every delivery has then been made and recorded (the
+ * downstream records a mail before its 250; the gateway deletes the row after it), so a test that
+ * checks something was delivered only once, or not at all, waits for this instead of sleeping.
+ */
+export async function queueDrained(db: HasDb, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await db.db.selectFrom('mail_queue').select('id').execute();
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`the queue still holds ${left.length} message(s) after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export interface ReceivedMail {
   from: string;
   to: string[];
@@ -255,6 +270,8 @@ export async function startGateway(db: { env: Record<string, string | undefined>
   const config = loadConfig({
     ...db.env,
     KEYPOST_SMTP_LISTEN: '127.0.0.1:0',
+    // The node's ops listener (/healthz, /readyz, /metrics) must not collide between tests.
+    KEYPOST_HTTP_LISTEN: '127.0.0.1:0',
     KEYPOST_SMTP_HOSTNAME: 'gw.test',
     KEYPOST_RELAY_POLL_INTERVAL: '200ms',
     KEYPOST_RELAY_RETRY_MIN: '300ms',

@@ -16,7 +16,7 @@ export interface DnsServer {
 }
 
 export async function startDns(db: TestDatabase, env: Record<string, string> = {}): Promise<DnsServer> {
-  const config = loadConfig({ ...db.env, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ ...db.env, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'silent', ...env });
   const keypost = await startKeypost({ config, log: pino({ level: 'silent' }), only: ['dns'] });
   const address = keypost.addresses.dns!;
   const colon = address.lastIndexOf(':');
