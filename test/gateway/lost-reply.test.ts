@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { mintStamp } from '../../src/pow/mint.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
-import { seedAddress, seedDomain, startDownstream, startGateway, type Downstream, type GatewayUnderTest } from './support.js';
+import { queueDrained, seedAddress, seedDomain, startDownstream, startGateway, type Downstream, type GatewayUnderTest } from './support.js';
 
 let db: TestDatabase;
 let downstream: Downstream;
@@ -49,16 +49,6 @@ async function send(from: string, to: string[], message: string): Promise<{ code
   }
 }
 
-async function queueDrained(): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const left = await db.db.selectFrom('mail_queue').select('id').execute();
-    if (left.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`queue still holds ${left.length} messages`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const copiesOf = (subject: string) => downstream.mails.filter((m) => m.raw.toString('latin1').includes(`\r\nSubject: ${subject}\r\n`)).length;
 
 test('a message resent after a lost 250 gets 250 with the first queue id and is delivered once', async () => {
@@ -75,14 +65,14 @@ test('a message resent after a lost 250 gets 250 with the first queue id and is 
 
   // Once the queue is empty every delivery has been made and recorded: a second copy would have
   // had to be queued, and so would be delivered before the queue could drain.
-  await queueDrained();
+  await queueDrained(db);
   assert.equal(copiesOf('lost reply'), 1, 'delivered once');
 
   // Still recognised after delivery (the queue row is gone; the spent stamp remembers).
   const late = await send('sender@sender.test', ['alice@example.org'], message);
   assert.equal(late.code, 250, late.text);
   assert.equal(/queued as ([0-9A-F]{16})/.exec(late.text)?.[1], id);
-  await queueDrained();
+  await queueDrained(db);
   assert.equal(copiesOf('lost reply'), 1, 'still delivered once');
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { runKeypost } from '../support/keypost-process.js';
 import { requireTool } from '../support/tools.js';
-import { dataReplies, hashcashStamp, seedAddress, seedDomain, startDownstream, startGateway, swaks, type Downstream, type GatewayUnderTest } from './support.js';
+import { dataReplies, hashcashStamp, queueDrained, seedAddress, seedDomain, startDownstream, startGateway, swaks, type Downstream, type GatewayUnderTest } from './support.js';
 
 const skip = requireTool('hashcash', 'swaks');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,7 +82,7 @@ describe('keypost queue', { skip }, () => {
     assert.match(result.stdout, /1 recipient\(s\) due now/);
     await downstream.waitForCount(1, 5000);
     assert.match(downstream.mails[0].raw.toString('latin1'), /Subject: kept/);
-    await sleep(300);
+    await queueDrained(db);
     assert.equal(downstream.mails.length, 1, 'the deleted message never went out');
     assert.match((await runKeypost(['queue', 'list'], db.env)).stdout, /queue is empty/);
   });

@@ -8,6 +8,7 @@ import { requireTool } from '../support/tools.js';
 import {
   dataReplies,
   hashcashStamp,
+  queueDrained,
   seedAddress,
   seedDomain,
   startDownstream,
@@ -66,15 +67,19 @@ describe('relay worker', { skip }, () => {
   test('a downstream that is down for a while gets the message once it returns', async () => {
     await mailbox.stop();
     const id = await send('while down');
-    await sleep(1200);
-    const row = await db.db.selectFrom('mail_queue_recipients').selectAll().where('message_id', '=', id).executeTakeFirstOrThrow();
+    const row = await (async () => {
+      for (const deadline = Date.now() + 10_000; ; await sleep(50)) {
+        const r = await db.db.selectFrom('mail_queue_recipients').selectAll().where('message_id', '=', id).executeTakeFirstOrThrow();
+        if ((r.attempts >= 2 && r.last_error) || Date.now() > deadline) return r;
+      }
+    })();
     assert.ok(row.attempts >= 2, `retried with backoff (attempts ${row.attempts})`);
     assert.match(row.last_error ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
     assert.ok((await metric('keypost_gateway_queue_recipients')) >= 1, 'the queue depth shows in the metrics');
     await mailbox.restart();
     await mailbox.waitForCount(1, 10_000);
     assert.deepEqual(subjects(mailbox), ['while down']);
-    await sleep(600);
+    await queueDrained(db);
     assert.equal(mailbox.mails.length, 1, 'delivered once');
     assert.ok((await metric('keypost_gateway_deliveries_total', '{outcome="deferred"}')) >= 2);
     assert.ok((await metric('keypost_gateway_deliveries_total', '{outcome="delivered"}')) >= 1);
@@ -95,7 +100,7 @@ describe('relay worker', { skip }, () => {
       );
       assert.equal(ids.filter(Boolean).length, 30);
       await mailbox.waitForCount(before + 30, 20_000);
-      await sleep(800);
+      await queueDrained(db);
       const got = subjects(mailbox).slice(before).sort();
       assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => `shared ${i}`).sort());
     } finally {
@@ -119,7 +124,7 @@ describe('relay worker', { skip }, () => {
       assert.match(text, /Content-Type: text\/rfc822-headers\r\n\r\nReceived: from client\.test[\s\S]*Subject: refused\r\n/);
       assert.match(text, /Auto-Submitted: auto-replied/);
       // The failed recipient is gone from the queue, and so is the DSN once delivered.
-      await sleep(500);
+      await queueDrained(db);
       const left = await db.db.selectFrom('mail_queue').select('id').execute();
       assert.deepEqual(left, []);
       assert.ok((await metric('keypost_gateway_deliveries_total', '{outcome="bounced"}')) >= 1);
