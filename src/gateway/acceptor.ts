@@ -95,7 +95,7 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
 
   /**
    * Spends every stamp of the batch. Returns, per message, the stamps that were spent before, and
-   * the messages that are resent copies of one already queued (see resentOf).
+   * the messages that are resent copies of one already queued.
    */
   async function spendBatch(tx: Tx, batch: Pending[]): Promise<{ refused: Map<Pending, StampToSpend[]>; resent: Map<Pending, string> }> {
     const owner = new Map<string, Pending>();
@@ -129,8 +129,9 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     const spentBefore = offered.filter((o) => !inserted.has(o.hex));
     for (const o of spentBefore) refuse(o.pending, o.stamp);
     // A resent message: every one of its stamps was spent before, by one queued message with the
-    // same envelope and content. Its 250 was lost (RFC 5321 section 4.1.1.4 lets the sender assume
-    // the worst and send again); it gets that message's queue id and is not stored twice.
+    // same envelope and content. Its 250 was lost, and a sender that never saw the reply must send
+    // again (the duplicate-message problem of RFC 1047); it gets that message's queue id and is
+    // not stored twice.
     const spenders = await spentBy(tx, spentBefore.map((o) => o.key));
     for (const p of refused.keys()) {
       const mine = offered.filter((o) => o.pending === p);

@@ -36,7 +36,9 @@ describe('relay worker', { skip }, () => {
     // The senders' own domain is served too, so bounces to them have somewhere to go.
     await seedDomain(db, 'sender.example', { nextHop: senders.hop });
     await seedAddress(db, 'writer@sender.example');
-    gateway = await startGateway(db, { KEYPOST_RELAY_MAX_AGE: '4s' });
+    // No worker dies here, so no lease needs to run out: a long one keeps a slow machine (a
+    // delivery outliving a short lease) from handing a row to the other node mid-delivery.
+    gateway = await startGateway(db, { KEYPOST_RELAY_MAX_AGE: '4s', KEYPOST_RELAY_LEASE: '60s' });
   });
 
   after(async () => {
@@ -86,7 +88,7 @@ describe('relay worker', { skip }, () => {
   });
 
   test('two gateway nodes share the queue and deliver each message once', async () => {
-    const second = await startGateway(db);
+    const second = await startGateway(db, { KEYPOST_RELAY_LEASE: '60s' });
     try {
       const before = mailbox.mails.length;
       // Both nodes accept; both relay whatever is due, claiming rows with SKIP LOCKED.
