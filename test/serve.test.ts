@@ -43,7 +43,7 @@ for (const [role, metric] of [
   ['gateway', /^keypost_gateway_connections /m],
 ] as const) {
   test(`serve --only ${role} answers /healthz, /readyz and /metrics on its ops listener`, async () => {
-    const server = await startServe(['--only', role], database.env);
+    const server = await startServe(['--only', role], database.env, 90_000);
     try {
       assert.match(server.addresses.ops ?? '', /^127\.0\.0\.1:\d+$/, `logged the ops listener: ${server.log()}`);
       assert.equal(server.addresses.api, undefined, 'no directory API on this node');

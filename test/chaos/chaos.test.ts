@@ -15,6 +15,8 @@ import { durableDatabase, seedAddress, seedDomain, startDownstream } from '../ga
 const skip = process.env.DATABASE_URL ? false : 'the chaos run needs PostgreSQL (DATABASE_URL): embedded PGlite has no backends to terminate';
 const RECIPIENT = 'alice@example.org';
 const RELAY_CONCURRENCY = 4;
+// Starting takes a second or two; on a machine shared by many test runs it can take far longer.
+const STARTUP_TIMEOUT_MS = 90_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -25,7 +27,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
   }
 }
 
-test('chaos: 3 backend terminations and a SIGKILL under mixed load lose nothing acknowledged, and keypost never exits by itself', { skip, timeout: 120_000 }, async (t) => {
+test('chaos: 3 backend terminations and a SIGKILL under mixed load lose nothing acknowledged, and keypost never exits by itself', { skip, timeout: 240_000 }, async (t) => {
   const database = await durableDatabase();
   const downstream = await startDownstream();
   const admin = new pg.Client({ connectionString: database.env.DATABASE_URL });
@@ -51,7 +53,7 @@ test('chaos: 3 backend terminations and a SIGKILL under mixed load lose nothing 
         KEYPOST_RELAY_POLL_INTERVAL: '200ms',
         KEYPOST_RELAY_RETRY_MIN: '200ms',
         KEYPOST_RELAY_RETRY_MAX: '1s',
-      });
+      }, STARTUP_TIMEOUT_MS);
       next.child.on('exit', (code, signal) => {
         if (!killing) unexpectedExits.push(`exit code ${code} signal ${signal}\n${next.log().split('\n').slice(-20).join('\n')}`);
       });

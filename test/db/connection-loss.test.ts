@@ -25,6 +25,9 @@ const RECIPIENT = 'alice@example.org';
 // A key lookup by fingerprint reads the database on every request (404: nothing has this one).
 const UNCACHED_PATH = `/vks/v1/by-fingerprint/${'AB'.repeat(20)}`;
 
+// Starting takes a second or two; on a machine shared by many test runs it can take far longer.
+const STARTUP_TIMEOUT_MS = 90_000;
+
 const SERVE_ENV = {
   KEYPOST_RELAY_LEASE: '3s',
   KEYPOST_RELAY_POLL_INTERVAL: '200ms',
@@ -93,7 +96,7 @@ test('keypost serve survives 10 backend terminations under mixed load, reconnect
   const admin = new pg.Client({ connectionString: database.env.DATABASE_URL });
   try {
     await seed(database.env.DATABASE_URL, database.env.KEYPOST_DATA_DIR, downstream);
-    child = await startServe([], { ...database.env, ...SERVE_ENV });
+    child = await startServe([], { ...database.env, ...SERVE_ENV }, STARTUP_TIMEOUT_MS);
     await admin.connect();
     const dbName = new URL(database.env.DATABASE_URL).pathname.slice(1);
     const ours = async () =>
@@ -139,7 +142,7 @@ test('keypost serve survives a PostgreSQL restart under load: temporary errors, 
   let load: MixedLoad | undefined;
   try {
     await seed(server.url, dataDir, downstream);
-    child = await startServe([], { DATABASE_URL: server.url, KEYPOST_DATA_DIR: dataDir, ...SERVE_ENV });
+    child = await startServe([], { DATABASE_URL: server.url, KEYPOST_DATA_DIR: dataDir, ...SERVE_ENV }, STARTUP_TIMEOUT_MS);
     load = loadAgainst(() => child);
     await load.progress(3);
 
