@@ -1,7 +1,7 @@
 // UDP: one datagram in, at most one datagram out. The socket only moves bytes; answer() decides.
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { answer } from './answer.js';
+import { answer, type AnswerContext } from './answer.js';
 import type { SnapshotSet } from './zone-snapshot.js';
 import type { DnsCounters } from './counters.js';
 
@@ -19,13 +19,15 @@ export function listenUdp(
   snapshots: () => SnapshotSet,
   counters: DnsCounters,
   log: Logger,
+  /** Rate limiter and cookie secret, shared with every UDP answer. */
+  policy: Pick<AnswerContext, 'rrl' | 'cookies'> = {},
 ): Promise<UdpListener> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
   socket.on('message', (msg, rinfo) => {
     counters.udpQueries++;
     let reply: Uint8Array | null;
     try {
-      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address });
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies });
     } catch (err) {
       // A bug must cost one answer, never the listener.
       counters.internalErrors++;
