@@ -31,6 +31,7 @@ const ZONE = 'bench.test';
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const MANY_SOURCES = Number(process.env.BENCH_SOURCES ?? 8);
 const PUBLISH_RATE = 100;
 const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -48,18 +49,18 @@ async function makeMinimalKey(): Promise<{ binary: Buffer; fingerprint: string; 
   };
 }
 
-function queryFile(dir: string): string {
+function queryFile(dir: string, missingShare = 0.1, name = 'queries.txt'): string {
   const lines: string[] = [];
   for (let i = 0; i < 200_000; i++) {
     const r = Math.random();
-    if (r < 0.1) {
+    if (r < missingShare) {
       lines.push(`${openpgpkeyLabel(`missing${i}`)}._openpgpkey.${ZONE} OPENPGPKEY`);
     } else {
       const local = `user${Math.floor(Math.random() * ADDRESSES)}`;
       lines.push(r < 0.55 ? `${openpgpkeyLabel(local)}._keypost.${ZONE} TXT` : `${openpgpkeyLabel(local)}._openpgpkey.${ZONE} OPENPGPKEY`);
     }
   }
-  const file = path.join(dir, 'queries.txt');
+  const file = path.join(dir, name);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
@@ -93,6 +94,17 @@ async function dnsperf(port: number, file: string, args: string[], verboseTo?: s
     if (m) latencies.push(Number(m[1]) * 1000);
   }
   return { ...parsePerf(stdout), latencies };
+}
+
+/**
+ * dnsperf from `sources` client addresses at once, each in its own /24 (127.0.N.1), summed: what
+ * response-rate limiting must leave alone. Only existing names, so no one answer repeats often.
+ */
+async function dnsperfFromMany(port: number, file: string, sources: number): Promise<PerfResult> {
+  const results = await Promise.all(
+    Array.from({ length: sources }, (_, i) => dnsperf(port, file, ['-a', `127.0.${i + 10}.1`, '-c', '2'])),
+  );
+  return { qps: results.reduce((n, r) => n + r.qps, 0), lost: results.reduce((n, r) => n + r.lost, 0) };
 }
 
 function parsePerf(stdout: string): PerfResult {
@@ -209,7 +221,9 @@ async function main(): Promise<void> {
     await sql`delete from dns_address_changes`.execute(handle.db);
     console.log(`inserted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-    const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir };
+    // The NSD peer runs with rrl-ratelimit 0, so the figures compared with it run keypost with
+    // RRL off too; a second keypost with the default RRL serves the many-sources comparison.
+    const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir, KEYPOST_DNS_RRL_RATE: '0' };
     const loadStart = Date.now();
     const kp = await startKeypostDns(env);
     children.push(kp.child);
@@ -218,6 +232,11 @@ async function main(): Promise<void> {
     const nsd = await startNsd(dir, zoneText);
     children.push(nsd.child);
     const queries = queryFile(dir);
+    const positiveQueries = queryFile(dir, 0, 'positive-queries.txt');
+    const rrlEnv: NodeJS.ProcessEnv = { ...env, KEYPOST_DATA_DIR: path.join(dir, 'rrl') };
+    delete rrlEnv.KEYPOST_DNS_RRL_RATE;
+    const kpRrl = await startKeypostDns(rrlEnv);
+    children.push(kpRrl.child);
 
     const rows: Record<string, number>[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -228,6 +247,11 @@ async function main(): Promise<void> {
       r.kpLost10 = base10.lost;
       r.kpCpuPer10k = ((cpuSeconds(kp.child.pid!) - cpu) / (r.kp10 * SECONDS)) * 10_000;
       r.nsd10 = (await dnsperf(nsd.port, queries, ['-c', '10'])).qps;
+      const manyOff = await dnsperfFromMany(kp.port, positiveQueries, MANY_SOURCES);
+      const manyOn = await dnsperfFromMany(kpRrl.port, positiveQueries, MANY_SOURCES);
+      r.manyRrlOff = manyOff.qps;
+      r.manyRrlOn = manyOn.qps;
+      r.manyRrlOnLost = manyOn.lost;
       r.kp100 = (await dnsperf(kp.port, queries, ['-c', '100'])).qps;
       r.nsd100 = (await dnsperf(nsd.port, queries, ['-c', '100'])).qps;
       const fixed = (await dnsperf(kp.port, queries, ['-c', '10', '-Q', '5000'], path.join(dir, 'dnsperf-keypost.log'))).latencies!;
@@ -292,6 +316,10 @@ async function main(): Promise<void> {
     console.log(`  -c 10   keypost ${m('kp10').toFixed(0)} qps   NSD ${m('nsd10').toFixed(0)} qps   ratio ${ratio10.toFixed(2)}  ${pass(ratio10 >= 0.35)} (≥ 0.35)`);
     console.log(`  -c 100  keypost ${m('kp100').toFixed(0)} qps   NSD ${m('nsd100').toFixed(0)} qps   ratio ${ratio100.toFixed(2)}  ${pass(ratio100 >= 0.35)} (≥ 0.35)`);
     console.log(`  latency at 5,000 qps: keypost p50 ${m('p50').toFixed(3)} ms p99 ${m('p99').toFixed(3)} ms; NSD p50 ${m('nsdP50').toFixed(3)} ms p99 ${m('nsdP99').toFixed(3)} ms`);
+    const rrlRatio = m('manyRrlOn') / m('manyRrlOff');
+    console.log(
+      `  ${MANY_SOURCES} sources (one /24 each): RRL on ${m('manyRrlOn').toFixed(0)} qps, off ${m('manyRrlOff').toFixed(0)} qps, ratio ${rrlRatio.toFixed(2)}  ${pass(rrlRatio >= 0.9)} (≥ 0.90), lost with RRL on ${m('manyRrlOnLost')}`,
+    );
     console.log(`  keypost RSS ${m('rss').toFixed(0)} MB (peak ${m('peak').toFixed(0)} MB)  ${pass(m('peak') <= 400)} (≤ 400 MB)`);
     const nsdDrop = median(rows.map((r) => 1 - r.nsdPublishing10 / r.nsd10));
     console.log(

@@ -73,6 +73,23 @@ const envSchema = z.object({
   KEYPOST_DNS_LISTEN: listen('127.0.0.1:5300'),
   KEYPOST_HTTP_LISTEN: listen('127.0.0.1:8080'),
   KEYPOST_SMTP_LISTEN: listen('127.0.0.1:2525'),
+  // Authoritative DNS (src/dns/): TCP connection limits (RFC 7766 §6.2), response-rate limiting
+  // for UDP with NSD's rate (200/s) and slip (2) and BIND's window (15 s) and /24 and /56
+  // prefixes, and the server cookie secret (RFC 9018 §4; the same on every node of a set).
+  KEYPOST_DNS_TCP_IDLE_TIMEOUT: duration('10s'),
+  KEYPOST_DNS_TCP_QUERY_TIMEOUT: duration('2s'),
+  KEYPOST_DNS_TCP_MAX_CONNECTIONS: integer(1024, 1, 1_000_000),
+  KEYPOST_DNS_TCP_MAX_PER_IP: integer(16, 1, 1_000_000),
+  KEYPOST_DNS_RRL_RATE: integer(200, 0, 1_000_000),
+  KEYPOST_DNS_RRL_SLIP: integer(2, 0, 10),
+  KEYPOST_DNS_RRL_WINDOW: integer(15, 1, 3600),
+  KEYPOST_DNS_RRL_IPV4_PREFIX: integer(24, 8, 32),
+  KEYPOST_DNS_RRL_IPV6_PREFIX: integer(56, 16, 128),
+  KEYPOST_DNS_COOKIE_SECRET: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex digits (16 octets)')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   KEYPOST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Reverse proxies whose X-Forwarded-For names the client. Default none: the header is ignored,
   // since any client can send it (it would pick its own rate-limit key).
@@ -139,6 +156,7 @@ export interface Config {
   database: { url: string | undefined; dataDir: string };
   log: { level: string };
   listen: { dns: ListenAddress; http: ListenAddress; smtp: ListenAddress };
+  dns: DnsConfig;
   http: {
     /** Peers (addresses or CIDR ranges) trusted to set X-Forwarded-For; empty = trust none. */
     trustedProxies: string[];
@@ -165,6 +183,28 @@ export interface Config {
     mailBudget: { perAddress: number; perClient: number; windowSeconds: number };
   };
   gateway: GatewayConfig;
+}
+
+/** The DNS listener's slice; durations are in milliseconds. */
+export interface DnsConfig {
+  tcp: {
+    /** RFC 7766 §6.2.3: an idle connection is closed after this long. */
+    idleTimeoutMs: number;
+    /** A query begun on a connection must be complete within this long. */
+    queryTimeoutMs: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+  };
+  rrl: {
+    /** Responses per second per prefix and response kind; 0 = off. */
+    responsesPerSecond: number;
+    slip: number;
+    windowSeconds: number;
+    ipv4PrefixLength: number;
+    ipv6PrefixLength: number;
+  };
+  /** 16 octets as hex, or undefined for a random secret per process. */
+  cookieSecret: string | undefined;
 }
 
 /** The SMTP gateway's slice; durations are in milliseconds. */
@@ -229,6 +269,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database: { url: e.DATABASE_URL, dataDir: e.KEYPOST_DATA_DIR },
     log: { level: e.KEYPOST_LOG_LEVEL },
     listen: { dns: e.KEYPOST_DNS_LISTEN, http: e.KEYPOST_HTTP_LISTEN, smtp: e.KEYPOST_SMTP_LISTEN },
+    dns: {
+      tcp: {
+        idleTimeoutMs: e.KEYPOST_DNS_TCP_IDLE_TIMEOUT,
+        queryTimeoutMs: e.KEYPOST_DNS_TCP_QUERY_TIMEOUT,
+        maxConnections: e.KEYPOST_DNS_TCP_MAX_CONNECTIONS,
+        maxConnectionsPerIp: e.KEYPOST_DNS_TCP_MAX_PER_IP,
+      },
+      rrl: {
+        responsesPerSecond: e.KEYPOST_DNS_RRL_RATE,
+        slip: e.KEYPOST_DNS_RRL_SLIP,
+        windowSeconds: e.KEYPOST_DNS_RRL_WINDOW,
+        ipv4PrefixLength: e.KEYPOST_DNS_RRL_IPV4_PREFIX,
+        ipv6PrefixLength: e.KEYPOST_DNS_RRL_IPV6_PREFIX,
+      },
+      cookieSecret: e.KEYPOST_DNS_COOKIE_SECRET?.toLowerCase(),
+    },
     http: { trustedProxies: e.KEYPOST_TRUSTED_PROXIES },
     pow: {
       defaultBits: e.KEYPOST_POW_DEFAULT_BITS,

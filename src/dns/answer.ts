@@ -6,7 +6,11 @@
 // whose owners point at the question name, the SOA for negative answers with its owner pointing at
 // the apex suffix of the question name, then OPT and TSIG.
 import { parseQuery, type Edns, type Query } from './query.js';
+import { COOKIE_OPTION } from './cookies.js';
+import { ZONEMD_TYPE, zonemd, zonemdIfReady } from './zonemd.js';
 import { transferAcl } from './acl.js';
+import type { CookieSecret } from './cookies.js';
+import type { ResponseRateLimiter } from './rrl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { NODE_HEADER, findRRset, lookupNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from '../protocol/dns-wire.js';
@@ -17,8 +21,18 @@ export interface AnswerContext {
   transport: Transport;
   /** Peer address (used by transfer ACLs and logs). */
   remote?: string;
-  /** Clock for TSIG, in seconds; defaults to the system clock. */
+  /** Clock for TSIG and cookies, in seconds; defaults to the system clock. */
   nowSeconds?: number;
+  /** Response-rate limiting (UDP only; a stream cannot be spoofed). */
+  rrl?: ResponseRateLimiter;
+  /** Server cookies (RFC 7873, RFC 9018); without it COOKIE options are ignored. */
+  cookies?: CookieSecret;
+  /**
+   * Called with work the answer needs that is not done yet (the zone digest for ZONEMD); answer()
+   * then returns null and the caller asks again once the work has settled. Without it, such a
+   * query gets SERVFAIL.
+   */
+  defer?: (work: Promise<unknown>) => void;
 }
 
 /** RFC 6891 §6.2.5 floor and the DNS Flag Day 2020 recommended ceiling for UDP answers. */
@@ -74,9 +88,15 @@ interface Sections {
   /** Offset of the apex name inside the question, for the SOA owner pointer. */
   soaOwner?: number;
   zone?: ZoneSnapshot;
+  /** COOKIE option data for the reply: client cookie then our server cookie (RFC 7873 §5.2). */
+  cookie?: Buffer;
+  /** The answer waits for work handed to AnswerContext.defer. */
+  deferred?: boolean;
 }
 
-function writeOpt(out: Buffer, o: number, edns: Edns, extendedRcode: number): void {
+const optLengthFor = (cookie: Buffer | undefined) => OPT_LENGTH + (cookie ? 4 + cookie.length : 0);
+
+function writeOpt(out: Buffer, o: number, edns: Edns, extendedRcode: number, cookie?: Buffer): void {
   out[o] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, o + 1);
   out.writeUInt16BE(MAX_UDP_PAYLOAD, o + 3);
@@ -84,7 +104,14 @@ function writeOpt(out: Buffer, o: number, edns: Edns, extendedRcode: number): vo
   out[o + 6] = 0; // version 0
   out[o + 7] = edns.dnssecOk ? 0x80 : 0;
   out[o + 8] = 0;
-  out.writeUInt16BE(0, o + 9);
+  if (!cookie) {
+    out.writeUInt16BE(0, o + 9);
+    return;
+  }
+  out.writeUInt16BE(4 + cookie.length, o + 9);
+  out.writeUInt16BE(COOKIE_OPTION, o + 11);
+  out.writeUInt16BE(cookie.length, o + 13);
+  out.set(cookie, o + 15);
 }
 
 /** Header + question + sections + OPT; falls back to TC with no records when over `limit`. */
@@ -92,7 +119,7 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   const questionLength = q.questionEnd - HEADER_LENGTH;
   const answerLength = s.answer ? s.answer.end - s.answer.start : 0;
   const authorityLength = s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
-  const optLength = q.edns ? OPT_LENGTH : 0;
+  const optLength = q.edns ? optLengthFor(s.cookie) : 0;
   const additionalLength = s.additional ? s.additional.wire.length : 0;
   let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + additionalLength + optLength;
   // RFC 2181 §9 / RFC 7929 §2.5: when the records do not fit, send none and set TC.
@@ -128,7 +155,7 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
       o += additionalLength;
     }
   }
-  if (q.edns) writeOpt(out, o, q.edns, s.rcode >> 4);
+  if (q.edns) writeOpt(out, o, q.edns, s.rcode >> 4, s.cookie);
   return out;
 }
 
@@ -164,6 +191,17 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
   const apexOffset = match.apexLabel < q.labelOffsets.length ? q.labelOffsets[match.apexLabel] : q.questionEnd - 5;
   const rel = match.apexLabel === 0 ? '' : q.key.slice(0, q.key.length - zone.apexKey.length);
+  // RFC 8976 §2: the apex ZONEMD is zone data like any other. Its digest covers the whole zone, so
+  // it is made once per snapshot, off the query path, when first asked for (or transferred).
+  if (q.qtype === ZONEMD_TYPE && rel === '') {
+    const digest = zonemdIfReady(zone);
+    if (digest) return { rcode: RCODE.NOERROR, aa: true, answer: { bytes: digest.wire, start: 0, end: digest.wire.length, count: digest.count }, zone, match };
+    if (ctx?.defer) {
+      ctx.defer(zonemd(zone));
+      return { rcode: RCODE.NOERROR, aa: true, zone, match, deferred: true };
+    }
+    return { rcode: RCODE.SERVFAIL, aa: false, zone, match };
+  }
   const node = lookupNode(zone, rel);
   if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
   // RFC 8482 §4.1: ANY is answered with one of the RRsets at the name.
@@ -182,10 +220,44 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   if (parsed.kind === 'drop') return null;
   if (parsed.kind === 'error') return errorResponse(msg, parsed.id, parsed.flags, parsed.rcode, parsed.questionEnd, parsed.edns);
   const q = parsed.query;
-  const limit = ctx.transport === 'udp' ? udpLimit(q) : TCP_MAX;
-  const result = resolve(set, q, ctx);
+  let limit = ctx.transport === 'udp' ? udpLimit(q) : TCP_MAX;
+  const cookie = q.edns?.cookie;
+  // RFC 7873 §5.2.2: a COOKIE option of a length no cookie can have is a format error.
+  if (cookie === 'malformed') return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns);
+  let result: Sections & { match?: ZoneMatch } = resolve(set, q, ctx);
+  if (result.deferred) return null;
+  let provenClient = false;
+  if (cookie && ctx.cookies && ctx.remote) {
+    const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);
+    // RFC 7873 §5.2.3: a stale or foreign server cookie is answered as if only the client cookie
+    // had come; either way the reply carries a fresh server cookie (RFC 9018 §4.3).
+    provenClient = ctx.cookies.valid(cookie, ctx.remote, now);
+    const server = ctx.cookies.serverCookie(cookie.client, ctx.remote, now);
+    if (server) result.cookie = Buffer.concat([cookie.client, server]);
+  }
+  // A client that returned our cookie has shown its address is its own, so it is not limited.
+  if (ctx.rrl && ctx.remote && !provenClient) {
+    const verdict = ctx.rrl.check(ctx.remote, rrlIdentity(q, result), Date.now());
+    if (verdict === 'drop') return null;
+    if (verdict === 'slip') {
+      // A client that speaks cookies gets BADCOOKIE with a server cookie to retry with over UDP
+      // (RFC 7873 §5.2.3, as BIND slips); any other gets TC=1 and no records, to retry on TCP.
+      if (result.cookie) result = { rcode: RCODE.BADCOOKIE, aa: false, cookie: result.cookie };
+      else limit = HEADER_LENGTH;
+    }
+  }
   if (!q.tsig) return assemble(msg, q, result, limit);
   return signed(msg, q, result, limit, ctx, result.match?.zone);
+}
+
+/**
+ * What responses are counted together for rate limiting: positive answers per name and type,
+ * NODATA per name, NXDOMAIN per zone (a flood of random names is one stream), errors per rcode.
+ */
+function rrlIdentity(q: Query, s: Sections): string {
+  if (s.rcode === RCODE.NOERROR) return s.answer ? `${q.qtype}${q.key}` : `n${q.key}`;
+  if (s.rcode === RCODE.NXDOMAIN) return `x${s.zone?.apexKey ?? ''}`;
+  return `e${s.rcode}`;
 }
 
 /** RFC 8945 §5.2-5.3: verify the request's TSIG, then sign the answer (or report the failure). */

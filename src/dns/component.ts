@@ -1,6 +1,9 @@
 // The DNS listener as a component: loads every zone, serves UDP and TCP on one port, rebuilds a
 // zone when the change feed names it, swaps the snapshot set atomically, and notifies secondaries.
+import { randomBytes } from 'node:crypto';
 import type { Component, Services } from '../lifecycle.js';
+import { CookieSecret } from './cookies.js';
+import { ResponseRateLimiter } from './rrl.js';
 import { formatAddress } from '../lifecycle.js';
 import { createCounters, registerDnsMetrics, type DnsCounters } from './counters.js';
 import { Notifier } from './notify.js';
@@ -11,8 +14,8 @@ import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zon
 import type { PolicyDefaults } from './zone-records.js';
 
 export interface DnsComponentOptions {
+  /** Overrides the configured idle timeout (tests). */
   tcpIdleTimeoutMs?: number;
-  maxTcpConnections?: number;
   notifyRetryDelayMs?: number;
 }
 
@@ -45,6 +48,10 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const db = services.database.db;
   const defaults: PolicyDefaults = { powBits: services.config.pow.defaultBits, apiUrl: services.config.directory.publicUrl };
   const counters = createCounters();
+  const dnsConfig = services.config.dns;
+  const rrl = dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
+  // Without a configured secret each process makes its own: cookies then hold for that node only.
+  const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
   const zones = new Map<string, ZoneState>();
   let current: SnapshotSet = emptySnapshotSet();
@@ -117,12 +124,13 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   async function bind(host: string, port: number): Promise<void> {
     // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
     for (let attempt = 0; ; attempt++) {
-      const u = await listenUdp(host, port, snapshots, counters, log);
+      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies });
       const boundPort = u.socket.address().port;
       try {
         tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
-          idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
-          maxConnections: options.maxTcpConnections ?? 1024,
+          ...dnsConfig.tcp,
+          idleTimeoutMs: options.tcpIdleTimeoutMs ?? dnsConfig.tcp.idleTimeoutMs,
+          cookies,
         });
         udp = u;
         return;

@@ -11,10 +11,14 @@ export interface DnsCounters {
   transfers: number;
   zoneLoads: number;
   zoneLoadFailures: number;
+  /** TCP connections closed to make room for a new one (RFC 7766 §6.2.2). */
+  tcpShed: number;
+  /** TCP connections refused: a cap was reached and nothing was idle. */
+  tcpRefused: number;
 }
 
 export function createCounters(): DnsCounters {
-  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0 };
+  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0 };
 }
 
 export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {
@@ -37,6 +41,8 @@ export function registerDnsMetrics(registry: Registry, counters: DnsCounters, sn
   counter('keypost_dns_tcp_queries_total', 'DNS messages received over TCP', () => counters.tcpQueries);
   counter('keypost_dns_dropped_total', 'DNS messages dropped without an answer', () => counters.dropped);
   counter('keypost_dns_internal_errors_total', 'DNS messages that failed with an internal error', () => counters.internalErrors);
+  counter('keypost_dns_tcp_shed_total', 'idle DNS TCP connections closed to admit a new one', () => counters.tcpShed);
+  counter('keypost_dns_tcp_refused_total', 'DNS TCP connections refused at a cap with none idle', () => counters.tcpRefused);
   counter('keypost_dns_transfers_total', 'zone transfers started', () => counters.transfers);
   counter('keypost_dns_zone_loads_total', 'zone snapshot loads', () => counters.zoneLoads);
   counter('keypost_dns_zone_load_failures_total', 'zone snapshot loads that failed', () => counters.zoneLoadFailures);

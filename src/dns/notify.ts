@@ -1,11 +1,14 @@
 // DNS NOTIFY (RFC 1996) to a zone's secondaries after every change, so they transfer promptly
 // instead of waiting for their refresh timer. Sent over UDP, signed with the secondary's TSIG key
 // when one is configured, and retried with backoff until the secondary answers (RFC 1996 §3.6).
-import { createSocket, type Socket } from 'node:dgram';
+// Only a reply from the address and port notified counts as an answer, and when the secondary has
+// a TSIG key, only one signed with it over our request (RFC 8945 §5.3): anyone else who guesses
+// the 16-bit id could otherwise stop the retries.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
-import { signRequest } from './tsig.js';
+import { findTsig, signRequest, verifyResponse } from './tsig.js';
 import type { Secondary, ZoneSnapshot } from './zone-snapshot.js';
 import { CLASS, FLAG, HEADER_LENGTH, OPCODE, TYPE, readName, readU16 } from '../protocol/dns-wire.js';
 
@@ -26,8 +29,15 @@ interface Pending {
   /** Lowercased wire form of the apex. */
   zoneWire: string;
   target: string;
+  /** Where the reply must come from. */
+  address: string;
+  port: number;
+  /** Key and request MAC the reply must be signed with, when the secondary has a key. */
+  tsig?: { keyKey: string; secret: Buffer; requestMac: Buffer };
   timer?: NodeJS.Timeout;
 }
+
+const normalizeAddress = (address: string) => (address.startsWith('::ffff:') ? address.slice(7) : address.toLowerCase());
 
 /** The NOTIFY message for a zone: QUESTION apex/SOA, and the new SOA in ANSWER (§3.7). */
 export function notifyMessage(zone: ZoneSnapshot, id: number): Buffer {
@@ -65,7 +75,7 @@ export class Notifier {
     let socket = this.sockets.get(family);
     if (!socket) {
       socket = createSocket(family);
-      socket.on('message', (msg) => this.onReply(msg));
+      socket.on('message', (msg, rinfo) => this.onReply(msg, rinfo));
       socket.on('error', (err) => this.log.warn({ err }, 'notify socket error'));
       socket.unref();
       this.sockets.set(family, socket);
@@ -73,15 +83,27 @@ export class Notifier {
     return socket;
   }
 
-  private onReply(msg: Buffer): void {
+  private onReply(msg: Buffer, rinfo: RemoteInfo): void {
     if (msg.length < HEADER_LENGTH) return;
     const id = readU16(msg, 0);
     const flags = readU16(msg, 2);
     const entry = this.pending.get(id);
     if (!entry || !(flags & FLAG.QR) || ((flags >> 11) & 0xf) !== OPCODE.NOTIFY) return;
+    if (normalizeAddress(rinfo.address) !== entry.address || rinfo.port !== entry.port) {
+      this.log.debug({ zone: entry.zone, target: entry.target, from: `${rinfo.address}#${rinfo.port}` }, 'NOTIFY reply from elsewhere ignored');
+      return;
+    }
     // The reply must be about the zone we notified (guards against stray replies on the port).
     const name = readName(msg, HEADER_LENGTH);
     if (!name || name.wire.toString('latin1').toLowerCase() !== entry.zoneWire) return;
+    if (entry.tsig) {
+      const tsig = findTsig(msg);
+      const now = Math.floor(Date.now() / 1000);
+      if (!tsig || tsig.keyKey !== entry.tsig.keyKey || !verifyResponse(msg, tsig, entry.tsig.requestMac, entry.tsig.secret, now)) {
+        this.log.warn({ zone: entry.zone, target: entry.target }, 'NOTIFY reply without a valid TSIG ignored');
+        return;
+      }
+    }
     clearTimeout(entry.timer);
     this.pending.delete(id);
     const rcode = flags & 0xf;
@@ -122,6 +144,7 @@ export class Notifier {
     let id = randomInt(0x10000);
     while (this.pending.has(id)) id = (id + 1) & 0xffff;
     let message: Buffer = notifyMessage(zone, id);
+    let tsig: Pending['tsig'];
     if (secondary.tsigKey) {
       const secret = zone.tsigKeys.get(secondary.tsigKey);
       if (!secret) {
@@ -129,9 +152,11 @@ export class Notifier {
         return;
       }
       const keyWire = Buffer.from(secondary.tsigKey, 'latin1');
-      message = signRequest(message, { keyWire, secret, nowSeconds: Math.floor(Date.now() / 1000) }).message;
+      const signed = signRequest(message, { keyWire, secret, nowSeconds: Math.floor(Date.now() / 1000) });
+      message = signed.message;
+      tsig = { keyKey: secondary.tsigKey, secret, requestMac: signed.mac };
     }
-    const entry: Pending = { zone: zone.apex, zoneWire: zone.apexKey, target };
+    const entry: Pending = { zone: zone.apex, zoneWire: zone.apexKey, target, address: normalizeAddress(secondary.address), port: secondary.port, tsig };
     this.pending.set(id, entry);
     const socket = this.socket(isIPv6(secondary.address) ? 'udp6' : 'udp4');
     let attempt = 0;

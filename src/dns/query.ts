@@ -1,6 +1,7 @@
 // Parsing a query just far enough to answer it. The order of checks follows NSD: unreadable header
 // → drop; QR set → drop (never answer an answer, RFC 1035 §4.1.1, avoids reflection loops); other
 // opcodes → NOTIMP; QDCOUNT ≠ 1 → FORMERR; a malformed question or additional section → FORMERR.
+import { COOKIE_OPTION, parseCookieOption, type QueryCookie } from './cookies.js';
 import { parseTsig, type TsigRecord } from './tsig.js';
 import { FLAG, HEADER_LENGTH, MAX_LABEL_LENGTH, MAX_NAME_LENGTH, OPCODE, RCODE, TYPE, readU16, wireKey } from '../protocol/dns-wire.js';
 
@@ -10,6 +11,22 @@ export interface Edns {
   version: number;
   /** DNSSEC OK, copied back (RFC 3225 §3). */
   dnssecOk: boolean;
+  /** The COOKIE option (RFC 7873 §4), if the query had one. */
+  cookie: QueryCookie | 'malformed' | null;
+}
+
+/** Finds the COOKIE among the OPT options in rdata [start, end); a second one is malformed. */
+function readCookie(msg: Uint8Array, start: number, end: number): QueryCookie | 'malformed' | null {
+  let cookie: QueryCookie | 'malformed' | null = null;
+  for (let o = start; o < end; ) {
+    if (o + 4 > end) return 'malformed';
+    const code = readU16(msg, o);
+    const length = readU16(msg, o + 2);
+    if (o + 4 + length > end) return 'malformed';
+    if (code === COOKIE_OPTION) cookie = cookie ? 'malformed' : parseCookieOption(msg.subarray(o + 4, o + 4 + length));
+    o += 4 + length;
+  }
+  return cookie;
 }
 
 export interface Query {
@@ -84,7 +101,9 @@ function readSections(msg: Uint8Array, questionEnd: number): { edns: Edns | null
       // RFC 6891 §6.1.1: one OPT, owner is the root.
       if (edns || rr.nameEnd !== start + 1 || msg[start] !== 0) return null;
       const p = rr.nameEnd;
-      edns = { payload: readU16(msg, p + 2), version: msg[p + 5], dnssecOk: (msg[p + 6] & 0x80) !== 0 };
+      const rdlength = readU16(msg, p + 8);
+      const cookie = rdlength ? readCookie(msg, p + 10, p + 10 + rdlength) : null;
+      edns = { payload: readU16(msg, p + 2), version: msg[p + 5], dnssecOk: (msg[p + 6] & 0x80) !== 0, cookie };
     } else if (rr.type === TYPE.TSIG) {
       tsig = parseTsig(msg, start);
       if (!tsig) return null;

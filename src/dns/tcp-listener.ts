@@ -1,8 +1,14 @@
 // TCP (RFC 7766): two-octet length framing, pipelined queries answered in order, an idle timeout,
-// a cap on connections, and backpressure (a client that does not read its answers stops being
-// read). Zone transfers stream message by message from one snapshot.
+// a short deadline for a query once begun, a cap on connections overall and per client address,
+// and backpressure (a client that does not read its answers stops being read). Zone transfers
+// stream message by message from one snapshot.
+//
+// When a cap is reached, the connection that has been idle longest (of that address, or of all)
+// is closed to make room, rather than refusing the new one (RFC 7766 §6.2.2): a client holding
+// many idle connections loses its own oldest first, and cannot lock others out.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { AnswerContext } from './answer.js';
 import { answerTcp, type MessageStream } from './transfer.js';
 import type { SnapshotSet } from './zone-snapshot.js';
 import type { DnsCounters } from './counters.js';
@@ -10,7 +16,22 @@ import type { DnsCounters } from './counters.js';
 export interface TcpOptions {
   /** RFC 7766 §6.2.3: close idle connections; seconds rather than minutes. */
   idleTimeoutMs: number;
+  /** A query whose first octet has arrived must be complete within this, or the connection ends. */
+  queryTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** Cookie secret for replies (RFC 7873 §5.2); rate limiting does not apply to TCP. */
+  cookies?: AnswerContext['cookies'];
+}
+
+/** What the listener knows of each open connection, to pick one to shed. */
+interface Connection {
+  socket: Socket;
+  remote: string;
+  /** Last time a query completed or the connection opened (ms). */
+  lastActiveMs: number;
+  /** True while nothing is buffered, being answered or streamed. */
+  idle(): boolean;
 }
 
 export interface TcpListener {
@@ -27,7 +48,7 @@ function frame(message: Uint8Array): Buffer {
   return out;
 }
 
-function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters: DnsCounters, log: Logger, options: TcpOptions): void {
+function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters: DnsCounters, log: Logger, options: TcpOptions, conn: Connection): void {
   // Received bytes not yet answered: `pending` plus `parts` still to be joined. Joining only once a
   // whole frame is there keeps a client that sends one octet at a time from costing O(n²) copies.
   let pending: Buffer = Buffer.alloc(0);
@@ -51,6 +72,7 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
   };
   let streaming = false;
   let ended = false;
+  conn.idle = () => !streaming && available() === 0 && socket.writableLength === 0;
   const remote = socket.remoteAddress;
   socket.setNoDelay(true);
   socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
@@ -73,9 +95,9 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
     return true;
   };
 
-  const stream = async (messages: MessageStream) => {
+  const stream = async (messages: MessageStream, transfer = true) => {
     streaming = true;
-    counters.transfers++;
+    if (transfer) counters.transfers++;
     socket.pause();
     try {
       for await (const message of messages) {
@@ -105,7 +127,7 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
       const length = frameLength();
       if (length < 0 || available() < 2 + length) {
         if (available() > 0 && !frameTimer) {
-          frameTimer = setTimeout(() => socket.destroy(), options.idleTimeoutMs);
+          frameTimer = setTimeout(() => socket.destroy(), options.queryTimeoutMs);
           frameTimer.unref();
         }
         // A client may half-close after its last query (RFC 7766 §6.2.3): answer it, then end.
@@ -120,13 +142,30 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
       counters.tcpQueries++;
+      conn.lastActiveMs = Date.now();
       let reply: ReturnType<typeof answerTcp>;
+      let deferred: Promise<unknown> | undefined;
+      const ctx: AnswerContext = { transport: 'tcp', remote, cookies: options.cookies, defer: (work) => (deferred = work) };
       try {
-        reply = answerTcp(snapshots(), message, { transport: 'tcp', remote });
+        reply = answerTcp(snapshots(), message, ctx);
       } catch (err) {
         counters.internalErrors++;
         log.error({ err, remote }, 'failed to answer a TCP query');
         socket.destroy();
+        return;
+      }
+      if (!reply && deferred) {
+        // Answered in order once the deferred work has settled, like a transfer's stream.
+        const work = deferred;
+        const query = Buffer.from(message);
+        void stream(
+          (async function* () {
+            await work;
+            const again = answerTcp(snapshots(), query, { ...ctx, defer: undefined });
+            if (again instanceof Uint8Array) yield again;
+          })(),
+          false,
+        );
         return;
       }
       if (!reply) {
@@ -164,13 +203,51 @@ export function listenTcp(
   log: Logger,
   options: TcpOptions,
 ): Promise<TcpListener> {
-  const sockets = new Set<Socket>();
+  const connections = new Map<Socket, Connection>();
+  const perIp = new Map<string, number>();
+  /** Closes the longest-idle connection among those `eligible`; false when none is idle. */
+  const shed = (eligible: (c: Connection) => boolean): boolean => {
+    let oldest: Connection | undefined;
+    for (const c of connections.values()) {
+      if (eligible(c) && c.idle() && (!oldest || c.lastActiveMs < oldest.lastActiveMs)) oldest = c;
+    }
+    if (!oldest) return false;
+    counters.tcpShed++;
+    connections.delete(oldest.socket);
+    release(oldest.remote);
+    oldest.socket.destroy();
+    return true;
+  };
+  const release = (remote: string) => {
+    const n = (perIp.get(remote) ?? 1) - 1;
+    if (n > 0) perIp.set(remote, n);
+    else perIp.delete(remote);
+  };
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, snapshots, counters, log, options);
+    const remote = socket.remoteAddress ?? '';
+    // Room is made first within the client's own share, then overall; with nothing idle to shed,
+    // the new connection is the one refused.
+    if ((perIp.get(remote) ?? 0) >= options.maxConnectionsPerIp && !shed((c) => c.remote === remote)) {
+      counters.tcpRefused++;
+      socket.destroy();
+      return;
+    }
+    if (connections.size >= options.maxConnections && !shed(() => true)) {
+      counters.tcpRefused++;
+      socket.destroy();
+      return;
+    }
+    const conn: Connection = { socket, remote, lastActiveMs: Date.now(), idle: () => true };
+    connections.set(socket, conn);
+    perIp.set(remote, (perIp.get(remote) ?? 0) + 1);
+    socket.on('close', () => {
+      if (connections.get(socket) === conn) {
+        connections.delete(socket);
+        release(remote);
+      }
+    });
+    serveConnection(socket, snapshots, counters, log, options, conn);
   });
-  server.maxConnections = options.maxConnections;
   server.on('error', (err) => log.warn({ err }, 'TCP server error'));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -181,7 +258,7 @@ export function listenTcp(
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            for (const s of sockets) s.destroy();
+            for (const s of connections.keys()) s.destroy();
           }),
       });
     });

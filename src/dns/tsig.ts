@@ -2,7 +2,7 @@
 // Used to authenticate zone transfers, the SOA checks secondaries make before them, and the NOTIFY
 // messages keypost sends.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CLASS, TYPE, encodeName, readName, readU16, readU32, wireKey } from '../protocol/dns-wire.js';
+import { CLASS, TYPE, encodeName, readName, readU16, readU32, skipName, wireKey } from '../protocol/dns-wire.js';
 
 export const HMAC_SHA256 = 'hmac-sha256.';
 const ALG_WIRE = encodeName(HMAC_SHA256);
@@ -183,6 +183,29 @@ export function signSubsequent(msg: Uint8Array, priorMac: Buffer, opts: SignOpti
 /** §5.2: an unsigned TSIG (empty MAC) reporting BADKEY or BADSIG. */
 export function unsignedError(msg: Uint8Array, tsig: TsigRecord, error: number, nowSeconds: number): Buffer {
   return appendRR(msg, tsigRR(tsig.keyWire, nowSeconds, tsig.fudge, Buffer.alloc(0), readU16(msg, 0), error, Buffer.alloc(0)));
+}
+
+/** The TSIG RR of a message: the last record of the additional section (RFC 8945 §5.1), or null. */
+export function findTsig(msg: Uint8Array): TsigRecord | null {
+  if (msg.length < 12) return null;
+  const counts = [readU16(msg, 4), readU16(msg, 6), readU16(msg, 8), readU16(msg, 10)];
+  if (counts[3] === 0) return null;
+  let o = 12;
+  for (let i = 0; i < counts[0]; i++) {
+    const next = skipName(msg, o);
+    if (next < 0) return null;
+    o = next + 4;
+  }
+  const records = counts[1] + counts[2] + counts[3];
+  for (let i = 0; i < records; i++) {
+    const start = o;
+    const next = skipName(msg, o);
+    if (next < 0 || next + 10 > msg.length) return null;
+    o = next + 10 + readU16(msg, next + 8);
+    if (o > msg.length) return null;
+    if (i === records - 1) return readU16(msg, next) === TYPE.TSIG ? parseTsig(msg, start) : null;
+  }
+  return null;
 }
 
 /** Verifies a signed response to a request we signed (used for NOTIFY acknowledgements). */

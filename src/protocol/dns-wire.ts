@@ -34,6 +34,8 @@ export const RCODE = {
   NOTAUTH: 9,
   /** RFC 6891 §6.1.3: 16 = extended rcode 1 in OPT, header rcode 0. */
   BADVERS: 16,
+  /** RFC 7873 §8: the server cookie was missing or stale; retry with the one in this reply. */
+  BADCOOKIE: 23,
 } as const;
 
 /** Header flag bits in the 16-bit flags word. */

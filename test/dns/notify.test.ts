@@ -6,7 +6,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Notifier } from '../../src/dns/notify.js';
-import { parseTsig, verifyRequest } from '../../src/dns/tsig.js';
+import { parseTsig, signResponse, verifyRequest } from '../../src/dns/tsig.js';
 import { skipName } from '../../src/protocol/dns-wire.js';
 import { buildZoneSnapshot, type ZoneSnapshot } from '../../src/dns/zone-snapshot.js';
 import { flagsOf, parse } from './support/wire-client.js';
@@ -105,6 +105,72 @@ test('unanswered NOTIFY is retried; a burst of changes makes two rounds, not fiv
     assert.ok(peer.received[1].at - peer.received[0].at >= 350);
   } finally {
     burst.close();
+    peer.socket.close();
+  }
+});
+
+/** A well-formed acknowledgement of `notify`: the header with QR set and the question. */
+function acknowledgement(notify: Buffer): Buffer {
+  const reply = Buffer.from(notify.subarray(0, notify.indexOf(0, 12) + 5));
+  reply.writeUInt16BE(1, 4);
+  reply.writeUInt16BE(0, 6);
+  reply.writeUInt16BE(0, 10);
+  reply[2] |= 0x80;
+  return reply;
+}
+
+const waitUntil = async (what: string, ok: () => boolean, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+};
+
+test('a NOTIFY reply from another address than the secondary does not stop the retries', async () => {
+  const silent = await secondary(false);
+  const forger = createSocket('udp4');
+  await new Promise<void>((r) => forger.bind(0, '127.0.0.2', () => r()));
+  const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 200, attempts: 4 });
+  try {
+    // The forger sees the NOTIFY (same id, same question) and answers it first, from elsewhere.
+    silent.socket.on('message', (msg, rinfo) => forger.send(acknowledgement(msg), rinfo.port, rinfo.address));
+    notifier.notify(zone(silent.port, 5, false));
+    await waitUntil('the retry to reach the secondary', () => silent.received.length >= 2);
+    assert.equal(notifier.outstanding(), 1);
+  } finally {
+    notifier.close();
+    silent.socket.close();
+    forger.close();
+  }
+});
+
+test('with TSIG, only a reply signed with the secondary key over our request acknowledges a NOTIFY', async () => {
+  const peer = await secondary(false);
+  const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 200, attempts: 6 });
+  try {
+    let signedReplies = false;
+    peer.socket.on('message', (msg, rinfo) => {
+      if (!signedReplies) {
+        // Right address, no signature: not an acknowledgement.
+        peer.socket.send(acknowledgement(msg), rinfo.port, rinfo.address);
+        return;
+      }
+      let o = skipName(msg, 12) + 4;
+      o = skipName(msg, o);
+      o += 10 + msg.readUInt16BE(o + 8);
+      const request = parseTsig(msg, o)!;
+      const keyWire = Buffer.from('\x03xfr\x00', 'latin1');
+      const reply = signResponse(acknowledgement(msg), request.mac, { keyWire, secret, nowSeconds: Math.floor(Date.now() / 1000) }).message;
+      peer.socket.send(reply, rinfo.port, rinfo.address);
+    });
+    notifier.notify(zone(peer.port, 6, true));
+    await waitUntil('a retry after the unsigned reply', () => peer.received.length >= 2);
+    assert.equal(notifier.outstanding(), 1);
+    signedReplies = true;
+    await waitUntil('the signed acknowledgement to be accepted', () => notifier.outstanding() === 0);
+  } finally {
+    notifier.close();
     peer.socket.close();
   }
 });
