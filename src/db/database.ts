@@ -50,6 +50,15 @@ export interface KeysTable {
   uploaded_at: Generated<Date>;
 }
 
+/** The certificate store (src/keys/): everything ever accepted of one key, merged. */
+export interface CertificatesTable {
+  /** Primary key fingerprint, as in keys.fingerprint. */
+  fingerprint: string;
+  /** Binary transferable public key: every component and signature that verified, merged. */
+  data: Buffer;
+  updated_at: Generated<Date>;
+}
+
 export type AddressStatus = 'published' | 'withdrawn';
 
 export interface AddressesTable {
@@ -140,6 +149,7 @@ export interface SpentStampsTable {
 export interface Database {
   domains: DomainsTable;
   keys: KeysTable;
+  certificates: CertificatesTable;
   addresses: AddressesTable;
   verification_tokens: VerificationTokensTable;
   key_uploads: KeyUploadsTable;

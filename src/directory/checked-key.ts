@@ -38,8 +38,16 @@ export interface CheckedKey {
   expiresAt: Date | null;
   /** User IDs with a valid self-signature and a parsable address (served ones, when filtered). */
   addresses: CheckedAddress[];
-  /** Binary transferable public key after stripping; what the directory stores. */
+  /**
+   * Binary transferable public key after stripping: one authoritative self-signature per
+   * component, valid revocations, only (served) user IDs. What the served forms are cut from.
+   */
   stripped: Uint8Array;
+  /**
+   * Every component and signature that verifies (within the caps), with the same user IDs as
+   * `stripped` plus revoked ones: what the certificate store merges (src/keys/).
+   */
+  certificate: Uint8Array;
 }
 
 export type KeyCheck =

@@ -130,6 +130,69 @@ function validRevocations(sigs: SignaturePacket[], signer: KeyPacket, type: enum
   return newestValid(sigs, signer, type, data, now, MAX_REVOCATIONS);
 }
 
+/** Self-signatures kept per component in the stored certificate; older ones are superseded. */
+const MAX_SELF_SIGNATURES = 16;
+
+/**
+ * Rewrites `key` to the material that verifies: per component, the newest valid self-signatures
+ * and revocations (caps count valid ones only), no third-party certifications, no components
+ * without a valid binding. This is what the certificate store merges; nothing is chosen yet.
+ */
+async function keepVerifiedMaterial(key: Key, now: Date): Promise<void> {
+  const primary = key.keyPacket;
+  const keyData = { key: primary };
+  const direct = key as Key & DirectSignatures;
+  key.revocationSignatures = await validRevocations(key.revocationSignatures, primary, enums.signature.keyRevocation, keyData, now);
+  direct.directSignatures = await newestValid(
+    direct.directSignatures.filter((s) => s.signatureType === enums.signature.key),
+    primary,
+    enums.signature.key,
+    keyData,
+    now,
+    MAX_SELF_SIGNATURES,
+  );
+  const users: User[] = [];
+  for (const user of key.users) {
+    if (!user.userID) continue;
+    const data = { userID: user.userID, key: primary };
+    user.selfCertifications = await newestValid(user.selfCertifications, primary, enums.signature.certGeneric, data, now, MAX_SELF_SIGNATURES);
+    user.revocationSignatures = await validRevocations(user.revocationSignatures, primary, enums.signature.certRevocation, data, now);
+    user.otherCertifications = [];
+    if (user.selfCertifications.length) users.push(user);
+  }
+  key.users = users;
+  const subkeys: Subkey[] = [];
+  for (const subkey of key.subkeys) {
+    const data = { key: primary, bind: subkey.keyPacket };
+    const bindings: SignaturePacket[] = [];
+    for (const sig of await newestValid(subkey.bindingSignatures, primary, enums.signature.subkeyBinding, data, now, MAX_SELF_SIGNATURES)) {
+      if (await backSignatureHolds(sig, subkey.keyPacket, data)) bindings.push(sig);
+    }
+    subkey.bindingSignatures = bindings;
+    subkey.revocationSignatures = await validRevocations(subkey.revocationSignatures, primary, enums.signature.subkeyRevocation, data, now);
+    if (bindings.length) subkeys.push(subkey);
+  }
+  key.subkeys = subkeys;
+  const all = [...key.revocationSignatures, ...direct.directSignatures];
+  for (const user of key.users) all.push(...user.selfCertifications, ...user.revocationSignatures);
+  for (const subkey of key.subkeys) all.push(...subkey.bindingSignatures, ...subkey.revocationSignatures);
+  all.forEach(stripUnhashedSubpackets);
+}
+
+/** The verified material with only the user IDs whose address passes `keep`. */
+function certificateBytes(key: Key, keep: (address: string) => boolean): Uint8Array {
+  const users = key.users;
+  key.users = users.filter((u) => {
+    const address = u.userID ? addressOfUserId(u.userID.userID) : undefined;
+    return address !== undefined && keep(address);
+  });
+  try {
+    return key.write();
+  } finally {
+    key.users = users;
+  }
+}
+
 /** Key flags that make a subkey issue signatures (RFC 9580 §5.2.3.29: certify 0x01, sign 0x02). */
 const SIGNING_FLAGS = enums.keyFlags.certifyKeys | enums.keyFlags.signData;
 
@@ -210,6 +273,10 @@ export async function evaluateKey(key: Key, now: Date, isServedAddress?: (addres
   if (RSA.has(primary.algorithm) && (primaryBits ?? 0) < MIN_RSA_BITS) {
     return fail('invalid', 'DIR_KEY_WEAK_ALGORITHM', `RSA keys need at least 2048 bits; this one has ${primaryBits}`);
   }
+
+  // Everything below chooses among signatures that verify; openpgp.js caches each verification.
+  await keepVerifiedMaterial(key, now);
+  const certificate = certificateBytes(key, (address) => !isServedAddress || isServedAddress(address));
 
   const keyData = { key: primary };
   const keyRevocations = await validRevocations(key.revocationSignatures, primary, enums.signature.keyRevocation, keyData, now);
@@ -294,6 +361,7 @@ export async function evaluateKey(key: Key, now: Date, isServedAddress?: (addres
     expiresAt,
     addresses: kept.map((b) => ({ address: b.address!, userId: b.userId })),
     stripped: key.write(),
+    certificate,
   };
   return { status: revoked ? 'revoked' : 'valid', key: checked };
 }

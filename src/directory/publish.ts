@@ -6,9 +6,10 @@ import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { bumpZoneSerial } from '../db/change-feed.js';
 import { KeypostError } from '../errors.js';
-import { minimalKeyFor, servedKeyWithUserIds, type CheckedKey } from './key-policy.js';
+import { hasCertificate, mergeCertificate, type Certificate } from '../keys/certificate-store.js';
+import { servedForms, type PublishedAddress, type ServedForms } from '../keys/served-forms.js';
+import { servedKeyWithUserIds, type CheckedKey } from './key-policy.js';
 import { parseAddress } from '../protocol/address.js';
-import { keyWithUserIds } from './published-key.js';
 
 export type PublishSource = 'owner' | 'self' | 'import';
 
@@ -90,8 +91,8 @@ async function narrowKeyData(tx: Tx, fingerprint: string): Promise<void> {
   await tx.updateTable('keys').set({ key_data: Buffer.from(data) }).where('fingerprint', '=', fingerprint).execute();
 }
 
-export async function publishAddress(tx: Tx, input: PublishInput, bumps?: ZoneBumps): Promise<PublishResult> {
-  return (await publishMany(tx, [input], bumps))[0];
+export async function publishAddress(tx: Tx, input: PublishInput, bumps?: ZoneBumps, now = new Date()): Promise<PublishResult> {
+  return (await publishMany(tx, [input], bumps, now))[0];
 }
 
 interface Planned {
@@ -99,8 +100,6 @@ interface Planned {
   address: string;
   domain: string;
   localPart: string;
-  userId: string;
-  minimal: Uint8Array;
 }
 
 /** Which override columns a publication sets; rows are upserted in groups sharing this shape. */
@@ -112,39 +111,107 @@ function overrideColumns(input: PublishInput): Record<string, unknown> {
   return set;
 }
 
+function keyRowOf(forms: ServedForms) {
+  const { record } = forms;
+  return {
+    fingerprint: record.fingerprint,
+    key_ids: record.keyIds,
+    key_data: Buffer.from(forms.byFingerprint),
+    algorithm: record.algorithm,
+    bits: record.bits,
+    created_at: record.createdAt,
+    expires_at: record.expiresAt,
+  };
+}
+
+const differs = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0;
+
+/**
+ * Merges each upload into the stored certificate of its key (locking it, in fingerprint order)
+ * and refuses revoked keys. The lock is what serialises a publication with a revocation upload
+ * of the same key (K5): whichever comes second sees what the first committed.
+ */
+async function mergeAll(tx: Tx, keys: CheckedKey[], now: Date): Promise<Map<string, Certificate>> {
+  const merged = new Map<string, Certificate>();
+  const byFingerprint = new Map<string, CheckedKey[]>();
+  for (const key of keys) {
+    const list = byFingerprint.get(key.fingerprint) ?? [];
+    if (!list.includes(key)) list.push(key);
+    byFingerprint.set(key.fingerprint, list);
+  }
+  for (const fingerprint of [...byFingerprint.keys()].sort()) {
+    let certificate: Certificate | undefined;
+    for (const key of byFingerprint.get(fingerprint)!) certificate = (await mergeCertificate(tx, { status: 'valid', key }, now)).certificate;
+    const row = await tx.selectFrom('keys').select('revoked').where('fingerprint', '=', fingerprint).executeTakeFirst();
+    if (certificate!.status === 'revoked' || row?.revoked) {
+      throw new KeypostError('DIR_KEY_REVOKED', `key ${fingerprint} has been revoked and cannot be published again`);
+    }
+    merged.set(fingerprint, certificate!);
+  }
+  return merged;
+}
+
+/**
+ * Brings the served forms of a key's other published addresses (not being written by the caller)
+ * in line with `forms`: new minimal keys where the certificate changed them, withdrawal where it
+ * no longer carries the address. Returns the zones touched.
+ */
+async function alignOtherAddresses(tx: Tx, forms: ServedForms, others: string[]): Promise<string[]> {
+  if (others.length === 0) return [];
+  const zones = new Set<string>();
+  const rows = await tx
+    .selectFrom('addresses')
+    .select(['address', 'domain', 'minimal_key', 'user_id'])
+    .where('address', 'in', others)
+    .where('fingerprint', '=', forms.record.fingerprint)
+    .where('status', '=', 'published')
+    .execute();
+  for (const row of rows) {
+    const form = forms.perAddress.get(row.address);
+    if (!form) {
+      await tx.updateTable('addresses').set({ status: 'withdrawn', updated_at: sql`now()` }).where('address', '=', row.address).execute();
+      zones.add(row.domain);
+    } else if (differs(form.minimal, row.minimal_key) || form.userId !== row.user_id) {
+      await tx
+        .updateTable('addresses')
+        .set({ minimal_key: Buffer.from(form.minimal), user_id: form.userId, updated_at: sql`now()` })
+        .where('address', '=', row.address)
+        .execute();
+      zones.add(row.domain);
+    }
+  }
+  return [...zones];
+}
+
 /**
  * Publishes many addresses in `tx` with a handful of statements, whatever the count (bulk import),
  * with the same rules as one publication: every address's zone must be served, revoked keys stay
- * out, one key per address (the previous key loses the user ID), and each key's served copy
- * carries exactly its published user IDs. An address listed twice keeps the last entry.
+ * out, one key per address (the previous key loses the user ID). Each upload is merged into its
+ * key's stored certificate first, and every served form of the key (by fingerprint, and the
+ * minimal key of each of its published addresses) is derived from the merged certificate by
+ * src/keys/served-forms.ts. An address listed twice keeps the last entry.
  */
-export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBumps): Promise<PublishResult[]> {
-  const byAddress = new Map<string, Omit<Planned, 'minimal'>>();
+export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBumps, now = new Date()): Promise<PublishResult[]> {
+  const byAddress = new Map<string, Planned>();
   for (const input of inputs) {
     const { address, domain, localPart } = parseAddress(input.address);
-    const identity = input.key.addresses.find((a) => a.address === address);
-    if (!identity) throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the key has no verified user ID for ${address}`);
+    if (!input.key.addresses.some((a) => a.address === address)) {
+      throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the key has no verified user ID for ${address}`);
+    }
     byAddress.delete(address);
-    byAddress.set(address, { input, address, domain, localPart, userId: identity.userId });
+    byAddress.set(address, { input, address, domain, localPart });
   }
   if (byAddress.size === 0) return [];
-  const entries = [...byAddress.values()];
-  const addresses = entries.map((e) => e.address);
-  const zones = [...new Set(entries.map((e) => e.domain))];
-  const fingerprints = [...new Set(entries.map((e) => e.input.key.fingerprint))];
+  const planned = [...byAddress.values()];
+  const addresses = planned.map((e) => e.address);
+  const zones = [...new Set(planned.map((e) => e.domain))];
+  const fingerprints = [...new Set(planned.map((e) => e.input.key.fingerprint))];
 
   const served = await servedZones(tx, zones);
   const unserved = zones.find((zone) => !served.has(zone));
   if (unserved) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${unserved} is not a domain served here`);
 
-  const existingKeys = new Map(
-    (await tx.selectFrom('keys').select(['fingerprint', 'revoked', 'key_data']).where('fingerprint', 'in', fingerprints).execute()).map((r) => [
-      r.fingerprint,
-      r,
-    ]),
-  );
-  const revoked = fingerprints.find((fpr) => existingKeys.get(fpr)?.revoked);
-  if (revoked) throw new KeypostError('DIR_KEY_REVOKED', `key ${revoked} has been revoked and cannot be published again`);
+  const merged = await mergeAll(tx, planned.map((p) => p.input.key), now);
 
   const previous = new Map(
     (
@@ -158,50 +225,31 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     .where('status', '=', 'published')
     .execute();
 
-  const planned: Planned[] = [];
-  for (const entry of entries) {
-    const identity = entry.input.key.addresses.find((a) => a.address === entry.address)!;
-    const minimal = entry.input.minimal ?? (await minimalKeyFor(entry.input.key.stripped, identity.address));
-    planned.push({ ...entry, minimal });
-  }
-
   // Each key's published set after this change: what it had, minus addresses moving to another
   // key in this batch, plus this batch's addresses for it.
-  const keep = new Map<string, Set<string>>(fingerprints.map((fpr) => [fpr, new Set<string>()]));
+  const keep = new Map<string, Map<string, PublishedAddress>>(fingerprints.map((fpr) => [fpr, new Map()]));
   for (const row of alreadyPublished) {
     const moving = byAddress.get(row.address);
-    if (!moving || moving.input.key.fingerprint === row.fingerprint) keep.get(row.fingerprint)!.add(row.address);
+    if (!moving || moving.input.key.fingerprint === row.fingerprint) keep.get(row.fingerprint)!.set(row.address, { address: row.address });
   }
-  for (const p of planned) keep.get(p.input.key.fingerprint)!.add(p.address);
+  for (const p of planned) {
+    // A minimal key the caller cut is reused only when the merge left the upload as it was.
+    const sameCertificate = merged.get(p.input.key.fingerprint)!.key === p.input.key;
+    keep.get(p.input.key.fingerprint)!.set(p.address, { address: p.address, minimal: sameCertificate ? p.input.minimal : undefined });
+  }
 
-  const keyRows = [];
+  const forms = new Map<string, ServedForms>();
+  const otherZones: string[] = [];
   for (const fingerprint of fingerprints) {
-    const mine = planned.filter((p) => p.input.key.fingerprint === fingerprint);
-    const key = mine[mine.length - 1].input.key;
-    const wanted = keep.get(fingerprint)!;
-    const inKey = new Set(key.addresses.map((a) => a.address));
-    // Common cases skip re-parsing: the upload carries exactly the published set, or one address.
-    let keyData: Uint8Array;
-    if (wanted.size === inKey.size && [...wanted].every((a) => inKey.has(a))) keyData = key.stripped;
-    else if (wanted.size === 1 && mine.length === 1) keyData = mine[0].minimal;
-    else {
-      const copies = [...new Set(mine.map((p) => p.input.key.stripped).reverse())];
-      const stored = existingKeys.get(fingerprint);
-      keyData = await keyWithUserIds(stored ? [...copies, new Uint8Array(stored.key_data)] : copies, wanted);
-    }
-    keyRows.push({
-      fingerprint,
-      key_ids: key.keyIds,
-      key_data: Buffer.from(keyData),
-      algorithm: key.algorithm,
-      bits: key.bits ?? null,
-      created_at: key.createdAt,
-      expires_at: key.expiresAt ?? null,
-    });
+    const derived = await servedForms(merged.get(fingerprint)!, [...keep.get(fingerprint)!.values()], now);
+    const lost = planned.find((p) => p.input.key.fingerprint === fingerprint && !derived.perAddress.has(p.address));
+    if (lost) throw new KeypostError('DIR_KEY_ADDRESS_NOT_IN_KEY', `the stored key no longer has a valid user ID for ${lost.address}`);
+    forms.set(fingerprint, derived);
   }
+
   await tx
     .insertInto('keys')
-    .values(keyRows)
+    .values(fingerprints.map((fpr) => keyRowOf(forms.get(fpr)!)))
     .onConflict((oc) =>
       oc.column('fingerprint').doUpdateSet((eb) => ({
         key_ids: eb.ref('excluded.key_ids'),
@@ -226,19 +274,22 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     const upsert = tx
       .insertInto('addresses')
       .values(
-        rows.map((p) => ({
-          address: p.address,
-          domain: p.domain,
-          local_part: p.localPart,
-          fingerprint: p.input.key.fingerprint,
-          minimal_key: Buffer.from(p.minimal),
-          user_id: p.userId,
-          status: 'published' as const,
-          source: p.input.source,
-          endpoint: p.input.endpoint ?? null,
-          next_hop: p.input.nextHop ?? null,
-          pow_bits: p.input.powBits ?? null,
-        })),
+        rows.map((p) => {
+          const form = forms.get(p.input.key.fingerprint)!.perAddress.get(p.address)!;
+          return {
+            address: p.address,
+            domain: p.domain,
+            local_part: p.localPart,
+            fingerprint: p.input.key.fingerprint,
+            minimal_key: Buffer.from(form.minimal),
+            user_id: form.userId,
+            status: 'published' as const,
+            source: p.input.source,
+            endpoint: p.input.endpoint ?? null,
+            next_hop: p.input.nextHop ?? null,
+            pow_bits: p.input.powBits ?? null,
+          };
+        }),
       )
       .onConflict((oc) =>
         oc.column('address').doUpdateSet((eb) => ({
@@ -260,6 +311,12 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     }
   }
 
+  // The key's other published addresses follow the merged certificate too.
+  for (const fingerprint of fingerprints) {
+    const others = [...keep.get(fingerprint)!.keys()].filter((a) => !byAddress.has(a));
+    otherZones.push(...(await alignOtherAddresses(tx, forms.get(fingerprint)!, others)));
+  }
+
   const results: PublishResult[] = [];
   const narrowed = new Set<string>();
   for (const p of planned) {
@@ -272,8 +329,31 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     }
     results.push({ address: p.address, domain: p.domain, fingerprint: p.input.key.fingerprint, replaced });
   }
-  for (const zone of [...zones].sort()) await touched(tx, zone, bumps);
+  for (const zone of [...new Set([...zones, ...otherZones])].sort()) await touched(tx, zone, bumps);
   return results;
+}
+
+/**
+ * A new copy of a key the directory already knows (VKS upload, HKP add of a published key):
+ * merged into the stored certificate without mail, since it can only add material, and every
+ * served form of the key re-derived. Returns the addresses whose served form changed or that the
+ * merged certificate withdrew. Nothing happens for keys the store has never seen.
+ */
+export async function refreshKey(tx: Tx, key: CheckedKey, now = new Date()): Promise<{ changed: boolean; withdrawn: string[] }> {
+  if (!(await hasCertificate(tx, key.fingerprint))) return { changed: false, withdrawn: [] };
+  const outcome = await mergeCertificate(tx, { status: 'valid', key }, now);
+  if (!outcome.changed) return { changed: false, withdrawn: [] };
+  const published = await publishedOf(tx, key.fingerprint);
+  const forms = await servedForms(outcome.certificate, published.map((r) => ({ address: r.address })), now);
+  const row = keyRowOf(forms);
+  await tx
+    .updateTable('keys')
+    .set({ ...row, revoked: forms.record.revoked, uploaded_at: sql`now()` })
+    .where('fingerprint', '=', key.fingerprint)
+    .execute();
+  const zones = await alignOtherAddresses(tx, forms, published.map((r) => r.address));
+  for (const zone of zones.sort()) await bumpZoneSerial(tx, zone);
+  return { changed: true, withdrawn: forms.withdrawn };
 }
 
 /** Per-address overrides without a new key (owner API). */
@@ -315,10 +395,15 @@ export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps
 
 /**
  * Withdraws every address of a key. With `revocation` (a revoked copy that passed the key policy),
- * the key is marked revoked and its served copy becomes the revocation, so clients that fetch it
- * by fingerprint learn that it is revoked; it can never be published again.
+ * the revocation is merged into the stored certificate first (taking its row lock before any
+ * address is read, so a concurrent publication of the key waits and then sees it: K5), the key is
+ * marked revoked and its served copy becomes the revoked certificate without user IDs, so clients
+ * that fetch it by fingerprint learn that it is revoked; it can never be published again.
  */
-export async function withdrawKey(tx: Tx, fingerprint: string, options: { revocation?: CheckedKey } = {}): Promise<string[]> {
+export async function withdrawKey(tx: Tx, fingerprint: string, options: { revocation?: CheckedKey; now?: Date } = {}): Promise<string[]> {
+  const now = options.now ?? new Date();
+  const revocation = options.revocation;
+  const merged = revocation ? (await mergeCertificate(tx, { status: 'revoked', key: revocation }, now)).certificate : undefined;
   const rows = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })
@@ -326,22 +411,13 @@ export async function withdrawKey(tx: Tx, fingerprint: string, options: { revoca
     .where('status', '=', 'published')
     .returning(['address', 'domain'])
     .execute();
-  const revocation = options.revocation;
-  if (revocation) {
-    const keyData = Buffer.from(servedKeyWithUserIds(revocation.stripped, []));
-    const keyRow = {
-      key_ids: revocation.keyIds,
-      key_data: keyData,
-      algorithm: revocation.algorithm,
-      bits: revocation.bits ?? null,
-      created_at: revocation.createdAt,
-      expires_at: revocation.expiresAt ?? null,
-      revoked: true,
-    };
+  if (merged) {
+    const forms = await servedForms({ ...merged, status: 'revoked' }, [], now);
+    const { fingerprint: _fpr, ...keyRow } = keyRowOf(forms);
     await tx
       .insertInto('keys')
-      .values({ fingerprint, ...keyRow })
-      .onConflict((oc) => oc.column('fingerprint').doUpdateSet({ ...keyRow, uploaded_at: sql`now()` }))
+      .values({ fingerprint, ...keyRow, revoked: true })
+      .onConflict((oc) => oc.column('fingerprint').doUpdateSet({ ...keyRow, revoked: true, uploaded_at: sql`now()` }))
       .execute();
   } else if (rows.length) {
     await narrowKeyData(tx, fingerprint);

@@ -11,7 +11,7 @@ import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './
 import type { Mailer } from './mailer.js';
 import { withinMailBudget, type MailBudget } from './mail-budget.js';
 import { domainOfAddress, parseAddress } from '../protocol/address.js';
-import { publishAddress, publishMany, withdrawAddress, withdrawKey, type PublishInput } from './publish.js';
+import { publishAddress, refreshKey, withdrawAddress, withdrawKey } from './publish.js';
 import { composeVerificationMail } from './verification-mail.js';
 import {
   consumeVerificationToken,
@@ -104,19 +104,13 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
     return status;
   }
 
-  /** A re-upload of a published key refreshes its material (new subkeys, later expiry) without mail. */
-  async function refreshPublished(key: CheckedKey, status: Record<string, AddressStatus>): Promise<void> {
-    const published = Object.keys(status).filter((a) => status[a] === 'published');
-    if (!published.length) return;
-    const rows = await db.selectFrom('addresses').select(['address', 'minimal_key', 'source']).where('address', 'in', published).execute();
-    const changed: PublishInput[] = [];
-    for (const row of rows) {
-      const identity = key.addresses.find((a) => a.address === row.address);
-      if (!identity) continue;
-      const minimal = await minimalKeyFor(key.stripped, identity.address);
-      if (Buffer.compare(Buffer.from(minimal), Buffer.from(row.minimal_key)) !== 0) changed.push({ address: row.address, key, minimal, source: row.source });
-    }
-    if (changed.length) await db.transaction().execute((tx) => publishMany(tx, changed));
+  /**
+   * A re-upload of a key the directory knows is merged into its stored certificate without mail
+   * (it can only add material: new subkeys, later expiry, revocations), and what is served for
+   * the key follows the merged certificate.
+   */
+  async function refreshKnown(key: CheckedKey): Promise<void> {
+    await db.transaction().execute((tx) => refreshKey(tx, key, options.now()));
   }
 
   async function mailPublishLinks(key: CheckedKey, keyData: Uint8Array, addresses: string[], requester: Requester): Promise<string[]> {
@@ -169,7 +163,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       const now = options.now();
       await purgeExpired(db, now);
       if (result.status === 'revoked') {
-        const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, key.fingerprint, { revocation: key }));
+        const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, key.fingerprint, { revocation: key, now }));
         log.info({ fingerprint: key.fingerprint, withdrawn }, 'revocation uploaded; addresses withdrawn');
         const status: Record<string, AddressStatus> = {};
         for (const address of [...servedAddressesOf(key, served), ...withdrawn]) status[address] = 'revoked';
@@ -182,7 +176,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
       }
       const revoked = await db.selectFrom('keys').select('revoked').where('fingerprint', '=', key.fingerprint).executeTakeFirst();
       if (revoked?.revoked) throw new KeypostError('DIR_KEY_REVOKED', `key ${key.fingerprint} has been revoked`);
-      await refreshPublished(key, await statusOf(key, addresses));
+      await refreshKnown(key);
       const token = await storeUpload(db, { fingerprint: key.fingerprint, keyData: key.stripped, now, ttlSeconds: options.tokenTtlSeconds });
       let mailed: string[] = [];
       if (uploadOptions.requestAll) {
@@ -233,7 +227,7 @@ export function createSelfService(options: SelfServiceOptions): SelfService {
           return { purpose: 'delete', address: used.address, fingerprint: used.fingerprint };
         }
         if (!prepared) throw new KeypostError('DIR_TOKEN_UNKNOWN', 'this link is not valid');
-        const published = await publishAddress(tx, { address: used.address, key: prepared.key, minimal: prepared.minimal, source: 'self' });
+        const published = await publishAddress(tx, { address: used.address, key: prepared.key, minimal: prepared.minimal, source: 'self' }, undefined, now);
         log.info({ address: used.address, fingerprint: used.fingerprint, replaced: published.replaced }, 'address verified and published');
         return { purpose: 'publish', address: used.address, fingerprint: used.fingerprint, replaced: published.replaced };
       });
