@@ -5,9 +5,11 @@ import { normalizeDomain } from '../../protocol/address.js';
 import { KeypostError } from '../../errors.js';
 import { withDatabase } from '../database.js';
 import { createProgress } from '../progress.js';
+import { rebuildServedForms } from '../../keys/rebuild.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
 
 const USAGE = `Usage: keypost key import --domain <domain> <file.asc> [--json]
+       keypost key rebuild [--check] [--json]
 
 Publishes every key in an armoured (or binary) keyring for its user IDs in <domain>, without mail
 verification: the operator vouches for them, as the domain owner does through the API. Each key
@@ -16,7 +18,15 @@ to an earlier key of the same keyring are skipped and listed with the reason. A 
 replaces the key an address had before. Use "-" to read the keyring from standard input.
 
   --domain D   the zone to publish in (must exist: keypost domain add)
-  --json       print the summary as JSON`;
+  --json       print the summary as JSON
+
+key rebuild derives every served form again from the stored certificates (the merge of every
+accepted upload of each key): the key served by fingerprint, its facts in /v1/records, and the
+minimal key DNS and WKD serve for each published address. It writes what differs and bumps the
+zone serials, and lists each change. With --check it writes nothing and exits 1 when anything
+would change (a migration check).
+
+  --check      report only; exit 1 when a served form would change`;
 
 async function readInput(path: string): Promise<Uint8Array> {
   if (path !== '-') {
@@ -64,13 +74,31 @@ async function importCommand(argv: string[], ctx: CommandContext): Promise<numbe
   });
 }
 
+async function rebuildCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { values } = parseCommandArgs(argv, { check: { type: 'boolean' }, json: { type: 'boolean' } }, false);
+  return withDatabase(ctx.env, async ({ db }) => {
+    const progress = createProgress(ctx.stderr, values.check ? 'checking' : 'rebuilding');
+    const report = await rebuildServedForms(db, { apply: !values.check, onProgress: (done, total) => progress.update(done, total) });
+    progress.finish();
+    if (values.json) writeJson(ctx.stdout, report);
+    else {
+      const verb = values.check ? 'would change' : 'changed';
+      ctx.stdout.write(`${report.certificates} certificate(s); ${report.changes.length} served form(s) ${verb}; ${report.failures.length} refused by the key policy\n`);
+      for (const c of report.changes) ctx.stdout.write(`  ${verb} ${c.fingerprint} ${c.form}${c.address ? ` ${c.address}` : ''}\n`);
+      for (const f of report.failures) ctx.stdout.write(`  left as served ${f.fingerprint}: ${f.reason} (${f.code})\n`);
+    }
+    return values.check && report.changes.length > 0 ? 1 : 0;
+  });
+}
+
 export const keyCommand: Command = {
   name: 'key',
-  summary: 'bulk-import a keyring into a zone',
+  summary: 'bulk-import a keyring into a zone; rebuild served keys from stored certificates',
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;
-    if (sub !== 'import') throw new UsageError('key takes: import; run keypost key --help');
-    return importCommand(rest, ctx);
+    if (sub === 'import') return importCommand(rest, ctx);
+    if (sub === 'rebuild') return rebuildCommand(rest, ctx);
+    throw new UsageError('key takes: import, rebuild; run keypost key --help');
   },
 };
