@@ -7,6 +7,7 @@
 // the apex suffix of the question name, then OPT and TSIG.
 import { parseQuery, type Edns, type Query } from './query.js';
 import { COOKIE_OPTION } from './cookies.js';
+import { ZONEMD_TYPE, zonemd, zonemdIfReady } from './zonemd.js';
 import { transferAcl } from './acl.js';
 import type { CookieSecret } from './cookies.js';
 import type { ResponseRateLimiter } from './rrl.js';
@@ -26,6 +27,12 @@ export interface AnswerContext {
   rrl?: ResponseRateLimiter;
   /** Server cookies (RFC 7873, RFC 9018); without it COOKIE options are ignored. */
   cookies?: CookieSecret;
+  /**
+   * Called with work the answer needs that is not done yet (the zone digest for ZONEMD); answer()
+   * then returns null and the caller asks again once the work has settled. Without it, such a
+   * query gets SERVFAIL.
+   */
+  defer?: (work: Promise<unknown>) => void;
 }
 
 /** RFC 6891 §6.2.5 floor and the DNS Flag Day 2020 recommended ceiling for UDP answers. */
@@ -83,6 +90,8 @@ interface Sections {
   zone?: ZoneSnapshot;
   /** COOKIE option data for the reply: client cookie then our server cookie (RFC 7873 §5.2). */
   cookie?: Buffer;
+  /** The answer waits for work handed to AnswerContext.defer. */
+  deferred?: boolean;
 }
 
 const optLengthFor = (cookie: Buffer | undefined) => OPT_LENGTH + (cookie ? 4 + cookie.length : 0);
@@ -182,6 +191,17 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return { rcode: RCODE.REFUSED, aa: false, match };
   const apexOffset = match.apexLabel < q.labelOffsets.length ? q.labelOffsets[match.apexLabel] : q.questionEnd - 5;
   const rel = match.apexLabel === 0 ? '' : q.key.slice(0, q.key.length - zone.apexKey.length);
+  // RFC 8976 §2: the apex ZONEMD is zone data like any other. Its digest covers the whole zone, so
+  // it is made once per snapshot, off the query path, when first asked for (or transferred).
+  if (q.qtype === ZONEMD_TYPE && rel === '') {
+    const digest = zonemdIfReady(zone);
+    if (digest) return { rcode: RCODE.NOERROR, aa: true, answer: { bytes: digest.wire, start: 0, end: digest.wire.length, count: digest.count }, zone, match };
+    if (ctx?.defer) {
+      ctx.defer(zonemd(zone));
+      return { rcode: RCODE.NOERROR, aa: true, zone, match, deferred: true };
+    }
+    return { rcode: RCODE.SERVFAIL, aa: false, zone, match };
+  }
   const node = lookupNode(zone, rel);
   if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
   // RFC 8482 §4.1: ANY is answered with one of the RRsets at the name.
@@ -205,6 +225,7 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   // RFC 7873 §5.2.2: a COOKIE option of a length no cookie can have is a format error.
   if (cookie === 'malformed') return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns);
   let result: Sections & { match?: ZoneMatch } = resolve(set, q, ctx);
+  if (result.deferred) return null;
   let provenClient = false;
   if (cookie && ctx.cookies && ctx.remote) {
     const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);

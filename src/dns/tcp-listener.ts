@@ -95,9 +95,9 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
     return true;
   };
 
-  const stream = async (messages: MessageStream) => {
+  const stream = async (messages: MessageStream, transfer = true) => {
     streaming = true;
-    counters.transfers++;
+    if (transfer) counters.transfers++;
     socket.pause();
     try {
       for await (const message of messages) {
@@ -144,12 +144,28 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
       counters.tcpQueries++;
       conn.lastActiveMs = Date.now();
       let reply: ReturnType<typeof answerTcp>;
+      let deferred: Promise<unknown> | undefined;
+      const ctx: AnswerContext = { transport: 'tcp', remote, cookies: options.cookies, defer: (work) => (deferred = work) };
       try {
-        reply = answerTcp(snapshots(), message, { transport: 'tcp', remote, cookies: options.cookies });
+        reply = answerTcp(snapshots(), message, ctx);
       } catch (err) {
         counters.internalErrors++;
         log.error({ err, remote }, 'failed to answer a TCP query');
         socket.destroy();
+        return;
+      }
+      if (!reply && deferred) {
+        // Answered in order once the deferred work has settled, like a transfer's stream.
+        const work = deferred;
+        const query = Buffer.from(message);
+        void stream(
+          (async function* () {
+            await work;
+            const again = answerTcp(snapshots(), query, { ...ctx, defer: undefined });
+            if (again instanceof Uint8Array) yield again;
+          })(),
+          false,
+        );
         return;
       }
       if (!reply) {

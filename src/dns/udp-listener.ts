@@ -1,5 +1,5 @@
 // UDP: one datagram in, at most one datagram out. The socket only moves bytes; answer() decides.
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { answer, type AnswerContext } from './answer.js';
 import type { SnapshotSet } from './zone-snapshot.js';
@@ -23,15 +23,32 @@ export function listenUdp(
   policy: Pick<AnswerContext, 'rrl' | 'cookies'> = {},
 ): Promise<UdpListener> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
-  socket.on('message', (msg, rinfo) => {
-    counters.udpQueries++;
+  // answer() runs synchronously, so one slot is enough to learn what work it deferred.
+  let deferred: Promise<unknown> | undefined;
+  const defer = (work: Promise<unknown>) => {
+    deferred = work;
+  };
+  const respond = (msg: Buffer, rinfo: RemoteInfo, mayDefer: boolean) => {
     let reply: Uint8Array | null;
     try {
-      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies });
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, defer: mayDefer ? defer : undefined });
     } catch (err) {
       // A bug must cost one answer, never the listener.
       counters.internalErrors++;
       log.error({ err, remote: rinfo.address }, 'failed to answer a UDP query');
+      return;
+    }
+    if (!reply && deferred) {
+      const work = deferred;
+      deferred = undefined;
+      // Asked again once the work has settled; the second time nothing is deferred.
+      work.then(
+        () => respond(msg, rinfo, false),
+        (err) => {
+          counters.internalErrors++;
+          log.error({ err }, 'deferred DNS work failed');
+        },
+      );
       return;
     }
     if (!reply) {
@@ -44,6 +61,10 @@ export function listenUdp(
       // Source port 0 and similar spoofed sources cannot be answered.
       counters.dropped++;
     }
+  };
+  socket.on('message', (msg, rinfo) => {
+    counters.udpQueries++;
+    respond(msg, rinfo, true);
   });
   socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
   return new Promise((resolve, reject) => {

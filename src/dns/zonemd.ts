@@ -94,6 +94,12 @@ async function digest(zone: ZoneSnapshot): Promise<Buffer> {
 }
 
 const memo = new WeakMap<ZoneSnapshot, Promise<RRset>>();
+const ready = new WeakMap<ZoneSnapshot, RRset>();
+
+/** The ZONEMD RRset if this snapshot's digest is already computed (the query path cannot wait). */
+export function zonemdIfReady(zone: ZoneSnapshot): RRset | undefined {
+  return ready.get(zone);
+}
 
 /** The apex ZONEMD RRset for this snapshot (SOA TTL, RFC 8976 §2), computed once per snapshot. */
 export function zonemd(zone: ZoneSnapshot): Promise<RRset> {
@@ -104,7 +110,9 @@ export function zonemd(zone: ZoneSnapshot): Promise<RRset> {
       rdata.writeUInt32BE(zone.serial >>> 0, 0);
       rdata[4] = SCHEME_SIMPLE;
       rdata[5] = HASH_SHA384;
-      return encodeRRset(ZONEMD_TYPE, zone.soa.ttl, [Buffer.concat([rdata, d])]);
+      const rrset = encodeRRset(ZONEMD_TYPE, zone.soa.ttl, [Buffer.concat([rdata, d])]);
+      ready.set(zone, rrset);
+      return rrset;
     });
     memo.set(zone, set);
   }
