@@ -1,6 +1,7 @@
 // The gateway as a keypost component: the SMTP listener (stamp check, durable queue) and the relay
 // worker, started and stopped together. Several gateway processes can share one PostgreSQL queue.
 import type { Component, Services } from '../lifecycle.js';
+import { createMintPool, type MintPool } from '../pow/mint.js';
 import { createSpentStampPurger, type SpentStampPurger } from '../pow/purger.js';
 import { createAcceptor, type Acceptor } from './acceptor.js';
 import { loadAuthUsers } from './auth-users.js';
@@ -33,6 +34,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
   let acceptor: Acceptor | undefined;
   let directory: RecipientDirectory | undefined;
   let purger: SpentStampPurger | undefined;
+  let mintPool: MintPool | undefined;
   let closing: Promise<void> | undefined;
 
   return {
@@ -54,6 +56,9 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
       });
       const resolver = options.resolver ?? createKeypostResolver({ server: gateway.dnsResolver, defaultBits: config.pow.defaultBits });
       if (gateway.relay.enabled) {
+        // Threads start at the first stamp, or now where AUTH users may submit; they stay warm.
+        mintPool = createMintPool();
+        if (authUsers.enabled) mintPool.warm();
         relay = new RelayWorker({
           db: database.db,
           log: log.child({ part: 'relay' }),
@@ -61,6 +66,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
           gateway,
           directory,
           resolver,
+          mintPool,
           now: services.now,
         });
       }
@@ -93,6 +99,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         await listener?.close();
         await acceptor?.drain();
         await relay?.close();
+        mintPool?.close();
         directory?.close();
       })();
       return closing;

@@ -12,7 +12,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { Db } from '../db/database.js';
-import { mintStamp } from '../pow/mint.js';
+import { mintStamp, type MintPool } from '../pow/mint.js';
 import type { FailedRecipient } from './dsn.js';
 import { verdictHeader } from './headers.js';
 import type { KeypostResolver } from './keypost-resolver.js';
@@ -42,6 +42,8 @@ export interface RelayDeps {
   gateway: GatewayConfig;
   directory: RecipientDirectory;
   resolver: KeypostResolver;
+  /** Submission mode mints on these warm threads, every core, with no thread start-up per stamp. */
+  mintPool: MintPool;
   now(): Date;
 }
 
@@ -250,7 +252,7 @@ export class RelayWorker {
       if (row.mintBits === null) continue;
       let stamp = row.stamp;
       if (!stamp) {
-        stamp = (await mintStamp(row.recipient, row.mintBits, { workers: 1, caseSensitive: true })).stamp;
+        stamp = (await mintStamp(row.recipient, row.mintBits, { pool: this.deps.mintPool, caseSensitive: true })).stamp;
         await saveMintedStamp(this.deps.db, row, stamp);
         row.stamp = stamp;
       }

@@ -19,6 +19,8 @@ export const POW_CODES = {
   mintInvalid: 'POW_MINT_INVALID',
   /** Minting was stopped by the caller's AbortSignal. */
   mintAborted: 'POW_MINT_ABORTED',
+  /** The minter produced a stamp that a full SHA-1 check refuses. */
+  mintFailed: 'POW_MINT_FAILED',
 } as const;
 
 export type PowCode = (typeof POW_CODES)[keyof typeof POW_CODES];

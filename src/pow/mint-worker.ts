@@ -1,30 +1,25 @@
-// One minting thread: searches its own counter space (its own random `rand`, so threads never
-// repeat each other's work) in slices, reporting progress between slices. The parent stops it with
-// worker.terminate(), which interrupts even this synchronous loop.
+// One minting thread in node: chooses its engine once at start (the kernel module comes compiled
+// from the parent, so threads share its code), then serves jobs until it is stopped.
 import { parentPort, workerData } from 'node:worker_threads';
-import { searchCounters } from './search.js';
+import { selectEngine, type EnginePreference } from './kernel/select-engine.js';
+import { serveMintJobs } from './kernel/worker-loop.js';
+import type { ToWorker } from './kernel/worker-protocol.js';
+import type { WasmModule } from './kernel/web-platform.js';
 
 export interface MintWorkerData {
-  /** UTF-8 bytes of the stamp up to and including the colon before the counter. */
-  prefix: Uint8Array;
-  bits: number;
-  /** Counters tried between two progress messages. */
-  slice: number;
+  /** The compiled kernel, or undefined where it cannot run. */
+  kernel: WasmModule | undefined;
+  engine: EnginePreference;
 }
 
-export type MintWorkerMessage =
-  | { type: 'progress'; hashes: number }
-  | { type: 'found'; counter: number; hashes: number };
-
-const { prefix, bits, slice } = workerData as MintWorkerData;
 const port = parentPort;
 if (!port) throw new Error('mint-worker.js runs only as a worker thread');
+const { kernel, engine } = workerData as MintWorkerData;
 
-for (let start = 0; ; start += slice) {
-  const result = searchCounters(prefix, bits, start, slice);
-  if (result.counter >= 0) {
-    port.postMessage({ type: 'found', counter: result.counter, hashes: result.hashes } satisfies MintWorkerMessage);
-    break;
-  }
-  port.postMessage({ type: 'progress', hashes: result.hashes } satisfies MintWorkerMessage);
-}
+serveMintJobs(
+  {
+    post: (message) => port.postMessage(message),
+    listen: (handler) => port.on('message', (message: ToWorker) => handler(message)),
+  },
+  selectEngine(engine, kernel),
+);

@@ -1,147 +1,117 @@
-// Minting v1 stamps on every core.
+// Minting v1 stamps in node, on every core.
 //
 // Each worker thread gets its own random `rand` field and counts counters from zero, so the threads
-// search disjoint stamp spaces without coordinating; the first hit wins and the others are
-// terminated. The stamps are what hashcash 1.22 mints: date YYMMDD in UTC, rand and counter in the
-// base64 alphabet, resource lowercased unless asked otherwise (hashcash -m lowercases without -C).
-import { randomBytes } from 'node:crypto';
+// search disjoint stamp spaces without coordinating; the first hit wins and the others stop. The
+// search itself is kernel/: the WebAssembly SIMD kernel, or the JavaScript fallback where the
+// runtime has no SIMD. Stamps are what hashcash 1.22 mints: date YYMMDD in UTC, rand and counter in
+// the base64 alphabet, resource lowercased unless asked otherwise (hashcash -m lowercases without
+// -C), the counter padded with '0's as hashcash pads its own. Every stamp is checked with
+// node:crypto's SHA-1 before it is returned.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { POW_CODES, StampError } from './errors.js';
-import { formatStampDate, type StampDateWidth } from './date.js';
-import { encodeCounter, searchCounters } from './search.js';
-import { asciiLowercase } from '../protocol/ascii.js';
-import { MAX_RESOURCE_LENGTH, formatStamp } from './stamp.js';
-import type { MintWorkerData, MintWorkerMessage } from './mint-worker.js';
+import type { BlockEngine, EngineName } from './kernel/block-engine.js';
+import { kernelModule } from './kernel/kernel-file.js';
+import { COUNTER_SPACE } from './kernel/layout.js';
+import { MintPool, PoolAbortedError, type SpawnWorker } from './kernel/mint-pool.js';
+import { selectEngine, type EnginePreference } from './kernel/select-engine.js';
+import { StampSearch } from './kernel/stamp-search.js';
+import type { FromWorker } from './kernel/worker-protocol.js';
+import { checkMinted, mintAborted, mintInvalid, planMint, type MintResult, type StampShapeOptions } from './mint-request.js';
+import type { MintWorkerData } from './mint-worker.js';
+import { sha1 } from './sha1.js';
 
-/** Highest difficulty we mint: 2^40 hashes is days of work on a few cores already. */
-export const MAX_MINT_BITS = 40;
-/** Up to this many bits the expected work (≤ 4096 hashes, a few ms) is less than starting a thread. */
+export { MAX_MINT_BITS, type MintResult } from './mint-request.js';
+export { MintPool } from './kernel/mint-pool.js';
+export type { EnginePreference } from './kernel/select-engine.js';
+
+/** Up to this many bits the expected work (≤ 4096 hashes, well under a millisecond) is less than starting a thread. */
 const INLINE_BITS = 12;
-/** Counters per worker slice: ~25-50 ms of hashing, so progress and cancellation stay prompt. */
-const SLICE = 1 << 15;
 
-export interface MintOptions {
-  /** Worker threads; default: one per core. */
+export interface MintOptions extends StampShapeOptions {
+  /** Worker threads; default: one per core. Ignored with `pool`. */
   workers?: number;
-  /** The time the stamp is dated (default: now). */
-  now?: Date;
   signal?: AbortSignal;
-  /** Called with the total number of hashes tried so far, a few times per second. */
+  /** Called with the total number of hashes tried so far, after each worker's slice (~25 ms). */
   onProgress?: (hashes: number) => void;
-  /** Keep the resource's case (hashcash -C); by default it is lowercased like hashcash -m does. */
-  caseSensitive?: boolean;
-  /** Extension field (default empty). */
-  ext?: string;
-  /** Date width, 6 (YYMMDD, the default), 10 or 12. */
-  dateWidth?: StampDateWidth;
+  /**
+   * A warm pool to mint on (the gateway keeps one). Without it a pool of `workers` threads is started
+   * for this stamp and stopped after it.
+   */
+  pool?: MintPool;
+  /** The search engine; default 'auto': the WebAssembly SIMD kernel where the runtime has it. */
+  engine?: EnginePreference;
 }
 
-export interface MintResult {
-  stamp: string;
-  hashes: number;
-  seconds: number;
-  hashesPerSecond: number;
+const inlineEngines = new Map<EnginePreference, BlockEngine>();
+
+/** The engine for stamps minted on the calling thread, chosen once per preference. */
+function inlineEngine(preference: EnginePreference): BlockEngine {
+  let engine = inlineEngines.get(preference);
+  if (!engine) {
+    engine = selectEngine(preference, preference === 'js' ? undefined : kernelModule());
+    inlineEngines.set(preference, engine);
+  }
+  return engine;
 }
 
-function invalid(message: string): StampError {
-  return new StampError(POW_CODES.mintInvalid, message);
+/** Starts search threads (mint-worker.js) that use `engine`; the kernel is compiled once, here. */
+export function spawnMintThread(engine: EnginePreference): SpawnWorker {
+  const workerUrl = new URL('./mint-worker.js', import.meta.url);
+  return (onMessage, onFailure) => {
+    const data: MintWorkerData = { kernel: engine === 'js' ? undefined : kernelModule(), engine };
+    const thread = new Worker(workerUrl, { workerData: data });
+    thread.on('message', (message: FromWorker) => onMessage(message));
+    thread.on('error', onFailure);
+    thread.on('exit', (code) => onFailure(new Error(`mint worker exited with code ${code}`)));
+    return {
+      post: (message) => thread.postMessage(message),
+      terminate: () => void thread.terminate(),
+    };
+  };
 }
 
-function aborted(signal: AbortSignal): StampError {
-  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
-  return new StampError(POW_CODES.mintAborted, `minting was aborted${why}`);
+/** A pool of search threads. Call warm() to start them now, close() when done. */
+export function createMintPool(options: { workers?: number; engine?: EnginePreference } = {}): MintPool {
+  const workers = options.workers ?? availableParallelism();
+  if (!Number.isInteger(workers) || workers < 1) throw mintInvalid(`workers must be a whole number of at least 1, got ${workers}`);
+  return new MintPool(workers, spawnMintThread(options.engine ?? 'auto'));
 }
 
-/** A fresh rand field: 96 random bits as 16 standard-base64 characters (no padding). */
-function randomField(): string {
-  return randomBytes(12).toString('base64');
-}
-
-function stampPrefix(resource: string, bits: number, date: string, ext: string): { prefix: string; complete(counter: string): string } {
-  const rand = randomField();
-  const prefix = `1:${bits}:${date}:${resource}:${ext}:${rand}:`;
-  return { prefix, complete: (counter) => formatStamp({ bits, date, resource, ext, rand, counter }) };
+function failed(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (err instanceof PoolAbortedError) return mintAborted(signal?.reason ?? err.reason);
+  return err;
 }
 
 export async function mintStamp(resource: string, bits: number, options: MintOptions = {}): Promise<MintResult> {
-  if (!Number.isInteger(bits) || bits < 0 || bits > MAX_MINT_BITS) {
-    throw invalid(`bits must be a whole number from 0 to ${MAX_MINT_BITS}, got ${bits}`);
-  }
-  if (resource.includes(':') || /[\x00-\x1f\x7f]/.test(resource)) {
-    throw invalid('a stamp resource cannot contain ":" or control characters');
-  }
-  if (resource.length > MAX_RESOURCE_LENGTH) throw invalid(`a stamp resource is at most ${MAX_RESOURCE_LENGTH} characters`);
-  const ext = options.ext ?? '';
-  if (ext.includes(':') || /[\x00-\x1f\x7f]/.test(ext)) throw invalid('a stamp extension cannot contain ":" or control characters');
+  const plan = planMint(resource, bits, options);
   const workers = options.workers ?? availableParallelism();
-  if (!Number.isInteger(workers) || workers < 1) throw invalid(`workers must be a whole number of at least 1, got ${workers}`);
+  if (!options.pool && (!Number.isInteger(workers) || workers < 1)) {
+    throw mintInvalid(`workers must be a whole number of at least 1, got ${workers}`);
+  }
   const { signal } = options;
-  if (signal?.aborted) throw aborted(signal);
+  if (signal?.aborted) throw mintAborted(signal.reason);
+  const preference = options.engine ?? 'auto';
 
-  const date = formatStampDate(options.now ?? new Date(), options.dateWidth ?? 6);
-  const canonical = options.caseSensitive ? resource : asciiLowercase(resource);
   const started = performance.now();
-  const finish = (stamp: string, hashes: number): MintResult => {
-    const seconds = (performance.now() - started) / 1000;
-    return { stamp, hashes, seconds, hashesPerSecond: seconds > 0 ? hashes / seconds : 0 };
-  };
-
+  let found: { stamp: string; hashes: number; engine: EngineName };
   if (bits <= INLINE_BITS) {
-    const { prefix, complete } = stampPrefix(canonical, bits, date, ext);
-    const bytes = Buffer.from(prefix, 'utf8');
-    for (let start = 0; ; start += SLICE) {
-      const result = searchCounters(bytes, bits, start, SLICE);
-      if (result.counter >= 0) return finish(complete(encodeCounter(result.counter)), start + result.hashes);
+    const engine = inlineEngine(preference);
+    const search = new StampSearch(engine, plan.newHead(), bits);
+    const result = search.run(0, COUNTER_SPACE);
+    found = { stamp: search.stampText(result.counter), hashes: result.hashes, engine: engine.name };
+  } else {
+    const pool = options.pool ?? createMintPool({ workers, engine: preference });
+    try {
+      const result = await pool.mint({ head: () => plan.newHead(), bits, signal, onProgress: options.onProgress });
+      found = { ...result, engine: result.engine ?? (preference === 'js' ? 'js' : 'wasm') };
+    } catch (err) {
+      throw failed(err, signal);
+    } finally {
+      if (!options.pool) pool.close();
     }
   }
-
-  return new Promise<MintResult>((resolve, reject) => {
-    const threads: Worker[] = [];
-    let total = 0;
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      for (const t of threads) void t.terminate();
-      outcome();
-    };
-    const onAbort = () => settle(() => reject(aborted(signal!)));
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    const workerUrl = new URL('./mint-worker.js', import.meta.url);
-    for (let i = 0; i < workers; i++) {
-      const { prefix, complete } = stampPrefix(canonical, bits, date, ext);
-      // A copy, so the message carries these bytes and not Buffer's whole shared pool.
-      const data: MintWorkerData = { prefix: new Uint8Array(Buffer.from(prefix, 'utf8')), bits, slice: SLICE };
-      const thread = new Worker(workerUrl, { workerData: data });
-      threads.push(thread);
-      thread.on('message', (message: MintWorkerMessage) => {
-        if (settled) return;
-        total += message.hashes;
-        if (message.type === 'found') {
-          settle(() => {
-            try {
-              resolve(finish(complete(encodeCounter(message.counter)), total));
-            } catch (err) {
-              reject(err);
-            }
-          });
-        } else {
-          try {
-            options.onProgress?.(total);
-          } catch (err) {
-            // A failing progress callback ends minting instead of escaping as an uncaught error.
-            settle(() => reject(err));
-          }
-        }
-      });
-      thread.on('error', (err) => settle(() => reject(err)));
-      thread.on('exit', (code) => {
-        if (!settled) settle(() => reject(new Error(`mint worker exited with code ${code}`)));
-      });
-    }
-  });
+  checkMinted(found.stamp, bits, sha1);
+  const seconds = (performance.now() - started) / 1000;
+  return { ...found, seconds, hashesPerSecond: seconds > 0 ? found.hashes / seconds : 0 };
 }

@@ -18,20 +18,7 @@ export function stampDigest(text: string | Uint8Array): Buffer {
   return sha1(text);
 }
 
-/** Number of leading zero bits of `digest`, most significant bit of the first byte first. */
-export function countLeadingZeroBits(digest: Uint8Array): number {
-  let bits = 0;
-  for (let i = 0; i < digest.length; i++) {
-    const byte = digest[i];
-    if (byte === 0) {
-      bits += 8;
-      continue;
-    }
-    // clz32 counts over 32 bits; a byte sits in the low 8.
-    return bits + Math.clz32(byte) - 24;
-  }
-  return bits;
-}
+export { leadingZeroBits as countLeadingZeroBits } from './kernel/sha1-core.js';
 
 /** True when `digest` starts with at least `bits` zero bits (cheaper than counting all of them). */
 export function hasLeadingZeroBits(digest: Uint8Array, bits: number): boolean {

@@ -97,6 +97,8 @@ export const ERROR_TABLE = {
   POW_STAMP_SPENT: refused(409, reply(550, '5.7.1')),
   POW_MINT_INVALID: refused(400),
   POW_MINT_ABORTED: transient(400),
+  // The minter's own fault (a stamp that fails the final SHA-1 check, a dead worker): worth a retry.
+  POW_MINT_FAILED: transient(500),
 
   // The gateway (src/gateway): the SMTP replies its sessions send.
   GW_RELAY_DENIED: refused(403, reply(554, '5.7.1')),

@@ -73,6 +73,22 @@ describe('keypost stamp mint', () => {
     assert.ok(out.hashes > 0);
     assert.equal(typeof out.hashesPerSecond, 'number');
   });
+
+  it('reports the engine and the mint\'s own time, without process start-up, with --engine and --json', async () => {
+    for (const engine of ['wasm', 'js']) {
+      const started = performance.now();
+      const run = await keypost('stamp', 'mint', 'x@example.org', '--bits', '16', '--workers', '2', '--engine', engine, '--json');
+      const wall = (performance.now() - started) / 1000;
+      assert.equal(run.code, 0, run.stderr);
+      const out = JSON.parse(run.stdout) as { stamp: string; hashes: number; seconds: number; engine: string };
+      assert.equal(out.engine, engine);
+      assert.equal(parseStamp(out.stamp).bits, 16);
+      assert.ok(out.seconds > 0 && out.seconds < wall, `${out.seconds} s of ${wall} s`);
+    }
+    const bad = await keypost('stamp', 'mint', 'x@example.org', '--engine', 'gpu');
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--engine is one of auto, wasm, js/);
+  });
 });
 
 describe('keypost stamp check', () => {

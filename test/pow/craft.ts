@@ -1,7 +1,17 @@
 // Builds stamps with chosen fields for tests: any date, resource or version, with a real proof of
 // work of a chosen size (small, so crafting takes milliseconds), or deliberately without one.
+import { COUNTER_ALPHABET } from '../../src/pow/kernel/layout.js';
 import { countLeadingZeroBits, stampDigest } from '../../src/pow/sha1.js';
-import { encodeCounter, searchCounters } from '../../src/pow/search.js';
+
+/** Counter number `n` as base64 digits, most significant first, unpadded. */
+function encodeCounter(n: number): string {
+  let out = '';
+  do {
+    out = COUNTER_ALPHABET[n % 64] + out;
+    n = Math.floor(n / 64);
+  } while (n > 0);
+  return out;
+}
 
 export interface CraftFields {
   version?: 0 | 1;
@@ -32,8 +42,11 @@ export function craftStamp(f: CraftFields): string {
       if (countLeadingZeroBits(stampDigest(text)) >= work) return text;
     }
   }
-  const found = searchCounters(Buffer.from(prefix, 'utf8'), work, 0, 1 << 30);
-  return prefix + encodeCounter(found.counter);
+  // Any rand, any counter digits: a plain scan, independent of the minter's layout and engines.
+  for (let n = 0; ; n++) {
+    const text = prefix + encodeCounter(n);
+    if (countLeadingZeroBits(stampDigest(text)) >= work) return text;
+  }
 }
 
 /** A v1 stamp whose hash has fewer leading zero bits than it claims (so it is worth 0). */

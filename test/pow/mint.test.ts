@@ -43,6 +43,17 @@ describe('mintStamp', () => {
     });
   }
 
+  for (const engine of ['wasm', 'js'] as const) {
+    for (const bits of [10, 16]) {
+      it(`mints a valid ${bits}-bit stamp with the ${engine} engine${bits > 12 ? ' on threads' : ' inline'}`, async () => {
+        const result = await mintStamp('alice@example.org', bits, { engine, workers: 2 });
+        assert.equal(result.engine, engine);
+        const verdict = verifyStamp(result.stamp, policy('alice@example.org', bits));
+        assert.ok(verdict.ok, verdict.ok ? '' : verdict.reason);
+      });
+    }
+  }
+
   it('uses fresh randomness for every stamp', async () => {
     const a = parseStamp((await mintStamp('alice@example.org', 4)).stamp);
     const b = parseStamp((await mintStamp('alice@example.org', 4)).stamp);

@@ -1,6 +1,7 @@
 // keypost stamp mint|check|purge: hashcash v1 stamps from the command line, interchangeable with the
 // hashcash(1) tool's (`hashcash -m -b N resource`, `hashcash -c -d -b N -r resource stamp`).
 import { loadConfig } from '../../config.js';
+import { ENGINE_PREFERENCES, type EnginePreference } from '../../pow/kernel/select-engine.js';
 import { MAX_MINT_BITS, mintStamp } from '../../pow/mint.js';
 import { purgeExpiredStamps, verifyAndSpend } from '../../pow/spent-store.js';
 import { stampFromHeaderValue } from '../../pow/stamp.js';
@@ -8,7 +9,7 @@ import { verifyPolicy, verifyStamp, type VerifyOptions, type VerifyResult } from
 import { withDatabase } from '../database.js';
 import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
-const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--workers N] [--json]
+const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--workers N] [--engine E] [--json]
        keypost stamp check <stamp> --resource R [--bits N] [--spend] [--json]
        keypost stamp purge [--json]
 
@@ -20,6 +21,8 @@ const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--wor
   --bits N       bits of work to mint or require (default KEYPOST_POW_DEFAULT_BITS); mint: 0-${MAX_MINT_BITS}
   --header       mint: print the stamp as an "X-Hashcash: <stamp>" header line
   --workers N    mint: worker threads (default: one per core)
+  --engine E     mint: the search engine, auto (default: WebAssembly SIMD where this node has it),
+                 wasm or js (the JavaScript fallback)
   --resource R   check: the resource the stamp must be for
   --spend        check: also record the stamp as spent in the database; a stamp spent before is
                  refused (POW_STAMP_SPENT)
@@ -35,6 +38,7 @@ async function mint(argv: string[], ctx: CommandContext): Promise<number> {
     bits: { type: 'string' },
     header: { type: 'boolean' },
     workers: { type: 'string' },
+    engine: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('stamp mint takes one resource, e.g. keypost stamp mint alice@example.org --bits 20');
@@ -45,15 +49,17 @@ async function mint(argv: string[], ctx: CommandContext): Promise<number> {
   const config = loadConfig(ctx.env);
   const bits = parseIntegerOption('bits', values.bits, 0, MAX_MINT_BITS) ?? config.pow.defaultBits;
   const workers = parseIntegerOption('workers', values.workers, 1, 1024);
+  const engine = (values.engine ?? 'auto') as EnginePreference;
+  if (!ENGINE_PREFERENCES.includes(engine)) throw new UsageError(`--engine is one of ${ENGINE_PREFERENCES.join(', ')}`);
 
-  const result = await mintStamp(resource, bits, { workers, caseSensitive: config.pow.resourceCaseSensitive });
+  const result = await mintStamp(resource, bits, { workers, engine, caseSensitive: config.pow.resourceCaseSensitive });
   const header = `X-Hashcash: ${result.stamp}`;
   if (values.json) {
     writeJson(ctx.stdout, { ...result, ...(values.header ? { header } : {}), bits });
   } else {
     ctx.stdout.write(`${values.header ? header : result.stamp}\n`);
     const rate = (result.hashesPerSecond / 1e6).toFixed(2);
-    ctx.stderr.write(`minted ${bits} bits: ${result.hashes} hashes in ${result.seconds.toFixed(2)} s, ${rate} Mhash/s\n`);
+    ctx.stderr.write(`minted ${bits} bits: ${result.hashes} hashes in ${result.seconds.toFixed(3)} s, ${rate} Mhash/s (${result.engine})\n`);
   }
   return 0;
 }
