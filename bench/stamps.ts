@@ -103,8 +103,9 @@ interface HashcashCore {
 function hashcashCore(core: number): HashcashCore | undefined {
   const run = spawnSync('hashcash', ['-s', '-O', String(core)], { encoding: 'utf8', timeout: 120_000 });
   if (run.error || run.status !== 0) return undefined;
-  const name = /core: (.*)/.exec(run.stdout)?.[1]?.trim() ?? `core ${core}`;
-  const rate = Number(/speed: (\d+)/.exec(run.stdout)?.[1]);
+  // The figure alone goes to stdout; the core's name and the "speed:" line to stderr.
+  const name = /core: (.*)/.exec(run.stderr)?.[1]?.trim() ?? `core ${core}`;
+  const rate = Number(run.stdout.trim());
   return Number.isFinite(rate) ? { core, name, rate } : undefined;
 }
 
