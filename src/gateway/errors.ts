@@ -4,6 +4,8 @@
 import { KeypostError } from '../errors.js';
 
 export const GATEWAY_CODES = {
+  /** RCPT TO names something the address parser (src/protocol/address.ts) refuses. */
+  addressInvalid: 'GW_ADDRESS_INVALID',
   /** The recipient's domain is neither served nor a configured relay domain. */
   relayDenied: 'GW_RELAY_DENIED',
   /** A served domain, but no published address of that name. */

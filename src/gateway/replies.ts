@@ -10,6 +10,7 @@ const quoted = (d: Denial) => (d.address !== undefined ? `<${d.address}>: ` : ''
 const detail = (d: Denial) => (d.detail ? ` (${d.detail})` : '');
 
 const TEXTS: Record<GatewayCode, (denial: Denial) => string> = {
+  [GATEWAY_CODES.addressInvalid]: (d) => `${quoted(d)}Recipient address rejected: not a valid mail address`,
   [GATEWAY_CODES.relayDenied]: (d) => `${quoted(d)}Relay access denied`,
   [GATEWAY_CODES.recipientUnknown]: (d) => `${quoted(d)}Recipient address rejected: no such address is published here`,
   [GATEWAY_CODES.noNextHop]: (d) => `${quoted(d)}Recipient address deferred: no next hop is configured for this domain`,

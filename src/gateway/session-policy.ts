@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, GatewayConfig } from '../config.js';
+import { canonicalAddress } from '../protocol/address.js';
 import type { Acceptor } from './acceptor.js';
 import type { AuthUsers } from './auth-users.js';
 import { readMessage, type BufferBudget, type DataFailure } from './data-reader.js';
@@ -105,6 +106,8 @@ export class SessionPolicy {
   }
 
   async rcptTo(session: SessionFacts, address: string): Promise<Verdict> {
+    // The one address parser decides what an address is, here as in the API and the CLI.
+    if (canonicalAddress(address) === undefined) return deny(GATEWAY_CODES.addressInvalid, { address });
     const state = this.state(session);
     let planned: PlannedRecipient | Denial;
     try {

@@ -101,6 +101,8 @@ export const ERROR_TABLE = {
   POW_MINT_FAILED: transient(500),
 
   // The gateway (src/gateway): the SMTP replies its sessions send.
+  // RFC 3463 §3.2 X.1.3: bad destination mailbox address syntax.
+  GW_ADDRESS_INVALID: refused(400, reply(553, '5.1.3')),
   GW_RELAY_DENIED: refused(403, reply(554, '5.7.1')),
   GW_RECIPIENT_UNKNOWN: refused(404, reply(550, '5.1.1')),
   GW_NO_NEXT_HOP: transient(503, reply(451, '4.3.5')),
