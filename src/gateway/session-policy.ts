@@ -24,7 +24,7 @@ import { canonicalHop, domainOf } from './next-hop.js';
 import type { NetworkList } from './networks.js';
 import { newQueueId, type NewRecipient } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
-import { checkStamps, stampRequiredLine } from './stamp-check.js';
+import { checkStamps, maxStampFields, stampRequiredLine } from './stamp-check.js';
 import { ACCEPT, deny, type Denial, type Verdict } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -191,8 +191,14 @@ export class SessionPolicy {
     if (exemption) {
       stampVerdict = { result: 'exempt', reason: exemption };
     } else {
+      const stamps = stampsIn(fields);
+      if (stamps.length > maxStampFields(planned.length)) {
+        return deny(GATEWAY_CODES.tooManyStamps, {
+          detail: `${stamps.length} for ${planned.length} recipient${planned.length === 1 ? '' : 's'}, at most ${maxStampFields(planned.length)}`,
+        });
+      }
       const demands = planned.map((p) => ({ address: p.address, price: p.price ?? this.deps.pow.defaultBits }));
-      const outcomes = checkStamps(stampsIn(fields), demands, {
+      const outcomes = checkStamps(stamps, demands, {
         validitySeconds: this.deps.pow.validitySeconds,
         graceSeconds: this.deps.pow.graceSeconds,
         caseSensitive: this.deps.pow.resourceCaseSensitive,

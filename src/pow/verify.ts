@@ -52,6 +52,14 @@ export function stampExpiresAt(date: Date, options: Pick<VerifyOptions, 'validit
   return new Date(date.getTime() + (options.validitySeconds + options.graceSeconds) * 1000);
 }
 
+/**
+ * The form in which two resources are compared: as written with case-sensitive resources (hashcash
+ * -C), otherwise with ASCII case folded, as hashcash does by default. Equal keys, same resource.
+ */
+export function stampResourceKey(resource: string, caseSensitive = false): string {
+  return caseSensitive ? resource : asciiLowercase(resource);
+}
+
 function fail(code: VerifyFailureCode, reason: string, stamp?: Stamp): VerifyResult {
   return stamp ? { ok: false, code, reason, stamp } : { ok: false, code, reason };
 }
@@ -67,9 +75,7 @@ export function verifyStamp(text: string, options: VerifyOptions): VerifyResult 
     throw err;
   }
 
-  const ours = options.caseSensitive ? options.resource : asciiLowercase(options.resource);
-  const theirs = options.caseSensitive ? stamp.resource : asciiLowercase(stamp.resource);
-  if (ours !== theirs) {
+  if (stampResourceKey(options.resource, options.caseSensitive) !== stampResourceKey(stamp.resource, options.caseSensitive)) {
     return fail(POW_CODES.resourceMismatch, `stamp is for "${stamp.resource}", not "${options.resource}"`, stamp);
   }
 

@@ -108,6 +108,7 @@ export const ERROR_TABLE = {
   GW_NO_NEXT_HOP: transient(503, reply(451, '4.3.5')),
   GW_STAMP_REQUIRED: refused(400, reply(550, '5.7.1')),
   GW_STAMP_MISSING: refused(400, reply(550, '5.7.1')),
+  GW_TOO_MANY_STAMPS: refused(413, reply(552, '5.7.0')),
   GW_MESSAGE_TOO_BIG: refused(413, reply(552, '5.3.4')),
   GW_LINE_TOO_LONG: refused(400, reply(550, '5.6.0')),
   GW_STORAGE_BUSY: transient(503, reply(452, '4.3.1')),

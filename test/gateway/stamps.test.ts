@@ -178,6 +178,21 @@ describe('stamp rule', { skip }, () => {
     assert.deepEqual(downstream.mails[before].to, ['x@relay.test']);
   });
 
+  // Issue 15 item 10: the X-Hashcash fields of a message are capped at 2 × recipients + 16.
+  test('more X-Hashcash fields than 2 × recipients + 16 are refused with 552 5.7.0, even with a good stamp among them', async () => {
+    const good = await hashcashStamp('alice@example.org', 10);
+    const filler = await hashcashStamp('mallory@example.org', 1);
+    const atCap = [good, ...Array.from({ length: 17 }, () => filler)].map((s) => `X-Hashcash: ${s}`);
+    const accepted = await swaks({ server: gateway.address, to: 'alice@example.org', headers: atCap });
+    assert.match(dataReplies(accepted.stdout).at(-1) ?? '', /^250 /, 'exactly at the cap (18 for one recipient) is fine');
+    const over = await swaks({
+      server: gateway.address,
+      to: 'alice@example.org',
+      headers: [...atCap, `X-Hashcash: ${await hashcashStamp('alice@example.org', 10)}`],
+    });
+    assert.match(dataReplies(over.stdout).at(-1) ?? '', /^552 5\.7\.0 Too many X-Hashcash fields \(19 for 1 recipient, at most 18\)$/, over.stdout);
+  });
+
   test('a forged X-Keypost-Stamp from the sender is removed', async () => {
     const before = downstream.mails.length;
     const result = await swaks({
