@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/connect.js';
 import type { ChangeFeed } from './db/change-feed.js';
+import type { PublishedModel } from './published/model.js';
 
 export interface Component {
   readonly name: string;
@@ -20,6 +21,8 @@ export interface Services {
   database: DatabaseHandle;
   metrics: Registry;
   changeFeed: ChangeFeed;
+  /** The read model of what is published; DNS, the directory and the gateway read only this. */
+  published: PublishedModel;
   /** Injected clock so tests can move time; seconds are derived from it. */
   now(): Date;
 }

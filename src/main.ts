@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createChangeFeed } from './db/change-feed.js';
+import { createPublishedModel } from './published/model.js';
 import { createMetrics } from './metrics.js';
 import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
@@ -47,15 +48,23 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'applied migrations');
     const changeFeed = createChangeFeed(database, log.child({ component: 'change-feed' }));
+    const published = createPublishedModel({
+      db: database.db,
+      changeFeed,
+      log: log.child({ component: 'published' }),
+      defaultPowBits: config.pow.defaultBits,
+    });
     const services: Services = {
       config,
       log,
       database,
       metrics: createMetrics(),
       changeFeed,
+      published,
       now: options.now ?? (() => new Date()),
     };
     await changeFeed.start();
+    published.start();
     const addresses: RunningKeypost['addresses'] = {};
     // Every role answers /healthz, /readyz and /metrics: the API serves them itself; a node
     // without it runs the small ops listener on the HTTP address instead.
@@ -80,6 +89,7 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
           for (const component of [...started].reverse()) {
             await component.close().catch((err) => log.error({ err, component: component.name }, 'close failed'));
           }
+          await published.close();
           await changeFeed.close();
           await database.close();
         })();

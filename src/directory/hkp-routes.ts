@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { formatIndex, type IndexEntry } from './hkp-index.js';
 import { keysByFingerprint, keysByKeyId, type ServedKey } from './key-lookup.js';
-import type { PublishedAddress } from './lookup-cache.js';
+import type { PublishedAddress } from './published-lookups.js';
 import { parseSearchTerm } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 
@@ -52,10 +52,10 @@ export function registerHkpRoutes(app: FastifyInstance, context: ServingContext)
     if (term.kind === 'unsupported') return sendText(reply, 400, term.reason);
 
     if (term.kind === 'address') {
-      const found = await context.cache.address(term.value);
+      const found = await context.lookups.address(term.value);
       if (!found) return sendText(reply, 404, 'No keys found');
       // The minimal key: gpg imports it with exactly the user ID it searched for.
-      if (op === 'get') return reply.type('application/pgp-keys').send(found.armoredKey);
+      if (op === 'get') return reply.type('application/pgp-keys').send(context.lookups.armoredKey(found));
       return sendText(reply, 200, formatIndex([addressEntry(found)], context.now()));
     }
 

@@ -1,17 +1,15 @@
-// What the read-side route groups (VKS, HKP, WKD, records) share: the lookup cache, the database
+// What the read-side route groups (VKS, HKP, WKD, records) share: the read model's lookups, the database
 // for key lookups, the clock, and the reply shapes VKS and HKP clients expect.
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../db/database.js';
 import { armor } from '../protocol/armor.js';
 import type { ServedKey } from './key-lookup.js';
-import type { LookupCache } from './lookup-cache.js';
+import type { PublishedLookups } from './published-lookups.js';
 
 export interface ServingContext {
   db: Db;
-  cache: LookupCache;
+  lookups: PublishedLookups;
   now(): Date;
-  /** Stamp price for zones and addresses that set none. */
-  defaultPowBits: number;
 }
 
 /** VKS and HKP errors are plain text: gpg prints them, and rejects bodies that look like HTML. */

@@ -1,5 +1,6 @@
 // The directory's read side: VKS (keys.openpgp.org API), HKP for gpg, WKD, and keypost's own
-// /v1/records. Lookups by address go through the zone snapshots of lookup-cache.ts; lookups by
+// /v1/records. Lookups by address read the read model of what is published (published-lookups.ts);
+// lookups by
 // fingerprint or key ID query the database (key-lookup.ts). VKS and HKP clients expect plain-text
 // errors; /v1/records is JSON like the rest of keypost's API.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
@@ -7,7 +8,7 @@ import { KeypostError } from '../errors.js';
 import type { Services } from '../lifecycle.js';
 import { registerHkpRoutes } from './hkp-routes.js';
 import { keysByFingerprint, keysByKeyId } from './key-lookup.js';
-import { LookupCache, type PublishedAddress, type ServedDomain } from './lookup-cache.js';
+import { PublishedLookups, type PublishedAddress, type PublishedZone } from './published-lookups.js';
 import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from '../protocol/address.js';
@@ -50,16 +51,11 @@ function vksDoc(summary: string) {
 
 export function servingRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
-    const cache = new LookupCache(services.database.db, services.changeFeed, {
-      log: services.log.child({ component: 'lookup-cache' }),
-      metrics: services.metrics,
-    });
-    app.addHook('onClose', async () => cache.close());
+    const lookups = new PublishedLookups(services.published, services.metrics);
     const context: ServingContext = {
       db: services.database.db,
-      cache,
+      lookups,
       now: services.now,
-      defaultPowBits: services.config.pow.defaultBits,
     };
 
     // VKS: https://keys.openpgp.org/about/api. Browsers (Thunderbird's and web clients) fetch
@@ -81,7 +77,7 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
     });
 
     // The two hot routes answer synchronously when the zone snapshot knows the address (see
-    // LookupCache.peek), and fall back to the database otherwise.
+    // PublishedLookups.peek), and wait for the model's read otherwise.
     app.get<{ Params: { addr: string } }>(
       '/vks/v1/by-email/:addr',
       { schema: vksDoc('Minimal key of a published address: only its user ID') },
@@ -90,9 +86,9 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
         if (!address) return sendText(reply, 400, 'Invalid email address');
         reply.header('access-control-allow-origin', '*');
         const answer = (found: PublishedAddress | null | undefined) =>
-          found ? reply.type('application/pgp-keys').send(found.armoredKey) : sendText(reply, 404, `No key found for email address ${address}`);
-        const known = cache.peek(address);
-        return known === undefined ? cache.address(address).then(answer) : answer(known);
+          found ? reply.type('application/pgp-keys').send(lookups.armoredKey(found)) : sendText(reply, 404, `No key found for email address ${address}`);
+        const known = lookups.peek(address);
+        return known === undefined ? lookups.address(address).then(answer) : answer(known);
       },
     );
 
@@ -111,9 +107,9 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       (request, reply) => {
         const address = canonicalAddress(request.params.addr);
         if (!address) throw new KeypostError('DIR_ADDRESS_INVALID', `not a valid mail address: "${request.params.addr}"`);
-        const known = cache.peek(address);
-        if (known !== undefined) return sendRecord(reply, address, known, known && cache.peekDomain(known.domain));
-        return cache.address(address).then(async (found) => sendRecord(reply, address, found, found && (await cache.domain(found.domain))));
+        const known = lookups.peek(address);
+        if (known !== undefined) return sendRecord(reply, address, known, known && lookups.peekZone(known.domain));
+        return lookups.address(address).then(async (found) => sendRecord(reply, address, found, found && (await lookups.zone(found.domain))));
       },
     );
 
@@ -121,7 +117,7 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       reply: FastifyReply,
       address: string,
       found: PublishedAddress | null | undefined,
-      domain: ServedDomain | null | undefined,
+      domain: PublishedZone | null | undefined,
     ): FastifyReply {
       // Withdrawn and never-published addresses look the same: a withdrawal (or an address
       // holder's deletion request) must stop publication, not leave a tombstone.
@@ -136,14 +132,15 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
   };
 }
 
-function recordOf(found: PublishedAddress, domain: ServedDomain, context: ServingContext) {
+function recordOf(found: PublishedAddress, domain: PublishedZone, context: ServingContext) {
   const { expiresAt, openpgpkeyLabel: h, wkdLabel: z, domain: zone } = found;
+  const model = context.lookups.model;
   return {
     address: found.address,
     fingerprint: found.fingerprint,
-    key: found.armoredKey,
-    endpoint: found.endpoint ?? domain.endpoint,
-    pow: found.powBits ?? domain.powBits ?? context.defaultPowBits,
+    key: context.lookups.armoredKey(found),
+    endpoint: model.endpoint(found, domain),
+    pow: model.price(found, domain),
     dns: { openpgpkey: `${h}._openpgpkey.${zone}`, keypost: `${h}._keypost.${zone}`, pka: `${z}._pka.${zone}` },
     status: expiresAt !== null && expiresAt <= context.now().getTime() ? 'expired' : 'published',
     expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),

@@ -6,7 +6,6 @@
 // user ID. HEAD works (fastify answers HEAD from the GET route), and the `policy` file exists
 // (empty: no policy flags) for every served domain, since clients probe it to detect WKD.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { minimalKeyBytes } from './lookup-cache.js';
 import { sendText, type ServingContext } from './serving-context.js';
 
 const ZBASE32_HASH = /^[ybndrfg8ejkmcpqxot1uwisza345h769]{32}$/;
@@ -20,14 +19,14 @@ export function registerWkdRoutes(app: FastifyInstance, context: ServingContext)
   async function key(domain: string, hash: string, reply: FastifyReply): Promise<FastifyReply> {
     // Web clients (Mailvelope, FlowCrypt) fetch keys cross-origin; the draft asks for this header.
     reply.header('access-control-allow-origin', '*');
-    const found = ZBASE32_HASH.test(hash) ? await context.cache.byWkdHash(domain.toLowerCase(), hash) : undefined;
+    const found = ZBASE32_HASH.test(hash) ? await context.lookups.byWkdHash(domain.toLowerCase(), hash) : undefined;
     if (!found) return sendText(reply, 404, 'No key for this address');
-    return reply.type('application/octet-stream').send(Buffer.from(minimalKeyBytes(found)));
+    return reply.type('application/octet-stream').send(found.minimalKey);
   }
 
   async function policy(domain: string, reply: FastifyReply): Promise<FastifyReply> {
     reply.header('access-control-allow-origin', '*');
-    if (!(await context.cache.domain(domain.toLowerCase()))) return sendText(reply, 404, 'Not a domain served here');
+    if (!(await context.lookups.zone(domain.toLowerCase()))) return sendText(reply, 404, 'Not a domain served here');
     return reply.type('text/plain; charset=utf-8').send('');
   }
 

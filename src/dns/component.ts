@@ -1,15 +1,18 @@
-// The DNS listener as a component: loads every zone, serves UDP and TCP on one port, rebuilds a
-// zone when the change feed names it, swaps the snapshot set atomically, and notifies secondaries.
+// The DNS listener as a component: serves UDP and TCP on one port from pre-encoded snapshots, which
+// it builds from the read model of what is published (src/published/). It reads nothing from the
+// database itself: the model reads the change log and hands over the changed addresses, this
+// re-encodes only their names, swaps the snapshot set atomically and notifies secondaries.
 import { randomBytes } from 'node:crypto';
 import type { Component, Services } from '../lifecycle.js';
 import { CookieSecret } from './cookies.js';
 import { ResponseRateLimiter } from './rrl.js';
 import { formatAddress } from '../lifecycle.js';
+import type { ZoneUpdate } from '../published/model.js';
 import { createCounters, registerDnsMetrics, type DnsCounters } from './counters.js';
 import { Notifier } from './notify.js';
 import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
-import { listZones, loadZone, pruneChangeLog, type LoadedZone } from './zone-loader.js';
+import { encodeZoneUpdate, type EncodedZone } from './zone-encoding.js';
 import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
 import type { PolicyDefaults } from './zone-records.js';
 
@@ -25,100 +28,51 @@ export interface DnsComponent extends Component {
   readonly counters: DnsCounters;
 }
 
-const PRUNE_INTERVAL_MS = 10 * 60 * 1000;
-const RETRY_AFTER_FAILURE_MS = 1000;
-/**
- * After a refresh, changes that arrive within this window are gathered into the next one. The
- * first change after a quiet period is loaded at once; under a stream of publishes (each with its
- * own NOTIFY) this bounds the work to a few refreshes a second, well inside the one-second budget
- * for a publish to show.
- */
-const REFRESH_GATHER_MS = 100;
-
-interface ZoneState {
-  loaded?: LoadedZone;
-  running?: Promise<void>;
-  again: boolean;
-  /** Callers waiting for the next attempt to finish, whatever its outcome. */
-  waiters: (() => void)[];
-}
-
 export function createDnsComponent(services: Services, options: DnsComponentOptions = {}): DnsComponent {
   const log = services.log.child({ component: 'dns' });
-  const db = services.database.db;
-  const defaults: PolicyDefaults = { powBits: services.config.pow.defaultBits, apiUrl: services.config.directory.publicUrl };
+  const published = services.published;
+  const defaults: PolicyDefaults = { powBits: published.defaultPowBits, apiUrl: services.config.directory.publicUrl };
   const counters = createCounters();
   const dnsConfig = services.config.dns;
   const rrl = dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
   // Without a configured secret each process makes its own: cookies then hold for that node only.
   const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
-  const zones = new Map<string, ZoneState>();
+  const encoded = new Map<string, EncodedZone>();
   let current: SnapshotSet = emptySnapshotSet();
   let udp: UdpListener | undefined;
   let tcp: TcpListener | undefined;
-  let unsubscribe: (() => void) | undefined;
-  let pruneTimer: NodeJS.Timeout | undefined;
+  let unwatch: (() => void) | undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
 
   const snapshots = () => current;
 
-  async function refreshOnce(zone: string, state: ZoneState): Promise<void> {
-    const before = state.loaded?.snapshot;
-    const loaded = await loadZone(db, zone, state.loaded, defaults);
-    counters.zoneLoads++;
+  /** Runs inside the read model's refresh, before any reader sees the new state. */
+  function apply(update: ZoneUpdate): void {
     if (closed) return;
-    if (!loaded) {
-      if (state.loaded) log.info({ zone }, 'zone removed');
-      state.loaded = undefined;
-      current = withoutZone(current, zone);
+    const prev = encoded.get(update.name);
+    let next: EncodedZone | null;
+    try {
+      next = encodeZoneUpdate(prev, update, defaults);
+    } catch (err) {
+      counters.zoneLoadFailures++;
+      log.error({ err, zone: update.name }, 'encoding the zone failed; serving the previous snapshot');
       return;
     }
-    state.loaded = loaded;
-    if (loaded.snapshot === before) return;
-    current = withZone(current, loaded.snapshot);
-    if (!before || before.serial !== loaded.snapshot.serial) {
-      log.debug({ zone, serial: loaded.snapshot.serial, addresses: loaded.snapshot.addressCount }, 'zone loaded');
-      notifier.notify(loaded.snapshot);
+    counters.zoneLoads++;
+    if (!next) {
+      if (prev) log.info({ zone: update.name }, 'zone removed');
+      encoded.delete(update.name);
+      current = withoutZone(current, update.name);
+      return;
     }
-  }
-
-  /**
-   * Coalesces change events: one refresh runs per zone, and one more follows if events came in.
-   * Resolves when the next attempt has finished; a failing zone keeps retrying in the background
-   * without holding up the caller (or the start of the server).
-   */
-  function schedule(zone: string): Promise<void> {
-    let state = zones.get(zone);
-    if (!state) zones.set(zone, (state = { again: false, waiters: [] }));
-    const s = state;
-    const attempted = new Promise<void>((resolve) => s.waiters.push(resolve));
-    if (s.running) {
-      s.again = true;
-      return attempted;
+    encoded.set(update.name, next);
+    current = withZone(current, next.snapshot);
+    if (!prev || prev.snapshot.serial !== next.snapshot.serial) {
+      log.debug({ zone: update.name, serial: next.snapshot.serial, addresses: next.snapshot.addressCount }, 'zone loaded');
+      notifier.notify(next.snapshot);
     }
-    s.running = (async () => {
-      do {
-        s.again = false;
-        const settle = () => s.waiters.splice(0).forEach((resolve) => resolve());
-        try {
-          await refreshOnce(zone, s);
-          settle();
-          if (s.loaded && !closed) await new Promise((r) => setTimeout(r, REFRESH_GATHER_MS));
-        } catch (err) {
-          counters.zoneLoadFailures++;
-          log.warn({ err, zone }, 'zone refresh failed; retrying');
-          settle();
-          if (closed) break;
-          await new Promise((r) => setTimeout(r, RETRY_AFTER_FAILURE_MS));
-          s.again = true;
-        }
-      } while (s.again && !closed);
-      s.running = undefined;
-      s.waiters.splice(0).forEach((resolve) => resolve());
-    })();
-    return attempted;
   }
 
   async function bind(host: string, port: number): Promise<void> {
@@ -147,16 +101,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     snapshots,
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
-      // Subscribe first so no change between the initial load and the subscription is lost.
-      unsubscribe = services.changeFeed.onZoneChange((zone) => void schedule(zone));
-      const names = await listZones(db);
-      await Promise.all(names.map((zone) => schedule(zone)));
+      // Watch first, so every zone read from here on (by anyone) reaches the snapshots.
+      unwatch = published.watch(apply);
+      await published.loadAll();
       const { host, port } = services.config.listen.dns;
       await bind(host, port);
-      pruneTimer = setInterval(() => {
-        pruneChangeLog(db).catch((err) => log.warn({ err }, 'pruning the DNS change log failed'));
-      }, PRUNE_INTERVAL_MS);
-      pruneTimer.unref();
       log.info({ zones: current.zones.size }, 'zones loaded');
       const address = udp!.socket.address();
       return formatAddress(address.address, address.port);
@@ -164,11 +113,9 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     close() {
       closing ??= (async () => {
         closed = true;
-        unsubscribe?.();
-        if (pruneTimer) clearInterval(pruneTimer);
+        unwatch?.();
         notifier.close();
         await Promise.all([udp?.close(), tcp?.close()]);
-        await Promise.all([...zones.values()].map((s) => s.running));
       })();
       return closing;
     },

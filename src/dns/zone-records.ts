@@ -4,10 +4,11 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { formatKp1 } from '../protocol/kp1.js';
+import { addressEndpoint, addressPrice, zonePrice } from '../published/price.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
 
-/** The `domains` row, mapped. */
+/** The zone as the read model holds it (src/published/entries.ts PublishedZone), as far as DNS needs it. */
 export interface ZoneSource {
   name: string;
   serial: number;
@@ -17,7 +18,7 @@ export interface ZoneSource {
   dns: ZoneDnsSettings;
 }
 
-/** One published row of `addresses`, mapped. */
+/** A published address as the read model holds it (PublishedAddress), as far as DNS needs it. */
 export interface AddressSource {
   localPart: string;
   fingerprint: string;
@@ -59,7 +60,7 @@ export function zonePolicy(zone: ZoneSource, defaults: PolicyDefaults): ZonePoli
     ttl: soa.ttl,
     negativeTtl: Math.min(soa.ttl, soa.minimum),
     soa: { refresh: soa.refresh, retry: soa.retry, expire: soa.expire, minimum: soa.minimum },
-    powBits: zone.powBits ?? defaults.powBits,
+    powBits: zonePrice(zone, defaults.powBits),
     endpoint: zone.endpoint,
     apiUrl: zone.apiUrl ?? defaults.apiUrl ?? null,
   };
@@ -92,10 +93,14 @@ export function zonePolicyText(policy: ZonePolicy): string {
 
 /** Per-address TXT: ep and pow only where they differ from the zone policy. */
 export function addressPolicyText(policy: ZonePolicy, address: AddressSource): string {
+  // The zone policy already carries the zone's price and endpoint, so they stand for the zone here.
+  const zone = { powBits: policy.powBits, endpoint: policy.endpoint };
+  const endpoint = addressEndpoint(address, zone);
+  const price = addressPrice(address, zone, policy.powBits);
   return formatKp1({
     fpr: address.fingerprint,
-    ep: address.endpoint && address.endpoint !== policy.endpoint ? address.endpoint : undefined,
-    pow: address.powBits !== null && address.powBits !== policy.powBits ? address.powBits : undefined,
+    ep: endpoint && endpoint !== policy.endpoint ? endpoint : undefined,
+    pow: price !== policy.powBits ? price : undefined,
   });
 }
 

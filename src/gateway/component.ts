@@ -48,9 +48,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
       const budget = new BufferBudget(gateway.maxBufferedBytes);
       const metrics = createGatewayMetrics(services.metrics, database.db, () => budget.inUse);
       directory = createRecipientDirectory({
-        db: database.db,
-        changeFeed: services.changeFeed,
-        defaultBits: config.pow.defaultBits,
+        published: services.published,
         relayDomains,
         smarthost: gateway.smarthost,
       });

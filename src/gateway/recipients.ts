@@ -1,13 +1,14 @@
 // Who the gateway takes mail for, at what stamp price, and where it goes next.
 //
-// - a published address of a served domain: price = address override, else the zone's pow_bits,
-//   else the global default; next hop = address override, else the zone's, else the smarthost;
+// - a published address of a served domain: price and next hop as the read model of what is
+//   published says (address, else zone, else the default: src/published/price.ts); no hop at all
+//   means the smarthost;
 // - any other address of a served domain: unknown (550 at RCPT);
 // - a configured relay domain: the global price, its own hop or the smarthost or MX;
 // - anything else: relay denied.
-// Lookups are cached briefly per address; a change of the zone (change feed) drops its entries.
-import type { Db } from '../db/database.js';
-import type { ChangeFeed } from '../db/change-feed.js';
+// The gateway keeps no copy of the directory's data: the read model is refreshed from the change
+// log, and a read of a zone that changed waits for that refresh.
+import type { PublishedModel } from '../published/model.js';
 import { GATEWAY_CODES } from './errors.js';
 import { asciiLowercase } from '../protocol/ascii.js';
 import { canonicalHop, domainOf, mxHop, type RelayDomain } from './next-hop.js';
@@ -24,20 +25,10 @@ export interface Route {
 
 export type RouteResult = { ok: true; route: Route } | { ok: false; denial: Denial };
 
-interface DirectoryEntry {
-  zone: { powBits: number | null; nextHop: string | null } | null;
-  address: { published: boolean; powBits: number | null; nextHop: string | null } | null;
-  expires: number;
-}
-
 export interface RecipientDirectoryOptions {
-  db: Db;
-  changeFeed?: ChangeFeed;
-  defaultBits: number;
+  published: PublishedModel;
   relayDomains: Map<string, RelayDomain>;
   smarthost: string | undefined;
-  cacheTtlMs?: number;
-  now?: () => number;
 }
 
 export interface RecipientDirectory {
@@ -49,45 +40,10 @@ export interface RecipientDirectory {
   close(): void;
 }
 
-const MAX_CACHE_ENTRIES = 100_000;
-
 export function createRecipientDirectory(options: RecipientDirectoryOptions): RecipientDirectory {
-  const ttl = options.cacheTtlMs ?? 30_000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, DirectoryEntry>();
+  const { published } = options;
   const canonical = new Map<string, string>();
   const smarthost = options.smarthost ? canonicalHop(options.smarthost) : undefined;
-  const unsubscribe = options.changeFeed?.onZoneChange((zone) => {
-    for (const key of cache.keys()) if (domainOf(key) === zone) cache.delete(key);
-  });
-
-  async function lookup(key: string): Promise<DirectoryEntry> {
-    const hit = cache.get(key);
-    if (hit && hit.expires > now()) return hit;
-    const row = await options.db
-      .selectFrom('domains as d')
-      .leftJoin('addresses as a', (join) => join.onRef('a.domain', '=', 'd.name').on('a.address', '=', key))
-      .select([
-        'd.pow_bits as zone_bits',
-        'd.next_hop as zone_hop',
-        'a.status as status',
-        'a.pow_bits as address_bits',
-        'a.next_hop as address_hop',
-      ])
-      .where('d.name', '=', domainOf(key))
-      .executeTakeFirst();
-    const entry: DirectoryEntry = {
-      zone: row ? { powBits: row.zone_bits, nextHop: row.zone_hop } : null,
-      address:
-        row && row.status
-          ? { published: row.status === 'published', powBits: row.address_bits, nextHop: row.address_hop }
-          : null,
-      expires: now() + ttl,
-    };
-    if (cache.size >= MAX_CACHE_ENTRIES) cache.clear();
-    cache.set(key, entry);
-    return entry;
-  }
 
   function outboundHop(address: string): string {
     const domain = domainOf(address);
@@ -100,10 +56,11 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
       // Stored addresses fold ASCII case only (src/protocol/address.ts).
       const key = asciiLowercase(address);
       const domain = domainOf(key);
-      const entry = await lookup(key);
-      if (entry.zone) {
-        if (!entry.address?.published) return { ok: false, denial: deny(GATEWAY_CODES.recipientUnknown, { address }) };
-        const hop = entry.address.nextHop ?? entry.zone.nextHop ?? smarthost;
+      const zone = await published.zone(domain);
+      if (zone) {
+        const entry = await published.address(key);
+        if (!entry) return { ok: false, denial: deny(GATEWAY_CODES.recipientUnknown, { address }) };
+        const hop = published.nextHop(entry, zone) ?? smarthost;
         if (!hop) return { ok: false, denial: deny(GATEWAY_CODES.noNextHop, { address }) };
         let nextHop = canonical.get(hop);
         if (nextHop === undefined) {
@@ -115,22 +72,19 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
           if (canonical.size > 10_000) canonical.clear();
           canonical.set(hop, nextHop);
         }
-        const price = entry.address.powBits ?? entry.zone.powBits ?? options.defaultBits;
-        return { ok: true, route: { address, price, nextHop, served: true } };
+        return { ok: true, route: { address, price: published.price(entry, zone), nextHop, served: true } };
       }
       if (options.relayDomains.has(domain)) {
-        return { ok: true, route: { address, price: options.defaultBits, nextHop: outboundHop(key), served: false } };
+        return { ok: true, route: { address, price: published.defaultPowBits, nextHop: outboundHop(key), served: false } };
       }
       return { ok: false, denial: deny(GATEWAY_CODES.relayDenied, { address }) };
     },
     async serves(domain) {
-      const entry = await lookup(`postmaster@${domain.toLowerCase()}`);
-      return entry.zone !== null;
+      return (await published.zone(domain.toLowerCase())) !== undefined;
     },
     outboundHop,
     close() {
-      unsubscribe?.();
-      cache.clear();
+      canonical.clear();
     },
   };
 }

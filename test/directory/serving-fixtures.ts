@@ -11,6 +11,7 @@ import { minimalKeyFor, type CheckedKey } from '../../src/directory/key-policy.j
 import { servingRoutes } from '../../src/directory/serving-routes.js';
 import type { Services } from '../../src/lifecycle.js';
 import { createMetrics } from '../../src/metrics.js';
+import { createPublishedModel } from '../../src/published/model.js';
 import type { TestDatabase } from '../support/database.js';
 
 export interface ServingApp {
@@ -26,7 +27,8 @@ export async function startServingApp(db: TestDatabase, options: { now?: () => D
   const config = loadConfig({ ...db.env, KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_POW_DEFAULT_BITS: '20' });
   const changeFeed: ChangeFeed = createChangeFeed(db, log, { pollIntervalMs: 50 });
   await changeFeed.start();
-  const services: Services = { config, log, database: db, metrics: createMetrics(), changeFeed, now: options.now ?? (() => new Date()) };
+  const published = createPublishedModel({ db: db.db, changeFeed, log, defaultPowBits: config.pow.defaultBits });
+  const services: Services = { config, log, database: db, metrics: createMetrics(), changeFeed, published, now: options.now ?? (() => new Date()) };
   const app = await buildHttpApp({ db: db.db, log, metrics: services.metrics, routes: [servingRoutes(services)] });
   await app.ready();
   return {
@@ -43,6 +45,7 @@ export async function startServingApp(db: TestDatabase, options: { now?: () => D
     },
     async close() {
       await app.close();
+      await published.close();
       await changeFeed.close();
     },
   };

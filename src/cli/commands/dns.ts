@@ -1,7 +1,9 @@
 // keypost dns records <domain>: what the DNS server publishes for a zone, in zone-file form, read
-// from the database the same way a DNS node builds its snapshot.
+// the way a DNS node reads it (a full read of the zone, as the read model makes) and encoded by
+// the same code.
 import { KeypostError } from '../../errors.js';
-import { loadZone } from '../../dns/zone-loader.js';
+import { encodeZone } from '../../dns/zone-encoding.js';
+import { readZone } from '../../published/zone-reader.js';
 import { zoneFileLines } from '../../dns/zone-file.js';
 import { withDatabase } from '../database.js';
 import { UsageError, parseCommandArgs, type Command } from '../command.js';
@@ -21,12 +23,10 @@ export const dnsCommand: Command = {
     if (sub !== 'records' || !domain || extra.length) throw new UsageError('usage: keypost dns records <domain>');
     const zone = domain.trim().toLowerCase().replace(/\.$/, '');
     return withDatabase(ctx.env, async (handle, config) => {
-      const loaded = await loadZone(handle.db, zone, undefined, {
-        powBits: config.pow.defaultBits,
-        apiUrl: config.directory.publicUrl,
-      });
-      if (!loaded) throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
-      for await (const line of zoneFileLines(loaded.snapshot)) ctx.stdout.write(`${line}\n`);
+      const read = await readZone(handle.db, zone, undefined);
+      if (!read || read.kind !== 'full') throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
+      const { snapshot } = encodeZone(read, { powBits: config.pow.defaultBits, apiUrl: config.directory.publicUrl });
+      for await (const line of zoneFileLines(snapshot)) ctx.stdout.write(`${line}\n`);
       return 0;
     });
   },

@@ -1,0 +1,123 @@
+// What the read model holds: one entry per served zone (its `domains` row) and one per published
+// address (its `addresses` row joined with the key's summary). Kept flat, with numbers for times
+// and interned repeated strings, because a large zone holds 100,000 of them and every object is
+// work for each major GC.
+import type { ZoneDnsSettings } from '../db/database.js';
+import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
+
+/** A served zone: its policy, DNS settings and SOA serial. */
+export interface PublishedZone {
+  name: string;
+  /** SOA serial (RFC 1982 arithmetic, 32 bits). */
+  serial: number;
+  /** Zone stamp price; null = the server default (see price.ts). */
+  powBits: number | null;
+  /** Zone `ep`; null = none published. */
+  endpoint: string | null;
+  /** Where the gateway relays mail for the zone; never published. */
+  nextHop: string | null;
+  apiUrl: string | null;
+  dns: ZoneDnsSettings;
+}
+
+/** One published address as every reader sees it. */
+export interface PublishedAddress {
+  /** Canonical address (ASCII-lowercased). */
+  address: string;
+  localPart: string;
+  domain: string;
+  fingerprint: string;
+  userId: string;
+  /** The minimal key for this address: primary key, this user ID, valid subkeys (binary). */
+  minimalKey: Buffer;
+  /** Per-address overrides; null = the zone's (see price.ts). */
+  endpoint: string | null;
+  powBits: number | null;
+  nextHop: string | null;
+  /** The key's algorithm (openpgp.js name), size, creation and expiry (ms since the epoch). */
+  algorithm: string;
+  bits: number | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revoked: boolean;
+  /** DNS labels of the local part (RFC 7929 §3 hash, WKD z-base-32), computed once. */
+  openpgpkeyLabel: string;
+  wkdLabel: string;
+}
+
+/** The `domains` columns the model reads. */
+export interface ZoneRow {
+  name: string;
+  serial: string | number | bigint;
+  pow_bits: number | null;
+  endpoint: string | null;
+  next_hop: string | null;
+  api_url: string | null;
+  dns: ZoneDnsSettings | string;
+}
+
+/** The `addresses` + `keys` columns the model reads. */
+export interface AddressRow {
+  address: string;
+  local_part: string;
+  domain: string;
+  fingerprint: string;
+  user_id: string;
+  minimal_key: Buffer;
+  endpoint: string | null;
+  pow_bits: number | null;
+  next_hop: string | null;
+  status: string;
+  algorithm: string;
+  bits: number | null;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked: boolean;
+}
+
+/** Repeated strings (zone names, algorithm names) shared instead of one copy per row. */
+const interned = new Map<string, string>();
+function intern(text: string): string {
+  let shared = interned.get(text);
+  if (shared === undefined) interned.set(text, (shared = text));
+  return shared;
+}
+
+export function toPublishedZone(row: ZoneRow): PublishedZone {
+  const dns = typeof row.dns === 'string' ? (JSON.parse(row.dns) as ZoneDnsSettings) : row.dns;
+  return {
+    name: row.name,
+    serial: Number(BigInt(row.serial) % 4294967296n),
+    powBits: row.pow_bits,
+    endpoint: row.endpoint,
+    nextHop: row.next_hop,
+    apiUrl: row.api_url,
+    dns: { ...dns, nameservers: dns.nameservers ?? [] },
+  };
+}
+
+export function toPublishedAddress(row: AddressRow): PublishedAddress {
+  return {
+    address: row.address,
+    localPart: row.local_part,
+    domain: intern(row.domain),
+    fingerprint: row.fingerprint,
+    userId: row.user_id,
+    minimalKey: row.minimal_key,
+    endpoint: row.endpoint,
+    powBits: row.pow_bits,
+    nextHop: row.next_hop,
+    algorithm: intern(row.algorithm),
+    bits: row.bits,
+    createdAt: row.created_at.getTime(),
+    expiresAt: row.expires_at ? row.expires_at.getTime() : null,
+    revoked: row.revoked,
+    openpgpkeyLabel: openpgpkeyLabel(row.local_part),
+    wkdLabel: wkdHash(row.local_part),
+  };
+}
+
+/** True when two zone entries publish the same thing (a refresh that changed nothing). */
+export function sameZone(a: PublishedZone, b: PublishedZone): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

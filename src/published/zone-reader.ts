@@ -1,0 +1,133 @@
+// Reads one zone's published state from the database, in full or as the changes since the
+// PostgreSQL snapshot a previous read saw. The change log is the `dns_address_changes` table,
+// written by triggers in the same transaction as every change to a published address or to the
+// key behind it (see their migrations), so a publish costs a few rows however large the zone.
+// Each read runs in one REPEATABLE READ transaction: the zone row, the change list and the address
+// rows are one consistent view, and its pg_snapshot is where the next read starts.
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import { toPublishedAddress, toPublishedZone, type AddressRow, type PublishedAddress, type PublishedZone } from './entries.js';
+
+/** Change-log rows older than this are pruned; a zone not read for half of it is read in full. */
+export const CHANGE_RETENTION_SECONDS = 3600;
+const PAGE = 5000;
+
+export interface AddressChange {
+  address: string;
+  localPart: string;
+  /** The entry now served, or null when the address is no longer published in this zone. */
+  entry: PublishedAddress | null;
+}
+
+interface ReadBase {
+  zone: PublishedZone;
+  /** pg_snapshot text of the reading transaction: the next incremental read starts here. */
+  dbSnapshot: string;
+}
+
+export type ZoneRead =
+  | (ReadBase & { kind: 'full'; addresses: Map<string, PublishedAddress> })
+  | (ReadBase & { kind: 'changes'; changes: AddressChange[] });
+
+async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefined> {
+  const row = await tx
+    .selectFrom('domains')
+    .select(['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'dns'])
+    .where('name', '=', name)
+    .executeTakeFirst();
+  return row ? toPublishedZone(row) : undefined;
+}
+
+function selectAddresses(tx: Tx) {
+  return tx
+    .selectFrom('addresses as a')
+    .innerJoin('keys as k', 'k.fingerprint', 'a.fingerprint')
+    .select([
+      'a.address',
+      'a.local_part',
+      'a.domain',
+      'a.fingerprint',
+      'a.user_id',
+      'a.minimal_key',
+      'a.endpoint',
+      'a.pow_bits',
+      'a.next_hop',
+      'a.status',
+      'k.algorithm',
+      'k.bits',
+      'k.created_at',
+      'k.expires_at',
+      'k.revoked',
+    ]);
+}
+
+async function fullRead(tx: Tx, zone: string): Promise<Map<string, PublishedAddress>> {
+  const addresses = new Map<string, PublishedAddress>();
+  // Keyset pages keep the rows in flight (bytea as hex text) small next to the entries made of them.
+  for (let after = ''; ; ) {
+    const rows = (await selectAddresses(tx)
+      .where('a.domain', '=', zone)
+      .where('a.status', '=', 'published')
+      .where('a.address', '>', after)
+      .orderBy('a.address')
+      .limit(PAGE)
+      .execute()) as AddressRow[];
+    for (const row of rows) addresses.set(row.address, toPublishedAddress(row));
+    if (rows.length < PAGE) return addresses;
+    after = rows[rows.length - 1].address;
+  }
+}
+
+/** Addresses of `zone` changed by transactions the snapshot `since` could not see. */
+async function changedAddresses(tx: Tx, zone: string, since: string): Promise<string[]> {
+  const { rows } = await sql<{ address: string }>`
+    select distinct address from dns_address_changes
+    where domain = ${zone}
+      and xid >= pg_snapshot_xmin(${since}::pg_snapshot)
+      and not pg_visible_in_snapshot(xid, ${since}::pg_snapshot)`.execute(tx);
+  return rows.map((r) => r.address);
+}
+
+function localPartOf(address: string): string {
+  return address.slice(0, address.lastIndexOf('@'));
+}
+
+/**
+ * Reads `zone`: every published address when `since` is undefined, else only what changed since
+ * that pg_snapshot. Null when the zone is not served (removed, or never added).
+ */
+export async function readZone(db: Db, zone: string, since: string | undefined): Promise<ZoneRead | null> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (tx) => {
+      const served = await readZoneRow(tx, zone);
+      if (!served) return null;
+      const { rows } = await sql<{ snap: string }>`select pg_current_snapshot()::text as snap`.execute(tx);
+      const dbSnapshot = rows[0].snap;
+      if (since === undefined) return { kind: 'full', zone: served, dbSnapshot, addresses: await fullRead(tx, zone) };
+      const changed = await changedAddresses(tx, zone, since);
+      const found = changed.length ? ((await selectAddresses(tx).where('a.address', 'in', changed).execute()) as AddressRow[]) : [];
+      const byAddress = new Map(found.map((r) => [r.address, r]));
+      const changes = changed.map((address): AddressChange => {
+        const row = byAddress.get(address);
+        const published = row !== undefined && row.status === 'published' && row.domain === zone;
+        return { address, localPart: row?.local_part ?? localPartOf(address), entry: published ? toPublishedAddress(row) : null };
+      });
+      return { kind: 'changes', zone: served, dbSnapshot, changes };
+    });
+}
+
+/** The names of every served zone with its serial. */
+export async function servedZoneSerials(db: Db): Promise<Map<string, number>> {
+  const rows = await db.selectFrom('domains').select(['name', 'serial']).execute();
+  return new Map(rows.map((r) => [r.name, Number(BigInt(r.serial) % 4294967296n)]));
+}
+
+/** Deletes change-log rows no reader can still need (see CHANGE_RETENTION_SECONDS). */
+export async function pruneChangeLog(db: Db): Promise<number> {
+  const result = await sql`
+    delete from dns_address_changes
+    where changed_at < now() - make_interval(secs => ${CHANGE_RETENTION_SECONDS})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
