@@ -25,6 +25,9 @@ export interface AddressSource {
   minimalKey: Buffer;
   endpoint: string | null;
   powBits: number | null;
+  /** The local part's labels when already computed (the read model holds them): saves two hashes. */
+  openpgpkeyLabel?: string;
+  wkdLabel?: string;
 }
 
 export interface ZoneRecord {
@@ -110,12 +113,12 @@ export interface AddressOwners {
   pka: string;
 }
 
-export function addressOwners(localPart: string): AddressOwners {
-  const h = openpgpkeyLabel(localPart);
+export function addressOwners(localPart: string, labels: { openpgpkeyLabel?: string; wkdLabel?: string } = {}): AddressOwners {
+  const h = labels.openpgpkeyLabel ?? openpgpkeyLabel(localPart);
   return {
     openpgpkey: relativeKey([h, '_openpgpkey']),
     keypost: relativeKey([h, '_keypost']),
-    pka: relativeKey([wkdHash(localPart), '_pka']),
+    pka: relativeKey([labels.wkdLabel ?? wkdHash(localPart), '_pka']),
   };
 }
 
@@ -126,7 +129,7 @@ export function addressOwners(localPart: string): AddressOwners {
 export const MAX_OPENPGPKEY_RDATA = 65_535 - 1024;
 
 export function addressRecords(policy: ZonePolicy, address: AddressSource): ZoneRecord[] {
-  const owners = addressOwners(address.localPart);
+  const owners = addressOwners(address.localPart, address);
   const records: ZoneRecord[] = [
     { owner: owners.keypost, ttl: policy.ttl, rdata: rd.txt(addressPolicyText(policy, address)) },
     { owner: owners.pka, ttl: policy.ttl, rdata: rd.certIpgp(address.fingerprint) },

@@ -359,7 +359,7 @@ export function applyChanges(
   };
   let count = prev.addressCount;
   for (const change of changes) {
-    const owners = addressOwners(change.localPart);
+    const owners = addressOwners(change.localPart, change.row ?? {});
     const existed = exists(owners.keypost);
     // Every owner the address may have had is cleared first: the new row can publish fewer names
     // (a key over MAX_OPENPGPKEY_RDATA has no OPENPGPKEY), and what it does not replace must go.
@@ -410,6 +410,8 @@ export interface AddressPolicyRow {
   fingerprint: string;
   endpoint: string | null;
   powBits: number | null;
+  openpgpkeyLabel?: string;
+  wkdLabel?: string;
 }
 
 /**
@@ -423,7 +425,7 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
   const base = fold(prev.base, prev.older, prev.recent);
   const arena = new Arena();
   for (const row of rows) {
-    const owners = addressOwners(row.localPart);
+    const owners = addressOwners(row.localPart, row);
     if (!base.has(owners.keypost)) continue;
     const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
     base.set(owners.keypost, encodeNode([{ type: TYPE.TXT, ttl: policy.ttl, rdatas: [txt(text).wire] }], arena));
