@@ -23,13 +23,15 @@ function lookupCounter(metrics: Registry | undefined): Counter<'source'> | undef
 
 export class PublishedLookups {
   /**
-   * Armour of each entry, made on its first lookup: VKS, HKP and /v1/records all answer armour,
-   * and re-encoding per request was a measurable share of a lookup. Weak, so an entry the model
-   * replaces takes its armour with it.
+   * Armour of each entry, made when the model reads it: VKS, HKP and /v1/records all answer
+   * armour, and re-encoding per request was a measurable share of a lookup. Weak, so an entry the
+   * model replaces takes its armour with it. Only the directory pays for it (a DNS-only node never
+   * armours).
    */
   private readonly armoured = new WeakMap<PublishedAddress, string>();
   private readonly fromMemory: { inc(): void } | undefined;
   private readonly afterRead: { inc(): void } | undefined;
+  private readonly unwatch: () => void;
 
   constructor(
     readonly model: PublishedModel,
@@ -38,6 +40,15 @@ export class PublishedLookups {
     const counter = lookupCounter(metrics);
     this.fromMemory = counter?.labels('cache');
     this.afterRead = counter?.labels('database');
+    this.unwatch = model.watch((update) => {
+      if (!update.served) return;
+      if (update.changes === null) for (const entry of update.served.addresses.values()) this.armoredKey(entry);
+      else for (const change of update.changes) if (change.entry) this.armoredKey(change.entry);
+    });
+  }
+
+  close(): void {
+    this.unwatch();
   }
 
   /**

@@ -52,6 +52,7 @@ function vksDoc(summary: string) {
 export function servingRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
     const lookups = new PublishedLookups(services.published, services.metrics);
+    app.addHook('onClose', async () => lookups.close());
     const context: ServingContext = {
       db: services.database.db,
       lookups,
