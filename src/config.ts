@@ -136,6 +136,14 @@ const envSchema = z.object({
   KEYPOST_SMTP_AUTH_USERS: z.string().optional(),
   KEYPOST_SMTP_ALLOW_INSECURE_AUTH: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   KEYPOST_SMTP_EXEMPT_NETWORKS: list,
+  KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP: integer(20, 1, 100_000),
+  KEYPOST_SMTP_LINE_TIMEOUT: duration('30s'),
+  KEYPOST_SMTP_AUTH_MAX_FAILURES: integer(3, 1, 1000),
+  KEYPOST_SMTP_AUTH_MAX_FAILURES_PER_IP: integer(10, 1, 1_000_000),
+  KEYPOST_SMTP_AUTH_WINDOW: duration('15m'),
+  KEYPOST_SMTP_AUTH_CONCURRENCY: integer(2, 1, 256),
+  KEYPOST_SUBMISSION_MAX_BITS: integer(28, 0, 40),
+  KEYPOST_SUBMISSION_MINT_TIMEOUT: duration('10m'),
   KEYPOST_RELAY_DOMAINS: list,
   KEYPOST_RELAY_SMARTHOST: z.string().optional(),
   KEYPOST_RELAY_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
@@ -215,6 +223,14 @@ export interface GatewayConfig {
   /** Longest DATA line in octets including CRLF (RFC 5321 section 4.5.3.1.6); 0 = unlimited. */
   maxLineLength: number;
   maxConnections: number;
+  /** Concurrent connections from one IPv4 address or IPv6 /64 (exempt networks excepted). */
+  maxConnectionsPerIp: number;
+  /** Longest a command or message line may stay incomplete before the session is closed with 421. */
+  lineTimeoutMs: number;
+  /** AUTH failures allowed per connection, and per client address within `windowMs`. */
+  auth: { maxFailures: number; maxFailuresPerIp: number; windowMs: number; concurrency: number };
+  /** Submission mode: the highest stamp price minted for a remote recipient, and the time allowed. */
+  submission: { maxBits: number; mintTimeoutMs: number };
   /** Message bytes all sessions together may hold in memory before new DATA is deferred. */
   maxBufferedBytes: number;
   idleTimeoutMs: number;
@@ -312,6 +328,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxRecipients: e.KEYPOST_SMTP_MAX_RECIPIENTS,
       maxLineLength: e.KEYPOST_SMTP_MAX_LINE_LENGTH,
       maxConnections: e.KEYPOST_SMTP_MAX_CONNECTIONS,
+      maxConnectionsPerIp: e.KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP,
+      lineTimeoutMs: e.KEYPOST_SMTP_LINE_TIMEOUT,
+      auth: {
+        maxFailures: e.KEYPOST_SMTP_AUTH_MAX_FAILURES,
+        maxFailuresPerIp: e.KEYPOST_SMTP_AUTH_MAX_FAILURES_PER_IP,
+        windowMs: e.KEYPOST_SMTP_AUTH_WINDOW,
+        concurrency: e.KEYPOST_SMTP_AUTH_CONCURRENCY,
+      },
+      submission: { maxBits: e.KEYPOST_SUBMISSION_MAX_BITS, mintTimeoutMs: e.KEYPOST_SUBMISSION_MINT_TIMEOUT },
       maxBufferedBytes: e.KEYPOST_SMTP_MAX_BUFFERED,
       idleTimeoutMs: e.KEYPOST_SMTP_IDLE_TIMEOUT,
       sessionTimeoutMs: e.KEYPOST_SMTP_SESSION_TIMEOUT,

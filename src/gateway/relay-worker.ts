@@ -12,6 +12,7 @@ import { hostname as osHostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { Db } from '../db/database.js';
+import { POW_CODES, StampError } from '../pow/errors.js';
 import { mintStamp, type MintPool } from '../pow/mint.js';
 import type { FailedRecipient } from './dsn.js';
 import { verdictHeader } from './headers.js';
@@ -234,7 +235,18 @@ export class RelayWorker {
       return;
     }
 
-    const data = Buffer.concat([Buffer.from(await this.submissionHeaders(rows), 'latin1'), Buffer.from(message.traceHeaders, 'latin1'), message.body]);
+    const stamps = await this.submissionHeaders(rows);
+    if (typeof stamps !== 'string') {
+      this.record(
+        rows.map((row) =>
+          stamps.kind === 'failed'
+            ? { row, kind: 'failed' as const, message, failure: { recipient: row.recipient, status: '5.7.0', diagnostic: stamps.reason, smtpReply: false } }
+            : { row, kind: 'deferred' as const, error: stamps.reason },
+        ),
+      );
+      return;
+    }
+    const data = Buffer.concat([Buffer.from(stamps, 'latin1'), Buffer.from(message.traceHeaders, 'latin1'), message.body]);
     let result: DeliveryResult | undefined;
     let host = '';
     for (const target of targets) {
@@ -245,14 +257,31 @@ export class RelayWorker {
     this.record(classifyDelivery(rows, message, result!, { now: this.deps.now(), maxAgeMs: this.deps.gateway.relay.maxAgeMs, host }));
   }
 
-  /** Submission mode: a stamp minted at each remote recipient's price, kept for retries. */
-  private async submissionHeaders(rows: ClaimedRecipient[]): Promise<string> {
+  /**
+   * Submission mode: a stamp minted at each remote recipient's price, kept for retries. A price
+   * above KEYPOST_SUBMISSION_MAX_BITS fails for good (the recipient's price will not fall on its
+   * own, and minting it could take the relay days); a mint that runs past the time allowed is
+   * retried later. Rows with a price travel alone, so the verdict is that one recipient's.
+   */
+  private async submissionHeaders(rows: ClaimedRecipient[]): Promise<string | { kind: 'failed' | 'deferred'; reason: string }> {
+    const { maxBits, mintTimeoutMs } = this.deps.gateway.submission;
     let headers = '';
     for (const row of rows) {
       if (row.mintBits === null) continue;
+      if (row.mintBits > maxBits) {
+        return {
+          kind: 'failed',
+          reason: `the recipient's published stamp price is ${row.mintBits} bits; this gateway mints stamps of at most ${maxBits} bits (KEYPOST_SUBMISSION_MAX_BITS)`,
+        };
+      }
       let stamp = row.stamp;
       if (!stamp) {
-        stamp = (await mintStamp(row.recipient, row.mintBits, { pool: this.deps.mintPool, caseSensitive: true })).stamp;
+        try {
+          stamp = (await mintStamp(row.recipient, row.mintBits, { pool: this.deps.mintPool, caseSensitive: true, signal: AbortSignal.timeout(mintTimeoutMs) })).stamp;
+        } catch (err) {
+          if (!(err instanceof StampError) || err.code !== POW_CODES.mintAborted) throw err;
+          return { kind: 'deferred', reason: `minting a ${row.mintBits}-bit stamp did not finish within ${mintTimeoutMs} ms (KEYPOST_SUBMISSION_MINT_TIMEOUT)` };
+        }
         await saveMintedStamp(this.deps.db, row, stamp);
         row.stamp = stamp;
       }

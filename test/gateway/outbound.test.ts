@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import dns2 from 'dns2';
 import { hashPassword } from '../../src/gateway/auth-users.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
@@ -20,6 +19,7 @@ import {
   seedDomain,
   startDownstream,
   startGateway,
+  startTxtServer,
   swaks,
   type Downstream,
   type GatewayUnderTest,
@@ -27,21 +27,6 @@ import {
 
 const skip = requireTool('hashcash', 'swaks');
 const h = (local: string) => createHash('sha256').update(local.toLowerCase()).digest('hex').slice(0, 56);
-
-/** An authoritative stand-in for remote zones: TXT records by name, NXDOMAIN otherwise. */
-async function startTxtServer(records: Record<string, string>): Promise<{ port: number; close(): void }> {
-  const { Packet } = dns2;
-  const server = dns2.createUDPServer((request, send) => {
-    const response = Packet.createResponseFromRequest(request);
-    const [question] = request.questions;
-    const text = question && question.type === Packet.TYPE.TXT ? records[question.name.toLowerCase()] : undefined;
-    if (text) response.answers.push({ name: question.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 60, data: text } as (typeof response.answers)[number]);
-    else response.header.rcode = 3;
-    send(response);
-  });
-  await server.listen(0, '127.0.0.1');
-  return { port: server.address().port, close: () => server.close() };
-}
 
 /** A SOCKS5 proxy (RFC 1928, no auth) that sends every CONNECT to one local port and logs targets. */
 async function startSocksProxy(targetPort: number): Promise<{ port: number; targets: string[]; close(): Promise<void> }> {

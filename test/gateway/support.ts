@@ -4,10 +4,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import dns2 from 'dns2';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/connect.js';
@@ -84,6 +85,21 @@ export async function queueDrained(db: HasDb, timeoutMs = 20_000): Promise<void>
     if (Date.now() > deadline) throw new Error(`the queue still holds ${left.length} message(s) after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** An authoritative stand-in for remote zones: TXT records by name, NXDOMAIN otherwise. */
+export async function startTxtServer(records: Record<string, string>): Promise<{ port: number; close(): void }> {
+  const { Packet } = dns2;
+  const server = dns2.createUDPServer((request, send) => {
+    const response = Packet.createResponseFromRequest(request);
+    const [question] = request.questions;
+    const text = question && question.type === Packet.TYPE.TXT ? records[question.name.toLowerCase()] : undefined;
+    if (text) response.answers.push({ name: question.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 60, data: text } as (typeof response.answers)[number]);
+    else response.header.rcode = 3;
+    send(response);
+  });
+  await server.listen(0, '127.0.0.1');
+  return { port: server.address().port, close: () => server.close() };
 }
 
 export interface ReceivedMail {
@@ -295,6 +311,44 @@ export async function durableDatabase(): Promise<{ env: Record<string, string>; 
     async destroy() {
       await scratch?.drop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RawSmtp {
+  socket: Socket;
+  /** Everything the server has sent so far. */
+  text(): string;
+  /** Resolves with the transcript once it matches; rejects after `ms`. */
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+  /** Resolves once the server has closed the connection. */
+  closed: Promise<void>;
+}
+
+/**
+ * A hand-driven SMTP connection, for what no real client does on purpose (stalling mid-line,
+ * repeating AUTH on one connection). `localAddress` picks the loopback source (127.0.0.0/8), so
+ * a test can be several clients.
+ */
+export async function rawSmtp(address: string, localAddress?: string): Promise<RawSmtp> {
+  const [host, port] = address.split(/:(?=\d+$)/);
+  const socket = connect({ port: Number(port), host, localAddress });
+  let text = '';
+  socket.on('data', (d) => (text += d));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise((r) => socket.once('connect', r));
+  return {
+    socket,
+    text: () => text,
+    closed,
+    async waitFor(re, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      while (!re.test(text)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(text)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return text;
     },
   };
 }
