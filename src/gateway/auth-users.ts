@@ -17,10 +17,10 @@ function scrypt(password: string, salt: Buffer, options: ScryptOptions): Promise
 }
 
 /** The stored form of a password: `scrypt$N$r$p$salt$hash`, salt and hash in base64. */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, cost: { N: number; r: number; p: number } = DEFAULT_COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, DEFAULT_COST);
-  const { N, r, p } = DEFAULT_COST;
+  const key = await scrypt(password, salt, cost);
+  const { N, r, p } = cost;
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 

@@ -4,6 +4,7 @@ import type { Component, Services } from '../lifecycle.js';
 import { createMintPool, type MintPool } from '../pow/mint.js';
 import { createSpentStampPurger, type SpentStampPurger } from '../pow/purger.js';
 import { createAcceptor, type Acceptor } from './acceptor.js';
+import { AuthLimits } from './auth-limits.js';
 import { loadAuthUsers } from './auth-users.js';
 import { BufferBudget } from './data-reader.js';
 import { createKeypostResolver, type KeypostResolver } from './keypost-resolver.js';
@@ -76,6 +77,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         resolver,
         exemptNetworks,
         authUsers,
+        authLimits: new AuthLimits(gateway.auth),
         acceptor,
         budget,
         metrics,

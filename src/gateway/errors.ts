@@ -32,6 +32,12 @@ export const GATEWAY_CODES = {
   sessionTimeout: 'GW_SESSION_TIMEOUT',
   /** AUTH with an unknown user or wrong password. */
   authFailed: 'GW_AUTH_FAILED',
+  /** This connection used up its AUTH failures (KEYPOST_SMTP_AUTH_MAX_FAILURES); it is closed. */
+  authConnectionLimit: 'GW_AUTH_CONNECTION_LIMIT',
+  /** The client's address used up its AUTH failures for the window (KEYPOST_SMTP_AUTH_MAX_FAILURES_PER_IP). */
+  authAddressLimit: 'GW_AUTH_ADDRESS_LIMIT',
+  /** As many password hashes as allowed are running (KEYPOST_SMTP_AUTH_CONCURRENCY). */
+  authBusy: 'GW_AUTH_BUSY',
   /** The gateway is shutting down. */
   shuttingDown: 'GW_SHUTTING_DOWN',
   /** Queue operations on a message that is not (or no longer) queued. */

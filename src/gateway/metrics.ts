@@ -9,6 +9,8 @@ export interface GatewayMetrics {
   messages: Counter<'outcome'>;
   stampFailures: Counter<'reason'>;
   deliveries: Counter<'outcome'>;
+  /** Sessions and commands refused or closed by an abuse limit, by limit. */
+  limitRefusals: Counter<'limit'>;
 }
 
 /** `bufferedBytes` reports the message bytes SMTP sessions hold in memory right now. */
@@ -30,6 +32,12 @@ export function createGatewayMetrics(registry: Registry, db: Db, bufferedBytes: 
     name: 'keypost_gateway_deliveries_total',
     help: 'Recipient delivery attempts by outcome: delivered, deferred, bounced, expired, dropped',
     labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const limitRefusals = new Counter({
+    name: 'keypost_gateway_limit_refusals_total',
+    help: 'Connections and commands refused by an abuse limit: connections-per-ip, line-timeout, auth-connection-failures, auth-address-failures, auth-busy',
+    labelNames: ['limit'],
     registers: [registry],
   });
   new Gauge({
@@ -96,5 +104,5 @@ export function createGatewayMetrics(registry: Registry, db: Db, bufferedBytes: 
       this.set((await snapshot()).oldest);
     },
   });
-  return { connections, messages, stampFailures, deliveries };
+  return { connections, messages, stampFailures, deliveries, limitRefusals };
 }

@@ -14,6 +14,20 @@ export function plainAddress(address: string): string {
   return mapped ? mapped[1] : address;
 }
 
+/**
+ * The unit per-client limits count in: an IPv4 address, or the /64 of an IPv6 address, since one
+ * IPv6 client is routinely given a whole /64 (RFC 7421 section 1) and could change address at will.
+ */
+export function clientKey(raw: string): string {
+  const address = plainAddress(raw);
+  if (isIP(address) !== 6) return address;
+  const [head, tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 /** Parses `10.0.0.0/8, 192.0.2.7, 2001:db8::/32`; a bare address is a single host. */
 export function parseNetworks(specs: readonly string[]): NetworkList {
   const ranges: { spec: string; list: BlockList }[] = [];

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, GatewayConfig } from '../config.js';
 import { canonicalAddress } from '../protocol/address.js';
 import type { Acceptor } from './acceptor.js';
+import type { AuthAdmission, AuthLimits } from './auth-limits.js';
 import type { AuthUsers } from './auth-users.js';
 import { readMessage, type BufferBudget, type DataFailure } from './data-reader.js';
 import { GATEWAY_CODES, type GatewayCode } from './errors.js';
@@ -52,6 +53,8 @@ interface PlannedRecipient {
 interface SessionState {
   exemptNetwork?: string;
   recipients: Map<string, PlannedRecipient>;
+  /** AUTH attempts that failed on this connection. */
+  authFailures: number;
 }
 
 export type DataDecision = { kind: 'queued'; id: string } | Denial;
@@ -63,12 +66,19 @@ export interface PolicyDeps {
   resolver: KeypostResolver;
   exemptNetworks: NetworkList;
   authUsers: AuthUsers;
+  authLimits: AuthLimits;
   acceptor: Acceptor;
   budget: BufferBudget;
   metrics: GatewayMetrics;
   log: Logger;
   now(): Date;
 }
+
+const AUTH_REFUSALS: Record<Exclude<AuthAdmission, { ok: true }>['reason'], GatewayCode> = {
+  'connection-failures': GATEWAY_CODES.authConnectionLimit,
+  'address-failures': GATEWAY_CODES.authAddressLimit,
+  busy: GATEWAY_CODES.authBusy,
+};
 
 const DATA_FAILURE_CODES: Record<DataFailure, GatewayCode> = {
   'too-big': GATEWAY_CODES.messageTooBig,
@@ -86,6 +96,7 @@ export class SessionPolicy {
     this.sessions.set(session.id, {
       exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress),
       recipients: new Map(),
+      authFailures: 0,
     });
     return ACCEPT;
   }
@@ -94,9 +105,24 @@ export class SessionPolicy {
     this.sessions.delete(session.id);
   }
 
-  async auth(username: string, password: string): Promise<Verdict> {
-    const ok = await this.deps.authUsers.verify(username, password);
-    return ok ? ACCEPT : deny(GATEWAY_CODES.authFailed);
+  /** AUTH: the limits first (auth-limits.ts), so a refused attempt costs no hash. */
+  async auth(session: SessionFacts, username: string, password: string): Promise<Verdict> {
+    const state = this.state(session);
+    const admission = this.deps.authLimits.admit(session.remoteAddress, state.authFailures);
+    if (!admission.ok) {
+      this.deps.metrics.limitRefusals.inc({ limit: `auth-${admission.reason}` });
+      return deny(AUTH_REFUSALS[admission.reason]);
+    }
+    let ok: boolean;
+    try {
+      ok = await this.deps.authUsers.verify(username, password);
+    } finally {
+      admission.release();
+    }
+    if (ok) return ACCEPT;
+    state.authFailures++;
+    this.deps.authLimits.recordFailure(session.remoteAddress);
+    return deny(GATEWAY_CODES.authFailed);
   }
 
   /** A new mail transaction: forget the recipients of the last one. */
@@ -258,7 +284,7 @@ export class SessionPolicy {
   private state(session: SessionFacts): SessionState {
     let state = this.sessions.get(session.id);
     if (!state) {
-      state = { exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress), recipients: new Map() };
+      state = { exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress), recipients: new Map(), authFailures: 0 };
       this.sessions.set(session.id, state);
     }
     return state;

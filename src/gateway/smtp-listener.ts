@@ -109,7 +109,7 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
         callback(smtpReply(deny(GATEWAY_CODES.authFailed)));
         return;
       }
-      policy.auth(auth.username ?? '', auth.password ?? '').then(
+      policy.auth(facts(session), auth.username ?? '', auth.password ?? '').then(
         (verdict) => (isAccept(verdict) ? callback(null, { user: { username: auth.username } }) : callback(smtpReply(verdict))),
         (err) => {
           log.error({ err }, 'auth check failed');

@@ -117,6 +117,10 @@ export const ERROR_TABLE = {
   GW_QUEUE_FAILED: transient(503, reply(451, '4.3.0')),
   GW_SESSION_TIMEOUT: transient(408, reply(421, '4.4.2')),
   GW_AUTH_FAILED: refused(401, reply(535, '5.7.8')),
+  // RFC 4954 section 6: 454 4.7.0 is the temporary authentication failure; 421 closes the session.
+  GW_AUTH_CONNECTION_LIMIT: transient(429, reply(421, '4.7.0')),
+  GW_AUTH_ADDRESS_LIMIT: transient(429, reply(454, '4.7.0')),
+  GW_AUTH_BUSY: transient(503, reply(454, '4.7.0')),
   GW_SHUTTING_DOWN: transient(503, reply(421, '4.3.2')),
   GW_MESSAGE_NOT_FOUND: refused(404, reply(550, '5.0.0')),
   GW_CONFIG_INVALID: transient(500, reply(451, '4.3.5')),
