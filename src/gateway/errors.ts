@@ -30,6 +30,10 @@ export const GATEWAY_CODES = {
   queueFailed: 'GW_QUEUE_FAILED',
   /** The session ran longer than the total session timeout. */
   sessionTimeout: 'GW_SESSION_TIMEOUT',
+  /** A command or message line stayed incomplete past KEYPOST_SMTP_LINE_TIMEOUT. */
+  lineTimeout: 'GW_LINE_TIMEOUT',
+  /** The client's address holds KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP connections already. */
+  tooManyConnections: 'GW_TOO_MANY_CONNECTIONS',
   /** AUTH with an unknown user or wrong password. */
   authFailed: 'GW_AUTH_FAILED',
   /** This connection used up its AUTH failures (KEYPOST_SMTP_AUTH_MAX_FAILURES); it is closed. */

@@ -23,6 +23,8 @@ const TEXTS: Record<GatewayCode, (denial: Denial) => string> = {
   [GATEWAY_CODES.dnsLookupFailed]: (d) => `${quoted(d)}Temporary DNS lookup failure, try again later${detail(d)}`,
   [GATEWAY_CODES.queueFailed]: () => 'Queue write failed, message not accepted; try again later',
   [GATEWAY_CODES.sessionTimeout]: () => 'Session time limit exceeded, closing connection',
+  [GATEWAY_CODES.lineTimeout]: (d) => `Line not completed in time, closing connection${detail(d)}`,
+  [GATEWAY_CODES.tooManyConnections]: (d) => `Too many connections from your address, try again later${detail(d)}`,
   [GATEWAY_CODES.authFailed]: () => 'Authentication credentials invalid',
   [GATEWAY_CODES.authConnectionLimit]: () => 'Too many failed authentication attempts, closing connection',
   [GATEWAY_CODES.authAddressLimit]: () => 'Too many failed authentication attempts from your address, try again later',
@@ -50,6 +52,12 @@ export function smtpReply(denial: Denial): SmtpReplyError {
   // smtp-server's send() takes an array as a multi-line reply; Error#message is typed string only.
   (err as unknown as { message: string | string[] }).message = withCodes.length === 1 ? withCodes[0] : withCodes;
   return err;
+}
+
+/** A one-line reply as written on the wire (without CRLF), for replies sent outside a command. */
+export function replyLine(denial: Denial): string {
+  const spec = smtpStatusFor(denial.code);
+  return `${spec.code} ${spec.enhanced} ${TEXTS[denial.code](denial)}`;
 }
 
 /** The 250 that acknowledges a committed message; the queue id lets operators trace it. */

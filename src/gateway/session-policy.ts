@@ -22,7 +22,7 @@ import {
 } from './headers.js';
 import { DnsTemporaryError, type KeypostResolver } from './keypost-resolver.js';
 import { canonicalHop, domainOf } from './next-hop.js';
-import type { NetworkList } from './networks.js';
+import { clientKey, type NetworkList } from './networks.js';
 import { newQueueId, type NewRecipient } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
 import { checkStamps, maxStampFields, stampRequiredLine } from './stamp-check.js';
@@ -52,6 +52,8 @@ interface PlannedRecipient {
 
 interface SessionState {
   exemptNetwork?: string;
+  /** The client key this session counts against (networks.ts clientKey); unset when exempt. */
+  client?: string;
   recipients: Map<string, PlannedRecipient>;
   /** AUTH attempts that failed on this connection. */
   authFailures: number;
@@ -89,20 +91,39 @@ const DATA_FAILURE_CODES: Record<DataFailure, GatewayCode> = {
 
 export class SessionPolicy {
   private readonly sessions = new Map<string, SessionState>();
+  /** Sessions held per client key (counted in connect, given back in close). */
+  private readonly perClient = new Map<string, number>();
 
   constructor(private readonly deps: PolicyDeps) {}
 
+  /**
+   * A new connection. Each client address (IPv4, or IPv6 /64) may hold at most
+   * KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP sessions, so one client cannot take every slot of
+   * KEYPOST_SMTP_MAX_CONNECTIONS; exempt networks (the provider's own hosts) are not counted.
+   */
   connect(session: SessionFacts): Verdict {
-    this.sessions.set(session.id, {
-      exemptNetwork: this.deps.exemptNetworks.match(session.remoteAddress),
-      recipients: new Map(),
-      authFailures: 0,
-    });
+    const exemptNetwork = this.deps.exemptNetworks.match(session.remoteAddress);
+    let client: string | undefined;
+    if (!exemptNetwork) {
+      client = clientKey(session.remoteAddress);
+      const held = this.perClient.get(client) ?? 0;
+      if (held >= this.deps.gateway.maxConnectionsPerIp) {
+        this.deps.metrics.limitRefusals.inc({ limit: 'connections-per-ip' });
+        return deny(GATEWAY_CODES.tooManyConnections, { detail: `limit ${this.deps.gateway.maxConnectionsPerIp}` });
+      }
+      this.perClient.set(client, held + 1);
+    }
+    this.sessions.set(session.id, { exemptNetwork, client, recipients: new Map(), authFailures: 0 });
     return ACCEPT;
   }
 
   close(session: SessionFacts): void {
+    const state = this.sessions.get(session.id);
     this.sessions.delete(session.id);
+    if (state?.client === undefined) return;
+    const held = (this.perClient.get(state.client) ?? 1) - 1;
+    if (held > 0) this.perClient.set(state.client, held);
+    else this.perClient.delete(state.client);
   }
 
   /** AUTH: the limits first (auth-limits.ts), so a refused attempt costs no hash. */

@@ -2,13 +2,15 @@
 // library's; every handler asks the policy for a verdict, and this file is the one place per
 // command where a verdict becomes a reply (replies.ts holds the wording).
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { GatewayConfig, ListenAddress } from '../config.js';
 import { formatAddress } from '../lifecycle.js';
 import { GATEWAY_CODES } from './errors.js';
 import { plainAddress } from './networks.js';
-import { queuedReply, smtpReply } from './replies.js';
+import { queuedReply, replyLine, smtpReply } from './replies.js';
+import { SessionSockets } from './session-sockets.js';
 import type { SessionFacts, SessionPolicy } from './session-policy.js';
 import { deny, isAccept } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -48,9 +50,9 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
   // (unless insecure AUTH is explicitly allowed). smtp-server reads this per session.
   const beforeTls = options.authEnabled && !config.allowInsecureAuth ? [...disabled, 'AUTH'] : disabled;
   const sessionTimers = new Map<string, NodeJS.Timeout>();
-  let server: SMTPServer;
+  let sockets: SessionSockets;
 
-  server = new SMTPServer({
+  const server = new SMTPServer({
     name: config.hostname,
     banner: 'keypost',
     size: config.maxMessageBytes,
@@ -74,33 +76,35 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
     ...(tls ?? {}),
 
     onConnect(session, callback) {
+      const verdict = policy.connect(facts(session));
+      if (!isAccept(verdict)) {
+        callback(smtpReply(verdict));
+        return;
+      }
       metrics.connections.inc();
-      const timer = setTimeout(() => {
-        // RFC 5321 section 3.8: a server closing on its own sends 421 first.
-        const connection = [...(server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void }> }).connections].find(
-          (c) => c.id === session.id,
-        );
-        const reply = smtpReply(deny(GATEWAY_CODES.sessionTimeout));
-        connection?.send(reply.responseCode, reply.message);
-      }, config.sessionTimeoutMs);
+      sockets.claim(session.id, session.remoteAddress, session.remotePort);
+      // RFC 5321 section 3.8: a server closing on its own sends 421 first.
+      const timer = setTimeout(() => sockets.closeWith(session.id, replyLine(deny(GATEWAY_CODES.sessionTimeout))), config.sessionTimeoutMs);
       timer.unref();
       sessionTimers.set(session.id, timer);
       session.disabledCommands = session.secure ? disabled : beforeTls;
-      const verdict = policy.connect(facts(session));
-      callback(isAccept(verdict) ? null : smtpReply(verdict));
+      callback(null);
     },
 
-    onSecure(_socket, session, callback) {
+    onSecure(socket, session, callback) {
       session.disabledCommands = disabled;
+      // smtp-server pipes the TLS socket to its parser inside this callback; watch it after that.
       callback();
+      sockets.upgraded(session.id, socket as Socket);
     },
 
     onClose(session) {
-      // Connections refused before onConnect (maxClients) close without having been counted.
+      // Sessions refused before or at onConnect (maxClients, per-client limit) were never counted.
       if (!sessionTimers.has(session.id)) return;
       metrics.connections.dec();
       clearTimeout(sessionTimers.get(session.id));
       sessionTimers.delete(session.id);
+      sockets.release(session.id);
       policy.close(facts(session));
     },
 
@@ -157,6 +161,13 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
     },
   });
 
+  sockets = new SessionSockets(server.server, {
+    lineTimeoutMs: config.lineTimeoutMs,
+    onLineExpired(sessionId) {
+      metrics.limitRefusals.inc({ limit: 'line-timeout' });
+      sockets.closeWith(sessionId, replyLine(deny(GATEWAY_CODES.lineTimeout, { detail: `${config.lineTimeoutMs / 1000} s` })));
+    },
+  });
   server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
 
   return {

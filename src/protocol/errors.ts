@@ -116,6 +116,8 @@ export const ERROR_TABLE = {
   GW_DNS_LOOKUP_FAILED: transient(503, reply(451, '4.4.3')),
   GW_QUEUE_FAILED: transient(503, reply(451, '4.3.0')),
   GW_SESSION_TIMEOUT: transient(408, reply(421, '4.4.2')),
+  GW_LINE_TIMEOUT: transient(408, reply(421, '4.4.2')),
+  GW_TOO_MANY_CONNECTIONS: transient(429, reply(421, '4.7.0')),
   GW_AUTH_FAILED: refused(401, reply(535, '5.7.8')),
   // RFC 4954 section 6: 454 4.7.0 is the temporary authentication failure; 421 closes the session.
   GW_AUTH_CONNECTION_LIMIT: transient(429, reply(421, '4.7.0')),
