@@ -121,6 +121,10 @@ export interface MailQueueTable {
   client_helo: string | null;
   auth_user: string | null;
   received_at: Generated<Date>;
+  /** MAIL FROM carried BODY=8BITMIME (RFC 6152). */
+  body_8bitmime: Generated<boolean>;
+  /** MAIL FROM carried SMTPUTF8 (RFC 6531). */
+  smtputf8: Generated<boolean>;
 }
 
 /** A recipient of a queued message that is still to be delivered. */

@@ -51,6 +51,15 @@ export function classifyDelivery(rows: ClaimedRecipient[], message: QueuedMessag
     }
     return { row, kind: 'deferred', error: remote ? `${host}: ${response}` : response };
   };
+  if (!result.ok && result.unsupported) {
+    const { status, diagnostic } = result.unsupported;
+    return rows.map((row) => ({
+      row,
+      kind: 'failed' as const,
+      message,
+      failure: { recipient: row.recipient, status, diagnostic: `${diagnostic}; next hop ${host}`, smtpReply: false },
+    }));
+  }
   if (!result.ok) return rows.map((row) => outcome(row, result.code, result.response, !result.connectFailed));
   const accepted = new Set(result.accepted.map((a) => a.toLowerCase()));
   const refused = new Map(result.refused.map((r) => [r.recipient.toLowerCase(), r]));

@@ -16,6 +16,9 @@ export interface NewMessage {
   clientAddress?: string;
   clientHelo?: string;
   authUser?: string;
+  /** What MAIL FROM declared: BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531). */
+  eightBitMime?: boolean;
+  smtpUtf8?: boolean;
 }
 
 export interface NewRecipient {
@@ -33,6 +36,8 @@ export interface QueuedMessage {
   size: number;
   receivedAt: Date;
   clientAddress: string | null;
+  eightBitMime: boolean;
+  smtpUtf8: boolean;
 }
 
 export interface ClaimedRecipient {
@@ -74,6 +79,8 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
         client_address: m.clientAddress ?? null,
         client_helo: m.clientHelo ?? null,
         auth_user: m.authUser ?? null,
+        body_8bitmime: m.eightBitMime ?? false,
+        smtputf8: m.smtpUtf8 ?? false,
       })),
     )
     .execute();
@@ -115,6 +122,8 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     trace_headers: string;
     size: number;
     client_address: string | null;
+    body_8bitmime: boolean;
+    smtputf8: boolean;
     body: Buffer | null;
   }>`
     with due as (
@@ -131,7 +140,7 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     from due, mail_queue q
     where r.message_id = due.message_id and r.recipient = due.recipient and q.id = r.message_id
     returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, q.received_at,
-      q.kind, q.sender, q.trace_headers, q.size, q.client_address,
+      q.kind, q.sender, q.trace_headers, q.size, q.client_address, q.body_8bitmime, q.smtputf8,
       case when q.size <= ${inlineBytes} then q.body end as body`.execute(db);
   return result.rows.map((r) => {
     const receivedAt = new Date(r.received_at);
@@ -154,6 +163,8 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
         size: r.size,
         receivedAt,
         clientAddress: r.client_address,
+        eightBitMime: r.body_8bitmime,
+        smtpUtf8: r.smtputf8,
       };
     }
     return claimed;
@@ -165,7 +176,7 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
   if (ids.length === 0) return out;
   const rows = await db
     .selectFrom('mail_queue')
-    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address'])
+    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address', 'body_8bitmime', 'smtputf8'])
     .where('id', 'in', [...ids])
     .execute();
   for (const r of rows) {
@@ -178,6 +189,8 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
       size: r.size,
       receivedAt: new Date(r.received_at),
       clientAddress: r.client_address,
+      eightBitMime: r.body_8bitmime,
+      smtpUtf8: r.smtputf8,
     });
   }
   return out;

@@ -251,7 +251,8 @@ export class RelayWorker {
     let host = '';
     for (const target of targets) {
       host = target.host;
-      result = await this.pool.deliver(target, { from: message.sender, to: rows.map((r) => r.recipient) }, data);
+      const envelope = { from: message.sender, to: rows.map((r) => r.recipient), eightBitMime: message.eightBitMime, smtpUtf8: message.smtpUtf8 };
+      result = await this.pool.deliver(target, envelope, data);
       if (result.ok || !result.connectFailed) break;
     }
     this.record(classifyDelivery(rows, message, result!, { now: this.deps.now(), maxAgeMs: this.deps.gateway.relay.maxAgeMs, host }));

@@ -59,6 +59,16 @@ interface SessionState {
   authFailures: number;
 }
 
+/** The envelope at DATA: reverse-path, recipients, and what MAIL FROM declared about the content. */
+export interface DataEnvelope {
+  sender: string;
+  recipients: readonly string[];
+  /** BODY=8BITMIME (RFC 6152). */
+  eightBitMime: boolean;
+  /** SMTPUTF8 (RFC 6531). */
+  smtpUtf8: boolean;
+}
+
 export type DataDecision = { kind: 'queued'; id: string } | Denial;
 
 export interface PolicyDeps {
@@ -196,7 +206,7 @@ export class SessionPolicy {
     return { address, nextHop: this.deps.directory.outboundHop(address) };
   }
 
-  async data(session: SessionFacts, sender: string, rcptTo: readonly string[], stream: Readable): Promise<DataDecision> {
+  async data(session: SessionFacts, envelope: DataEnvelope, stream: Readable): Promise<DataDecision> {
     const { gateway, budget } = this.deps;
     const read = await readMessage(stream, {
       maxBytes: gateway.maxMessageBytes,
@@ -213,13 +223,14 @@ export class SessionPolicy {
       return deny(DATA_FAILURE_CODES[read.reason], { detail });
     }
     try {
-      return await this.accept(session, sender, rcptTo, read.message);
+      return await this.accept(session, envelope, read.message);
     } finally {
       read.release();
     }
   }
 
-  private async accept(session: SessionFacts, sender: string, rcptTo: readonly string[], raw: Buffer): Promise<DataDecision> {
+  private async accept(session: SessionFacts, envelope: DataEnvelope, raw: Buffer): Promise<DataDecision> {
+    const { sender, recipients: rcptTo } = envelope;
     const state = this.state(session);
     const now = this.deps.now();
     const planned = rcptTo.map((a) => state.recipients.get(a.toLowerCase())).filter((p): p is PlannedRecipient => !!p);
@@ -287,6 +298,8 @@ export class SessionPolicy {
         clientAddress: session.remoteAddress,
         clientHelo: session.helo,
         authUser: session.user,
+        eightBitMime: envelope.eightBitMime,
+        smtpUtf8: envelope.smtpUtf8,
       },
       recipients,
       stamps: toSpend,

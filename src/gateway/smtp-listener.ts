@@ -140,7 +140,8 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
     onData(stream, session, callback) {
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const recipients = session.envelope.rcptTo.map((r) => r.address);
-      policy.data(facts(session), sender, recipients, stream).then(
+      const declared = { eightBitMime: session.envelope.bodyType === '8bitmime', smtpUtf8: session.envelope.smtpUtf8 === true };
+      policy.data(facts(session), { sender, recipients, ...declared }, stream).then(
         (decision) => {
           if (decision.kind === 'queued') {
             metrics.messages.inc({ outcome: 'accepted' });

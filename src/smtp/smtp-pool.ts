@@ -5,6 +5,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
+import { headerSectionEnd } from './headers.js';
 import { socksConnect } from './socks5.js';
 
 export interface Target {
@@ -16,6 +17,9 @@ export interface Target {
 export interface Envelope {
   from: string;
   to: string[];
+  /** What the sender declared in MAIL FROM, to pass on (RFC 6152, RFC 6531). */
+  eightBitMime?: boolean;
+  smtpUtf8?: boolean;
 }
 
 export interface RecipientRefusal {
@@ -26,8 +30,11 @@ export interface RecipientRefusal {
 
 export type DeliveryResult =
   | { ok: true; accepted: string[]; refused: RecipientRefusal[]; response: string }
-  /** The whole transaction failed; `code` is the SMTP reply code when the server gave one. */
-  | { ok: false; code?: number; response: string; connectFailed: boolean };
+  /**
+   * The whole transaction failed; `code` is the SMTP reply code when the server gave one.
+   * `unsupported`: not sent at all, the hop lacks an extension the message needs (RFC 3463 status).
+   */
+  | { ok: false; code?: number; response: string; connectFailed: boolean; unsupported?: { status: string; diagnostic: string } };
 
 export interface PoolOptions {
   hostname: string;
@@ -68,8 +75,10 @@ export class SmtpPool {
       return { ok: false, response: describe(err as SmtpError), code: (err as SmtpError).responseCode, connectFailed: true };
     }
     try {
+      const unsupported = missingExtension(envelope, message, hopExtensions(conn.connection));
+      if (unsupported) return { ok: false, response: unsupported.diagnostic, connectFailed: false, unsupported };
       const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-        conn.connection.send({ from: envelope.from, to: envelope.to, size: message.length }, message, (err, result) =>
+        conn.connection.send({ from: envelope.from, to: envelope.to, size: message.length, use8BitMime: envelope.eightBitMime }, message, (err, result) =>
           err ? reject(err) : resolve(result!),
         ),
       );
@@ -217,4 +226,45 @@ function refusal(err: SmtpError): RecipientRefusal {
 
 function describe(err: SmtpError): string {
   return err.response ?? `${err.code ?? 'ERROR'}: ${err.message}`;
+}
+
+/**
+ * The extensions the hop announced in its EHLO reply. nodemailer keeps them in a field it does not
+ * document; reading it is pinned by the tests that relay to hops without 8BITMIME or SMTPUTF8
+ * (test/gateway/mime-flags.test.ts), and a nodemailer without it fails loudly here rather than
+ * sending mail a hop cannot take.
+ */
+export function hopExtensions(connection: SMTPConnection): Set<string> {
+  const announced = (connection as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
+  if (!Array.isArray(announced)) throw new Error('nodemailer no longer reports the EHLO extensions of a connection');
+  return new Set(announced.map((e) => String(e).toUpperCase()));
+}
+
+const hasEightBit = (bytes: Buffer) => bytes.some((b) => b >= 0x80);
+const nonAscii = (text: string) => /[^\x00-\x7f]/.test(text);
+
+/**
+ * Whether the message can go to a hop with these extensions; if not, why, with its RFC 3463
+ * status. keypost relays without changing the message (a conversion would break PGP/MIME and
+ * DKIM signatures), so what cannot go as it is is returned to the sender:
+ *   - RFC 6531 section 3.4: a message that needs SMTPUTF8 (a non-ASCII envelope address, or
+ *     8-bit octets in its header section, sent with SMTPUTF8) is not sent to a hop without it:
+ *     5.6.7 for an address, 5.6.9 for header fields (RFC 6531 section 3.7.4 / RFC 5248);
+ *   - RFC 6152 section 3: 8-bit content declared BODY=8BITMIME is not sent to a hop without
+ *     8BITMIME; the relay must convert or return it, and keypost returns it (5.6.3, conversion
+ *     required but not supported). A body declared 8BITMIME that is 7-bit goes as it is.
+ */
+export function missingExtension(envelope: Envelope, message: Buffer, extensions: Set<string>): { status: string; diagnostic: string } | undefined {
+  if (envelope.smtpUtf8 && !extensions.has('SMTPUTF8')) {
+    if (nonAscii(envelope.from) || envelope.to.some(nonAscii)) {
+      return { status: '5.6.7', diagnostic: 'the message has a non-ASCII envelope address and the next hop does not offer SMTPUTF8 (RFC 6531 section 3.4)' };
+    }
+    if (hasEightBit(message.subarray(0, headerSectionEnd(message)))) {
+      return { status: '5.6.9', diagnostic: 'the message has UTF-8 header fields and the next hop does not offer SMTPUTF8 (RFC 6531 section 3.4)' };
+    }
+  }
+  if (envelope.eightBitMime && !extensions.has('8BITMIME') && hasEightBit(message)) {
+    return { status: '5.6.3', diagnostic: 'the message has 8-bit content (BODY=8BITMIME) and the next hop does not offer 8BITMIME; keypost does not convert messages (RFC 6152 section 3)' };
+  }
+  return undefined;
 }

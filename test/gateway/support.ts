@@ -110,6 +110,9 @@ export interface ReceivedMail {
   at: number;
   /** Whether the client had upgraded the session with STARTTLS. */
   secure: boolean;
+  /** What MAIL FROM declared: BODY= (lowercased) and SMTPUTF8. */
+  bodyType?: string;
+  smtpUtf8: boolean;
 }
 
 export type DownstreamMode = 'accept' | 'defer' | 'refuse';
@@ -130,7 +133,7 @@ export interface Downstream {
  * A real SMTP server (smtp-server) on a loopback port that records what it accepts. `delayMs`
  * holds each 250 back, like a slow next hop.
  */
-export async function startDownstream(port = 0, options: { delayMs?: number } = {}): Promise<Downstream> {
+export async function startDownstream(port = 0, options: { delayMs?: number; without?: ('8BITMIME' | 'SMTPUTF8')[] } = {}): Promise<Downstream> {
   const mails: ReceivedMail[] = [];
   let waiters: { n: number; resolve(): void }[] = [];
   const state = { mode: 'accept' as DownstreamMode };
@@ -140,6 +143,8 @@ export async function startDownstream(port = 0, options: { delayMs?: number } = 
       disabledCommands: ['AUTH'],
       disableReverseLookup: true,
       logger: false,
+      hide8BITMIME: options.without?.includes('8BITMIME'),
+      hideSMTPUTF8: options.without?.includes('SMTPUTF8'),
       onRcptTo(_address, _session, callback) {
         if (state.mode === 'refuse') return callback(Object.assign(new Error('5.1.1 mailbox does not exist'), { responseCode: 550 }));
         if (state.mode === 'defer') return callback(Object.assign(new Error('4.2.0 try again later'), { responseCode: 451 }));
@@ -156,6 +161,8 @@ export async function startDownstream(port = 0, options: { delayMs?: number } = 
               raw: Buffer.concat(chunks),
               at: Date.now(),
               secure: session.secure,
+              bodyType: session.envelope.bodyType,
+              smtpUtf8: session.envelope.smtpUtf8 === true,
             });
             waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
             callback();
@@ -206,7 +213,7 @@ export interface ToolResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], input?: string): Promise<ToolResult> {
+export function run(cmd: string, args: string[], input?: string | Buffer): Promise<ToolResult> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
