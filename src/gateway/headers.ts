@@ -2,6 +2,9 @@
 // trace/verdict fields the gateway puts in front of it. The message itself is never re-encoded,
 // so the body the next hop receives is byte for byte the one the sender sent.
 import { stampFromHeaderValue } from '../pow/stamp.js';
+import { headerSectionEnd } from '../smtp/header-section.js';
+
+export { headerSectionEnd };
 
 /** The header field that records the stamp verdict for the next hop. */
 export const VERDICT_HEADER = 'X-Keypost-Stamp';
@@ -16,20 +19,6 @@ export interface HeaderField {
   /** Byte offsets of the whole field (name through the CRLF ending its last line). */
   start: number;
   end: number;
-}
-
-/**
- * Offset where the body begins: just after the empty line ending the header section (RFC 5322
- * section 2.1), or the message length when there is no body.
- */
-export function headerSectionEnd(message: Buffer): number {
-  if (message.length >= 2 && message[0] === 0x0d && message[1] === 0x0a) return 2;
-  if (message.length >= 1 && message[0] === 0x0a) return 1;
-  const crlf = message.indexOf('\r\n\r\n');
-  const lf = message.indexOf('\n\n');
-  if (crlf < 0 && lf < 0) return message.length;
-  if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
-  return crlf + 4;
 }
 
 /** The fields of the header section (latin1 keeps byte offsets and 8-bit octets intact). */

@@ -5,7 +5,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
-import { headerSectionEnd } from './headers.js';
+import { headerSectionEnd } from './header-section.js';
 import { socksConnect } from './socks5.js';
 
 export interface Target {
