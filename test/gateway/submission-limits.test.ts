@@ -1,5 +1,5 @@
 // Issue 15 item 12: submission mode mints the stamp a remote recipient's records ask for, and a
-// record can ask for up to 99 bits. Prices above KEYPOST_SUBMISSION_MAX_BITS fail that recipient
+// record can ask for up to 40 bits (the kp1 ceiling). Prices above KEYPOST_SUBMISSION_MAX_BITS fail that recipient
 // with a DSN naming the price and the cap; a mint that runs too long is retried later.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,7 @@ describe('submission minting limits', { skip }, () => {
     remote = await startDownstream();
     smarthost = await startDownstream();
     dns = await startTxtServer({
-      [`${h('greedy')}._keypost.remote.test`]: `v=kp1; fpr=${FPR}; pow=99`,
+      [`${h('greedy')}._keypost.remote.test`]: `v=kp1; fpr=${FPR}; pow=40`,
       [`${h('dear')}._keypost.remote.test`]: `v=kp1; fpr=${FPR}; pow=27`,
       [`${h('carl')}._keypost.remote.test`]: `v=kp1; fpr=${FPR}`,
       '_keypost.remote.test': `v=kp1; ep=smtp://127.0.0.1:${remote.port}; pow=8`,
@@ -75,7 +75,7 @@ describe('submission minting limits', { skip }, () => {
     assert.equal(dsn.from, '');
     const text = dsn.raw.toString('latin1');
     assert.match(text, /Final-Recipient: rfc822; greedy@remote\.test\r\nAction: failed\r\nStatus: 5\.7\.0\r\n/);
-    assert.match(text, /published stamp price is 99 bits; this gateway mints stamps of at most 28 bits \(KEYPOST_SUBMISSION_MAX_BITS\)/);
+    assert.match(text, /published stamp price is 40 bits; this gateway mints stamps of at most 28 bits \(KEYPOST_SUBMISSION_MAX_BITS\)/);
     assert.doesNotMatch(text, /Final-Recipient: rfc822; carl@/);
   });
 
