@@ -24,6 +24,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { bumpZoneSerial } from '../src/db/change-feed.js';
 import { openpgpkeyLabel } from '../src/protocol/address-hashes.js';
 import { createScratchPostgres } from '../test/support/database.js';
+import { nsdServerConfig } from '../test/support/nsd.js';
 import { freePort } from '../test/support/ports.js';
 
 const run = promisify(execFile);
@@ -158,24 +159,7 @@ async function startNsd(dir: string, zoneText: string): Promise<{ child: ChildPr
   writeFileSync(path.join(dir, `${ZONE}.zone`), zoneText);
   writeFileSync(
     path.join(dir, 'nsd.conf'),
-    `server:
-  ip-address: 127.0.0.1
-  port: ${port}
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  xfrdfile: "${dir}/xfrd.state"
-  xfrdir: "${dir}"
-  pidfile: "${dir}/nsd.pid"
-  logfile: "${dir}/nsd.log"
-  rrl-ratelimit: 0
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
+    `${nsdServerConfig(dir, port, { logfile: path.join(dir, 'nsd.log'), verbosity: 0 })}zone:
   name: ${ZONE}
   zonefile: ${ZONE}.zone
 `,

@@ -6,6 +6,9 @@ import { CLASS, FLAG, HEADER_LENGTH, TYPE, encodeName, nameKey, readName, readU1
 /** RFC 6891 §6.2.5 and DNS Flag Day 2020: 1232 octets avoids IP fragmentation on most paths. */
 export const EDNS_PAYLOAD = 1232;
 
+/** The DO bit of the OPT record's flags (RFC 3225 §3): "send me DNSSEC records". */
+const EDNS_FLAG_DO = 0x8000;
+
 export interface ResourceRecord {
   /** Owner as a lowercased wire key (see src/protocol/dns-wire.ts). */
   owner: string;
@@ -20,25 +23,37 @@ export interface DnsResponse {
   rcode: number;
   truncated: boolean;
   authoritative: boolean;
+  /**
+   * AD: the resolver validated every RRset of the answer and authority sections (RFC 4035 §3.2.3),
+   * including the proof that a name or type does not exist. Only as trustworthy as that resolver
+   * and the path to it (RFC 4035 §4.9.3).
+   */
+  authenticated: boolean;
   /** Records of the answer section that answer the question, CNAME chain followed. */
   answers: ResourceRecord[];
 }
 
-/** A query with RD set (a recursive resolver needs it; an authoritative server ignores it) and EDNS0. */
+/**
+ * A query with RD set (a recursive resolver needs it; an authoritative server ignores it) and EDNS0.
+ * It asks a validating resolver to say whether it validated the answer: AD in the query (RFC 6840
+ * §5.7) and DO in OPT (RFC 3225 §3), since a resolver older than RFC 6840 sets AD only for DO.
+ * CD stays clear: the resolver must validate, not hand over what it could not.
+ */
 export function buildQuery(id: number, name: string, type: number): Buffer {
   const header = Buffer.alloc(HEADER_LENGTH);
   header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(FLAG.RD, 2);
+  header.writeUInt16BE(FLAG.RD | FLAG.AD, 2);
   header.writeUInt16BE(1, 4); // QDCOUNT
   header.writeUInt16BE(1, 10); // ARCOUNT: the OPT record
   const question = Buffer.alloc(4);
   question.writeUInt16BE(type, 0);
   question.writeUInt16BE(CLASS.IN, 2);
   // RFC 6891 §6.1.2: OPT owner is the root, CLASS carries the payload size, TTL the extended
-  // RCODE, version 0 and flags (all zero), no options.
+  // RCODE, version 0 and flags (DO only), no options.
   const opt = Buffer.alloc(11);
   opt.writeUInt16BE(TYPE.OPT, 1);
   opt.writeUInt16BE(EDNS_PAYLOAD, 3);
+  opt.writeUInt16BE(EDNS_FLAG_DO, 7);
   return Buffer.concat([header, encodeName(name), question, opt]);
 }
 
@@ -100,6 +115,7 @@ export function parseResponse(bytes: Uint8Array, id: number, name: string, type:
     rcode: (flags & 0xf) | 0,
     truncated: (flags & FLAG.TC) !== 0,
     authoritative: (flags & FLAG.AA) !== 0,
+    authenticated: (flags & FLAG.AD) !== 0,
     answers: records.filter((r) => r.owner === owner && r.type === type).map(({ next: _next, ...r }) => r),
   };
 }

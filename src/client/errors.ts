@@ -5,6 +5,8 @@ export const CLIENT_CODES = {
   addressInvalid: 'CLIENT_ADDRESS_INVALID',
   /** No DNS server gave a usable answer (timeout, SERVFAIL, REFUSED). */
   dnsFailed: 'CLIENT_DNS_FAILED',
+  /** `--require-dnssec`: the resolver did not authenticate (AD) every answer of the lookup. */
+  dnssecInsecure: 'CLIENT_DNSSEC_INSECURE',
   /** Neither a `_keypost` TXT record nor an OPENPGPKEY record exists for the address. */
   notPublished: 'CLIENT_NOT_PUBLISHED',
   /** A check of the published key failed; the key is not used for encryption. */

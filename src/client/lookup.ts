@@ -7,6 +7,7 @@ import { CLIENT_CODES } from './errors.js';
 import { parseAddress } from '../protocol/address.js';
 import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
 import { checkDirectory } from './directory-check.js';
+import { dnssecVerdict, type DnssecStatus } from './dnssec.js';
 import { fetchPublishedRecords, kp1Of, type PublishedRecords } from './published-records.js';
 import { createStubResolver, type DnsServer, type StubResolver } from './stub-resolver.js';
 
@@ -24,6 +25,10 @@ export interface LookupOptions {
 export interface LookupResult {
   /** Canonical address (local part and domain lowercased). */
   address: string;
+  /** "secure" when the resolver authenticated (AD) every DNS answer used, else "insecure". */
+  dnssec: DnssecStatus;
+  /** `<name> <TYPE>` of each answer the resolver did not authenticate. */
+  unauthenticatedAnswers: string[];
   /** Anything published for the address itself (its `_keypost` TXT or an OPENPGPKEY record). */
   published: boolean;
   /** Why the address cannot be used at all, when nothing is published. */
@@ -86,6 +91,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   const api = zone?.api ?? null;
   const base = {
     address,
+    ...dnssecVerdict(records.answers),
     keypostDomain: records.zonePolicy !== undefined,
     endpoint,
     price,

@@ -9,7 +9,8 @@
 import { dnsNamesFor, type AddressDnsNames } from '../protocol/address-hashes.js';
 import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
-import { parseCert, txtText } from './dns-message.js';
+import { parseCert, txtText, type DnsResponse } from './dns-message.js';
+import type { AnswerSeen } from './dnssec.js';
 import type { StubResolver } from './stub-resolver.js';
 
 /** A `_keypost` TXT name's kp1 record, or why the kp1 record there is unreadable. */
@@ -23,6 +24,8 @@ export interface PublishedRecords {
   keys: Uint8Array[];
   /** Fingerprints of the IPGP CERT records at the PKA name (uppercase hex). */
   pkaFingerprints: string[];
+  /** Every question asked, with whether the resolver authenticated its answer (AD). */
+  answers: AnswerSeen[];
 }
 
 /** The readable kp1 record of a lookup, if there is one. */
@@ -30,8 +33,7 @@ export function kp1Of(txt: KeypostTxt | undefined): Kp1Record | undefined {
   return txt && 'record' in txt ? txt.record : undefined;
 }
 
-async function keypostTxt(resolver: StubResolver, name: string): Promise<KeypostTxt | undefined> {
-  const response = await resolver.query(name, TYPE.TXT);
+function keypostTxt(name: string, response: DnsResponse): KeypostTxt | undefined {
   for (const answer of response.answers) {
     const text = txtText(answer.data);
     const parsed = text === null ? undefined : parseKp1(text);
@@ -44,12 +46,14 @@ async function keypostTxt(resolver: StubResolver, name: string): Promise<Keypost
 /** Looks up every record of `local@domain` (canonical parts, as the directory publishes them). */
 export async function fetchPublishedRecords(resolver: StubResolver, localPart: string, domain: string): Promise<PublishedRecords> {
   const names = { ...dnsNamesFor(localPart, domain), zonePolicy: `_keypost.${domain}` };
-  const [zonePolicy, address, keys, pka] = await Promise.all([
-    keypostTxt(resolver, names.zonePolicy),
-    keypostTxt(resolver, names.keypost),
-    resolver.query(names.openpgpkey, TYPE.OPENPGPKEY),
-    resolver.query(names.pka, TYPE.CERT),
-  ]);
+  const questions: [string, keyof typeof TYPE][] = [
+    [names.zonePolicy, 'TXT'],
+    [names.keypost, 'TXT'],
+    [names.openpgpkey, 'OPENPGPKEY'],
+    [names.pka, 'CERT'],
+  ];
+  const responses = await Promise.all(questions.map(([name, type]) => resolver.query(name, TYPE[type])));
+  const [zonePolicy, address, keys, pka] = responses;
   const pkaFingerprints: string[] = [];
   for (const record of pka.answers) {
     const cert = parseCert(record.data);
@@ -57,9 +61,10 @@ export async function fetchPublishedRecords(resolver: StubResolver, localPart: s
   }
   return {
     names,
-    zonePolicy,
-    address,
+    zonePolicy: keypostTxt(names.zonePolicy, zonePolicy),
+    address: keypostTxt(names.keypost, address),
     keys: keys.answers.map((r) => new Uint8Array(r.data)),
     pkaFingerprints,
+    answers: questions.map(([name, type], i) => ({ name, type, authenticated: responses[i].authenticated })),
   };
 }

@@ -15,6 +15,7 @@ import { parseHop } from '../smtp/hop.js';
 import { SmtpPool } from '../smtp/smtp-pool.js';
 import { mintStamp } from '../pow/mint.js';
 import { REQUIRED_CHECKS } from './checks.js';
+import { insecureReason, type DnssecStatus } from './dnssec.js';
 import { CLIENT_CODES, type ClientCode } from './errors.js';
 import { lookupAddress, type LookupResult } from './lookup.js';
 import { completeHeaders, formatMessage, parseMessage, prependFields, type MailMessage } from './message.js';
@@ -31,6 +32,8 @@ export interface RecipientOutcome {
   price: number | null;
   fingerprint: string | null;
   verified: boolean;
+  /** The DNSSEC status of the recipient's lookup (null when the lookup itself failed). */
+  dnssec: DnssecStatus | null;
   encrypted: boolean;
   stamp: string | null;
   /** Where it failed, with a stable code; absent when delivered. */
@@ -46,6 +49,8 @@ export interface SendOptions {
   /** The message as the user wrote it (headers and body, or just a body). */
   message: Buffer;
   encrypt?: boolean;
+  /** Refuse a recipient whose DNS answers the resolver did not authenticate (AD). */
+  requireDnssec?: boolean;
   dns?: DnsServer;
   /** Price for a keypost domain that publishes none (the local default). */
   defaultBits: number;
@@ -94,6 +99,7 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
     price: null,
     fingerprint: null,
     verified: false,
+    dnssec: null,
     encrypted: false,
     stamp: null,
     detail: '',
@@ -110,7 +116,13 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
     price: lookup.price ?? options.defaultBits,
     fingerprint: lookup.fingerprint,
     verified: lookup.verified,
+    dnssec: lookup.dnssec,
   });
+  // Checked first: an unauthenticated "nothing published" or endpoint is no more trustworthy than
+  // an unauthenticated key.
+  if (options.requireDnssec && lookup.dnssec !== 'secure') {
+    return refuse(outcome, 'lookup', CLIENT_CODES.dnssecInsecure, insecureReason(address, lookup));
+  }
   if (!lookup.published) return refuse(outcome, 'lookup', CLIENT_CODES.notPublished, lookup.problem ?? 'nothing is published');
   if (options.encrypt && !lookup.verified) {
     const failed = lookup.checks.filter((c) => c.status === 'fail' || (REQUIRED_CHECKS.includes(c.name) && c.status !== 'pass'));

@@ -185,7 +185,7 @@ describe('keypost send (CLI)', { timeout: 120_000 }, () => {
       'Subject: from the CLI\n\nhello\n',
     );
     assert.equal(mixed.code, 1, mixed.stderr);
-    assert.match(mixed.stdout, new RegExp(`^delivered  alice@send\\.example   smtp://${site.gateway.replace(/\./g, '\\.')}  \\(${PRICE} bits, not encrypted\\)  250 `, 'm'));
+    assert.match(mixed.stdout, new RegExp(`^delivered  alice@send\\.example   smtp://${site.gateway.replace(/\./g, '\\.')}  \\(${PRICE} bits, not encrypted, DNSSEC insecure\\)  250 `, 'm'));
     assert.match(mixed.stdout, /^failed     nobody@send\.example  lookup: send\.example is a keypost domain, but nothing is published for nobody@send\.example \(CLIENT_NOT_PUBLISHED\)$/m);
 
     const ok = await runKeypost(['send', '--from', 'dave@sender.example', '--to', 'alice@send.example', '--dns', site.dnsAddress, '--encrypt', '--json'], {}, 'hello\n');

@@ -12,6 +12,7 @@ import { requireTool } from '../support/tools.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { makeKey, publish } from './support/fixtures.js';
 import { dig, startDns, tool, waitFor, type DnsServer } from './support/server.js';
+import { nsdServerConfig } from '../support/nsd.js';
 import { freePort } from '../support/ports.js';
 
 const skip = requireTool('nsd', 'dig', 'ldns-verify-zone');
@@ -44,24 +45,7 @@ before(async () => {
   keypost = await startDns(db);
   writeFileSync(
     path.join(dir, 'nsd.conf'),
-    `server:
-  ip-address: 127.0.0.1
-  port: ${nsdPort}
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  xfrdfile: "${dir}/xfrd.state"
-  xfrdir: "${dir}"
-  pidfile: "${dir}/nsd.pid"
-  logfile: "${dir}/nsd.log"
-  rrl-ratelimit: 0
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
+    `${nsdServerConfig(dir, nsdPort, { logfile: path.join(dir, 'nsd.log'), verbosity: 2 })}key:
   name: ${KEY_NAME}
   algorithm: hmac-sha256
   secret: "${secret}"

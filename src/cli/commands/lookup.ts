@@ -2,11 +2,12 @@
 import { KeypostError } from '../../errors.js';
 import { CLIENT_CODES } from '../../client/errors.js';
 import { REQUIRED_CHECKS } from '../../client/checks.js';
+import { insecureReason } from '../../client/dnssec.js';
 import { lookupAddress, type LookupResult } from '../../client/lookup.js';
 import { parseServer, type DnsServer } from '../../client/stub-resolver.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
 
-const USAGE = `Usage: keypost lookup <address> [--dns host:port] [--json]
+const USAGE = `Usage: keypost lookup <address> [--dns host:port] [--require-dnssec] [--json]
 
 Finds the address's key, delivery endpoint and stamp price in DNS (its _keypost TXT record, its
 OPENPGPKEY record, the zone policy at _keypost.<domain> and its PKA CERT record) and checks that
@@ -16,15 +17,22 @@ OPENPGPKEY record, the zone policy at _keypost.<domain> and its PKA CERT record)
   key-valid    the key is neither expired nor revoked
   directory    the directory API named by the zone policy (api=) names the same key
 
+The DNSSEC status is "secure" when the resolver set AD (it validated the answer) on every answer
+used, else "insecure". keypost does not validate signatures itself: ask a validating resolver you
+trust, on this host or over a path you trust, as GnuPG does.
+
   --dns host:port   ask this DNS server (default: the nameservers of /etc/resolv.conf)
+  --require-dnssec  fail (exit 5) unless the DNSSEC status is secure
   --json            print the result as JSON
 
 Exit status: 0 verified; 1 a check failed; 2 usage error; 3 nothing is published for the
-address; 4 the DNS lookup itself failed.`;
+address; 4 the DNS lookup itself failed; 5 --require-dnssec and the answers are insecure.`;
 
 export const EXIT_NOT_VERIFIED = 1;
 export const EXIT_NOT_PUBLISHED = 3;
 export const EXIT_LOOKUP_FAILED = 4;
+/** `--require-dnssec` (lookup and send): some answer was not DNSSEC-authenticated. */
+export const EXIT_DNSSEC_INSECURE = 5;
 
 /** `--dns host:port` as a usage error when malformed. */
 export function dnsOption(value: string | undefined): DnsServer | undefined {
@@ -48,6 +56,7 @@ function printResult(ctx: CommandContext, result: LookupResult): void {
     ['price', result.price === null ? '- (none published)' : `${result.price} bits`],
     ['directory', result.api ?? '-'],
     ['expires', result.key ? (result.expires ? result.expires.toISOString() : 'never') : '-'],
+    ['dnssec', result.dnssec === 'secure' ? 'secure' : `insecure (no AD on ${result.unauthenticatedAnswers.join(', ')})`],
   ];
   for (const [label, value] of rows) out.write(`${label.padEnd(12)} ${value}\n`);
   out.write('checks:\n');
@@ -61,7 +70,11 @@ export const lookupCommand: Command = {
   summary: "find an address's key, endpoint and stamp price in DNS and verify them",
   usage: USAGE,
   async run(argv, ctx) {
-    const { values, positionals } = parseCommandArgs(argv, { dns: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, {
+      dns: { type: 'string' },
+      'require-dnssec': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('lookup takes one address, e.g. keypost lookup alice@example.org');
     const dns = dnsOption(values.dns);
     let result: LookupResult;
@@ -75,13 +88,22 @@ export const lookupCommand: Command = {
       }
       throw err;
     }
+    // An unauthenticated "nothing published" is refused too: stripping records is as easy for an
+    // attacker on the path as forging them.
+    const refuseInsecure = () => {
+      ctx.stderr.write(`keypost: ${insecureReason(result.address, result)} (${CLIENT_CODES.dnssecInsecure})\n`);
+      return EXIT_DNSSEC_INSECURE;
+    };
+    const insecure = values['require-dnssec'] === true && result.dnssec !== 'secure';
     if (!result.published) {
       if (values.json) writeJson(ctx.stdout, lookupJson(result));
+      if (insecure) return refuseInsecure();
       ctx.stderr.write(`keypost: ${result.problem} (CLIENT_NOT_PUBLISHED)\n`);
       return EXIT_NOT_PUBLISHED;
     }
     if (values.json) writeJson(ctx.stdout, lookupJson(result));
     else printResult(ctx, result);
+    if (insecure) return refuseInsecure();
     if (!result.verified) {
       const failed = result.checks.filter((c) => c.status === 'fail' || (REQUIRED_CHECKS.includes(c.name) && c.status !== 'pass'));
       ctx.stderr.write(`keypost: ${result.address} is not verified: ${failed.map((c) => c.name).join(', ')} (CLIENT_KEY_UNVERIFIED)\n`);

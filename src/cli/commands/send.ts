@@ -5,10 +5,10 @@ import { KeypostError } from '../../errors.js';
 import { CLIENT_CODES } from '../../client/errors.js';
 import { sendMessage, type RecipientOutcome, type SendReport } from '../../client/send.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
-import { dnsOption } from './lookup.js';
+import { EXIT_DNSSEC_INSECURE, dnsOption } from './lookup.js';
 
 const USAGE = `Usage: keypost send --from <address> --to <address> [--to <address> ...]
-                    [--dns host:port] [--encrypt] [--json] [file.eml | -]
+                    [--dns host:port] [--require-dnssec] [--encrypt] [--json] [file.eml | -]
 
 Sends a message (a file, or standard input when the file is "-" or left out) to each recipient:
 looks the recipient up in DNS (as keypost lookup does), mints a hashcash stamp for it at its
@@ -19,13 +19,16 @@ input without headers is sent as a plain-text body.
   --from ADDRESS    envelope sender (and From header when the message has none)
   --to ADDRESS      a recipient (repeat for more)
   --dns host:port   ask this DNS server (default: the nameservers of /etc/resolv.conf)
+  --require-dnssec  send only to recipients whose DNSSEC status is secure: the resolver set AD on
+                    every answer of their lookup (see keypost lookup --help)
   --encrypt         encrypt the message to every recipient's verified key as PGP/MIME (RFC 3156);
                     a recipient whose key fails verification is not sent to
   --json            print the outcome per recipient as JSON
 
 A domain that publishes no price is paid KEYPOST_POW_DEFAULT_BITS. The EHLO name is
 KEYPOST_SMTP_HOSTNAME; .onion endpoints are reached through KEYPOST_SOCKS_PROXY.
-Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error.`;
+Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error; 5 at least one
+recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE).`;
 
 async function readInput(path: string | undefined, ctx: CommandContext): Promise<Buffer> {
   if (path !== undefined && path !== '-') {
@@ -82,7 +85,12 @@ function mintProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
 function printOutcome(ctx: CommandContext, outcome: RecipientOutcome, width: number): void {
   const address = outcome.address.padEnd(width);
   if (outcome.delivered) {
-    const how = [`${outcome.price} bits`, outcome.encrypted ? 'encrypted' : 'not encrypted', ...(outcome.verified ? [] : ['key not verified'])].join(', ');
+    const how = [
+      `${outcome.price} bits`,
+      outcome.encrypted ? 'encrypted' : 'not encrypted',
+      ...(outcome.verified ? [] : ['key not verified']),
+      `DNSSEC ${outcome.dnssec}`,
+    ].join(', ');
     ctx.stdout.write(`delivered  ${address}  ${outcome.endpoint}  (${how})  ${outcome.detail}\n`);
   } else {
     ctx.stdout.write(`failed     ${address}  ${outcome.stage}: ${outcome.detail} (${outcome.code})\n`);
@@ -98,6 +106,7 @@ export const sendCommand: Command = {
       from: { type: 'string' },
       to: { type: 'string', multiple: true },
       dns: { type: 'string' },
+      'require-dnssec': { type: 'boolean' },
       encrypt: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -117,6 +126,7 @@ export const sendCommand: Command = {
         to: values.to,
         message,
         encrypt: values.encrypt === true,
+        requireDnssec: values['require-dnssec'] === true,
         dns,
         defaultBits: config.pow.defaultBits,
         hostname: config.gateway.hostname,
@@ -136,6 +146,7 @@ export const sendCommand: Command = {
       const width = Math.max(...report.recipients.map((r) => r.address.length));
       for (const outcome of report.recipients) printOutcome(ctx, outcome, width);
     }
+    if (report.recipients.some((r) => r.code === CLIENT_CODES.dnssecInsecure)) return EXIT_DNSSEC_INSECURE;
     return report.delivered ? 0 : 1;
   },
 };

@@ -1,0 +1,76 @@
+// Unbound as a validating recursive resolver on a loopback port, the resolver a sender trusts:
+// trust anchors for the test zones (DS or DNSKEY records), a stub-zone per zone pointing at the
+// server under test, and nothing else (no root anchor, no other zones). It sets AD on answers it
+// validated (RFC 4035 §3.2.3) and answers SERVFAIL for bogus ones (RFC 4035 §5.5).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { DnsServer } from '../../src/client/stub-resolver.js';
+import { startDnsDaemon, type DnsDaemon } from './dns-daemon.js';
+
+export interface StubZone {
+  name: string;
+  /** The authoritative server Unbound asks for this zone (loopback). */
+  server: DnsServer;
+}
+
+export interface ValidatingResolverOptions {
+  /** DS or DNSKEY records, presentation form, one per line or entry. */
+  trustAnchors: string[];
+  stubZones: StubZone[];
+}
+
+/** Starts Unbound; close() stops it and removes its directory. */
+export async function startValidatingResolver(options: ValidatingResolverOptions): Promise<DnsDaemon> {
+  if (!options.stubZones.length) throw new Error('startValidatingResolver needs at least one stub zone');
+  const dir = mkdtempSync(path.join(tmpdir(), 'kp-unbound-'));
+  const anchors = path.join(dir, 'trust-anchors');
+  writeFileSync(anchors, `${options.trustAnchors.join('\n')}\n`);
+  try {
+    const unbound = await startDnsDaemon({
+      what: 'unbound',
+      command: 'unbound',
+      readyName: options.stubZones[0].name,
+      configure(port) {
+        const config = path.join(dir, 'unbound.conf');
+        writeFileSync(
+          config,
+          `server:
+  interface: 127.0.0.1
+  port: ${port}
+  do-ip6: no
+  num-threads: 1
+  so-reuseport: no
+  username: ""
+  chroot: ""
+  directory: "${dir}"
+  pidfile: "${dir}/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  # The zones under test are served on loopback, which Unbound refuses to ask by default.
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  trust-anchor-file: "${anchors}"
+  # Log why an answer is bogus: the reason a test fails is in the log it prints.
+  val-log-level: 2
+${options.stubZones.map((z) => `  local-zone: "${z.name}." nodefault\n`).join('')}remote-control:
+  control-enable: no
+${options.stubZones.map((z) => `stub-zone:\n  name: "${z.name}."\n  stub-addr: ${z.server.host}@${z.server.port}\n`).join('')}`,
+        );
+        return ['-d', '-c', config];
+      },
+    });
+    return {
+      ...unbound,
+      async close() {
+        await unbound.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
