@@ -21,6 +21,12 @@ export const CLIENT_CODES = {
   mintFailed: 'CLIENT_MINT_FAILED',
   /** The input is not a mail message. */
   messageInvalid: 'CLIENT_MESSAGE_INVALID',
+  /** `--sign` was given something that is not an armoured OpenPGP secret key. */
+  signingKeyInvalid: 'CLIENT_SIGNING_KEY_INVALID',
+  /** The signing key is protected and no passphrase, or a wrong one, was given. */
+  signingKeyLocked: 'CLIENT_SIGNING_KEY_LOCKED',
+  /** The signing key has no user ID for the sender's address, so no recipient could tie the two. */
+  signingKeyMismatch: 'CLIENT_SIGNING_KEY_MISMATCH',
   /** The endpoint refused the recipient or the message (its SMTP reply is reported). */
   smtpRefused: 'CLIENT_SMTP_REFUSED',
   /** The endpoint could not be reached or the SMTP session broke. */

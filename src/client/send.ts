@@ -5,7 +5,7 @@
 // Each recipient gets its own SMTP transaction carrying only its own X-Hashcash stamp: the gateway
 // answers DATA once per transaction, so per-recipient transactions give per-recipient results, and
 // no recipient receives stamps it could spend at another recipient's gateway.
-import { readKey } from 'openpgp';
+import { readKey, type PrivateKey } from 'openpgp';
 import { pino, type Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
 import { parseAddress } from '../protocol/address.js';
@@ -20,6 +20,7 @@ import { CLIENT_CODES, type ClientCode } from './errors.js';
 import { lookupAddress, type LookupResult } from './lookup.js';
 import { completeHeaders, formatMessage, parseMessage, prependFields, type MailMessage } from './message.js';
 import { encryptPgpMime } from './pgp-mime.js';
+import { signingAddresses, signPgpMime } from './pgp-sign.js';
 import { createStubResolver, type DnsServer } from './stub-resolver.js';
 
 export type SendStage = 'lookup' | 'verify' | 'encrypt' | 'mint' | 'smtp';
@@ -35,6 +36,8 @@ export interface RecipientOutcome {
   /** The DNSSEC status of the recipient's lookup (null when the lookup itself failed). */
   dnssec: DnssecStatus | null;
   encrypted: boolean;
+  /** The copy sent was signed with the sender's key. */
+  signed: boolean;
   stamp: string | null;
   /** Where it failed, with a stable code; absent when delivered. */
   stage?: SendStage;
@@ -51,6 +54,8 @@ export interface SendOptions {
   encrypt?: boolean;
   /** Refuse a recipient whose DNS answers the resolver did not authenticate (AD). */
   requireDnssec?: boolean;
+  /** Sign as the sender (PGP/MIME); with `encrypt`, signed and encrypted in one message. */
+  sign?: { key: PrivateKey; hideSubject?: boolean };
   dns?: DnsServer;
   /** Price for a keypost domain that publishes none (the local default). */
   defaultBits: number;
@@ -101,6 +106,7 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
     verified: false,
     dnssec: null,
     encrypted: false,
+    signed: false,
     stamp: null,
     detail: '',
   };
@@ -159,6 +165,16 @@ export async function sendMessage(options: SendOptions): Promise<SendReport> {
   const from = canonical(options.from, '--from');
   const recipients = [...new Set(options.to.map((a) => canonical(a, '--to')))];
   if (recipients.length === 0) throw new KeypostError(CLIENT_CODES.addressInvalid, 'no recipients');
+  if (options.sign) {
+    // A recipient ties a signature to its sender through the key's user ID (keypost verify looks
+    // the From address up); a key without one for this sender would never verify as this sender.
+    if (!signingAddresses(options.sign.key).includes(from)) {
+      throw new KeypostError(CLIENT_CODES.signingKeyMismatch, `the signing key ${options.sign.key.getFingerprint().toUpperCase()} has no user ID for ${from}`);
+    }
+    if (options.sign.hideSubject && !options.encrypt) {
+      throw new KeypostError(CLIENT_CODES.messageInvalid, 'the Subject can only be hidden in an encrypted message (--encrypt)');
+    }
+  }
   const parsed = parseMessage(options.message);
   // RFC 5322 §3.6.3: Bcc must not reach the recipients it does not name.
   let message: MailMessage = completeHeaders(
@@ -175,10 +191,14 @@ export async function sendMessage(options: SendOptions): Promise<SendReport> {
   if (options.encrypt && sendable.length) {
     sendable = await encryptionKeys(sendable, now());
     if (sendable.length) {
-      message = await encryptPgpMime(message, sendable.map((p) => p.lookup.keyBytes!));
+      const signing = options.sign ? { key: options.sign.key, hideSubject: options.sign.hideSubject, now: now() } : undefined;
+      message = await encryptPgpMime(message, sendable.map((p) => p.lookup.keyBytes!), signing);
       for (const p of sendable) p.outcome.encrypted = true;
     }
+  } else if (options.sign && sendable.length) {
+    message = await signPgpMime(message, options.sign.key, now());
   }
+  for (const p of sendable) p.outcome.signed = options.sign !== undefined;
 
   // One recipient at a time: each mint already uses every core.
   for (const p of [...sendable]) {

@@ -138,6 +138,9 @@ export const ERROR_TABLE = {
   CLIENT_ENDPOINT_UNSUPPORTED: refused(422),
   CLIENT_MINT_FAILED: transient(500),
   CLIENT_MESSAGE_INVALID: refused(400),
+  CLIENT_SIGNING_KEY_INVALID: refused(400),
+  CLIENT_SIGNING_KEY_LOCKED: refused(401),
+  CLIENT_SIGNING_KEY_MISMATCH: refused(422),
   CLIENT_SMTP_REFUSED: refused(502),
   CLIENT_SMTP_FAILED: transient(502),
 } as const satisfies Record<string, ErrorSpec>;

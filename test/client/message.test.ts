@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { completeHeaders, formatMessage, headerValue, parseMessage } from '../../src/client/message.js';
-import { innerEntity } from '../../src/client/pgp-mime.js';
+import { innerEntity } from '../../src/client/content-entity.js';
 
 test('header fields, folding and body are split; LF and CR line ends become CRLF', () => {
   const message = parseMessage(Buffer.from('Subject: a long\n subject\nX-Thing:value\r\n\nline one\rline two\n'));

@@ -8,7 +8,8 @@ import { stampCommand } from './stamp.js';
 import { dnsCommand } from './dns.js';
 import { lookupCommand } from './lookup.js';
 import { sendCommand } from './send.js';
+import { verifyCommand } from './verify.js';
 import { queueCommand } from './queue.js';
 import { smtpPasswdCommand } from './smtp-passwd.js';
 
-export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, keyCommand, stampCommand, dnsCommand, lookupCommand, sendCommand, queueCommand, smtpPasswdCommand];
+export const COMMANDS: Command[] = [serveCommand, migrateCommand, domainCommand, keyCommand, stampCommand, dnsCommand, lookupCommand, sendCommand, verifyCommand, queueCommand, smtpPasswdCommand];

@@ -6,9 +6,13 @@ import { CLIENT_CODES } from '../../client/errors.js';
 import { sendMessage, type RecipientOutcome, type SendReport } from '../../client/send.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
 import { EXIT_DNSSEC_INSECURE, dnsOption } from './lookup.js';
+import { readMessageInput } from '../message-input.js';
+import { loadSigningKey } from '../../client/pgp-sign.js';
+import { promptHidden } from '../prompt.js';
 
 const USAGE = `Usage: keypost send --from <address> --to <address> [--to <address> ...]
-                    [--dns host:port] [--require-dnssec] [--encrypt] [--json] [file.eml | -]
+                    [--dns host:port] [--require-dnssec] [--encrypt]
+                    [--sign KEYFILE [--hide-subject]] [--json] [file.eml | -]
 
 Sends a message (a file, or standard input when the file is "-" or left out) to each recipient:
 looks the recipient up in DNS (as keypost lookup does), mints a hashcash stamp for it at its
@@ -23,6 +27,12 @@ input without headers is sent as a plain-text body.
                     every answer of their lookup (see keypost lookup --help)
   --encrypt         encrypt the message to every recipient's verified key as PGP/MIME (RFC 3156);
                     a recipient whose key fails verification is not sent to
+  --sign KEYFILE    sign as the sender with this armoured secret key (PGP/MIME, RFC 3156): the
+                    message alone as multipart/signed, or with --encrypt signed and encrypted in
+                    one; Subject, From, To, Date and Message-ID are signed too (RFC 9788). The key
+                    needs a user ID for --from. Its passphrase comes from KEYPOST_SIGN_PASSPHRASE,
+                    or is asked for on a terminal
+  --hide-subject    with --encrypt: the outer Subject reads "[...]", the real one travels inside
   --json            print the outcome per recipient as JSON
 
 A domain that publishes no price is paid KEYPOST_POW_DEFAULT_BITS. The EHLO name is
@@ -30,18 +40,22 @@ KEYPOST_SMTP_HOSTNAME; .onion endpoints are reached through KEYPOST_SOCKS_PROXY.
 Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error; 5 at least one
 recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE).`;
 
-async function readInput(path: string | undefined, ctx: CommandContext): Promise<Buffer> {
-  if (path !== undefined && path !== '-') {
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
+/** Reads and unlocks the --sign key before anything is looked up or minted. */
+async function signingKeyOption(file: string, ctx: CommandContext, messageFile: string | undefined) {
+  let armored: string;
+  try {
+    armored = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (process.stdin.isTTY) ctx.stderr.write('reading the message from standard input; end it with Ctrl-D\n');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  // The terminal can be asked only when the message does not come from it.
+  const fromTerminal = messageFile === undefined || messageFile === '-';
+  try {
+    return await loadSigningKey(armored, async () => ctx.env.KEYPOST_SIGN_PASSPHRASE ?? (fromTerminal ? undefined : promptHidden(`passphrase for ${file}: `)));
+  } catch (err) {
+    if (err instanceof KeypostError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** "1.2M" style counts for the progress line. */
@@ -88,6 +102,7 @@ function printOutcome(ctx: CommandContext, outcome: RecipientOutcome, width: num
     const how = [
       `${outcome.price} bits`,
       outcome.encrypted ? 'encrypted' : 'not encrypted',
+      ...(outcome.signed ? ['signed'] : []),
       ...(outcome.verified ? [] : ['key not verified']),
       `DNSSEC ${outcome.dnssec}`,
     ].join(', ');
@@ -108,15 +123,19 @@ export const sendCommand: Command = {
       dns: { type: 'string' },
       'require-dnssec': { type: 'boolean' },
       encrypt: { type: 'boolean' },
+      sign: { type: 'string' },
+      'hide-subject': { type: 'boolean' },
       json: { type: 'boolean' },
     });
+    if (values['hide-subject'] && !values.sign) throw new UsageError('--hide-subject goes with --sign and --encrypt');
+    if (values['hide-subject'] && !values.encrypt) throw new UsageError('--hide-subject needs --encrypt: only an encrypted message can carry its Subject inside');
     if (!values.from) throw new UsageError('send needs --from <address>');
     if (!values.to?.length) throw new UsageError('send needs at least one --to <address>');
     if (positionals.length > 1) throw new UsageError('send takes at most one message file (or - for standard input)');
     const dns = dnsOption(values.dns);
     const config = loadConfig(ctx.env);
-    const message = await readInput(positionals[0], ctx);
-    if (message.length === 0) throw new UsageError('the message is empty');
+    const sign = values.sign ? await signingKeyOption(values.sign, ctx, positionals[0]) : undefined;
+    const message = await readMessageInput(positionals[0], ctx);
 
     const progress = mintProgress(ctx.stderr);
     let report: SendReport;
@@ -127,6 +146,7 @@ export const sendCommand: Command = {
         message,
         encrypt: values.encrypt === true,
         requireDnssec: values['require-dnssec'] === true,
+        sign: sign ? { key: sign, hideSubject: values['hide-subject'] === true } : undefined,
         dns,
         defaultBits: config.pow.defaultBits,
         hostname: config.gateway.hostname,
@@ -135,7 +155,8 @@ export const sendCommand: Command = {
         onMinted: progress.done,
       });
     } catch (err) {
-      if (err instanceof KeypostError && (err.code === CLIENT_CODES.addressInvalid || err.code === CLIENT_CODES.messageInvalid)) {
+      const usage: string[] = [CLIENT_CODES.addressInvalid, CLIENT_CODES.messageInvalid, CLIENT_CODES.signingKeyMismatch];
+      if (err instanceof KeypostError && usage.includes(err.code)) {
         throw new UsageError(err.message);
       }
       throw err;
