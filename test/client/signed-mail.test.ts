@@ -167,7 +167,7 @@ describe('signed mail', { skip, timeout: 180_000 }, () => {
     assert.match(wrong.stderr, /the passphrase does not unlock the signing key/);
     const sent = await runKeypost(args, { KEYPOST_SIGN_PASSPHRASE: 'correct horse' });
     assert.equal(sent.code, 0, sent.stdout + sent.stderr);
-    assert.match(sent.stdout, /^delivered\s+alice@sign\.example .*\(8 bits, not encrypted, signed\)/m);
+    assert.match(sent.stdout, /^delivered\s+alice@sign\.example .*\(8 bits, not encrypted, signed, DNSSEC insecure\)/m);
     await mailFor((raw) => raw.includes('Subject: from the cli') && /multipart\/signed/.test(raw));
   });
 
