@@ -151,6 +151,7 @@ const envSchema = z.object({
   KEYPOST_RELAY_RETRY_MIN: duration('5m'),
   KEYPOST_RELAY_RETRY_MAX: duration('1h'),
   KEYPOST_RELAY_MAX_AGE: duration('5d'),
+  KEYPOST_RELAY_DELAY_WARNING: duration('4h'),
   KEYPOST_RELAY_LEASE: duration('2m'),
   KEYPOST_RELAY_POLL_INTERVAL: duration('1s'),
   KEYPOST_RELAY_TIMEOUT: duration('2m'),
@@ -248,6 +249,8 @@ export interface GatewayConfig {
     retryMinMs: number;
     retryMaxMs: number;
     maxAgeMs: number;
+    /** A message still undelivered this long after it arrived gets one delay report (RFC 3464); 0 never. */
+    delayWarningMs: number;
     leaseMs: number;
     pollIntervalMs: number;
     timeoutMs: number;
@@ -355,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         retryMinMs: e.KEYPOST_RELAY_RETRY_MIN,
         retryMaxMs: e.KEYPOST_RELAY_RETRY_MAX,
         maxAgeMs: e.KEYPOST_RELAY_MAX_AGE,
+        delayWarningMs: e.KEYPOST_RELAY_DELAY_WARNING,
         leaseMs: e.KEYPOST_RELAY_LEASE,
         pollIntervalMs: e.KEYPOST_RELAY_POLL_INTERVAL,
         timeoutMs: e.KEYPOST_RELAY_TIMEOUT,

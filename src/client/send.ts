@@ -38,6 +38,8 @@ export interface RecipientOutcome {
   encrypted: boolean;
   /** The copy sent was signed with the sender's key. */
   signed: boolean;
+  /** The endpoint's queue id from its 250 reply, when it named one. */
+  queueId?: string | null;
   stamp: string | null;
   /** Where it failed, with a stable code; absent when delivered. */
   stage?: SendStage;
@@ -54,6 +56,8 @@ export interface SendOptions {
   encrypt?: boolean;
   /** Refuse a recipient whose DNS answers the resolver did not authenticate (AD). */
   requireDnssec?: boolean;
+  /** NOTIFY for each recipient (RFC 3461 §4.1): "SUCCESS,FAILURE" by default, or "NEVER". */
+  notify?: string;
   /** Sign as the sender (PGP/MIME); with `encrypt`, signed and encrypted in one message. */
   sign?: { key: PrivateKey; hideSubject?: boolean };
   dns?: DnsServer;
@@ -71,6 +75,9 @@ export interface SendOptions {
   onMinted?: (address: string, bits: number, seconds: number) => void;
   log?: Logger;
 }
+
+/** What `keypost send` asks to be told about by default: delivered, or failed for good. */
+export const DEFAULT_NOTIFY = 'SUCCESS,FAILURE';
 
 export interface SendReport {
   recipients: RecipientOutcome[];
@@ -229,14 +236,18 @@ export async function sendMessage(options: SendOptions): Promise<SendReport> {
     await Promise.all(
       sendable.map(async ({ outcome }) => {
         const copy = formatMessage(prependFields(message, [{ name: 'X-Hashcash', value: ` ${outcome.stamp}` }]));
-        const result = await pool.deliver(parseHop(outcome.endpoint!), { from, to: [outcome.address] }, copy);
+        // RFC 3461: ask the endpoint for delivery reports (SUCCESS,FAILURE unless told otherwise).
+        const dsn = { notify: options.notify ?? DEFAULT_NOTIFY };
+        const result = await pool.deliver(parseHop(outcome.endpoint!), { from, to: [outcome.address], dsn }, copy);
         if (!result.ok) {
           const code = result.connectFailed || result.code === undefined ? CLIENT_CODES.smtpFailed : CLIENT_CODES.smtpRefused;
           refuse(outcome, 'smtp', code, result.response);
         } else if (!result.accepted.length) {
           refuse(outcome, 'smtp', CLIENT_CODES.smtpRefused, result.refused.map((r) => r.response).join('; ') || result.response);
         } else {
-          Object.assign(outcome, { delivered: true, detail: result.response });
+          // "250 2.0.0 Ok: queued as 0123456789ABCDEF": the id to quote to the endpoint's operator.
+          const queueId = /queued as ([0-9A-Za-z]+)/.exec(result.response)?.[1] ?? null;
+          Object.assign(outcome, { delivered: true, detail: result.response, queueId });
         }
       }),
     );

@@ -125,6 +125,12 @@ export interface MailQueueTable {
   body_8bitmime: Generated<boolean>;
   /** MAIL FROM carried SMTPUTF8 (RFC 6531). */
   smtputf8: Generated<boolean>;
+  /** RET= of MAIL FROM (RFC 3461 §4.3): 'FULL' or 'HDRS'; null when not given. */
+  dsn_ret: 'FULL' | 'HDRS' | null;
+  /** ENVID= of MAIL FROM (RFC 3461 §4.4), decoded from xtext. */
+  dsn_envid: string | null;
+  /** The one delay warning (RFC 3464 action "delayed") has been queued for this message. */
+  delay_warned: Generated<boolean>;
 }
 
 /** A recipient of a queued message that is still to be delivered. */
@@ -140,6 +146,10 @@ export interface MailQueueRecipientsTable {
   last_error: string | null;
   mint_bits: number | null;
   stamp: string | null;
+  /** NOTIFY= of RCPT TO (RFC 3461 §4.1), e.g. 'SUCCESS,FAILURE' or 'NEVER'; null when not given. */
+  dsn_notify: string | null;
+  /** ORCPT= of RCPT TO (RFC 3461 §4.2), "addr-type;address" decoded from xtext. */
+  dsn_orcpt: string | null;
 }
 
 /** A hashcash stamp accepted once; kept until the stamp would be refused as expired anyway. */

@@ -5,15 +5,17 @@
 //     message is older than the maximum age: then failed as expired (RFC 3463 4.4.7).
 import type { Logger } from 'pino';
 import { GATEWAY_CODES } from './errors.js';
-import { buildDsn, statusOf, type FailedRecipient } from './dsn.js';
+import { buildDsn, statusOf, type FailedRecipient, type ReportAction, type ReportedRecipient } from './dsn.js';
 import type { GatewayMetrics } from './metrics.js';
 import { newQueueId, type ClaimedRecipient, type NewMessage, type NewRecipient, type QueuedMessage } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
 import type { DeliveryResult } from '../smtp/smtp-pool.js';
 
 export type Outcome =
-  | { row: ClaimedRecipient; kind: 'delivered' }
-  | { row: ClaimedRecipient; kind: 'deferred'; error: string }
+  /** `relayedWithoutDsn`: the hop does not offer DSN, so a requested success report is ours to send. */
+  | { row: ClaimedRecipient; kind: 'delivered'; message?: QueuedMessage; relayedWithoutDsn?: boolean; response?: string; host?: string }
+  /** `message`, when known, lets the worker send the message's delay warning. */
+  | { row: ClaimedRecipient; kind: 'deferred'; error: string; message?: QueuedMessage }
   | { row: ClaimedRecipient; kind: 'failed'; failure: FailedRecipient; message: QueuedMessage };
 
 export interface ClassifyContext {
@@ -49,7 +51,7 @@ export function classifyDelivery(rows: ClaimedRecipient[], message: QueuedMessag
         },
       };
     }
-    return { row, kind: 'deferred', error: remote ? `${host}: ${response}` : response };
+    return { row, kind: 'deferred', error: remote ? `${host}: ${response}` : response, message };
   };
   if (!result.ok && result.unsupported) {
     const { status, diagnostic } = result.unsupported;
@@ -65,7 +67,7 @@ export function classifyDelivery(rows: ClaimedRecipient[], message: QueuedMessag
   const refused = new Map(result.refused.map((r) => [r.recipient.toLowerCase(), r]));
   return rows.map((row) => {
     const lower = row.recipient.toLowerCase();
-    if (accepted.has(lower)) return { row, kind: 'delivered' as const };
+    if (accepted.has(lower)) return { row, kind: 'delivered' as const, message, relayedWithoutDsn: !result.hopOffersDsn, response: result.response, host };
     const r = refused.get(lower);
     return outcome(row, r?.code ?? 451, r?.response ?? 'recipient not acknowledged', true);
   });
@@ -85,20 +87,36 @@ export interface BounceContext {
   log: Logger;
 }
 
+/** Recipients of one message to report one event about. */
+export interface PendingReport {
+  message: QueuedMessage;
+  action: ReportAction;
+  recipients: ReportedRecipient[];
+}
+
+/** A report ready to queue, and the message and event it is about. */
+export interface QueuedReport {
+  message: NewMessage;
+  recipients: NewRecipient[];
+  about: string;
+  action: ReportAction;
+}
+
 /**
- * DSNs for failed recipients, one per message, routed like any mail to the original sender. A
- * lookup that fails throws, so the outcomes are recorded (and the DSN queued) on the next try.
+ * Delivery status notifications, one per message and event, routed like any mail to the original
+ * sender. Which recipients asked for which report (NOTIFY) is the caller's to decide. A lookup that
+ * fails throws, so the outcomes are recorded (and the reports queued) on the next try.
  */
-export async function bouncesFor(
-  failed: { message: QueuedMessage; failures: FailedRecipient[] }[],
-  ctx: BounceContext,
-): Promise<{ message: NewMessage; recipients: NewRecipient[] }[]> {
-  const out: { message: NewMessage; recipients: NewRecipient[] }[] = [];
-  for (const { message, failures } of failed) {
-    // Never bounce a bounce (RFC 5321 section 6.1, RFC 3464 section 1.1): null sender, dropped.
+export async function reportsFor(pending: readonly PendingReport[], ctx: BounceContext): Promise<QueuedReport[]> {
+  const out: QueuedReport[] = [];
+  for (const { message, action, recipients } of pending) {
+    if (recipients.length === 0) continue;
+    // Never report on a report (RFC 5321 section 6.1, RFC 3464 section 1.1): null sender, dropped.
     if (message.sender === '' || message.kind === 'dsn') {
-      ctx.metrics.deliveries.inc({ outcome: 'dropped' }, failures.length);
-      ctx.log.warn({ queueId: message.id, failures }, 'undeliverable bounce dropped');
+      if (action === 'failed') {
+        ctx.metrics.deliveries.inc({ outcome: 'dropped' }, recipients.length);
+        ctx.log.warn({ queueId: message.id, failures: recipients }, 'undeliverable bounce dropped');
+      }
       continue;
     }
     const route = await ctx.directory.resolve(message.sender);
@@ -108,7 +126,7 @@ export async function bouncesFor(
         ? ctx.directory.outboundHop(message.sender)
         : undefined;
     if (!nextHop) {
-      ctx.log.warn({ queueId: message.id, sender: message.sender, code: route.ok ? undefined : route.denial.code }, 'no route for the bounce; dropped');
+      ctx.log.warn({ queueId: message.id, sender: message.sender, action, code: route.ok ? undefined : route.denial.code }, 'no route for the delivery report; dropped');
       continue;
     }
     const body = buildDsn({
@@ -118,9 +136,12 @@ export async function bouncesFor(
       arrivalDate: message.receivedAt,
       now: ctx.now,
       original: Buffer.concat([Buffer.from(message.traceHeaders, 'latin1'), message.body]),
-      failed: failures,
+      action,
+      recipients,
+      envid: message.dsn.envid,
+      returnFull: message.dsn.ret === 'FULL',
     });
-    out.push({ message: { id: newQueueId(), kind: 'dsn', sender: '', traceHeaders: '', body }, recipients: [{ recipient: message.sender, nextHop }] });
+    out.push({ message: { id: newQueueId(), kind: 'dsn', sender: '', traceHeaders: '', body }, recipients: [{ recipient: message.sender, nextHop }], about: message.id, action });
   }
   return out;
 }

@@ -1,4 +1,5 @@
 // What operators see and do with the queue (`keypost queue ...`): list, show, retry now, delete.
+import type { MessageDsn, RecipientDsn } from './dsn-request.js';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { GATEWAY_CODES, GatewayError } from './errors.js';
@@ -26,12 +27,16 @@ export interface QueueRecipient {
   lastAttemptAt: Date | null;
   lastError: string | null;
   mintBits: number | null;
+  /** NOTIFY and ORCPT given with RCPT TO (RFC 3461). */
+  dsn: RecipientDsn;
 }
 
 export interface QueueMessageDetail extends Omit<QueueEntry, 'recipients' | 'attempts' | 'nextAttemptAt' | 'active' | 'lastError'> {
   clientAddress: string | null;
   clientHelo: string | null;
   authUser: string | null;
+  /** RET and ENVID given with MAIL FROM (RFC 3461), and whether the delay warning went out. */
+  dsn: MessageDsn & { delayWarned: boolean };
   recipients: QueueRecipient[];
   /** The message as it will be relayed: trace fields, then the message received. */
   message: Buffer;
@@ -92,6 +97,7 @@ export async function showMessage(db: Db, id: string): Promise<QueueMessageDetai
     clientAddress: message.client_address,
     clientHelo: message.client_helo,
     authUser: message.auth_user,
+    dsn: { ret: message.dsn_ret, envid: message.dsn_envid, delayWarned: message.delay_warned },
     recipients: recipients.map((r) => ({
       recipient: r.recipient,
       nextHop: r.next_hop,
@@ -101,6 +107,7 @@ export async function showMessage(db: Db, id: string): Promise<QueueMessageDetai
       lastAttemptAt: r.last_attempt_at ? new Date(r.last_attempt_at) : null,
       lastError: r.last_error,
       mintBits: r.mint_bits,
+      dsn: { notify: r.dsn_notify, orcpt: r.dsn_orcpt },
     })),
     message: Buffer.concat([Buffer.from(message.trace_headers, 'latin1'), message.body]),
   };

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, MailQueueTable, Tx } from '../db/database.js';
+import type { MessageDsn, RecipientDsn } from './dsn-request.js';
 
 export type MessageKind = MailQueueTable['kind'];
 
@@ -19,12 +20,16 @@ export interface NewMessage {
   /** What MAIL FROM declared: BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531). */
   eightBitMime?: boolean;
   smtpUtf8?: boolean;
+  /** RET and ENVID of MAIL FROM (RFC 3461). */
+  dsn?: MessageDsn;
 }
 
 export interface NewRecipient {
   recipient: string;
   nextHop: string;
   mintBits?: number;
+  /** NOTIFY and ORCPT of RCPT TO (RFC 3461). */
+  dsn?: RecipientDsn;
 }
 
 export interface QueuedMessage {
@@ -38,6 +43,9 @@ export interface QueuedMessage {
   clientAddress: string | null;
   eightBitMime: boolean;
   smtpUtf8: boolean;
+  dsn: MessageDsn;
+  /** The message's one delay warning has been queued. */
+  delayWarned: boolean;
 }
 
 export interface ClaimedRecipient {
@@ -48,6 +56,7 @@ export interface ClaimedRecipient {
   mintBits: number | null;
   stamp: string | null;
   receivedAt: Date;
+  dsn: RecipientDsn;
   /** The message itself when it is small enough to come with the claim (see claimDue). */
   message?: QueuedMessage;
 }
@@ -81,6 +90,8 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
         auth_user: m.authUser ?? null,
         body_8bitmime: m.eightBitMime ?? false,
         smtputf8: m.smtpUtf8 ?? false,
+        dsn_ret: m.dsn?.ret ?? null,
+        dsn_envid: m.dsn?.envid ?? null,
       })),
     )
     .execute();
@@ -93,6 +104,8 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
           recipient: r.recipient,
           next_hop: r.nextHop,
           mint_bits: r.mintBits ?? null,
+          dsn_notify: r.dsn?.notify ?? null,
+          dsn_orcpt: r.dsn?.orcpt ?? null,
           next_attempt_at: sql<Date>`now()`,
         })),
       ),
@@ -124,6 +137,11 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     client_address: string | null;
     body_8bitmime: boolean;
     smtputf8: boolean;
+    dsn_notify: string | null;
+    dsn_orcpt: string | null;
+    dsn_ret: 'FULL' | 'HDRS' | null;
+    dsn_envid: string | null;
+    delay_warned: boolean;
     body: Buffer | null;
   }>`
     with due as (
@@ -139,8 +157,9 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
         attempts = r.attempts + 1
     from due, mail_queue q
     where r.message_id = due.message_id and r.recipient = due.recipient and q.id = r.message_id
-    returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, q.received_at,
-      q.kind, q.sender, q.trace_headers, q.size, q.client_address, q.body_8bitmime, q.smtputf8,
+    returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, r.dsn_notify, r.dsn_orcpt,
+      q.received_at, q.kind, q.sender, q.trace_headers, q.size, q.client_address, q.body_8bitmime, q.smtputf8,
+      q.dsn_ret, q.dsn_envid, q.delay_warned,
       case when q.size <= ${inlineBytes} then q.body end as body`.execute(db);
   return result.rows.map((r) => {
     const receivedAt = new Date(r.received_at);
@@ -152,6 +171,7 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
       mintBits: r.mint_bits,
       stamp: r.stamp,
       receivedAt,
+      dsn: { notify: r.dsn_notify, orcpt: r.dsn_orcpt },
     };
     if (r.body) {
       claimed.message = {
@@ -165,6 +185,8 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
         clientAddress: r.client_address,
         eightBitMime: r.body_8bitmime,
         smtpUtf8: r.smtputf8,
+        dsn: { ret: r.dsn_ret, envid: r.dsn_envid },
+        delayWarned: r.delay_warned,
       };
     }
     return claimed;
@@ -176,7 +198,7 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
   if (ids.length === 0) return out;
   const rows = await db
     .selectFrom('mail_queue')
-    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address', 'body_8bitmime', 'smtputf8'])
+    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address', 'body_8bitmime', 'smtputf8', 'dsn_ret', 'dsn_envid', 'delay_warned'])
     .where('id', 'in', [...ids])
     .execute();
   for (const r of rows) {
@@ -191,6 +213,8 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
       clientAddress: r.client_address,
       eightBitMime: r.body_8bitmime,
       smtpUtf8: r.smtputf8,
+      dsn: { ret: r.dsn_ret, envid: r.dsn_envid },
+      delayWarned: r.delay_warned,
     });
   }
   return out;
@@ -264,6 +288,22 @@ export async function recordOutcomes(tx: Tx, owner: string, done: readonly Recip
     delete from mail_queue q
     where q.id = any(${messageIds}::text[])
       and not exists (select 1 from mail_queue_recipients r where r.message_id = q.id)`.execute(tx);
+}
+
+/**
+ * Records, in the transaction that queues the delay warnings, that these messages have had theirs;
+ * returns the ids that had not been warned before (another node may have been first).
+ */
+export async function markDelayWarned(tx: Tx, messageIds: readonly string[]): Promise<string[]> {
+  if (messageIds.length === 0) return [];
+  const rows = await tx
+    .updateTable('mail_queue')
+    .set({ delay_warned: true })
+    .where('id', 'in', [...messageIds])
+    .where('delay_warned', '=', false)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /** Gives claimed rows back before their lease ends (a worker stopping with work not started). */

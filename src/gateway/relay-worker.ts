@@ -19,11 +19,13 @@ import { verdictHeader } from './headers.js';
 import type { KeypostResolver } from './keypost-resolver.js';
 import type { GatewayMetrics } from './metrics.js';
 import { MX_PREFIX, parseHop } from './next-hop.js';
-import { bouncesFor, classifyDelivery, retryDelay, type Outcome } from './outcomes.js';
+import { classifyDelivery, reportsFor, retryDelay, type Outcome, type PendingReport } from './outcomes.js';
+import { wantsReport } from './dsn-request.js';
 import {
   claimDue,
   insertMessages,
   loadMessages,
+  markDelayWarned,
   recordOutcomes,
   releaseClaims,
   renewLeases,
@@ -146,7 +148,10 @@ export class RelayWorker {
     for (const row of rows) {
       this.held.set(keyOf(row), row);
       // A minted stamp names its recipient: such recipients travel alone, so no one sees another's.
-      const key = row.mintBits !== null ? `${row.messageId} ${row.nextHop} ${row.recipient}` : `${row.messageId} ${row.nextHop}`;
+      // NOTIFY and ORCPT are passed on per transaction, so recipients that asked for different
+      // reports travel in different transactions.
+      const dsn = `${row.dsn.notify ?? ''} ${row.dsn.orcpt ?? ''}`;
+      const key = row.mintBits !== null ? `${row.messageId} ${row.nextHop} ${row.recipient}` : `${row.messageId} ${row.nextHop} ${dsn}`;
       let group = groups.get(key);
       if (!group) {
         group = { messageId: row.messageId, nextHop: row.nextHop, rows: [] };
@@ -241,7 +246,7 @@ export class RelayWorker {
         rows.map((row) =>
           stamps.kind === 'failed'
             ? { row, kind: 'failed' as const, message, failure: { recipient: row.recipient, status: '5.7.0', diagnostic: stamps.reason, smtpReply: false } }
-            : { row, kind: 'deferred' as const, error: stamps.reason },
+            : { row, kind: 'deferred' as const, error: stamps.reason, message },
         ),
       );
       return;
@@ -251,7 +256,19 @@ export class RelayWorker {
     let host = '';
     for (const target of targets) {
       host = target.host;
-      const envelope = { from: message.sender, to: rows.map((r) => r.recipient), eightBitMime: message.eightBitMime, smtpUtf8: message.smtpUtf8 };
+      const envelope = {
+        from: message.sender,
+        to: rows.map((r) => r.recipient),
+        eightBitMime: message.eightBitMime,
+        smtpUtf8: message.smtpUtf8,
+        // RFC 3461 §6.2.1: the request travels on with the message to a hop that offers DSN.
+        dsn: {
+          ret: message.dsn.ret ?? undefined,
+          envid: message.dsn.envid ?? undefined,
+          notify: rows[0].dsn.notify ?? undefined,
+          orcpt: rows[0].dsn.orcpt ?? undefined,
+        },
+      };
       result = await this.pool.deliver(target, envelope, data);
       if (result.ok || !result.connectFailed) break;
     }
@@ -320,29 +337,44 @@ export class RelayWorker {
   private async commit(batch: Outcome[]): Promise<void> {
     const done: RecipientKey[] = [];
     const deferred: Deferral[] = [];
-    const failedByMessage = new Map<string, { message: QueuedMessage; failures: FailedRecipient[] }>();
+    const pending = new Map<string, PendingReport>();
+    const report = (message: QueuedMessage, action: PendingReport['action'], recipient: PendingReport['recipients'][number]) => {
+      const key = `${message.id} ${action}`;
+      const entry = pending.get(key) ?? { message, action, recipients: [] };
+      entry.recipients.push(recipient);
+      pending.set(key, entry);
+    };
+    const now = this.deps.now();
+    const { retryMinMs, retryMaxMs, delayWarningMs } = this.deps.gateway.relay;
     for (const o of batch) {
+      const { notify, orcpt } = o.row.dsn;
       if (o.kind === 'deferred') {
-        const { retryMinMs, retryMaxMs } = this.deps.gateway.relay;
         deferred.push({ messageId: o.row.messageId, recipient: o.row.recipient, error: o.error, delayMs: retryDelay(o.row.attempts, retryMinMs, retryMaxMs) });
+        // One delay warning per message, once it has waited KEYPOST_RELAY_DELAY_WARNING (RFC 3464 "delayed").
+        const waited = now.getTime() - o.row.receivedAt.getTime();
+        if (o.message && !o.message.delayWarned && delayWarningMs > 0 && waited >= delayWarningMs && wantsReport(notify, 'DELAY')) {
+          report(o.message, 'delayed', { recipient: o.row.recipient, status: '4.4.7', diagnostic: o.error, smtpReply: false, orcpt });
+        }
         continue;
       }
       done.push(o.row);
-      if (o.kind === 'failed') {
-        const entry = failedByMessage.get(o.message.id) ?? { message: o.message, failures: [] };
-        entry.failures.push(o.failure);
-        failedByMessage.set(o.message.id, entry);
+      if (o.kind === 'failed' && wantsReport(notify, 'FAILURE')) report(o.message, 'failed', { ...o.failure, orcpt });
+      if (o.kind === 'delivered' && o.message && o.relayedWithoutDsn && wantsReport(notify, 'SUCCESS')) {
+        report(o.message, 'relayed', { recipient: o.row.recipient, status: '2.0.0', diagnostic: o.response ?? '250', remoteMta: o.host, smtpReply: true, orcpt });
       }
     }
-    const bounces = await bouncesFor([...failedByMessage.values()], {
+    const reports = await reportsFor([...pending.values()], {
       directory: this.deps.directory,
       hostname: this.deps.gateway.hostname,
-      now: this.deps.now(),
+      now,
       metrics: this.deps.metrics,
       log: this.deps.log,
     });
     await this.deps.db.transaction().execute(async (tx) => {
-      await insertMessages(tx, bounces);
+      // A message warned by another node meanwhile gets no second warning.
+      const delayed = reports.filter((r) => r.action === 'delayed');
+      const warned = new Set(await markDelayWarned(tx, delayed.map((r) => r.about)));
+      await insertMessages(tx, reports.filter((r) => !delayed.includes(r) || warned.has(r.about)));
       await recordOutcomes(tx, this.owner, done, deferred);
     });
     for (const o of batch) {
@@ -356,7 +388,7 @@ export class RelayWorker {
         `delivery ${outcome}`,
       );
     }
-    if (bounces.length) this.wake();
+    if (reports.length) this.wake();
   }
 
   async close(): Promise<void> {

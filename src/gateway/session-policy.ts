@@ -1,6 +1,7 @@
 // The gateway's SMTP policy, command by command. Each check returns a verdict; smtp-listener.ts
 // turns verdicts into replies. Session state is grouped per connection (who the client is, whether
 // it is exempt from stamps) with a transaction per MAIL FROM holding the planned recipients.
+import type { MessageDsn, RecipientDsn } from './dsn-request.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, GatewayConfig } from '../config.js';
@@ -67,6 +68,8 @@ export interface DataEnvelope {
   eightBitMime: boolean;
   /** SMTPUTF8 (RFC 6531). */
   smtpUtf8: boolean;
+  /** RET and ENVID of MAIL FROM, and NOTIFY and ORCPT of each RCPT TO (RFC 3461), in envelope order. */
+  dsn?: { message: MessageDsn; recipients: readonly RecipientDsn[] };
 }
 
 export type DataDecision = { kind: 'queued'; id: string } | Denial;
@@ -287,7 +290,7 @@ export class SessionPolicy {
         date: now,
         tls: session.tlsCipher,
       }) + verdictHeader(this.deps.gateway.hostname, stampVerdict);
-    const recipients: NewRecipient[] = planned.map((p) => ({ recipient: p.address, nextHop: p.nextHop, mintBits: p.mintBits }));
+    const recipients: NewRecipient[] = planned.map((p, i) => ({ recipient: p.address, nextHop: p.nextHop, mintBits: p.mintBits, dsn: envelope.dsn?.recipients[i] }));
     const result = await this.deps.acceptor.submit({
       message: {
         id,
@@ -300,6 +303,7 @@ export class SessionPolicy {
         authUser: session.user,
         eightBitMime: envelope.eightBitMime,
         smtpUtf8: envelope.smtpUtf8,
+        dsn: envelope.dsn?.message,
       },
       recipients,
       stamps: toSpend,

@@ -11,7 +11,8 @@ import { GATEWAY_CODES } from './errors.js';
 import { plainAddress } from './networks.js';
 import { queuedReply, replyLine, smtpReply } from './replies.js';
 import { SessionSockets } from './session-sockets.js';
-import type { SessionFacts, SessionPolicy } from './session-policy.js';
+import type { DataEnvelope, SessionFacts, SessionPolicy } from './session-policy.js';
+import { decodeXtext } from './dsn-request.js';
 import { deny, isAccept } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -42,6 +43,19 @@ function facts(session: SMTPServerSession): SessionFacts {
   };
 }
 
+/** The RFC 3461 parameters smtp-server parsed from MAIL FROM and each RCPT TO (xtext decoded). */
+function dsnRequest(session: SMTPServerSession): DataEnvelope['dsn'] {
+  const ret = session.envelope.dsn?.ret?.toUpperCase();
+  const envid = session.envelope.dsn?.envid;
+  return {
+    message: { ret: ret === 'FULL' || ret === 'HDRS' ? ret : null, envid: envid ? decodeXtext(envid) : null },
+    recipients: session.envelope.rcptTo.map((r) => ({
+      notify: r.dsn?.notify?.length ? r.dsn.notify.join(',').toUpperCase() : null,
+      orcpt: r.dsn?.orcpt ? decodeXtext(r.dsn.orcpt) : null,
+    })),
+  };
+}
+
 export function createSmtpListener(options: ListenerOptions): SmtpListener {
   const { config, policy, metrics, log } = options;
   const tls = config.tls ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) } : undefined;
@@ -67,10 +81,11 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
     allowInsecureAuth: config.allowInsecureAuth,
     maxAllowedUnauthenticatedCommands: false,
     disabledCommands: disabled,
-    // Reply texts carry their own RFC 3463 codes (replies.ts), and DSN/REQUIRETLS requests would be
-    // promises this gateway does not keep.
+    // Reply texts carry their own RFC 3463 codes (replies.ts), and REQUIRETLS requests would be
+    // promises this gateway does not keep. DSN requests (RFC 3461) are kept with the queued message.
     hideENHANCEDSTATUSCODES: true,
-    hideDSN: true,
+    // smtp-server hides DSN unless told otherwise.
+    hideDSN: false,
     hideREQUIRETLS: true,
     logger: false,
     ...(tls ?? {}),
@@ -140,7 +155,7 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
     onData(stream, session, callback) {
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const recipients = session.envelope.rcptTo.map((r) => r.address);
-      const declared = { eightBitMime: session.envelope.bodyType === '8bitmime', smtpUtf8: session.envelope.smtpUtf8 === true };
+      const declared = { eightBitMime: session.envelope.bodyType === '8bitmime', smtpUtf8: session.envelope.smtpUtf8 === true, dsn: dsnRequest(session) };
       policy.data(facts(session), { sender, recipients, ...declared }, stream).then(
         (decision) => {
           if (decision.kind === 'queued') {

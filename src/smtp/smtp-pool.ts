@@ -20,6 +20,11 @@ export interface Envelope {
   /** What the sender declared in MAIL FROM, to pass on (RFC 6152, RFC 6531). */
   eightBitMime?: boolean;
   smtpUtf8?: boolean;
+  /**
+   * DSN parameters to pass on (RFC 3461 §6.2.1): RET/ENVID for MAIL FROM, NOTIFY/ORCPT for every
+   * RCPT TO of this transaction. Sent only to a hop that offers DSN.
+   */
+  dsn?: { ret?: string; envid?: string; notify?: string; orcpt?: string };
 }
 
 export interface RecipientRefusal {
@@ -29,7 +34,8 @@ export interface RecipientRefusal {
 }
 
 export type DeliveryResult =
-  | { ok: true; accepted: string[]; refused: RecipientRefusal[]; response: string }
+  /** `hopOffersDsn`: the hop announced DSN, so it took the DSN parameters over (RFC 3461 §6.2.3). */
+  | { ok: true; accepted: string[]; refused: RecipientRefusal[]; response: string; hopOffersDsn: boolean }
   /**
    * The whole transaction failed; `code` is the SMTP reply code when the server gave one.
    * `unsupported`: not sent at all, the hop lacks an extension the message needs (RFC 3463 status).
@@ -75,22 +81,30 @@ export class SmtpPool {
       return { ok: false, response: describe(err as SmtpError), code: (err as SmtpError).responseCode, connectFailed: true };
     }
     try {
-      const unsupported = missingExtension(envelope, message, hopExtensions(conn.connection));
+      const extensions = hopExtensions(conn.connection);
+      const unsupported = missingExtension(envelope, message, extensions);
       if (unsupported) return { ok: false, response: unsupported.diagnostic, connectFailed: false, unsupported };
+      const hopOffersDsn = extensions.has('DSN');
+      const smtpEnvelope = {
+        from: envelope.from,
+        to: envelope.to,
+        size: message.length,
+        use8BitMime: envelope.eightBitMime,
+        // nodemailer adds these to MAIL FROM and RCPT TO only when the hop announced DSN.
+        ...(envelope.dsn && hopOffersDsn ? { dsn: envelope.dsn } : {}),
+      } as SMTPConnection.Envelope;
       const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-        conn.connection.send({ from: envelope.from, to: envelope.to, size: message.length, use8BitMime: envelope.eightBitMime }, message, (err, result) =>
-          err ? reject(err) : resolve(result!),
-        ),
+        conn.connection.send(smtpEnvelope, message, (err, result) => (err ? reject(err) : resolve(result!))),
       );
       const refused = (info.rejectedErrors ?? []).map((e) => refusal(e as SmtpError));
-      return { ok: true, accepted: info.accepted, refused, response: info.response };
+      return { ok: true, accepted: info.accepted, refused, response: info.response, hopOffersDsn };
     } catch (raw) {
       const err = raw as SmtpError;
       // Every recipient refused: nodemailer reports the transaction as failed, but the per-recipient
       // replies are what decide (some may be temporary, some permanent).
       if (err.rejectedErrors?.length && err.code === 'EENVELOPE' && !err.rejectedErrors.some((e) => e.responseCode === undefined)) {
         conn.broken = conn.broken || !(await this.reset(conn));
-        return { ok: true, accepted: [], refused: err.rejectedErrors.map(refusal), response: err.response ?? err.message };
+        return { ok: true, accepted: [], refused: err.rejectedErrors.map(refusal), response: err.response ?? err.message, hopOffersDsn: false };
       }
       conn.broken = true;
       return { ok: false, code: err.responseCode, response: describe(err), connectFailed: false };

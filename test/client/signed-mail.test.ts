@@ -171,6 +171,27 @@ describe('signed mail', { skip, timeout: 180_000 }, () => {
     await mailFor((raw) => raw.includes('Subject: from the cli') && /multipart\/signed/.test(raw));
   });
 
+  test('keypost send asks each endpoint for success and failure reports, and passes --notify NEVER on', async () => {
+    for (const [notify, expected] of [[undefined, ['SUCCESS', 'FAILURE']], ['NEVER', ['NEVER']]] as const) {
+      const subject = `reports ${expected.join(' ')}`;
+      const report = await sendMessage({
+        from: 'dave@sign.example',
+        to: ['alice@sign.example'],
+        message: Buffer.from(`Subject: ${subject}\n\nhi\n`),
+        notify,
+        dns: site.dns,
+        defaultBits: 8,
+        hostname: 'client.test',
+        timeoutMs: 5000,
+      });
+      assert.equal(report.delivered, true, JSON.stringify(report));
+      assert.match(report.recipients[0].queueId ?? '', /^[0-9A-F]{16}$/);
+      // The keypost gateway kept the request and handed it on to the next hop (RFC 3461 §6.2.1).
+      const mail = await mailFor((raw) => raw.includes(`Subject: ${subject}`));
+      assert.deepEqual(mail.rcptDsn[0]?.notify, [...expected]);
+    }
+  });
+
   test('keypost verify: a gpg PGP/MIME signature, saved with LF line ends, is good (exit 0)', async () => {
     const message = await gpgSignedMessage(dave, 'From: Dave <dave@sign.example>\nTo: alice@sign.example\nSubject: plans\n', 'Meet at noon.');
     const file = path.join(dir, 'signed.eml');

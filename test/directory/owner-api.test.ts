@@ -168,16 +168,15 @@ describe('publishing as the owner', () => {
 
   test('concurrent publications in one zone all succeed, one serial step each', async () => {
     // Regression: writers that took the zone row in share mode and then bumped its serial
-    // deadlocked under concurrency; they now queue on the zone row.
+    // deadlocked under concurrency (PostgreSQL broke the deadlock by failing one of them, a 500);
+    // they now queue on the zone row, so every one of them answers 200.
     const keys = await Promise.all(Array.from({ length: 12 }, (_, i) => makeKey([`many${i}@example.org`])));
     const before = await serial('example.org');
-    const started = Date.now();
     const results = await Promise.all(
       keys.map((key, i) => call('PUT', `/v1/domains/example.org/addresses/many${i}@example.org`, orgToken, { keytext: key.publicKey })),
     );
     assert.deepEqual(results.map((r) => r.status), keys.map(() => 200));
     assert.equal(await serial('example.org'), before + 12);
-    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
   });
 
   test('zone policy: published fields bump the serial, a next hop change does not', async () => {

@@ -6,31 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { run, seedAddress, seedDomain, startDownstream, startGateway, type Downstream, type GatewayUnderTest } from './support.js';
+import { seedAddress, smtplibSend, seedDomain, startDownstream, startGateway, type Downstream, type GatewayUnderTest } from './support.js';
 
 const skip = requireTool('python3');
 
-// MAIL FROM with the given parameters, RCPT for each recipient, DATA from stdin; prints the last
-// reply as "<code> <text>".
-const SEND = `
-import smtplib, sys
-host, port, sender, rcpts, opts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(','), [o for o in sys.argv[5].split(',') if o]
-s = smtplib.SMTP(host, port, local_hostname='client.test')
-s.ehlo()
-code, text = s.mail(sender, opts)
-if code == 250:
-    for r in rcpts:
-        s.rcpt(r)
-    code, text = s.data(sys.stdin.buffer.read())
-print(code, text.decode('utf-8', 'replace'))
-s.quit()
-`;
-
 async function send(gateway: GatewayUnderTest, to: string, options: string[], message: Buffer): Promise<string> {
-  const [host, port] = gateway.address.split(':');
-  const result = await run('python3', ['-c', SEND, host, port, 'sender@sender.test', to, options.join(',')], message);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout.trim();
+  return smtplibSend(gateway.address, { from: 'sender@sender.test', to: [to], mailParams: options, message });
 }
 
 const utf8 = (text: string) => Buffer.from(text, 'utf8');

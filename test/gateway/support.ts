@@ -113,6 +113,9 @@ export interface ReceivedMail {
   /** What MAIL FROM declared: BODY= (lowercased) and SMTPUTF8. */
   bodyType?: string;
   smtpUtf8: boolean;
+  /** DSN parameters as received (RFC 3461): RET/ENVID, and NOTIFY/ORCPT per recipient. */
+  dsn?: { ret?: string | null; envid?: string | null };
+  rcptDsn: ({ notify?: string[]; orcpt?: string } | undefined)[];
 }
 
 export type DownstreamMode = 'accept' | 'defer' | 'refuse';
@@ -133,7 +136,7 @@ export interface Downstream {
  * A real SMTP server (smtp-server) on a loopback port that records what it accepts. `delayMs`
  * holds each 250 back, like a slow next hop.
  */
-export async function startDownstream(port = 0, options: { delayMs?: number; without?: ('8BITMIME' | 'SMTPUTF8')[] } = {}): Promise<Downstream> {
+export async function startDownstream(port = 0, options: { delayMs?: number; without?: ('8BITMIME' | 'SMTPUTF8' | 'DSN')[] } = {}): Promise<Downstream> {
   const mails: ReceivedMail[] = [];
   let waiters: { n: number; resolve(): void }[] = [];
   const state = { mode: 'accept' as DownstreamMode };
@@ -145,6 +148,8 @@ export async function startDownstream(port = 0, options: { delayMs?: number; wit
       logger: false,
       hide8BITMIME: options.without?.includes('8BITMIME'),
       hideSMTPUTF8: options.without?.includes('SMTPUTF8'),
+      // smtp-server hides DSN unless told otherwise; a next hop here offers it like Postfix does.
+      hideDSN: options.without?.includes('DSN') === true,
       onRcptTo(_address, _session, callback) {
         if (state.mode === 'refuse') return callback(Object.assign(new Error('5.1.1 mailbox does not exist'), { responseCode: 550 }));
         if (state.mode === 'defer') return callback(Object.assign(new Error('4.2.0 try again later'), { responseCode: 451 }));
@@ -163,6 +168,8 @@ export async function startDownstream(port = 0, options: { delayMs?: number; wit
               secure: session.secure,
               bodyType: session.envelope.bodyType,
               smtpUtf8: session.envelope.smtpUtf8 === true,
+              dsn: session.envelope.dsn,
+              rcptDsn: session.envelope.rcptTo.map((r) => r.dsn),
             });
             waiters = waiters.filter((w) => (mails.length >= w.n ? (w.resolve(), false) : true));
             callback();
@@ -280,6 +287,37 @@ export function dataReplies(transcript: string): string[] {
     if (/^\d{3} /.test(m[1])) break;
   }
   return out;
+}
+
+// Python's smtplib as the client where swaks (20201014) has no flag for what is sent: ESMTP
+// parameters on MAIL FROM (BODY=, SMTPUTF8, RET=, ENVID=) and on RCPT TO (NOTIFY=, ORCPT=).
+// Arguments: host, port, sender, then JSON of [[recipient, [rcpt params]], ...] and [mail params];
+// DATA comes from stdin. Prints the last reply as "<code> <text>".
+const SMTPLIB_SEND = `
+import json, smtplib, sys
+host, port, sender = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rcpts, opts = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+s = smtplib.SMTP(host, port, local_hostname='client.test')
+s.ehlo()
+code, text = s.mail(sender, opts)
+if code == 250:
+    for r, ropts in rcpts:
+        s.rcpt(r, ropts)
+    code, text = s.data(sys.stdin.buffer.read())
+print(code, text.decode('utf-8', 'replace'))
+s.quit()
+`;
+
+/** Sends one message with smtplib, with the given MAIL FROM and RCPT TO parameters; the last reply. */
+export async function smtplibSend(
+  address: string,
+  o: { from: string; to: (string | [string, string[]])[]; mailParams?: string[]; message: Buffer },
+): Promise<string> {
+  const [host, port] = address.split(/:(?=\d+$)/);
+  const rcpts = o.to.map((r) => (typeof r === 'string' ? [r, []] : r));
+  const result = await run('python3', ['-c', SMTPLIB_SEND, host, port, o.from, JSON.stringify(rcpts), JSON.stringify(o.mailParams ?? [])], o.message);
+  if (result.code !== 0) throw new Error(`smtplib failed: ${result.stderr}`);
+  return result.stdout.trim();
 }
 
 export interface GatewayUnderTest {

@@ -75,10 +75,12 @@ export const queueCommand: Command = {
               `received:  ${detail.receivedAt.toISOString()} from ${detail.clientAddress ?? '?'} (${detail.clientHelo ?? '?'})${detail.authUser ? ` as ${detail.authUser}` : ''}`,
               `sender:    <${detail.sender}>`,
               `size:      ${detail.size}`,
+              `dsn:       RET=${detail.dsn.ret ?? '-'} ENVID=${detail.dsn.envid ?? '-'}${detail.dsn.delayWarned ? ', delay warning sent' : ''}`,
               ...detail.recipients.map(
                 (r) =>
                   `recipient: <${r.recipient}> via ${r.nextHop}, ${r.attempts} tries, ` +
-                  `${r.active ? 'being delivered' : `next ${r.nextAttemptAt.toISOString()}`}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
+                  `${r.active ? 'being delivered' : `next ${r.nextAttemptAt.toISOString()}`}${r.lastError ? `, last error: ${r.lastError}` : ''}` +
+                  `, NOTIFY=${r.dsn.notify ?? '-'}${r.dsn.orcpt ? ` ORCPT=${r.dsn.orcpt}` : ''}`,
               ),
             ].join('\n') + '\n',
           );

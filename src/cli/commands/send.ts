@@ -12,7 +12,8 @@ import { promptHidden } from '../prompt.js';
 
 const USAGE = `Usage: keypost send --from <address> --to <address> [--to <address> ...]
                     [--dns host:port] [--require-dnssec] [--encrypt]
-                    [--sign KEYFILE [--hide-subject]] [--json] [file.eml | -]
+                    [--sign KEYFILE [--hide-subject]] [--notify EVENTS] [--json]
+                    [file.eml | -]
 
 Sends a message (a file, or standard input when the file is "-" or left out) to each recipient:
 looks the recipient up in DNS (as keypost lookup does), mints a hashcash stamp for it at its
@@ -33,12 +34,26 @@ input without headers is sent as a plain-text body.
                     needs a user ID for --from. Its passphrase comes from KEYPOST_SIGN_PASSPHRASE,
                     or is asked for on a terminal
   --hide-subject    with --encrypt: the outer Subject reads "[...]", the real one travels inside
+  --notify EVENTS   delivery reports to ask each endpoint for (RFC 3461 DSN): NEVER, or a comma
+                    list of SUCCESS, FAILURE and DELAY (default SUCCESS,FAILURE); reports come
+                    back to --from
   --json            print the outcome per recipient as JSON
 
 A domain that publishes no price is paid KEYPOST_POW_DEFAULT_BITS. The EHLO name is
 KEYPOST_SMTP_HOSTNAME; .onion endpoints are reached through KEYPOST_SOCKS_PROXY.
 Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error; 5 at least one
 recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE).`;
+
+/** --notify: NEVER, or any of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1). */
+function notifyOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const events = value.toUpperCase().split(',').map((e) => e.trim());
+  const valid = events.length > 0 && (events.join() === 'NEVER' || events.every((e) => ['SUCCESS', 'FAILURE', 'DELAY'].includes(e)));
+  if (!valid || new Set(events).size !== events.length) {
+    throw new UsageError(`--notify must be NEVER or a comma list of SUCCESS, FAILURE and DELAY, got "${value}"`);
+  }
+  return events.join(',');
+}
 
 /** Reads and unlocks the --sign key before anything is looked up or minted. */
 async function signingKeyOption(file: string, ctx: CommandContext, messageFile: string | undefined) {
@@ -125,6 +140,7 @@ export const sendCommand: Command = {
       encrypt: { type: 'boolean' },
       sign: { type: 'string' },
       'hide-subject': { type: 'boolean' },
+      notify: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values['hide-subject'] && !values.sign) throw new UsageError('--hide-subject goes with --sign and --encrypt');
@@ -147,6 +163,7 @@ export const sendCommand: Command = {
         encrypt: values.encrypt === true,
         requireDnssec: values['require-dnssec'] === true,
         sign: sign ? { key: sign, hideSubject: values['hide-subject'] === true } : undefined,
+        notify: notifyOption(values.notify),
         dns,
         defaultBits: config.pow.defaultBits,
         hostname: config.gateway.hostname,
