@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { KeypostError } from '../errors.js';
-import type { KeyCheck } from './key-policy.js';
+import type { KeyCheck } from '../keys/key-policy.js';
 import type { KeyCheckAnswer, KeyCheckJob, ServedFilter } from './key-check-worker.js';
 
 export type { ServedFilter } from './key-check-worker.js';

@@ -3,7 +3,7 @@
 // key-check-pool.ts; everything in a job and its answer survives structured cloning (Uint8Array,
 // Date, plain objects).
 import { parentPort } from 'node:worker_threads';
-import { checkKey, type KeyCheck } from './key-policy.js';
+import { checkKey, type KeyCheck } from '../keys/key-policy.js';
 import { domainOfAddress } from '../protocol/address.js';
 
 /** Which user IDs count as served: by domain, or exactly these addresses. Functions cannot cross threads. */

@@ -7,7 +7,7 @@ import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
 import { servedDomainNames } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
-import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
+import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from '../keys/key-policy.js';
 import type { Mailer } from './mailer.js';
 import { withinMailBudget, type MailBudget } from './mail-budget.js';
 import { domainOfAddress, parseAddress } from '../protocol/address.js';

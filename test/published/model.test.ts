@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createChangeFeed, bumpZoneSerial, type ChangeFeed } from '../../src/db/change-feed.js';
-import { checkKey, type CheckedKey } from '../../src/directory/key-policy.js';
+import { checkKey, type CheckedKey } from '../../src/keys/key-policy.js';
 import { addressEndpoint, addressNextHop, addressPrice, zonePrice } from '../../src/published/price.js';
 import { createPublishedModel, type PublishedModel, type ZoneUpdate } from '../../src/published/model.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
