@@ -21,7 +21,7 @@ import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createDomain } from '../src/directory/domains.js';
 import { splitKeyringInput } from '../src/directory/key-import.js';
-import { armor } from '../src/directory/key-policy.js';
+import { armor } from '../src/keys/key-policy.js';
 import { createScratchPostgres } from '../test/support/database.js';
 import { benchKeyringFile } from './keyring.js';
 

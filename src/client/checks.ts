@@ -1,10 +1,10 @@
 // The checks a sender makes before trusting what DNS handed it, each with its own verdict, so the
-// CLI can show which one failed and why. The key itself is judged by the directory's key policy
-// (src/directory/key-policy.ts), the one module that wraps openpgp.js signature checks: a sender
-// and the directory then agree on what "expired", "revoked" and "has a user ID" mean.
+// CLI can show which one failed and why. The key itself is judged by the shared key policy
+// (src/keys/key-policy.ts), the one module that wraps openpgp.js signature checks: a sender and
+// the directory then agree on what "expired", "revoked" and "has a user ID" mean.
 import { readKey } from 'openpgp';
-import { checkKey } from '../directory/key-policy.js';
-import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { checkKey } from '../keys/key-policy.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
 
 /** `record`: a `_keypost` TXT record that breaks the kp1 grammar (src/protocol/kp1.ts). */
 export type CheckName = 'fingerprint' | 'pka' | 'user-id' | 'key-valid' | 'directory' | 'record';

@@ -5,6 +5,7 @@ import { armor } from '../protocol/armor.js';
 import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
 import { parseAddress } from '../protocol/address.js';
+import { addressSetting } from '../protocol/precedence.js';
 import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
 import { checkDirectory } from './directory-check.js';
 import { dnssecVerdict, type DnssecStatus } from './dnssec.js';
@@ -86,8 +87,10 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   // A malformed record counts as present (something is published) but none of its fields is used.
   const zone = kp1Of(records.zonePolicy);
   const own = kp1Of(records.address);
-  const endpoint = own?.ep ?? zone?.ep ?? null;
-  const price = own?.pow ?? zone?.pow ?? null;
+  // The address's own fields, else the zone's (src/protocol/precedence.ts); with neither, no price
+  // is published and the sender's default applies when it sends (send.ts).
+  const endpoint = addressSetting(own?.ep, zone?.ep, null);
+  const price = addressSetting(own?.pow, zone?.pow, null);
   const api = zone?.api ?? null;
   const base = {
     address,

@@ -2,7 +2,7 @@
 // entity) is encrypted to every recipient key at once; the envelope-level fields (From, To,
 // Subject, Date, ...) stay outside so that mail can be routed; src/mime/pgp-encrypted.ts builds the parts.
 import { createMessage, encrypt, readKey, type PrivateKey } from 'openpgp';
-import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { pgpMimeBody } from '../mime/pgp-encrypted.js';
 import { toCrlf, type HeaderField, type MailMessage } from './message.js';
 import { protectHeaders } from './header-protection.js';

@@ -3,7 +3,7 @@
 // OpenPGP message (§6.2, the combined form gpg --decrypt reports as "Good signature").
 import { createMessage, decryptKey, enums, readPrivateKey, readSignature, sign, type PrivateKey } from 'openpgp';
 import { KeypostError } from '../errors.js';
-import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { pgpSignedBody } from '../mime/pgp-signed.js';
 import { CLIENT_CODES } from './errors.js';
 import { protectHeaders } from './header-protection.js';

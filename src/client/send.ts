@@ -9,7 +9,7 @@ import { readKey, type PrivateKey } from 'openpgp';
 import { pino, type Logger } from 'pino';
 import type { ListenAddress } from '../config.js';
 import { parseAddress } from '../protocol/address.js';
-import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { KeypostError } from '../errors.js';
 import { parseHop } from '../smtp/hop.js';
 import { SmtpPool } from '../smtp/smtp-pool.js';
@@ -126,6 +126,7 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
   }
   Object.assign(outcome, {
     endpoint: lookup.endpoint,
+    // The published price (address, else zone: lookup.ts); with none, the sender's default.
     price: lookup.price ?? options.defaultBits,
     fingerprint: lookup.fingerprint,
     verified: lookup.verified,

@@ -17,7 +17,7 @@ import {
   type SignaturePacket,
 } from 'openpgp';
 import { KeypostError } from '../errors.js';
-import { PARSE_CONFIG } from '../directory/key-signatures.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { decodeBody } from '../mime/transfer-encoding.js';
 import { fieldValue, parseEntity, type MimeEntity } from '../mime/entity.js';
 import { parseAddress } from '../protocol/address.js';

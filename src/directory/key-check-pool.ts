@@ -10,8 +10,9 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { KeypostError } from '../errors.js';
-import type { KeyCheck } from './key-policy.js';
+import type { KeyCheck } from '../keys/key-policy.js';
 import type { KeyCheckAnswer, KeyCheckJob, ServedFilter } from './key-check-worker.js';
+import type { KeyInput } from './upload-body.js';
 
 export type { ServedFilter } from './key-check-worker.js';
 
@@ -28,8 +29,11 @@ export interface KeyCheckPoolOptions {
 }
 
 export interface KeyCheckPool {
-  /** Judges a key on a worker thread; same answer as checkKey, or throws DIR_KEY_CHECK_BUSY. */
-  check(input: string | Uint8Array, options: { now: Date; served?: ServedFilter }): Promise<KeyCheck>;
+  /**
+   * Judges a key on a worker thread; same answer as checkKey, or throws DIR_KEY_CHECK_BUSY. An
+   * upload body is read there too, and throws REQUEST_INVALID when it is not a valid upload.
+   */
+  check(input: KeyInput, options: { now: Date; served?: ServedFilter }): Promise<KeyCheck>;
   close(): Promise<void>;
 }
 
@@ -81,6 +85,7 @@ export function createKeyCheckPool(options: KeyCheckPoolOptions): KeyCheckPool {
       if (done && done.job.id === answer.id) {
         checks.inc({ outcome: 'done' });
         if ('result' in answer) done.resolve(answer.result);
+        else if ('refused' in answer) done.reject(new KeypostError('REQUEST_INVALID', answer.refused));
         else done.reject(new Error(`key check failed: ${answer.failure}`));
       }
       dispatch();

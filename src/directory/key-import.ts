@@ -7,7 +7,7 @@ import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
 import { dearmorKeyBlock } from '../protocol/armor.js';
 import { requireDomain } from './domains.js';
-import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from './key-policy.js';
+import { checkKey, minimalKeyFor, splitKeyring, type CheckedKey } from '../keys/key-policy.js';
 import { domainOfAddress } from '../protocol/address.js';
 import { publishMany, withdrawKey, ZoneBumps } from './publish.js';
 

@@ -5,8 +5,8 @@
 import { sql } from 'kysely';
 import { readKey } from 'openpgp';
 import type { Db } from '../db/database.js';
-import { PARSE_CONFIG } from './key-signatures.js';
-import { servedKeyWithUserIds } from './minimal-key.js';
+import { PARSE_CONFIG } from '../keys/key-signatures.js';
+import { servedKeyWithUserIds } from '../keys/minimal-key.js';
 
 export interface ServedKey {
   fingerprint: string;

@@ -9,7 +9,7 @@ import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { KeypostError } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
-import { minimalKeyFor } from './key-policy.js';
+import { minimalKeyFor } from '../keys/key-policy.js';
 import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
 import { normalizeDomain, parseAddress } from '../protocol/address.js';
 import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';

@@ -8,7 +8,7 @@ import { bumpZoneSerial } from '../db/change-feed.js';
 import { KeypostError } from '../errors.js';
 import { hasCertificate, mergeCertificate, type Certificate } from '../keys/certificate-store.js';
 import { servedForms, type PublishedAddress, type ServedForms } from '../keys/served-forms.js';
-import { servedKeyWithUserIds, type CheckedKey } from './key-policy.js';
+import { servedKeyWithUserIds, type CheckedKey } from '../keys/key-policy.js';
 import { parseAddress } from '../protocol/address.js';
 
 export type PublishSource = 'owner' | 'self' | 'import';

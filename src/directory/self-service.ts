@@ -7,12 +7,13 @@ import type { Db } from '../db/database.js';
 import { KeypostError } from '../errors.js';
 import { servedDomainNames } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
-import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from './key-policy.js';
+import { keyCheckError, minimalKeyFor, type CheckedKey, type KeyCheck } from '../keys/key-policy.js';
 import type { Mailer } from './mailer.js';
 import { withinMailBudget, type MailBudget } from './mail-budget.js';
 import { domainOfAddress, parseAddress } from '../protocol/address.js';
 import { publishAddress, refreshKey, withdrawAddress, withdrawKey } from './publish.js';
 import { composeVerificationMail } from './verification-mail.js';
+import type { KeyInput } from './upload-body.js';
 import {
   consumeVerificationToken,
   discardVerificationToken,
@@ -65,7 +66,7 @@ export interface Confirmation {
 }
 
 export interface SelfService {
-  upload(input: string | Uint8Array, options?: { requestAll?: boolean } & Requester): Promise<UploadAnswer & { mailed: string[] }>;
+  upload(input: KeyInput, options?: { requestAll?: boolean } & Requester): Promise<UploadAnswer & { mailed: string[] }>;
   requestVerify(token: string, addresses: string[], requester?: Requester): Promise<UploadAnswer & { mailed: string[] }>;
   confirm(token: string): Promise<Confirmation>;
   requestDelete(address: string, requester?: Requester): Promise<{ address: string; status: 'pending' }>;
@@ -82,7 +83,7 @@ export function accepted(result: KeyCheck): AcceptedKey {
 export function createSelfService(options: SelfServiceOptions): SelfService {
   const { db, mailer, log } = options;
 
-  async function check(input: string | Uint8Array): Promise<{ result: AcceptedKey; served: Set<string> }> {
+  async function check(input: KeyInput): Promise<{ result: AcceptedKey; served: Set<string> }> {
     const served = await servedDomainNames(db);
     const result = await options.keyChecks.check(input, { now: options.now(), served: { domains: [...served] } });
     return { result: accepted(result), served };

@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { formatKp1 } from '../protocol/kp1.js';
-import { addressEndpoint, addressPrice, zonePrice } from '../published/price.js';
+import { addressSetting } from '../protocol/precedence.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
 
@@ -63,7 +63,7 @@ export function zonePolicy(zone: ZoneSource, defaults: PolicyDefaults): ZonePoli
     ttl: soa.ttl,
     negativeTtl: Math.min(soa.ttl, soa.minimum),
     soa: { refresh: soa.refresh, retry: soa.retry, expire: soa.expire, minimum: soa.minimum },
-    powBits: zonePrice(zone, defaults.powBits),
+    powBits: addressSetting(null, zone.powBits, defaults.powBits),
     endpoint: zone.endpoint,
     apiUrl: zone.apiUrl ?? defaults.apiUrl ?? null,
   };
@@ -97,9 +97,8 @@ export function zonePolicyText(policy: ZonePolicy): string {
 /** Per-address TXT: ep and pow only where they differ from the zone policy. */
 export function addressPolicyText(policy: ZonePolicy, address: AddressSource): string {
   // The zone policy already carries the zone's price and endpoint, so they stand for the zone here.
-  const zone = { powBits: policy.powBits, endpoint: policy.endpoint };
-  const endpoint = addressEndpoint(address, zone);
-  const price = addressPrice(address, zone, policy.powBits);
+  const endpoint = addressSetting(address.endpoint, policy.endpoint, null);
+  const price = addressSetting(address.powBits, policy.powBits, policy.powBits);
   return formatKp1({
     fpr: address.fingerprint,
     ep: endpoint && endpoint !== policy.endpoint ? endpoint : undefined,

@@ -10,6 +10,7 @@ import { Resolver } from 'node:dns/promises';
 import type { ListenAddress } from '../config.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
+import { addressSetting } from '../protocol/precedence.js';
 import { domainOf, localPartOf } from './next-hop.js';
 
 export type KeypostLookup =
@@ -74,9 +75,10 @@ export function createKeypostResolver(options: ResolverOptions): KeypostResolver
       const domain = domainOf(address);
       const [own, zone] = await Promise.all([txt(`${openpgpkeyLabel(localPartOf(address))}._keypost.${domain}`), txt(`_keypost.${domain}`)]);
       if (!own) return zone ? { kind: 'unpublished' } : { kind: 'none' };
-      const endpoint = own.ep ?? zone?.ep;
+      // A remote zone's records combine as our own settings do (src/protocol/precedence.ts).
+      const endpoint = addressSetting(own.ep, zone?.ep, null);
       if (!endpoint) return { kind: 'none' };
-      return { kind: 'keypost', endpoint, pow: own.pow ?? zone?.pow ?? options.defaultBits };
+      return { kind: 'keypost', endpoint, pow: addressSetting(own.pow, zone?.pow, options.defaultBits) };
     },
     async resolveMx(domain) {
       try {

@@ -1,7 +1,7 @@
 // Who the gateway takes mail for, at what stamp price, and where it goes next.
 //
 // - a published address of a served domain: price and next hop as the read model of what is
-//   published says (address, else zone, else the default: src/published/price.ts); no hop at all
+//   published says (address, else zone, else the default: src/protocol/precedence.ts); no hop at all
 //   means the smarthost;
 // - any other address of a served domain: unknown (550 at RCPT);
 // - a configured relay domain: the global price, its own hop or the smarthost or MX;

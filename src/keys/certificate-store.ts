@@ -5,7 +5,7 @@
 // do not count (K2). The row is locked for the rest of the caller's transaction, so everything
 // that decides on a key's state (publish, revocation upload) is serialised per key (K5).
 import type { Tx } from '../db/database.js';
-import { checkKey, keyCheckError, type CheckedKey } from '../directory/key-policy.js';
+import { checkKey, keyCheckError, type CheckedKey } from './key-policy.js';
 import { unionCertificates } from './certificate-union.js';
 
 /** A certificate the key policy accepted, as stored or as uploaded. */

@@ -1,9 +1,9 @@
 // The union of two copies of one certificate, packet by packet (the way Sequoia's and Hagrid's
 // merge works): the primary key with the signatures over it, each user ID and each subkey with the
 // signatures over it, every signature once. Nothing is verified here; the store re-verifies the
-// union (src/directory/key-signatures.ts), so a junk signature in an upload cannot count, and
+// union (src/keys/key-signatures.ts), so a junk signature in an upload cannot count, and
 // nothing a copy lacks is ever taken away from the other.
-import { TAG, readPackets, type RawPacket } from '../directory/packet-limits.js';
+import { TAG, readPackets, type RawPacket } from './packet-limits.js';
 
 interface Component {
   packet: RawPacket;

@@ -6,7 +6,7 @@
 // beside live traffic.
 import type { Db, Tx } from '../db/database.js';
 import { bumpZoneSerial } from '../db/change-feed.js';
-import { checkKey } from '../directory/key-policy.js';
+import { checkKey } from './key-policy.js';
 import { servedForms, type ServedForms } from './served-forms.js';
 
 export type RebuildForm = 'certificate' | 'by-fingerprint' | 'record' | 'minimal-key' | 'withdrawn';

@@ -6,18 +6,12 @@
 // - the key facts the records JSON reports (algorithm, size, dates, revoked).
 // The publish path and `keypost key rebuild` both call it, so what is served is always what this
 // function says for the stored certificate.
-import { minimalKeyFor, servedKeyWithUserIds } from '../directory/key-policy.js';
+import { minimalKeyFor, servedKeyWithUserIds } from './key-policy.js';
 import type { Certificate } from './certificate-store.js';
+import type { CheckedKey } from './checked-key.js';
 
-export interface KeyRecord {
-  fingerprint: string;
-  keyIds: string[];
-  algorithm: string;
-  bits: number | null;
-  createdAt: Date;
-  expiresAt: Date | null;
-  revoked: boolean;
-}
+/** The `keys` row: what the key policy found in the certificate, and whether it is revoked. */
+export type KeyRecord = Pick<CheckedKey, 'fingerprint' | 'keyIds' | 'algorithm' | 'bits' | 'createdAt' | 'expiresAt'> & { revoked: boolean };
 
 export interface AddressForm {
   /** The user ID of the address as it appears in the certificate. */

@@ -71,7 +71,7 @@ export const ERROR_TABLE = {
   // Verification mail budgets (src/directory/mail-budget.ts): wait for the window to move.
   DIR_VERIFY_MAIL_LIMITED: transient(429, reply(450, '4.7.1')),
   DIR_VERIFY_MAIL_CLIENT_LIMITED: transient(429, reply(450, '4.7.1')),
-  // The key policy (src/directory/checked-key.ts KEY_POLICY_CODES): unreadable input is a bad
+  // The key policy (src/keys/checked-key.ts KEY_POLICY_CODES): unreadable input is a bad
   // request, a readable key the policy refuses is unprocessable.
   DIR_KEY_UNPARSABLE: refused(400),
   DIR_KEY_SECRET: refused(422),

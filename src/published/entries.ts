@@ -10,7 +10,7 @@ export interface PublishedZone {
   name: string;
   /** SOA serial (RFC 1982 arithmetic, 32 bits). */
   serial: number;
-  /** Zone stamp price; null = the server default (see price.ts). */
+  /** Zone stamp price; null = the server default (see src/protocol/precedence.ts). */
   powBits: number | null;
   /** Zone `ep`; null = none published. */
   endpoint: string | null;
@@ -30,7 +30,7 @@ export interface PublishedAddress {
   userId: string;
   /** The minimal key for this address: primary key, this user ID, valid subkeys (binary). */
   minimalKey: Buffer;
-  /** Per-address overrides; null = the zone's (see price.ts). */
+  /** Per-address overrides; null = the zone's (see src/protocol/precedence.ts). */
   endpoint: string | null;
   powBits: number | null;
   nextHop: string | null;

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/database.js';
 import { sameZone, type PublishedAddress, type PublishedZone } from './entries.js';
-import { addressEndpoint, addressNextHop, addressPrice, zonePrice } from './price.js';
+import { addressSetting } from '../protocol/precedence.js';
 import { CHANGE_RETENTION_SECONDS, pruneChangeLog, readZone, servedZoneSerials, type AddressChange } from './zone-reader.js';
 
 export type { AddressChange } from './zone-reader.js';
@@ -158,22 +158,22 @@ export class PublishedModel {
     return held.wkd.get(hash);
   }
 
-  /** The stamp price of a published address (address, else zone, else default: price.ts). */
+  /** The stamp price of a published address (address, else zone, else default: src/protocol/precedence.ts). */
   price(address: PublishedAddress, zone: PublishedZone): number {
-    return addressPrice(address, zone, this.defaultPowBits);
+    return addressSetting(address.powBits, zone.powBits, this.defaultPowBits);
   }
 
   /** The stamp price of a zone's addresses that set none. */
   zonePrice(zone: PublishedZone): number {
-    return zonePrice(zone, this.defaultPowBits);
+    return addressSetting(null, zone.powBits, this.defaultPowBits);
   }
 
   endpoint(address: PublishedAddress, zone: PublishedZone): string | null {
-    return addressEndpoint(address, zone);
+    return addressSetting(address.endpoint, zone.endpoint, null);
   }
 
   nextHop(address: PublishedAddress, zone: PublishedZone): string | null {
-    return addressNextHop(address, zone);
+    return addressSetting(address.nextHop, zone.nextHop, null);
   }
 
   // ---- keeping it fresh ------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDomain, hashToken, initialSerial, ownerTokenMatches, removeDomain, updateDomain } from '../../src/directory/domains.js';
-import { checkKey, type CheckedKey } from '../../src/directory/key-policy.js';
+import { checkKey, type CheckedKey } from '../../src/keys/key-policy.js';
 import { publishAddress, withdrawAddress, withdrawKey } from '../../src/directory/publish.js';
 import { KeypostError } from '../../src/errors.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';

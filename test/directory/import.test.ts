@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { createProgress } from '../../src/cli/progress.js';
-import { armor } from '../../src/directory/key-policy.js';
+import { armor } from '../../src/keys/key-policy.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { runKeypost } from '../support/keypost-process.js';
 import { addDomain, makeKey, revokedCopy } from './write-side.js';

@@ -2,7 +2,7 @@
 // refuses to produce (v3 keys, oversized packets, user attributes, flooded keys).
 import { generateKeyPairSync } from 'node:crypto';
 import * as openpgp from 'openpgp';
-import { readPackets, type RawPacket } from '../../src/directory/packet-limits.js';
+import { readPackets, type RawPacket } from '../../src/keys/packet-limits.js';
 
 export interface TestKey {
   privateKey: openpgp.PrivateKey;

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { bumpZoneSerial, createChangeFeed, notifyZoneChanged, type ChangeFeed } from '../../src/db/change-feed.js';
 import { buildHttpApp } from '../../src/http/app.js';
-import { minimalKeyFor, type CheckedKey } from '../../src/directory/key-policy.js';
+import { minimalKeyFor, type CheckedKey } from '../../src/keys/key-policy.js';
 import { servingRoutes } from '../../src/directory/serving-routes.js';
 import type { Services } from '../../src/lifecycle.js';
 import { createMetrics } from '../../src/metrics.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
-import { checkKey, type CheckedKey } from '../../src/directory/key-policy.js';
+import { checkKey, type CheckedKey } from '../../src/keys/key-policy.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
 import { createGpgHome, type GpgHome } from './gpg-home.js';

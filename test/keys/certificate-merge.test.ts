@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
-import { checkKey } from '../../src/directory/key-policy.js';
+import { checkKey } from '../../src/keys/key-policy.js';
 import { keysByFingerprint } from '../../src/directory/key-lookup.js';
 import { publishAddress } from '../../src/directory/publish.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';

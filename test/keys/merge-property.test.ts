@@ -5,8 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
-import { checkKey } from '../../src/directory/key-policy.js';
-import { readPackets } from '../../src/directory/packet-limits.js';
+import { checkKey } from '../../src/keys/key-policy.js';
+import { readPackets } from '../../src/keys/packet-limits.js';
 import { publishAddress, refreshKey } from '../../src/directory/publish.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { fromPrivate, retimedSignature } from '../directory/key-fixtures.js';

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { checkKey, type CheckedKey } from '../../src/directory/key-policy.js';
+import { checkKey, type CheckedKey } from '../../src/keys/key-policy.js';
 import { publishAddress, withdrawKey } from '../../src/directory/publish.js';
 import type { Db, Tx } from '../../src/db/database.js';
 import { openTestDatabase, testBackend, type TestDatabase } from '../support/database.js';

@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
-import { checkKey } from '../../src/directory/key-policy.js';
-import { minimalKeyFor } from '../../src/directory/minimal-key.js';
+import { checkKey } from '../../src/keys/key-policy.js';
+import { minimalKeyFor } from '../../src/keys/minimal-key.js';
 import { publishAddress } from '../../src/directory/publish.js';
 import { rebuildServedForms } from '../../src/keys/rebuild.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';

@@ -1,13 +1,12 @@
 // The read model of what is published (src/published/), against a real database and change feed:
 // it reads only what the change log names, hands watchers exactly the changed addresses, follows
 // changes to the key behind an address, catches up to a commit without waiting for the feed, and
-// applies one price precedence.
+// applies the one price precedence (src/protocol/precedence.ts, test/protocol/precedence.test.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createChangeFeed, bumpZoneSerial, type ChangeFeed } from '../../src/db/change-feed.js';
-import { checkKey, type CheckedKey } from '../../src/directory/key-policy.js';
-import { addressEndpoint, addressNextHop, addressPrice, zonePrice } from '../../src/published/price.js';
+import { checkKey, type CheckedKey } from '../../src/keys/key-policy.js';
 import { createPublishedModel, type PublishedModel, type ZoneUpdate } from '../../src/published/model.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { makeKey } from '../directory/key-fixtures.js';
@@ -20,28 +19,6 @@ async function checked(emails: string[]): Promise<CheckedKey> {
   assert.ok(result.status === 'valid', JSON.stringify(result));
   return result.key;
 }
-
-describe('price precedence (address, else zone, else default)', () => {
-  const cases: [string, number | null, number | null, number][] = [
-    ['address wins', 26, 22, 26],
-    ['zone when the address sets none', null, 22, 22],
-    ['default when neither does', null, null, 20],
-    ['an address may set 0', 0, 22, 0],
-  ];
-  for (const [name, address, zone, expected] of cases) {
-    it(name, () => assert.equal(addressPrice({ powBits: address }, { powBits: zone }, 20), expected));
-  }
-  it('zone price falls back to the default', () => {
-    assert.equal(zonePrice({ powBits: null }, 18), 18);
-    assert.equal(zonePrice({ powBits: 0 }, 18), 0);
-  });
-  it('endpoint and next hop: the address, else the zone', () => {
-    assert.equal(addressEndpoint({ endpoint: null }, { endpoint: 'smtp://z:25' }), 'smtp://z:25');
-    assert.equal(addressEndpoint({ endpoint: 'smtp://a:25' }, { endpoint: 'smtp://z:25' }), 'smtp://a:25');
-    assert.equal(addressNextHop({ nextHop: null }, { nextHop: null }), null);
-    assert.equal(addressNextHop({ nextHop: 'smtp://a:25' }, { nextHop: 'smtp://z:25' }), 'smtp://a:25');
-  });
-});
 
 describe('the read model', () => {
   let db: TestDatabase;

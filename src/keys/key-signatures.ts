@@ -57,7 +57,7 @@ async function verifies(sig: SignaturePacket, signer: KeyPacket, type: enums.sig
   // openpgp.js refuses any signature naming a designated revoker (RFC 9580 §5.2.3.23) because it
   // cannot check third-party revocations. The directory never acts on those, so the signature
   // itself is still checked; the subpacket stays in the hashed data untouched. revocationKeyClass
-  // is a public field of SignaturePacket; test/directory/key-signatures.test.ts pins that verify()
+  // is a public field of SignaturePacket; test/keys/key-signatures.test.ts pins that verify()
   // refuses on exactly this field, so a library change that makes this moot fails a test.
   const revocationKeyClass = sig.revocationKeyClass;
   sig.revocationKeyClass = null;

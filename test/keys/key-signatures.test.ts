@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
-import { checkKey, minimalKeyFor, type KeyCheck } from '../../src/directory/key-policy.js';
-import { TAG } from '../../src/directory/packet-limits.js';
-import { fromPrivate, indexOfTag, insertAfter, retimedSignature, signaturesAfter } from './key-fixtures.js';
+import { checkKey, minimalKeyFor, type KeyCheck } from '../../src/keys/key-policy.js';
+import { TAG } from '../../src/keys/packet-limits.js';
+import { fromPrivate, indexOfTag, insertAfter, retimedSignature, signaturesAfter } from '../directory/key-fixtures.js';
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;

@@ -1,4 +1,5 @@
-// The directory's key policy: the one module that judges uploaded OpenPGP keys. It wraps
+// The key policy: the one module that judges OpenPGP keys, uploaded to the directory or found in
+// DNS by a sender (src/client/checks.ts), so both sides agree on what a valid key is. It wraps
 // openpgp.js and returns typed results; failures are classified by our own checks (packet
 // headers, algorithm fields, which signatures verify), never by reading library error messages.
 //

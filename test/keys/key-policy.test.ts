@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as openpgp from 'openpgp';
-import { armor, checkKey, minimalKeyFor, servedKeyWithUserIds, type KeyCheck } from '../../src/directory/key-policy.js';
+import { armor, checkKey, minimalKeyFor, servedKeyWithUserIds, type KeyCheck } from '../../src/keys/key-policy.js';
 import { dearmorKeyBlock } from '../../src/protocol/armor.js';
-import { TAG } from '../../src/directory/packet-limits.js';
+import { TAG } from '../../src/keys/packet-limits.js';
 import { httpStatusFor } from '../../src/protocol/errors.js';
 import { requireTool } from '../support/tools.js';
-import { createGpgHome, listPacketTags, listUserIds, type GpgHome } from './gpg-home.js';
+import { createGpgHome, listPacketTags, listUserIds, type GpgHome } from '../directory/gpg-home.js';
 import {
   countTag,
   craftV3Key,
@@ -19,7 +19,7 @@ import {
   packet,
   packetsOf,
   type TestKey,
-} from './key-fixtures.js';
+} from '../directory/key-fixtures.js';
 
 const now = () => new Date();
 const DAY = 86_400_000;
