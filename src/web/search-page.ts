@@ -103,9 +103,10 @@ export function searchPage({ directory, services }: WebContext): FastifyPluginAs
       const query = typeof request.query.q === 'string' ? request.query.q.trim().slice(0, 400) : '';
       if (!query) return reply.view('search.eta', { title: 'Find a key', nav: 'search', query, outcome: null });
       const outcome = await search(directory, query, services.now());
-      const status = outcome.kind === 'found' ? 200 : outcome.kind === 'nothing' ? 404 : 400;
+      // A search that finds nothing is still a search page (200): a 404 would mark the address as
+      // known-absent for crawlers and caches, and every miss must look the same anyway.
       const title = outcome.kind === 'found' ? `Published for ${query}` : outcome.kind === 'nothing' ? 'Nothing published' : 'Cannot search for that';
-      return reply.status(status).view('search.eta', { title, nav: 'search', query, outcome });
+      return reply.view('search.eta', { title, nav: 'search', query, outcome });
     });
   };
 }
