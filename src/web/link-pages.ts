@@ -4,7 +4,7 @@
 // API (src/directory/self-service-routes.ts); both end in the same SelfService.confirm().
 import type { FastifyPluginAsync } from 'fastify';
 import { refusalInWords } from './refusal-words.js';
-import type { WebContext } from './plugin.js';
+import type { WebContext } from './web-context.js';
 
 interface TokenParams {
   token: string;

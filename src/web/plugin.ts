@@ -28,6 +28,7 @@ import { publishPages } from './publish-pages.js';
 import { removePages } from './remove-pages.js';
 import { searchPage } from './search-page.js';
 import { stampPage } from './stamp-page.js';
+import type { WebContext } from './web-context.js';
 
 const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 /** Templates and assets sit next to the compiled modules (the build copies them, see package.json). */
@@ -35,13 +36,6 @@ export const TEMPLATES_DIR = here('./templates/');
 export const ASSETS_DIR = here('./assets/');
 /** The browser minter bundle the build writes (src/pow/kernel/build-browser.ts). */
 export const MINTER_DIR = here('../../browser/');
-
-export interface WebContext {
-  services: Services;
-  directory: Directory;
-  /** Route options that give a write the API's per-client rate limit. */
-  writeLimit: { rateLimit: { max: number; timeWindow: number } };
-}
 
 export function webRoutes(services: Services, directory: Directory): FastifyPluginAsync {
   return async (app) => {

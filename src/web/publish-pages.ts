@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { KeypostError } from '../errors.js';
 import type { AddressStatus } from '../directory/directory.js';
 import { describeError } from './page-errors.js';
-import type { WebContext } from './plugin.js';
+import type { WebContext } from './web-context.js';
 
 export interface PublishBody {
   _csrf?: string;

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { KeypostError } from '../errors.js';
 import { describeError } from './page-errors.js';
-import type { WebContext } from './plugin.js';
+import type { WebContext } from './web-context.js';
 
 export function removePages({ directory, writeLimit }: WebContext): FastifyPluginAsync {
   return async (app) => {

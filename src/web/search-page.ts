@@ -11,7 +11,7 @@ import type { Directory, ServedKey } from '../directory/directory.js';
 import { parseSearchTerm } from '../directory/search-terms.js';
 import { armor } from '../protocol/armor.js';
 import { addressOfUserId } from '../protocol/address.js';
-import type { WebContext } from './plugin.js';
+import type { WebContext } from './web-context.js';
 
 export interface DigLine {
   what: string;

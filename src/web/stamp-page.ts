@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { addressRecord } from '../directory/address-record.js';
 import { canonicalAddress } from '../protocol/address.js';
-import type { WebContext } from './plugin.js';
+import type { WebContext } from './web-context.js';
 
 /** Bits a page may ask for: a stamp above this takes a browser hours, so a form offers no more. */
 export const PAGE_MAX_BITS = 30;
