@@ -22,6 +22,7 @@ import type { Directory } from '../directory/directory.js';
 import { readYourWrites } from '../directory/read-your-writes.js';
 import { UPLOAD_BODY_LIMIT } from '../directory/self-service-routes.js';
 import type { Services } from '../lifecycle.js';
+import { consolePages } from './console-pages.js';
 import { linkPages } from './link-pages.js';
 import { renderError } from './page-errors.js';
 import { publishPages } from './publish-pages.js';
@@ -90,5 +91,6 @@ export function webRoutes(services: Services, directory: Directory): FastifyPlug
     await app.register(linkPages(context));
     await app.register(removePages(context));
     await app.register(stampPage(context));
+    await app.register(consolePages(context));
   };
 }
