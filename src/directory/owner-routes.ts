@@ -8,11 +8,9 @@ import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { KeypostError } from '../errors.js';
 import type { Domain } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
-import { minimalKeyFor } from './key-policy.js';
 import { parseAddress } from '../protocol/address.js';
-import { listZone, overridesFrom, ownerZone, setZonePolicy, withdrawZoneAddress, type PolicyInput } from './owner-service.js';
-import { publishAddress, setAddressOverrides, withdrawKey } from './publish.js';
-import { accepted } from './self-service.js';
+import { listZone, overridesFrom, ownerZone, publishAsOwner, setZonePolicy, withdrawZoneAddress, type PolicyInput } from './owner-service.js';
+import { setAddressOverrides } from './publish.js';
 import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
 import { KEYTEXT_SCHEMA } from './keytext-schema.js';
 
@@ -149,22 +147,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
       },
       async (request) => {
         const address = addressInZone(request);
-        const overrides = overridesFrom(request.body);
-        const result = accepted(
-          await options.keyChecks.check(request.body.keytext, { now: options.now(), served: { addresses: [address] } }),
-        );
-        if (result.status === 'revoked') {
-          // A revocation withdraws the key everywhere; it is authoritative whoever brings it.
-          const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, result.key.fingerprint, { revocation: result.key }));
-          return { address, fingerprint: result.key.fingerprint, status: 'revoked', withdrawn };
-        }
-        const key = result.key;
-        // Cut the per-address key before the transaction: the zone stays locked for less time.
-        const minimal = await minimalKeyFor(key.stripped, address);
-        const published = await db
-          .transaction()
-          .execute((tx) => publishAddress(tx, { address, key, minimal, source: 'owner', ...overrides }));
-        return { address, fingerprint: published.fingerprint, status: 'published', replaced: published.replaced };
+        return publishAsOwner(db, { keyChecks: options.keyChecks, now: options.now() }, address, request.body.keytext, request.body);
       },
     );
 

@@ -7,7 +7,10 @@ import { KeypostError } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
 import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
 import { normalizeDomain } from '../protocol/address.js';
-import { withdrawAddress } from './publish.js';
+import type { KeyCheckPool } from './key-check-pool.js';
+import { minimalKeyFor } from './key-policy.js';
+import { publishAddress, withdrawAddress, withdrawKey } from './publish.js';
+import { accepted } from './self-service.js';
 
 /** A zone policy change as typed: undefined leaves a field alone, null or '' clears it. */
 export interface PolicyInput {
@@ -105,4 +108,32 @@ export async function setZonePolicy(db: Db, zone: string, input: PolicyInput): P
 export async function withdrawZoneAddress(db: Db, address: string): Promise<void> {
   const withdrawn = await db.transaction().execute((tx) => withdrawAddress(tx, address));
   if (!withdrawn) throw new KeypostError('DIR_ADDRESS_NOT_PUBLISHED', `${address} is not published`);
+}
+
+export type OwnerPublishResult =
+  | { address: string; fingerprint: string; status: 'published'; replaced: string | null }
+  | { address: string; fingerprint: string; status: 'revoked'; withdrawn: string[] };
+
+/**
+ * Publishes (or replaces) the key of `address` (canonical, inside the owner's zone) with no mail
+ * verification: the owner vouches. A revocation withdraws the key everywhere, whoever brings it.
+ */
+export async function publishAsOwner(
+  db: Db,
+  deps: { keyChecks: KeyCheckPool; now: Date },
+  address: string,
+  keytext: string | Uint8Array,
+  overrides: Omit<PolicyInput, 'api'> = {},
+): Promise<OwnerPublishResult> {
+  const stored = overridesFrom(overrides);
+  const result = accepted(await deps.keyChecks.check(keytext, { now: deps.now, served: { addresses: [address] } }));
+  if (result.status === 'revoked') {
+    const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, result.key.fingerprint, { revocation: result.key }));
+    return { address, fingerprint: result.key.fingerprint, status: 'revoked', withdrawn };
+  }
+  const key = result.key;
+  // Cut the per-address key before the transaction: the zone stays locked for less time.
+  const minimal = await minimalKeyFor(key.stripped, address);
+  const published = await db.transaction().execute((tx) => publishAddress(tx, { address, key, minimal, source: 'owner', ...stored }));
+  return { address, fingerprint: published.fingerprint, status: 'published', replaced: published.replaced ?? null };
 }

@@ -4,11 +4,12 @@
 // (src/directory/owner-service.ts). Every form carries a CSRF token and the write rate limit.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { KeypostError } from '../errors.js';
-import { listZone, ownerZone, setZonePolicy, withdrawZoneAddress } from '../directory/owner-service.js';
+import { listZone, ownerZone, publishAsOwner, setZonePolicy, withdrawZoneAddress } from '../directory/owner-service.js';
 import { parseAddress } from '../protocol/address.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { describeError } from './page-errors.js';
 import { endSession, sessionZone, startSession } from './owner-session.js';
+import { submittedKey, type PublishBody } from './publish-pages.js';
 import type { WebContext } from './web-context.js';
 
 const PAGE_SIZE = 50;
@@ -39,7 +40,7 @@ function powFrom(text: string | undefined): number | null | undefined {
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.trim() : undefined);
 
-export function consolePages({ services, writeLimit }: WebContext): FastifyPluginAsync {
+export function consolePages({ services, directory, writeLimit }: WebContext): FastifyPluginAsync {
   const db = services.database.db;
   return async (app) => {
     app.addHook('onSend', async (_request, reply, payload) => {
@@ -115,6 +116,24 @@ export function consolePages({ services, writeLimit }: WebContext): FastifyPlugi
         return dashboard(request, reply, zone, { error: message }, status);
       }
       return dashboard(request, reply, zone, { saved: 'The zone policy is saved and published.' });
+    });
+
+    app.post<{ Body: PublishBody & { address?: string }; Querystring: ConsoleQuery }>('/console/publish', { config: writeLimit, preHandler: app.csrfProtection }, async (request, reply) => {
+      const zone = await requireSession(request, reply);
+      if (!zone) return reply;
+      try {
+        const { address, domain } = parseAddress(text(request.body?.address) ?? '');
+        if (domain !== zone) throw new KeypostError('DIR_ADDRESS_OUTSIDE_DOMAIN', `${address} is not in ${zone}`);
+        const key = submittedKey(request.body);
+        if (key === undefined) throw new KeypostError('REQUEST_INVALID', 'Choose a key file or paste an armoured public key.');
+        const done = await publishAsOwner(db, { keyChecks: directory.keyChecks, now: services.now() }, address, key);
+        const saved = done.status === 'published' ? `${address} is published with key ${done.fingerprint}.` : `The key is revoked; its addresses are withdrawn.`;
+        return dashboard(request, reply, zone, { saved });
+      } catch (err) {
+        if (!(err instanceof KeypostError)) throw err;
+        const { status, message } = describeError(err);
+        return dashboard(request, reply, zone, { error: message }, status);
+      }
     });
 
     app.post<{ Body: { address?: string }; Querystring: ConsoleQuery }>('/console/withdraw', { config: writeLimit, preHandler: app.csrfProtection }, async (request, reply) => {

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The domain owner's console in Chromium against keypost's HTTP and DNS listeners: sign in with the
 // owner token (kept only in an HttpOnly, SameSite=Strict cookie, never in a URL), see the zone's
-// addresses, change the stamp price and see it in `dig`, withdraw an address, sign out; a session
+// addresses, change the stamp price and see it in `dig`, publish and withdraw an address, sign out; a session
 // past its time ends on the server even if the browser still sends the cookie.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,7 +56,7 @@ describe('domain console in Chromium', { skip }, () => {
     await testDb?.close();
   });
 
-  test('owner signs in, sees the addresses, changes the price and sees it in dig, withdraws, signs out', { timeout: 120_000 }, async () => {
+  test('owner signs in, sees the addresses, changes the price and sees it in dig, publishes, withdraws, signs out', { timeout: 120_000 }, async () => {
     const { page, check, close, errors } = await openPage(browser);
     const requested: string[] = [];
     page.on('request', (request) => requested.push(request.url()));
@@ -91,6 +91,16 @@ describe('domain console in Chromium', { skip }, () => {
       await page.getByRole('button', { name: 'Save the policy' }).click();
       await page.getByText('The zone policy is saved and published.').waitFor();
       await waitFor('the new price in DNS', async () => ((await dig(dnsServer(), '+short', `_keypost.${ZONE}`, 'TXT')).includes('pow=23') ? true : undefined));
+
+      // Publish: the owner vouches, so the address is served at once.
+      const gina = await makeKey([`gina@${ZONE}`]);
+      await page.getByLabel('Address', { exact: true }).fill(`gina@${ZONE}`);
+      await page.getByLabel('or paste the armoured key').fill(gina.publicKey);
+      await page.getByRole('button', { name: 'Publish', exact: true }).click();
+      await page.getByText(`gina@${ZONE} is published with key ${gina.fingerprint}.`).waitFor();
+      const record = await fetch(`${baseUrl}/v1/records/gina@${ZONE}`);
+      assert.equal(record.status, 200);
+      assert.equal((await record.json()).fingerprint, gina.fingerprint);
 
       await page.getByRole('button', { name: `Withdraw frank@${ZONE}` }).click();
       await page.getByText(`frank@${ZONE} is withdrawn.`).waitFor();
