@@ -27,24 +27,37 @@ export interface CheckedPage {
   errors: string[];
   /** Runs axe, asserts no console error, saves a screenshot named `name`. */
   check(name: string, options?: { allowErrors?: RegExp }): Promise<void>;
+  /** Only the screenshot (a page without JavaScript cannot run axe). */
+  screenshot(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function openPage(browser: Browser, options: { viewport?: { width: number; height: number } } = {}): Promise<CheckedPage> {
-  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1024, height: 900 }, acceptDownloads: true });
+export async function openPage(
+  browser: Browser,
+  options: { viewport?: { width: number; height: number }; javaScript?: boolean } = {},
+): Promise<CheckedPage> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1024, height: 900 },
+    acceptDownloads: true,
+    javaScriptEnabled: options.javaScript ?? true,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => errors.push(`${page.url()}: uncaught ${error.message}`));
+  const screenshot = async (name: string) => {
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, `${name}.png`), fullPage: true });
+  };
   return {
     page,
     context,
     errors,
+    screenshot,
     async check(name, checkOptions = {}) {
-      mkdirSync(ARTIFACTS_DIR, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS_DIR, `${name}.png`), fullPage: true });
+      await screenshot(name);
       // Evaluated through the DevTools protocol, which the page's CSP does not govern: an inline
       // <script> carrying axe would (rightly) be refused.
       await page.evaluate(AXE_SOURCE);

@@ -2,7 +2,8 @@
 // The web pages end to end in Chromium against a running keypost (the real HTTP listener from
 // main.ts, its directory, the test mail sink): publish by upload, confirm through the mailed link,
 // find the key; remove through a mailed link; mint a stamp in the page that hashcash(1) accepts;
-// forms refuse a POST without a CSRF token. Every page visited passes axe and a clean console.
+// the same forms with JavaScript off; forms refuse a POST without a CSRF token. Every page visited
+// passes axe and a clean console.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -185,6 +186,41 @@ describe('web pages in Chromium', { skip }, () => {
       // The used link now says so and does nothing.
       await page.goto(link);
       await page.getByRole('heading', { name: 'Link already used' }).waitFor();
+    } finally {
+      await close();
+    }
+  });
+
+  test('with JavaScript off, publish, confirm, search and remove all work as plain forms', { timeout: 120_000 }, async () => {
+    const key = await makeKey(['nojs@example.org']);
+    const { page, screenshot, errors, close } = await openPage(browser, { javaScript: false });
+    try {
+      await page.goto(`${api.baseUrl}/publish`);
+      await page.fill('#keytext', key.publicKey);
+      let mailsBefore = sink.messages.length;
+      await page.getByRole('button', { name: 'Upload and mail confirmation links' }).click();
+      await page.getByRole('heading', { name: 'Check your mail' }).waitFor();
+      await page.goto(await mailedLink(key, 'nojs@example.org', mailsBefore, /./));
+      await page.getByRole('button', { name: 'Publish' }).click();
+      await page.getByRole('heading', { name: 'Published' }).waitFor();
+
+      await page.goto(`${api.baseUrl}/`);
+      await page.getByLabel('Address, fingerprint or key ID').fill('nojs@example.org');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByRole('heading', { name: 'Published for nojs@example.org' }).waitFor();
+      assert.match(await page.locator('main').innerText(), new RegExp(key.fingerprint));
+      await screenshot('nojs-search-found');
+
+      await page.goto(`${api.baseUrl}/remove`);
+      await page.getByLabel('Mail address').fill('nojs@example.org');
+      mailsBefore = sink.messages.length;
+      await page.getByRole('button', { name: 'Mail me a removal link' }).click();
+      await page.getByRole('heading', { name: 'Check your mail' }).waitFor();
+      await page.goto(await mailedLink(key, 'nojs@example.org', mailsBefore, /Delete/));
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('heading', { name: 'Deleted' }).waitFor();
+      assert.equal((await fetch(`${api.baseUrl}/v1/records/nojs@example.org`)).status, 404);
+      assert.deepEqual(errors, []);
     } finally {
       await close();
     }
