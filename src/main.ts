@@ -10,7 +10,9 @@ import { createMetrics } from './metrics.js';
 import type { Component, Services } from './lifecycle.js';
 import { createHttpComponent } from './http/component.js';
 import { createOpsComponent } from './http/ops-component.js';
+import { createDirectory } from './directory/directory.js';
 import { directoryRoutes } from './directory/routes.js';
+import { webRoutes } from './web/plugin.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
 
@@ -20,9 +22,19 @@ export type ListenerName = (typeof LISTENERS)[number];
 /** One factory per listener; `serve --only` picks among them. */
 const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
   dns: (services) => createDnsComponent(services),
-  api: (services) => createHttpComponent(services, [directoryRoutes(services)]),
+  api: (services) => apiComponent(services),
   gateway: (services) => createGatewayComponent(services),
 };
+
+/**
+ * The HTTP listener: the directory's API and the web pages over one directory (directory.ts), so
+ * a page and an API call share the same self-service, lookups and key-check threads.
+ */
+function apiComponent(services: Services): Component {
+  const directory = createDirectory(services, () => http.app().server.address());
+  const http = createHttpComponent(services, [directoryRoutes(services, directory), webRoutes(services, directory)]);
+  return http;
+}
 
 export interface RunningKeypost {
   services: Services;

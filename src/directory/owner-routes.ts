@@ -3,17 +3,14 @@
 // token for example.org can never read or change anything of example.net.
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { KeypostError } from '../errors.js';
-import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
+import type { Domain } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
-import { minimalKeyFor } from '../keys/key-policy.js';
-import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
-import { normalizeDomain, parseAddress } from '../protocol/address.js';
-import { publishAddress, setAddressOverrides, withdrawAddress, withdrawKey } from './publish.js';
-import { accepted } from './self-service.js';
+import { parseAddress } from '../protocol/address.js';
+import { listZone, overridesFrom, ownerZone, publishAsOwner, setZonePolicy, withdrawZoneAddress, type PolicyInput } from './owner-service.js';
+import { setAddressOverrides } from './publish.js';
 import { UPLOAD_BODY_LIMIT } from './self-service-routes.js';
 import { KEYTEXT_SCHEMA } from './keytext-schema.js';
 
@@ -59,14 +56,6 @@ function bearer(request: FastifyRequest): string {
   return match[1];
 }
 
-function overridesFrom(body: Overrides): { endpoint?: string | null; nextHop?: string | null; powBits?: number | null } {
-  return {
-    endpoint: body.endpoint === undefined ? undefined : body.endpoint === null || body.endpoint === '' ? null : normalizeSmtpUri(body.endpoint, 'endpoint'),
-    nextHop: body.next_hop === undefined ? undefined : body.next_hop === null || body.next_hop === '' ? null : normalizeSmtpUri(body.next_hop, 'next hop'),
-    powBits: body.pow,
-  };
-}
-
 function describeDomain(domain: Domain) {
   return {
     domain: domain.name,
@@ -92,14 +81,8 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     // Authenticate before the body is parsed: unauthorised uploads cost no parsing or crypto.
     app.addHook('onRequest', async (request: FastifyRequest<{ Params: { domain?: string } }>) => {
-      const token = bearer(request);
-      let zone: string;
-      try {
-        zone = normalizeDomain(request.params.domain ?? '');
-      } catch {
-        throw new KeypostError('AUTH_FORBIDDEN', 'this token does not cover that domain');
-      }
-      if (!(await ownerTokenMatches(db, zone, token))) throw new KeypostError('AUTH_FORBIDDEN', 'this token does not cover that domain');
+      const zone = await ownerZone(db, request.params.domain ?? '', bearer(request));
+      if (!zone) throw new KeypostError('AUTH_FORBIDDEN', 'this token does not cover that domain');
       request.ownerZone = zone;
     });
 
@@ -119,43 +102,12 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const zone = request.ownerZone!;
-        const domain = await requireDomain(db, zone);
-        const limit = request.query.limit ?? 1000;
-        let query = db
-          .selectFrom('addresses')
-          .select(['address', 'fingerprint', 'status', 'source', 'endpoint', 'next_hop', 'pow_bits', 'published_at', 'updated_at'])
-          .where('domain', '=', zone)
-          .orderBy('address')
-          .limit(limit);
-        if (request.query.after) query = query.where('address', '>', request.query.after);
-        const rows = await query.execute();
-        const total = await db
-          .selectFrom('addresses')
-          .select(sql<string>`count(*)`.as('n'))
-          .where('domain', '=', zone)
-          .where('status', '=', 'published')
-          .executeTakeFirst();
-        return {
-          ...describeDomain(domain),
-          published_addresses: Number(total?.n ?? 0),
-          addresses: rows.map((r) => ({
-            address: r.address,
-            fingerprint: r.fingerprint,
-            status: r.status,
-            source: r.source,
-            endpoint: r.endpoint,
-            next_hop: r.next_hop,
-            pow: r.pow_bits,
-            published_at: new Date(r.published_at).toISOString(),
-            updated_at: new Date(r.updated_at).toISOString(),
-          })),
-          next: rows.length === limit ? rows[rows.length - 1].address : null,
-        };
+        const listing = await listZone(db, request.ownerZone!, { limit: request.query.limit ?? 1000, after: request.query.after });
+        return { ...describeDomain(listing.domain), published_addresses: listing.publishedAddresses, addresses: listing.addresses, next: listing.next };
       },
     );
 
-    app.patch<{ Params: { domain: string }; Body: Overrides & { api?: string | null } }>(
+    app.patch<{ Params: { domain: string }; Body: PolicyInput }>(
       '/v1/domains/:domain',
       {
         schema: {
@@ -172,13 +124,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
           response: { '4xx': errorSchema },
         },
       },
-      async (request) => {
-        const { endpoint, nextHop, powBits } = overridesFrom(request.body);
-        const change: DomainChange = { endpoint, nextHop, powBits };
-        if (request.body.api !== undefined) change.apiUrl = request.body.api ? normalizeApiUrl(request.body.api) : null;
-        const domain = await db.transaction().execute((tx) => updateDomain(tx, request.ownerZone!, change));
-        return describeDomain(domain);
-      },
+      async (request) => describeDomain(await setZonePolicy(db, request.ownerZone!, request.body)),
     );
 
     app.put<{ Params: { domain: string; address: string }; Body: Overrides & { keytext: string } }>(
@@ -201,22 +147,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
       },
       async (request) => {
         const address = addressInZone(request);
-        const overrides = overridesFrom(request.body);
-        const result = accepted(
-          await options.keyChecks.check(request.body.keytext, { now: options.now(), served: { addresses: [address] } }),
-        );
-        if (result.status === 'revoked') {
-          // A revocation withdraws the key everywhere; it is authoritative whoever brings it.
-          const withdrawn = await db.transaction().execute((tx) => withdrawKey(tx, result.key.fingerprint, { revocation: result.key }));
-          return { address, fingerprint: result.key.fingerprint, status: 'revoked', withdrawn };
-        }
-        const key = result.key;
-        // Cut the per-address key before the transaction: the zone stays locked for less time.
-        const minimal = await minimalKeyFor(key.stripped, address);
-        const published = await db
-          .transaction()
-          .execute((tx) => publishAddress(tx, { address, key, minimal, source: 'owner', ...overrides }));
-        return { address, fingerprint: published.fingerprint, status: 'published', replaced: published.replaced };
+        return publishAsOwner(db, { keyChecks: options.keyChecks, now: options.now() }, address, request.body.keytext, request.body);
       },
     );
 
@@ -252,8 +183,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
       },
       async (request, reply) => {
         const address = addressInZone(request);
-        const withdrawn = await db.transaction().execute((tx) => withdrawAddress(tx, address));
-        if (!withdrawn) throw new KeypostError('DIR_ADDRESS_NOT_PUBLISHED', `${address} is not published`);
+        await withdrawZoneAddress(db, address);
         return reply.status(204).send();
       },
     );

@@ -1,22 +1,16 @@
 // HTTP edge of self-service publication: VKS upload / request-verify (JSON), HKP add (form post,
-// plain-text answers as gpg expects), the mailed /v/<token> links, and deletion requests.
+// plain-text answers as gpg expects), confirming a mailed /v/<token> link (JSON; the page a person
+// opens from the mail is the web room's), and deletion requests.
 // Every write route carries the per-client rate limit registered in routes.ts.
 import formbody from '@fastify/formbody';
 import type {} from '@fastify/rate-limit';
 import type {} from '@fastify/swagger';
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../db/database.js';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { KeypostError } from '../errors.js';
 import { httpStatusFor } from '../protocol/errors.js';
 import { setRetryAfter } from '../http/retry-after.js';
-import type { Services } from '../lifecycle.js';
-import type { KeyCheckPool } from './key-check-pool.js';
-import { createMailer } from './mailer.js';
-import { createSelfService, type SelfService } from './self-service.js';
-import { confirmationPage, donePage, errorPage, unknownTokenPage } from './verification-page.js';
-import { peekVerificationToken } from './verification-tokens.js';
+import type { SelfService } from './self-service.js';
 import { KEYTEXT_SCHEMA } from './keytext-schema.js';
-
 
 /** VKS: uploads are at most 1 MiB (REFERENCE.md); HKP form encoding inflates armour by up to ~1/3. */
 export const UPLOAD_BODY_LIMIT = 1024 * 1024;
@@ -43,9 +37,7 @@ const errorSchema = {
 } as const;
 
 export interface SelfServiceRouteOptions {
-  db: Db;
   service: SelfService;
-  now(): Date;
   rateLimit: { max: number; windowMs: number };
 }
 
@@ -59,13 +51,8 @@ function statusAndMessage(error: unknown): { status: number; code: string; messa
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }
 
-function wantsHtml(request: FastifyRequest): boolean {
-  const accept = String(request.headers.accept ?? '');
-  return accept.includes('text/html') && !accept.includes('application/json');
-}
-
 export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPluginAsync {
-  const { service, db } = options;
+  const { service } = options;
   const rateLimit = { max: options.rateLimit.max, timeWindow: options.rateLimit.windowMs };
 
   return async (app: FastifyInstance) => {
@@ -160,35 +147,15 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
       },
     );
 
-    app.get<{ Params: { token: string } }>(
-      '/v/:token',
-      { schema: { summary: 'Confirmation page of a mailed link (changes nothing)', tags: ['verification'] } },
-      async (request, reply) => {
-        reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
-        const found = await peekVerificationToken(db, request.params.token, options.now());
-        if (!found) return reply.status(404).type('text/html; charset=utf-8').send(unknownTokenPage());
-        const status = found.state === 'valid' ? 200 : 410;
-        return reply.status(status).type('text/html; charset=utf-8').send(confirmationPage(request.params.token, found.state, found.token));
-      },
-    );
-
     app.post<{ Params: { token: string } }>(
       '/v/:token',
       {
         config: { rateLimit },
         schema: { summary: 'Confirm a mailed link: publishes or deletes the address', tags: ['verification'] },
-        errorHandler(error, request, reply: FastifyReply) {
-          const { status, code, message } = statusAndMessage(error);
-          if (status >= 500) reply.log.error({ err: error }, 'confirmation failed');
-          setRetryAfter(reply, error);
-          if (wantsHtml(request)) return reply.status(status).type('text/html; charset=utf-8').send(errorPage(message));
-          return reply.status(status).send({ error: message, code });
-        },
       },
       async (request, reply) => {
         reply.header('cache-control', 'no-store');
         const done = await service.confirm(request.params.token);
-        if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(donePage(done.purpose, done.address, done.fingerprint));
         return { status: done.purpose === 'publish' ? 'published' : 'deleted', address: done.address, fingerprint: done.fingerprint };
       },
     );
@@ -206,38 +173,5 @@ export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPlug
       },
       async (request, reply) => reply.status(202).send(await service.requestDelete(request.body.address, { client: request.ip })),
     );
-  };
-}
-
-/** Builds the self-service plugin from the running services (mailer from config, clock, database). */
-export function selfServicePlugin(services: Services, keyChecks: KeyCheckPool): FastifyPluginAsync {
-  const { config, log, database } = services;
-  return async (app) => {
-    const mailer = createMailer({
-      submissionUrl: config.directory.mailSubmissionUrl,
-      from: config.directory.mailFrom,
-      log: log.child({ component: 'mailer' }),
-    });
-    app.addHook('onClose', async () => mailer.close());
-    const publicUrl = () => {
-      if (config.directory.publicUrl) return config.directory.publicUrl.replace(/\/$/, '');
-      // Unset: the address the API actually bound (a wildcard bind is reached via loopback).
-      const bound = app.server.address();
-      if (!bound || typeof bound === 'string') return 'http://localhost';
-      const host = bound.address === '0.0.0.0' || bound.address === '::' ? 'localhost' : bound.address;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
-    };
-    const service = createSelfService({
-      db: database.db,
-      mailer,
-      log: log.child({ component: 'self-service' }),
-      now: services.now,
-      publicUrl,
-      tokenTtlSeconds: Math.floor(config.directory.verifyTokenTtlMs / 1000),
-      mailCooldownSeconds: Math.floor(config.directory.mailCooldownMs / 1000),
-      mailBudget: config.directory.mailBudget,
-      keyChecks,
-    });
-    await app.register(selfServiceRoutes({ db: database.db, service, now: services.now, rateLimit: config.directory.rateLimit }));
   };
 }

@@ -13,6 +13,7 @@ import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from '../protocol/address.js';
 import { registerWkdRoutes } from './wkd-routes.js';
+import { addressRecord } from './address-record.js';
 
 const errorSchema = {
   type: 'object',
@@ -49,10 +50,11 @@ function vksDoc(summary: string) {
   };
 }
 
-export function servingRoutes(services: Services): FastifyPluginAsync {
+/** `lookups` is the directory's (directory.ts); without one the routes make and close their own. */
+export function servingRoutes(services: Services, shared?: PublishedLookups): FastifyPluginAsync {
   return async (app) => {
-    const lookups = new PublishedLookups(services.published, services.metrics);
-    app.addHook('onClose', async () => lookups.close());
+    const lookups = shared ?? new PublishedLookups(services.published, services.metrics);
+    if (!shared) app.addHook('onClose', async () => lookups.close());
     const context: ServingContext = {
       db: services.database.db,
       lookups,
@@ -125,25 +127,10 @@ export function servingRoutes(services: Services): FastifyPluginAsync {
       if (!found || !domain) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published for ${address}`);
       // Serialised with JSON.stringify: the armoured key is most of the body, and V8's native
       // string escaping is several times faster than a schema serializer's.
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(recordOf(found, domain, context)));
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(addressRecord(found, domain, lookups, context.now())));
     }
 
     registerHkpRoutes(app, context);
     registerWkdRoutes(app, context);
-  };
-}
-
-function recordOf(found: PublishedAddress, domain: PublishedZone, context: ServingContext) {
-  const { expiresAt, openpgpkeyLabel: h, wkdLabel: z, domain: zone } = found;
-  const model = context.lookups.model;
-  return {
-    address: found.address,
-    fingerprint: found.fingerprint,
-    key: context.lookups.armoredKey(found),
-    endpoint: model.endpoint(found, domain),
-    pow: model.price(found, domain),
-    dns: { openpgpkey: `${h}._openpgpkey.${zone}`, keypost: `${h}._keypost.${zone}`, pka: `${z}._pka.${zone}` },
-    status: expiresAt !== null && expiresAt <= context.now().getTime() ? 'expired' : 'published',
-    expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),
   };
 }

@@ -229,19 +229,6 @@ describe('VKS upload and request-verify', () => {
     assert.equal(absent.status, 404);
     assert.equal(absent.body.code, 'DIR_ADDRESS_NOT_PUBLISHED');
   });
-
-  test('the confirmation button works from a browser form (HTML in, HTML out)', async () => {
-    const key = await makeKey(['frank@example.org']);
-    const token = await requestLink(key, 'frank@example.org');
-    const response = await fetch(`${api.baseUrl}/v/${token}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-      body: '',
-    });
-    assert.equal(response.status, 200);
-    assert.match(await response.text(), /is now published/);
-    assert.equal((await addressRow('frank@example.org'))?.status, 'published');
-  });
 });
 
 describe('HKP add', () => {

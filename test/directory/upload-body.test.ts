@@ -79,7 +79,7 @@ describe('POST /vks/v1/upload with a body that is not an upload', () => {
     await testDb?.close();
   });
 
-  const cases: [string, string | Uint8Array, RegExp][] = [
+  const cases: [string, string | Uint8Array<ArrayBuffer>, RegExp][] = [
     ['not UTF-8', Uint8Array.of(0x7b, 0x22, 0xff, 0x22, 0x7d), /not valid JSON/],
     ['an array', '[]', /must be a JSON object/],
     ['a number keytext', '{"keytext":1}', /keytext must be string/],

@@ -1,0 +1,32 @@
+// What a sender needs to write to a published address, in one shape: GET /v1/records answers it
+// as JSON and the web search page shows it. The DNS names come from the labels the read model
+// computed once per entry (src/protocol/address-hashes.ts).
+import type { PublishedAddress, PublishedLookups, PublishedZone } from './published-lookups.js';
+
+export interface AddressRecord {
+  address: string;
+  fingerprint: string;
+  /** Armoured minimal key: primary key, this address's user ID, valid subkeys. */
+  key: string;
+  endpoint: string | null;
+  /** Hashcash bits a message to this address must carry. */
+  pow: number;
+  dns: { openpgpkey: string; keypost: string; pka: string };
+  status: 'published' | 'expired';
+  expires: string | null;
+}
+
+export function addressRecord(found: PublishedAddress, domain: PublishedZone, lookups: PublishedLookups, now: Date): AddressRecord {
+  const { expiresAt, openpgpkeyLabel: h, wkdLabel: z, domain: zone } = found;
+  const model = lookups.model;
+  return {
+    address: found.address,
+    fingerprint: found.fingerprint,
+    key: lookups.armoredKey(found),
+    endpoint: model.endpoint(found, domain),
+    pow: model.price(found, domain),
+    dns: { openpgpkey: `${h}._openpgpkey.${zone}`, keypost: `${h}._keypost.${zone}`, pka: `${z}._pka.${zone}` },
+    status: expiresAt !== null && expiresAt <= now.getTime() ? 'expired' : 'published',
+    expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+  };
+}
