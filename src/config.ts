@@ -1,6 +1,7 @@
 // The only module that reads process.env. Everything else receives a frozen slice of Config.
 // Every variable here is listed, with its default, in the README's configuration table.
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { z } from 'zod';
 import { KP1_MAX_POW_BITS } from './protocol/kp1.js';
 
@@ -70,6 +71,12 @@ const envSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   KEYPOST_DATA_DIR: z.string().min(1).default('./data'),
+  // The key-encryption key for secrets kept in the database (DNSSEC signing keys): without this
+  // file a database dump cannot sign. Unset = <data dir>/secret.key, created at first start.
+  KEYPOST_SECRET_KEY_FILE: z
+    .string()
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   KEYPOST_DNS_LISTEN: listen('127.0.0.1:5300'),
   KEYPOST_HTTP_LISTEN: listen('127.0.0.1:8080'),
   KEYPOST_SMTP_LISTEN: listen('127.0.0.1:2525'),
@@ -163,6 +170,7 @@ export type Env = z.input<typeof envSchema>;
 
 export interface Config {
   database: { url: string | undefined; dataDir: string };
+  secrets: SecretsConfig;
   log: { level: string };
   listen: { dns: ListenAddress; http: ListenAddress; smtp: ListenAddress };
   dns: DnsConfig;
@@ -192,6 +200,13 @@ export interface Config {
     mailBudget: { perAddress: number; perClient: number; windowSeconds: number };
   };
   gateway: GatewayConfig;
+}
+
+/** Where the key-encryption key lives (src/secrets/). */
+export interface SecretsConfig {
+  keyFile: string;
+  /** True for the default path in the data directory: the file is made when missing. */
+  createIfMissing: boolean;
 }
 
 /** The DNS listener's slice; durations are in milliseconds. */
@@ -286,6 +301,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return deepFreeze({
     database: { url: e.DATABASE_URL, dataDir: e.KEYPOST_DATA_DIR },
+    secrets: {
+      keyFile: e.KEYPOST_SECRET_KEY_FILE ?? path.join(e.KEYPOST_DATA_DIR, 'secret.key'),
+      createIfMissing: e.KEYPOST_SECRET_KEY_FILE === undefined,
+    },
     log: { level: e.KEYPOST_LOG_LEVEL },
     listen: { dns: e.KEYPOST_DNS_LISTEN, http: e.KEYPOST_HTTP_LISTEN, smtp: e.KEYPOST_SMTP_LISTEN },
     dns: {

@@ -164,8 +164,22 @@ export interface SpentStampsTable {
   message_digest: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
 }
 
+/** A zone's DNSSEC signing key (src/dns/dnssec/key-store.ts). */
+export interface DnssecKeysTable {
+  id: Generated<string>;
+  domain: string;
+  algorithm: number;
+  flags: number;
+  key_tag: number;
+  public_key: Buffer;
+  /** PKCS #8 DER sealed under KEYPOST_SECRET_KEY_FILE; never usable from a dump alone. */
+  private_key_sealed: Buffer;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   domains: DomainsTable;
+  dnssec_keys: DnssecKeysTable;
   keys: KeysTable;
   certificates: CertificatesTable;
   addresses: AddressesTable;

@@ -4,6 +4,7 @@
 // either the mnemonic form or `\# <len> <hex>`; we print the mnemonic forms NSD and BIND read.
 import { isIPv4, isIPv6 } from 'node:net';
 import { TYPE, encodeName, keyToName } from '../protocol/dns-wire.js';
+import { DNSSEC_TYPE, dnskeyRdata, dsRdata } from './dnssec/dnskey.js';
 
 export interface Rdata {
   type: number;
@@ -121,6 +122,16 @@ export function certIpgp(fingerprintHex: string): Rdata {
   return { type: TYPE.CERT, wire };
 }
 
+/** RFC 4034 §2: a zone key; CDNSKEY (RFC 7344 §3.2) carries the same RDATA for the parent. */
+export function dnskey(flags: number, algorithm: number, publicKey: Buffer, type: number = DNSSEC_TYPE.DNSKEY): Rdata {
+  return { type, wire: dnskeyRdata(flags, algorithm, publicKey) };
+}
+
+/** RFC 4034 §5 DS of a DNSKEY owned by `owner`; CDS (RFC 7344 §3.1) has the same RDATA. */
+export function ds(owner: string, key: Rdata, type: number = DNSSEC_TYPE.DS): Rdata {
+  return { type, wire: dsRdata(encodeName(owner.toLowerCase()), key.wire) };
+}
+
 export const TYPE_NAMES: Record<number, string> = {
   [TYPE.A]: 'A',
   [TYPE.NS]: 'NS',
@@ -131,6 +142,12 @@ export const TYPE_NAMES: Record<number, string> = {
   [TYPE.CERT]: 'CERT',
   [TYPE.OPENPGPKEY]: 'OPENPGPKEY',
   63: 'ZONEMD',
+  [DNSSEC_TYPE.DS]: 'DS',
+  [DNSSEC_TYPE.RRSIG]: 'RRSIG',
+  [DNSSEC_TYPE.NSEC]: 'NSEC',
+  [DNSSEC_TYPE.DNSKEY]: 'DNSKEY',
+  [DNSSEC_TYPE.CDS]: 'CDS',
+  [DNSSEC_TYPE.CDNSKEY]: 'CDNSKEY',
 };
 
 export function typeName(type: number): string {
@@ -181,6 +198,12 @@ export function presentRdata(type: number, wire: Buffer): string {
       const certType = wire.readUInt16BE(0);
       return `${certType === 6 ? 'IPGP' : certType} ${wire.readUInt16BE(2)} ${wire[4]} ${wire.subarray(5).toString('base64')}`;
     }
+    case DNSSEC_TYPE.DNSKEY: // RFC 4034 §2.2
+    case DNSSEC_TYPE.CDNSKEY:
+      return `${wire.readUInt16BE(0)} ${wire[2]} ${wire[3]} ${wire.subarray(4).toString('base64')}`;
+    case DNSSEC_TYPE.DS: // RFC 4034 §5.3
+    case DNSSEC_TYPE.CDS:
+      return `${wire.readUInt16BE(0)} ${wire[2]} ${wire[3]} ${wire.subarray(4).toString('hex').toUpperCase()}`;
     case 63: // ZONEMD, RFC 8976 §2.3
       return `${wire.readUInt32BE(0)} ${wire[4]} ${wire[5]} ${wire.subarray(6).toString('hex').toUpperCase()}`;
     default:

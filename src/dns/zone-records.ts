@@ -5,6 +5,8 @@ import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { formatKp1 } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
+import type { ZoneSigningKey } from '../published/entries.js';
+import { DNSSEC_TYPE } from './dnssec/dnskey.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
 
@@ -16,6 +18,8 @@ export interface ZoneSource {
   endpoint: string | null;
   apiUrl: string | null;
   dns: ZoneDnsSettings;
+  /** DNSSEC keys; absent or empty = unsigned. */
+  signingKeys?: readonly ZoneSigningKey[];
 }
 
 /** A published address as the read model holds it (PublishedAddress), as far as DNS needs it. */
@@ -161,6 +165,7 @@ export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] 
     }),
   });
   for (const server of servers) records.push({ owner: '', ttl: policy.ttl, rdata: rd.ns(server.name) });
+  records.push(...keyRecords(zone, policy));
   records.push({ owner: KEYPOST_OWNER, ttl: policy.ttl, rdata: rd.txt(zonePolicyText(policy)) });
   // Settings are validated when written; anything unusable is left out here rather than failing
   // the whole zone.
@@ -173,6 +178,23 @@ export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] 
     const owner = relativeOwner(zone.name, server.name);
     if (owner === undefined || owner === '') continue;
     for (const ip of [...(server.ipv4 ?? []), ...(server.ipv6 ?? [])]) for (const rdata of address(ip)) records.push({ owner, ttl: policy.ttl, rdata });
+  }
+  return records;
+}
+
+/**
+ * The apex DNSKEY RRset of a signed zone, and the CDS and CDNSKEY that tell a parent which DS to
+ * hold (RFC 7344 §4, RFC 8078 §3): each key is a CSK, so each one's DS goes to the parent.
+ */
+export function keyRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] {
+  const records: ZoneRecord[] = [];
+  for (const key of zone.signingKeys ?? []) {
+    const dnskey = rd.dnskey(key.flags, key.algorithm, key.publicKey);
+    records.push(
+      { owner: '', ttl: policy.ttl, rdata: dnskey },
+      { owner: '', ttl: policy.ttl, rdata: rd.ds(zone.name, dnskey, DNSSEC_TYPE.CDS) },
+      { owner: '', ttl: policy.ttl, rdata: rd.dnskey(key.flags, key.algorithm, key.publicKey, DNSSEC_TYPE.CDNSKEY) },
+    );
   }
   return records;
 }

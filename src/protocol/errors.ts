@@ -87,6 +87,11 @@ export const ERROR_TABLE = {
 
   // DNS administration (keypost dns ...).
   DNS_ZONE_UNKNOWN: refused(404),
+  DNS_ZONE_UNSIGNED: refused(409),
+  DNS_DNSSEC_ALGORITHM_INVALID: refused(400),
+
+  // Secrets sealed under KEYPOST_SECRET_KEY_FILE (src/secrets): the wrong file cannot open them.
+  SECRET_UNSEALABLE: refused(500),
 
   // The stamp engine (src/pow). A replayed stamp conflicts with the recorded spend of the same one.
   POW_STAMP_MALFORMED: refused(400, reply(550, '5.7.1')),

@@ -18,6 +18,28 @@ export interface PublishedZone {
   nextHop: string | null;
   apiUrl: string | null;
   dns: ZoneDnsSettings;
+  /** DNSSEC signing keys; none = the zone is served unsigned (src/dns/dnssec/). */
+  signingKeys: ZoneSigningKey[];
+}
+
+/** A zone's DNSSEC key as stored: the public part as published, the private part still sealed. */
+export interface ZoneSigningKey {
+  algorithm: number;
+  flags: number;
+  keyTag: number;
+  /** The DNSKEY public key field. */
+  publicKey: Buffer;
+  /** Opened only by DNS nodes, with KEYPOST_SECRET_KEY_FILE (src/secrets/sealed-box.ts). */
+  privateKeySealed: Buffer;
+}
+
+/** The `dnssec_keys` columns the model reads. */
+export interface SigningKeyRow {
+  algorithm: number;
+  flags: number;
+  key_tag: number;
+  public_key: Buffer;
+  private_key_sealed: Buffer;
 }
 
 /** One published address as every reader sees it. */
@@ -83,7 +105,7 @@ function intern(text: string): string {
   return shared;
 }
 
-export function toPublishedZone(row: ZoneRow): PublishedZone {
+export function toPublishedZone(row: ZoneRow, keys: SigningKeyRow[]): PublishedZone {
   const dns = typeof row.dns === 'string' ? (JSON.parse(row.dns) as ZoneDnsSettings) : row.dns;
   return {
     name: row.name,
@@ -93,6 +115,13 @@ export function toPublishedZone(row: ZoneRow): PublishedZone {
     nextHop: row.next_hop,
     apiUrl: row.api_url,
     dns: { ...dns, nameservers: dns.nameservers ?? [] },
+    signingKeys: keys.map((k) => ({
+      algorithm: k.algorithm,
+      flags: k.flags,
+      keyTag: k.key_tag,
+      publicKey: k.public_key,
+      privateKeySealed: k.private_key_sealed,
+    })),
   };
 }
 

@@ -35,7 +35,15 @@ async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefi
     .select(['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'dns'])
     .where('name', '=', name)
     .executeTakeFirst();
-  return row ? toPublishedZone(row) : undefined;
+  if (!row) return undefined;
+  // The zone's signing keys are part of what it publishes (DNSKEY), read in the same snapshot.
+  const keys = await tx
+    .selectFrom('dnssec_keys')
+    .select(['algorithm', 'flags', 'key_tag', 'public_key', 'private_key_sealed'])
+    .where('domain', '=', name)
+    .orderBy('id')
+    .execute();
+  return toPublishedZone(row, keys);
 }
 
 function selectAddresses(tx: Tx) {

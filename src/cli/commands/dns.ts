@@ -6,28 +6,64 @@ import { encodeZone } from '../../dns/zone-encoding.js';
 import { readZone } from '../../published/zone-reader.js';
 import { zoneFileLines } from '../../dns/zone-file.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
+import { isServedDomain } from '../../directory/domains.js';
+import { zoneSigningKeys } from '../../dns/dnssec/key-store.js';
+import { DNSSEC_TYPE, DS_DIGEST_SHA256 } from '../../dns/dnssec/dnskey.js';
+import * as rd from '../../dns/rdata.js';
+import { presentRdata } from '../../dns/rdata.js';
+import { keyToName, nameKey } from '../../protocol/dns-wire.js';
 
-const USAGE = `Usage: keypost dns records <domain>
+const USAGE = `Usage: keypost dns <records|ds> <domain> [--json]
 
-Prints every record keypost's DNS server publishes for <domain> (SOA, NS, zone policy, and the
-OPENPGPKEY, _keypost TXT and PKA CERT records of each published address) in zone-file form.`;
+  records <domain>   every record keypost's DNS server publishes for <domain> (SOA, NS, DNSKEY,
+                     CDS, CDNSKEY, zone policy, and the OPENPGPKEY, _keypost TXT and PKA CERT
+                     records of each published address) in zone-file form
+  ds <domain>        the DS record (SHA-256, digest type 2) and the DNSKEY to give the registrar,
+                     so that resolvers can validate the signed zone`;
+
+function zoneName(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+async function records(zone: string, ctx: CommandContext): Promise<number> {
+  return withDatabase(ctx.env, async (handle, config) => {
+    const read = await readZone(handle.db, zone, undefined);
+    if (!read || read.kind !== 'full') throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
+    const { snapshot } = encodeZone(read, { powBits: config.pow.defaultBits, apiUrl: config.directory.publicUrl });
+    for await (const line of zoneFileLines(snapshot)) ctx.stdout.write(`${line}\n`);
+    return 0;
+  });
+}
+
+/** RFC 4034 §5: what the parent zone publishes for this one, in presentation form. */
+async function ds(zone: string, json: boolean, ctx: CommandContext): Promise<number> {
+  return withDatabase(ctx.env, async ({ db }) => {
+    if (!(await isServedDomain(db, zone))) throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
+    const keys = await zoneSigningKeys(db, zone);
+    if (!keys.length) throw new KeypostError('DNS_ZONE_UNSIGNED', `${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on`);
+    const owner = keyToName(nameKey(zone));
+    const out = keys.map((key) => {
+      const dnskey = rd.dnskey(key.flags, key.algorithm, key.publicKey);
+      return { keyTag: key.keyTag, algorithm: key.algorithm, ds: presentRdata(DNSSEC_TYPE.DS, rd.ds(zone, dnskey).wire), dnskey: presentRdata(DNSSEC_TYPE.DNSKEY, dnskey.wire) };
+    });
+    if (json) {
+      writeJson(ctx.stdout, out.map((k) => ({ key_tag: k.keyTag, algorithm: k.algorithm, digest_type: DS_DIGEST_SHA256, ds: `${owner} IN DS ${k.ds}`, dnskey: `${owner} IN DNSKEY ${k.dnskey}` })));
+      return 0;
+    }
+    for (const k of out) ctx.stdout.write(`${owner} IN DS ${k.ds}\n${owner} IN DNSKEY ${k.dnskey}\n`);
+    return 0;
+  });
+}
 
 export const dnsCommand: Command = {
   name: 'dns',
   summary: 'inspect what the DNS server publishes',
   usage: USAGE,
   async run(argv, ctx) {
-    const { positionals } = parseCommandArgs(argv, {});
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     const [sub, domain, ...extra] = positionals;
-    if (sub !== 'records' || !domain || extra.length) throw new UsageError('usage: keypost dns records <domain>');
-    const zone = domain.trim().toLowerCase().replace(/\.$/, '');
-    return withDatabase(ctx.env, async (handle, config) => {
-      const read = await readZone(handle.db, zone, undefined);
-      if (!read || read.kind !== 'full') throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
-      const { snapshot } = encodeZone(read, { powBits: config.pow.defaultBits, apiUrl: config.directory.publicUrl });
-      for await (const line of zoneFileLines(snapshot)) ctx.stdout.write(`${line}\n`);
-      return 0;
-    });
+    if ((sub !== 'records' && sub !== 'ds') || !domain || extra.length) throw new UsageError('usage: keypost dns <records|ds> <domain>');
+    return sub === 'records' ? records(zoneName(domain), ctx) : ds(zoneName(domain), values.json === true, ctx);
   },
 };

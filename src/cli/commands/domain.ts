@@ -25,6 +25,9 @@ import {
   redactDnsSettings,
   type DnsSettingsChange,
 } from '../../directory/zone-settings.js';
+import { DEFAULT_DNSSEC_ALGORITHM, DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
+import { applyDnssecChange, replaceSigningKey, zoneSigningKeys, type DnssecChange, type StoredKeyInfo } from '../../dns/dnssec/key-store.js';
+import { openSecretBox } from '../../secrets/sealed-box.js';
 import { withDatabase } from '../database.js';
 import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
@@ -36,6 +39,8 @@ const POLICY_OPTIONS = {
   ns: { type: 'string', multiple: true },
   hostmaster: { type: 'string' },
   'openpgpkey-address': { type: 'string', multiple: true },
+  dnssec: { type: 'string' },
+  'dnssec-algorithm': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -68,6 +73,10 @@ Policy options:
   --ns NAME[=IP,...]         a name server (repeat; the first is the SOA MNAME); IPs give glue
   --hostmaster MAILBOX       SOA RNAME, e.g. hostmaster@example.org
   --openpgpkey-address IP    A/AAAA of openpgpkey.<domain> for WKD (repeat)
+  --dnssec on|off            sign the zone (default on for a new zone); off removes its key, so
+                             remove the DS at the registrar first
+  --dnssec-algorithm 13|15   13 = ECDSA P-256/SHA-256 (default), 15 = Ed25519; a change replaces
+                             the key at once (print the new DS with keypost dns ds)
   An empty value (--endpoint "") clears a setting.
 
 DNS options (set only):
@@ -101,6 +110,8 @@ type PolicyValues = {
   ns?: string[];
   hostmaster?: string;
   'openpgpkey-address'?: string[];
+  dnssec?: string;
+  'dnssec-algorithm'?: string;
 };
 
 function policyChange(values: PolicyValues): DomainChange {
@@ -133,7 +144,24 @@ function dnsChange(values: PolicyValues & Record<string, unknown>): DnsSettingsC
   });
 }
 
-function describe(domain: Domain): object {
+function dnssecChange(values: PolicyValues): DnssecChange {
+  const change: DnssecChange = {};
+  if (values.dnssec !== undefined) {
+    if (values.dnssec !== 'on' && values.dnssec !== 'off') throw new UsageError(`--dnssec takes on or off, not "${values.dnssec}"`);
+    change.enabled = values.dnssec === 'on';
+  }
+  if (values['dnssec-algorithm'] !== undefined) {
+    const algorithm = Number(values['dnssec-algorithm']);
+    if (!isDnssecAlgorithm(algorithm)) throw new UsageError(`--dnssec-algorithm takes ${DNSSEC_ALGORITHMS.join(' or ')}, not "${values['dnssec-algorithm']}"`);
+    if (change.enabled === false) throw new UsageError('--dnssec-algorithm cannot go with --dnssec off');
+    change.algorithm = algorithm;
+  }
+  return change;
+}
+
+const describeKeys = (keys: StoredKeyInfo[]) => (keys.length ? keys.map((k) => ({ algorithm: k.algorithm, flags: k.flags, key_tag: k.keyTag })) : null);
+
+function describe(domain: Domain, keys: StoredKeyInfo[]): object {
   return {
     name: domain.name,
     serial: domain.serial,
@@ -142,12 +170,13 @@ function describe(domain: Domain): object {
     next_hop: domain.nextHop,
     api: domain.apiUrl,
     dns: redactDnsSettings(domain.dns),
+    dnssec: describeKeys(keys),
     created_at: domain.createdAt.toISOString(),
     updated_at: domain.updatedAt.toISOString(),
   };
 }
 
-function printDomain(ctx: CommandContext, domain: Domain, extra: Record<string, string | number> = {}): void {
+function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[], extra: Record<string, string | number> = {}): void {
   const dns = domain.dns;
   const lines: [string, string | number][] = [
     ['domain', domain.name],
@@ -162,6 +191,7 @@ function printDomain(ctx: CommandContext, domain: Domain, extra: Record<string, 
     ['openpgpkey', (dns.openpgpkeyAddresses ?? []).join(', ') || '-'],
     ['secondaries', (dns.secondaries ?? []).map((s) => `${s.address}${s.port ? `:${s.port}` : ''}${s.tsigKey ? `/${s.tsigKey}` : ''}`).join(', ') || '-'],
     ['tsig keys', Object.keys(dns.tsigKeys ?? {}).join(', ') || '-'],
+    ['dnssec', keys.map((k) => `algorithm ${k.algorithm}, key tag ${k.keyTag}`).join('; ') || 'off'],
     ...Object.entries(extra),
   ];
   for (const [label, value] of lines) ctx.stdout.write(`${label.padEnd(13)} ${value}\n`);
@@ -172,12 +202,20 @@ async function add(argv: string[], ctx: CommandContext): Promise<number> {
   const name = oneDomain(positionals, 'add');
   const policy = policyChange(values);
   const dns = applyDnsChangeAsUsage({ nameservers: [] }, dnsChange(values));
-  return withDatabase(ctx.env, async ({ db }) => {
-    const { domain, ownerToken } = await db.transaction().execute((tx) => createDomain(tx, { name, policy, dns, now: new Date() }));
+  // Every zone is signed unless the operator says otherwise.
+  const signing = { enabled: true, ...dnssecChange(values) };
+  return withDatabase(ctx.env, async ({ db }, config) => {
+    const box = signing.enabled ? openSecretBox(config.secrets) : undefined;
+    const { domain, ownerToken, keys } = await db.transaction().execute(async (tx) => {
+      const created = await createDomain(tx, { name, policy, dns, now: new Date() });
+      if (box) await replaceSigningKey(tx, box, name, signing.algorithm ?? DEFAULT_DNSSEC_ALGORITHM);
+      return { ...created, keys: await zoneSigningKeys(tx, name) };
+    });
     if (values.json) {
-      writeJson(ctx.stdout, { domain: describe(domain), owner_token: ownerToken });
+      writeJson(ctx.stdout, { domain: describe(domain, keys), owner_token: ownerToken });
     } else {
-      ctx.stdout.write(`added ${domain.name} (serial ${domain.serial})\n`);
+      ctx.stdout.write(`added ${domain.name} (serial ${domain.serial})${keys.length ? `, signed with algorithm ${keys[0].algorithm}` : ''}\n`);
+      if (keys.length) ctx.stdout.write(`give the registrar the DS record printed by: keypost dns ds ${domain.name}\n`);
       ctx.stdout.write(`owner token (shown once; keypost stores only its hash):\n${ownerToken}\n`);
     }
     return 0;
@@ -193,15 +231,19 @@ async function set(argv: string[], ctx: CommandContext): Promise<number> {
   const name = oneDomain(positionals, 'set');
   const change = policyChange(values);
   const dns = dnsChange(values);
-  if (Object.keys(change).length === 0 && Object.keys(dns).length === 0) throw new UsageError('domain set: nothing to change');
-  return withDatabase(ctx.env, async ({ db }) => {
-    const domain = await db.transaction().execute(async (tx) => {
+  const signing = dnssecChange(values);
+  if (Object.keys(change).length === 0 && Object.keys(dns).length === 0 && Object.keys(signing).length === 0) throw new UsageError('domain set: nothing to change');
+  return withDatabase(ctx.env, async ({ db }, config) => {
+    const box = signing.enabled !== false && Object.keys(signing).length ? openSecretBox(config.secrets) : undefined;
+    const { domain, keys } = await db.transaction().execute(async (tx) => {
       const current = await requireDomain(tx, name);
       if (Object.keys(dns).length) change.dns = applyDnsChangeAsUsage(current.dns, dns);
-      return updateDomain(tx, name, change);
+      let updated = await updateDomain(tx, name, change);
+      if (Object.keys(signing).length && (await applyDnssecChange(tx, box!, name, signing))) updated = await requireDomain(tx, name);
+      return { domain: updated, keys: await zoneSigningKeys(tx, name) };
     });
-    if (values.json) writeJson(ctx.stdout, { domain: describe(domain) });
-    else printDomain(ctx, domain);
+    if (values.json) writeJson(ctx.stdout, { domain: describe(domain, keys) });
+    else printDomain(ctx, domain, keys);
     return 0;
   });
 }
@@ -212,7 +254,8 @@ async function list(argv: string[], ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async ({ db }) => {
     const domains = await listDomains(db);
     if (values.json) {
-      writeJson(ctx.stdout, domains.map((d) => ({ ...describe(d), published_addresses: d.publishedAddresses })));
+      const keys = await Promise.all(domains.map((d) => zoneSigningKeys(db, d.name)));
+      writeJson(ctx.stdout, domains.map((d, i) => ({ ...describe(d, keys[i]), published_addresses: d.publishedAddresses })));
       return 0;
     }
     if (domains.length === 0) {
@@ -236,8 +279,9 @@ async function show(argv: string[], ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async ({ db }) => {
     const domain = (await listDomains(db)).find((d) => d.name === name);
     if (!domain) throw new KeypostError('DIR_DOMAIN_NOT_FOUND', `domain ${name} is not served here`);
-    if (values.json) writeJson(ctx.stdout, { ...describe(domain), published_addresses: domain.publishedAddresses });
-    else printDomain(ctx, domain, { addresses: domain.publishedAddresses });
+    const keys = await zoneSigningKeys(db, name);
+    if (values.json) writeJson(ctx.stdout, { ...describe(domain, keys), published_addresses: domain.publishedAddresses });
+    else printDomain(ctx, domain, keys, { addresses: domain.publishedAddresses });
     return 0;
   });
 }
