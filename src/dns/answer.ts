@@ -12,7 +12,9 @@ import { transferAcl } from './acl.js';
 import type { CookieSecret } from './cookies.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
-import { NODE_HEADER, findRRset, lookupNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { NODE_HEADER, findRRset, lookupNode, type NameNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
+import { dnssecParts } from './dnssec/signed-answer.js';
+import { DNSSEC_TYPE } from './dnssec/dnskey.js';
 import { CLASS, FLAG, HEADER_LENGTH, RCODE, TYPE } from '../protocol/dns-wire.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -87,6 +89,12 @@ interface Sections {
   additional?: { wire: Buffer; count: number };
   /** Offset of the apex name inside the question, for the SOA owner pointer. */
   soaOwner?: number;
+  /** The name's node in a NODATA answer (its types make the DNSSEC denial). */
+  node?: NameNode;
+  /** RRSIG records following the answer records (DO set, signed zone). */
+  answerSigs?: { wire: Buffer; count: number };
+  /** The authority section spelled out (signed denial), in place of the bare SOA. */
+  authority?: { wire: Buffer; count: number };
   zone?: ZoneSnapshot;
   /** COOKIE option data for the reply: client cookie then our server cookie (RFC 7873 §5.2). */
   cookie?: Buffer;
@@ -118,10 +126,12 @@ function writeOpt(out: Buffer, o: number, edns: Edns, extendedRcode: number, coo
 function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer {
   const questionLength = q.questionEnd - HEADER_LENGTH;
   const answerLength = s.answer ? s.answer.end - s.answer.start : 0;
-  const authorityLength = s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
+  const answerSigsLength = s.answerSigs ? s.answerSigs.wire.length : 0;
+  const authorityLength = s.authority ? s.authority.wire.length : s.soaOwner !== undefined ? 2 + s.zone!.negativeSoa.length : 0;
+  const authorityCount = s.authority ? s.authority.count : s.soaOwner !== undefined ? 1 : 0;
   const optLength = q.edns ? optLengthFor(s.cookie) : 0;
   const additionalLength = s.additional ? s.additional.wire.length : 0;
-  let size = HEADER_LENGTH + questionLength + answerLength + authorityLength + additionalLength + optLength;
+  let size = HEADER_LENGTH + questionLength + answerLength + answerSigsLength + authorityLength + additionalLength + optLength;
   // RFC 2181 §9 / RFC 7929 §2.5: when the records do not fit, send none and set TC.
   const truncated = size > limit;
   if (truncated) size = HEADER_LENGTH + questionLength + optLength;
@@ -133,8 +143,8 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   if (truncated) flags |= FLAG.TC;
   out.writeUInt16BE(flags, 2);
   out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(truncated || !s.answer ? 0 : s.answer.count, 6);
-  out.writeUInt16BE(truncated || s.soaOwner === undefined ? 0 : 1, 8);
+  out.writeUInt16BE(truncated || !s.answer ? 0 : s.answer.count + (s.answerSigs?.count ?? 0), 6);
+  out.writeUInt16BE(truncated ? 0 : authorityCount, 8);
   out.writeUInt16BE((q.edns ? 1 : 0) + (truncated || !s.additional ? 0 : s.additional.count), 10);
   // Byte loop: for a ~70-octet question it is cheaper than creating a view to copy from.
   for (let i = HEADER_LENGTH; i < q.questionEnd; i++) out[i] = msg[i];
@@ -143,8 +153,15 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
     if (s.answer) {
       out.set(s.answer.bytes.subarray(s.answer.start, s.answer.end), o);
       o += answerLength;
+      if (s.answerSigs) {
+        out.set(s.answerSigs.wire, o);
+        o += answerSigsLength;
+      }
     }
-    if (s.soaOwner !== undefined) {
+    if (s.authority) {
+      out.set(s.authority.wire, o);
+      o += authorityLength;
+    } else if (s.soaOwner !== undefined) {
       out[o] = 0xc0 | (s.soaOwner >> 8);
       out[o + 1] = s.soaOwner & 0xff;
       out.set(s.zone!.negativeSoa, o + 2);
@@ -159,15 +176,28 @@ function assemble(msg: Uint8Array, q: Query, s: Sections, limit: number): Buffer
   return out;
 }
 
-/** A header-only reply (FORMERR, NOTIMP) echoing whatever question was readable, and OPT if known. */
-export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode: number, questionEnd: number, edns?: Edns | null): Buffer {
-  const out = Buffer.alloc(questionEnd + (edns ? OPT_LENGTH : 0));
+/** RFC 8914 §2: the Extended DNS Error option, with no extra text. */
+const EDE_OPTION = 15;
+/** RFC 8914 §5.2 / RFC 9824 §5: "Invalid Query Type". */
+export const EDE_INVALID_QUERY_TYPE = 30;
+
+/**
+ * A header-only reply (FORMERR, NOTIMP) echoing whatever question was readable, and OPT if known,
+ * carrying an extended DNS error when `ede` is given.
+ */
+export function errorResponse(msg: Uint8Array, id: number, flags: number, rcode: number, questionEnd: number, edns?: Edns | null, ede?: number): Buffer {
+  const option = edns && ede !== undefined ? Buffer.from([0, EDE_OPTION, 0, 2, ede >> 8, ede & 0xff]) : undefined;
+  const out = Buffer.alloc(questionEnd + (edns ? OPT_LENGTH : 0) + (option?.length ?? 0));
   out.writeUInt16BE(id, 0);
   out.writeUInt16BE(FLAG.QR | (flags & 0x7800) | (flags & (FLAG.RD | FLAG.CD)) | rcode, 2);
   out.writeUInt16BE(questionEnd > HEADER_LENGTH ? 1 : 0, 4);
   out.writeUInt16BE(edns ? 1 : 0, 10);
   out.set(msg.subarray(HEADER_LENGTH, questionEnd), HEADER_LENGTH);
   if (edns) writeOpt(out, questionEnd, edns, 0);
+  if (option) {
+    out.writeUInt16BE(option.length, questionEnd + 9);
+    option.copy(out, questionEnd + OPT_LENGTH);
+  }
   return out;
 }
 
@@ -206,7 +236,7 @@ export function resolve(set: SnapshotSet, q: Query, ctx?: AnswerContext): Sectio
   if (!node) return { rcode: RCODE.NXDOMAIN, aa: true, soaOwner: apexOffset, zone, match };
   // RFC 8482 §4.1: ANY is answered with one of the RRsets at the name.
   const at = q.qtype === TYPE.ANY ? (node.length ? 0 : -1) : findRRset(node, q.qtype);
-  if (at < 0) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, zone, match };
+  if (at < 0) return { rcode: RCODE.NOERROR, aa: true, soaOwner: apexOffset, node, zone, match };
   const start = at + NODE_HEADER;
   const answer = { bytes: node, start, end: start + node.readUInt32BE(at + 8), count: node.readUInt16BE(at + 2) };
   // RFC 1034 §4.3.2 step 6: the addresses of in-zone name servers go along with an NS answer.
@@ -224,6 +254,8 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   const cookie = q.edns?.cookie;
   // RFC 7873 §5.2.2: a COOKIE option of a length no cookie can have is a format error.
   if (cookie === 'malformed') return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns);
+  // RFC 9824 §5: NXNAME only marks denials; asking for it is a format error.
+  if (q.qtype === DNSSEC_TYPE.NXNAME) return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns, EDE_INVALID_QUERY_TYPE);
   let result: Sections & { match?: ZoneMatch } = resolve(set, q, ctx);
   if (result.deferred) return null;
   let provenClient = false;
@@ -245,6 +277,11 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
       if (result.cookie) result = { rcode: RCODE.BADCOOKIE, aa: false, cookie: result.cookie };
       else limit = HEADER_LENGTH;
     }
+  }
+  // RFC 4035 §3.1: DO asks for the DNSSEC records. Not for a reply about to be cut to TC anyway.
+  if (q.edns?.dnssecOk && result.zone?.signer && result.aa && limit > HEADER_LENGTH) {
+    const parts = dnssecParts(result.zone, q, result, ctx.nowSeconds ?? Math.floor(Date.now() / 1000));
+    if (parts) result = { ...result, ...parts };
   }
   if (!q.tsig) return assemble(msg, q, result, limit);
   return signed(msg, q, result, limit, ctx, result.match?.zone);

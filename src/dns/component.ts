@@ -12,7 +12,9 @@ import { createCounters, registerDnsMetrics, type DnsCounters } from './counters
 import { Notifier } from './notify.js';
 import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
-import { encodeZoneUpdate, type EncodedZone } from './zone-encoding.js';
+import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
+import { zoneSignerFor } from './dnssec/zone-signer.js';
+import { openSecretBox } from '../secrets/sealed-box.js';
 import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
 import type { PolicyDefaults } from './zone-records.js';
 
@@ -39,6 +41,9 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
   const encoded = new Map<string, EncodedZone>();
+  // Signing keys arrive sealed with the zone; this node opens them with its key-encryption key,
+  // read (or, on the default path, made) when the component starts.
+  let signers: SignerSource | undefined;
   let current: SnapshotSet = emptySnapshotSet();
   let udp: UdpListener | undefined;
   let tcp: TcpListener | undefined;
@@ -54,7 +59,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     const prev = encoded.get(update.name);
     let next: EncodedZone | null;
     try {
-      next = encodeZoneUpdate(prev, update, defaults);
+      next = encodeZoneUpdate(prev, update, defaults, signers);
     } catch (err) {
       counters.zoneLoadFailures++;
       log.error({ err, zone: update.name }, 'encoding the zone failed; serving the previous snapshot');
@@ -101,6 +106,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     snapshots,
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
+      const box = openSecretBox(services.config.secrets);
+      signers = (zone, previous) => zoneSignerFor(zone, box, previous);
       // Watch first, so every zone read from here on (by anyone) reaches the snapshots.
       unwatch = published.watch(apply);
       await published.loadAll();

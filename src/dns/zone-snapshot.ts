@@ -28,6 +28,7 @@ import {
   type ZoneSource,
 } from './zone-records.js';
 import { txt } from './rdata.js';
+import type { ZoneSigner } from './dnssec/zone-signer.js';
 import { CLASS, TYPE, encodeName, nameKey, wireKey } from '../protocol/dns-wire.js';
 
 export interface RRset {
@@ -97,6 +98,8 @@ export interface ZoneSnapshot {
   readonly addressCount: number;
   readonly tsigKeys: ReadonlyMap<string, Buffer>;
   readonly secondaries: readonly Secondary[];
+  /** Signs answers to queries with DO (src/dns/dnssec/); absent for an unsigned zone. */
+  readonly signer?: ZoneSigner;
 }
 
 export interface LayerLimits {

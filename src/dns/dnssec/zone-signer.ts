@@ -1,0 +1,119 @@
+// Signs one zone's answers online with its keys, opened once from the read model's sealed copy.
+// Signatures are cached: per RRset (keyed by the encoded RRset, which a snapshot never mutates,
+// so a changed name is a new key and the old entry is simply collected), and per denial NSEC in a
+// bounded cache. Each is made again once less than a quarter of its validity is left, minus a
+// random share of an eighth, so that signatures made together do not all expire together.
+import type { ZoneSigningKey } from '../../published/entries.js';
+import type { SealedBox } from '../../secrets/sealed-box.js';
+import { nameKey } from '../../protocol/dns-wire.js';
+import { importPrivateKey, isDnssecAlgorithm } from './algorithms.js';
+import { signingKeyContext } from './key-store.js';
+import { BoundedCache } from './signature-cache.js';
+import { DNSSEC_TYPE } from './dnskey.js';
+import { rrsigRdata, type RrsigKey } from './rrsig.js';
+
+export interface SignaturePolicy {
+  /** RRSIG lifetime from the moment of signing. */
+  validitySeconds: number;
+  /** Inception this far in the past, for validators whose clocks run behind. */
+  backdateSeconds: number;
+  /** Denial signatures kept (one per distinct missing name or NODATA owner). */
+  denialCacheSize: number;
+  random: () => number;
+}
+
+export const DEFAULT_SIGNATURE_POLICY: SignaturePolicy = {
+  validitySeconds: 14 * 86_400,
+  backdateSeconds: 3600,
+  denialCacheSize: 20_000,
+  random: Math.random,
+};
+
+interface Signatures {
+  /** RRSIG RDATAs, one per key. */
+  rdatas: Buffer[];
+  /** The original TTL they cover; a different TTL needs new signatures. */
+  ttl: number;
+  refreshAt: number;
+}
+
+export interface DenialSignatures {
+  nsec: Buffer;
+  rrsigs: Buffer[];
+}
+
+export class ZoneSigner {
+  private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
+  private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
+  private readonly apexWire: Buffer;
+
+  constructor(
+    apex: string,
+    private readonly keys: readonly RrsigKey[],
+    /** Identifies the keys, to tell whether a newer zone read can keep this signer. */
+    readonly keyIdentity: string,
+    private readonly policy: SignaturePolicy = DEFAULT_SIGNATURE_POLICY,
+  ) {
+    this.apexWire = Buffer.from(nameKey(apex), 'latin1');
+    this.denials = new BoundedCache(policy.denialCacheSize);
+  }
+
+  private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number): Signatures {
+    const { validitySeconds, backdateSeconds, random } = this.policy;
+    const fields = { ownerWire, type, originalTtl: ttl, inception: now - backdateSeconds, expiration: now + validitySeconds, signerWire: this.apexWire };
+    const refreshAt = fields.expiration - Math.floor(validitySeconds / 4) - Math.floor(random() * (validitySeconds / 8));
+    return { rdatas: this.keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
+  }
+
+  /**
+   * RRSIGs over the RRset of `type` held in `holder` (the encoded RRset or its name's node),
+   * owned by `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
+   */
+  rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number): Buffer[] {
+    let byType = this.rrsets.get(holder);
+    if (!byType) this.rrsets.set(holder, (byType = new Map()));
+    const cached = byType.get(type);
+    if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
+    const made = this.sign(ownerWire, type, ttl, rdatas(), now);
+    byType.set(type, made);
+    return made.rdatas;
+  }
+
+  /** The NSEC RDATA `nsec` for `ownerWire`, with its RRSIGs; cached by owner, TTL and content. */
+  denialSignatures(ownerWire: Buffer, ttl: number, nsec: Buffer, now: number): DenialSignatures {
+    const key = `${ttl}/${nsec.toString('latin1')}/${ownerWire.toString('latin1')}`;
+    const cached = this.denials.get(key);
+    if (cached && now < cached.refreshAt) return { nsec: cached.nsec, rrsigs: cached.rdatas };
+    const made = { ...this.sign(ownerWire, DNSSEC_TYPE.NSEC, ttl, [nsec], now), nsec };
+    this.denials.set(key, made);
+    return { nsec, rrsigs: made.rdatas };
+  }
+}
+
+function keyIdentity(keys: readonly ZoneSigningKey[]): string {
+  return keys.map((k) => `${k.algorithm}/${k.keyTag}/${k.publicKey.toString('base64')}/${k.privateKeySealed.toString('base64')}`).join(' ');
+}
+
+/**
+ * The signer for a zone as the read model holds it: `previous` when its keys are unchanged (its
+ * caches stay warm), a new one when they changed, none when the zone has no keys. Throws
+ * SECRET_UNSEALABLE when this node's KEYPOST_SECRET_KEY_FILE is not the one the keys were sealed
+ * with.
+ */
+export function zoneSignerFor(
+  zone: { name: string; signingKeys?: readonly ZoneSigningKey[] },
+  box: SealedBox,
+  previous?: ZoneSigner,
+  policy?: SignaturePolicy,
+): ZoneSigner | undefined {
+  const keys = (zone.signingKeys ?? []).filter((k) => isDnssecAlgorithm(k.algorithm));
+  if (!keys.length) return undefined;
+  const identity = keyIdentity(keys);
+  if (previous?.keyIdentity === identity) return previous;
+  const opened = keys.map((k) => ({
+    algorithm: k.algorithm as RrsigKey['algorithm'],
+    keyTag: k.keyTag,
+    privateKey: importPrivateKey(box.open(k.privateKeySealed, signingKeyContext(zone.name))),
+  }));
+  return new ZoneSigner(zone.name, opened, identity, policy);
+}
