@@ -107,7 +107,17 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
       const box = openSecretBox(services.config.secrets);
-      signers = (zone, previous) => zoneSignerFor(zone, box, previous);
+      signers = (zone, previous) => {
+        try {
+          return zoneSignerFor(zone, box, previous);
+        } catch (err) {
+          // Keys sealed under another KEYPOST_SECRET_KEY_FILE: the zone is still served, unsigned,
+          // so resolvers that do not validate keep working while the operator fixes the file.
+          counters.zoneLoadFailures++;
+          log.error({ err, zone: zone.name }, 'cannot open the zone signing key; serving the zone unsigned');
+          return undefined;
+        }
+      };
       // Watch first, so every zone read from here on (by anyone) reaches the snapshots.
       unwatch = published.watch(apply);
       await published.loadAll();
