@@ -29,6 +29,7 @@ import {
 } from './zone-records.js';
 import { txt } from './rdata.js';
 import type { ZoneSigner } from './dnssec/zone-signer.js';
+import { UNTRANSFERRED_TYPES } from './dnssec/dnskey.js';
 import { CLASS, TYPE, encodeName, nameKey, wireKey } from '../protocol/dns-wire.js';
 
 export interface RRset {
@@ -436,9 +437,12 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
   return { ...zoneFrame(source, defaults, prev.addressCount), base, recent: new Map(), older: new Map(), addressCount: prev.addressCount };
 }
 
-/** Every name with its RRsets: apex names first, then address names (AXFR, zone files). */
+/**
+ * Every name with its RRsets as a zone transfer carries them: apex names first, then address
+ * names (AXFR, ZONEMD, zone files). The signing keys' records stay out (UNTRANSFERRED_TYPES).
+ */
 export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, RRset[]]> {
-  for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node)];
+  for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node).filter((set) => !UNTRANSFERRED_TYPES.has(set.type))];
   const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
   for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, nodeRRsets(node)];
   for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];

@@ -88,7 +88,6 @@ export const ERROR_TABLE = {
   // DNS administration (keypost dns ...).
   DNS_ZONE_UNKNOWN: refused(404),
   DNS_ZONE_UNSIGNED: refused(409),
-  DNS_DNSSEC_ALGORITHM_INVALID: refused(400),
 
   // Secrets sealed under KEYPOST_SECRET_KEY_FILE (src/secrets): the wrong file cannot open them.
   SECRET_UNSEALABLE: refused(500),

@@ -16,9 +16,9 @@ import { keyToName, nameKey } from '../../protocol/dns-wire.js';
 
 const USAGE = `Usage: keypost dns <records|ds> <domain> [--json]
 
-  records <domain>   every record keypost's DNS server publishes for <domain> (SOA, NS, DNSKEY,
-                     CDS, CDNSKEY, zone policy, and the OPENPGPKEY, _keypost TXT and PKA CERT
-                     records of each published address) in zone-file form
+  records <domain>   every record keypost's DNS server publishes for <domain> (SOA, NS, zone
+                     policy, and the OPENPGPKEY, _keypost TXT and PKA CERT records of each
+                     published address) in zone-file form, as secondaries transfer it
   ds <domain>        the DS record (SHA-256, digest type 2) and the DNSKEY to give the registrar,
                      so that resolvers can validate the signed zone`;
 

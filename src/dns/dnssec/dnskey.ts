@@ -12,6 +12,13 @@ export const DNSSEC_TYPE = {
   NXNAME: 128,
 } as const;
 
+/**
+ * Apex records that are answered to queries but left out of zone transfers (and so of ZONEMD and
+ * `keypost dns records`, which describe the transferred zone): a secondary cannot sign, so until
+ * transfers carry RRSIGs and an NSEC3 chain it gets the zone unsigned, which it serves consistently.
+ */
+export const UNTRANSFERRED_TYPES: ReadonlySet<number> = new Set([DNSSEC_TYPE.DNSKEY, DNSSEC_TYPE.CDS, DNSSEC_TYPE.CDNSKEY]);
+
 /** RFC 4034 §2.1.1: bit 7 zone key; bit 15 secure entry point (KSK or combined signing key). */
 export const CSK_FLAGS = 257;
 const PROTOCOL = 3;
