@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { loadSecretKey } from '../src/secrets/key-file.js';
 
 test('defaults match the documented configuration table', () => {
   const config = loadConfig({});
@@ -42,4 +43,12 @@ test('the configuration is frozen', () => {
   assert.throws(() => {
     (config.listen.http as { port: number }).port = 1;
   }, TypeError);
+});
+
+test('KEYPOST_SECRET_KEY_FILE: the data directory by default, made when missing; a path that is set must exist', () => {
+  const byDefault = loadConfig({ KEYPOST_DATA_DIR: '/var/lib/keypost' });
+  assert.deepEqual(byDefault.secrets, { keyFile: '/var/lib/keypost/secret.key', createIfMissing: true });
+  const set = loadConfig({ KEYPOST_SECRET_KEY_FILE: '/etc/keypost/kek' });
+  assert.deepEqual(set.secrets, { keyFile: '/etc/keypost/kek', createIfMissing: false });
+  assert.throws(() => loadSecretKey({ keyFile: '/nonexistent/keypost-kek', createIfMissing: false }), (err: Error) => err instanceof ConfigError && /does not exist/.test(err.message));
 });
