@@ -14,20 +14,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
-import { requireTool } from '../support/tools.js';
+import { requireRoot, requireTool } from '../support/tools.js';
 import { addZone, makeKey, publish, type TestKey } from './support/fixtures.js';
 import { tool, waitFor } from './support/server.js';
 
-const canNetns = process.getuid?.() === 0;
-// Not being root is a missing capability like a missing tool: a skip outside CI, a failure in CI.
-const skip = requireTool('gpg', 'gpgconf', 'ip') || requireRoot();
-
-function requireRoot(): false | string {
-  if (canNetns) return false;
-  const reason = 'needs root for ip netns';
-  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true makes this a failure)`);
-  return reason;
-}
+const skip = requireTool('gpg', 'gpgconf', 'ip') || requireRoot('ip netns');
 const ZONE = 'gpg.test';
 // The namespace is the test's own, so fixed ports cannot collide with anything.
 const DIRECTORY = 'http://127.0.0.1:8080';
