@@ -51,9 +51,16 @@ function statusAndMessage(error: unknown): { status: number; code: string; messa
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }
 
+/**
+ * Clients the write rate limit remembers per route. Past it the least recently seen is forgotten
+ * (the limiter's LRU), so a spray of source addresses costs bounded memory; a forgotten client
+ * only starts its window afresh.
+ */
+export const RATE_LIMIT_CLIENTS = 5000;
+
 export function selfServiceRoutes(options: SelfServiceRouteOptions): FastifyPluginAsync {
   const { service } = options;
-  const rateLimit = { max: options.rateLimit.max, timeWindow: options.rateLimit.windowMs };
+  const rateLimit = { max: options.rateLimit.max, timeWindow: options.rateLimit.windowMs, cache: RATE_LIMIT_CLIENTS };
 
   return async (app: FastifyInstance) => {
     await app.register(formbody);

@@ -12,6 +12,7 @@ import { PublishedLookups, type PublishedAddress, type PublishedZone } from './p
 import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from '../protocol/address.js';
+import { VKS_BY_FINGERPRINT_PATH } from '../protocol/vks.js';
 import { registerWkdRoutes } from './wkd-routes.js';
 import { addressRecord } from './address-record.js';
 
@@ -63,7 +64,7 @@ export function servingRoutes(services: Services, shared?: PublishedLookups): Fa
 
     // VKS: https://keys.openpgp.org/about/api. Browsers (Thunderbird's and web clients) fetch
     // these cross-origin, hence the CORS header.
-    app.get<{ Params: { fpr: string } }>('/vks/v1/by-fingerprint/:fpr', { schema: vksDoc('Key by primary or subkey fingerprint (40 or 64 hex digits)') }, async (request, reply) => {
+    app.get<{ Params: { fpr: string } }>(`${VKS_BY_FINGERPRINT_PATH}:fpr`, { schema: vksDoc('Key by primary or subkey fingerprint (40 or 64 hex digits)') }, async (request, reply) => {
       const fingerprint = parseFingerprint(request.params.fpr);
       if (!fingerprint) return sendText(reply, 400, 'Invalid fingerprint: expected 40 or 64 hexadecimal digits');
       const keys = await keysByFingerprint(context.db, fingerprint);

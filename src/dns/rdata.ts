@@ -110,15 +110,21 @@ export function openpgpkey(key: Uint8Array): Rdata {
   return { type: TYPE.OPENPGPKEY, wire: Buffer.isBuffer(key) ? key : Buffer.from(key) };
 }
 
-/** RFC 4398 §2.1 CERT with type IPGP (6): fingerprint length, fingerprint, no URL (GnuPG 2.2 PKA). */
-export function certIpgp(fingerprintHex: string): Rdata {
+/**
+ * RFC 4398 §2.1 CERT with type IPGP (6): fingerprint length, fingerprint, then an optional URL in the
+ * remaining octets where the key can be fetched (RFC 4398 §2.2; GnuPG 2.2 PKA imports from it a key
+ * the keyring does not hold).
+ */
+export function certIpgp(fingerprintHex: string, url?: string): Rdata {
   const fpr = Buffer.from(fingerprintHex, 'hex');
-  const wire = Buffer.alloc(5 + 1 + fpr.length);
+  const link = Buffer.from(url ?? '', 'utf8');
+  const wire = Buffer.alloc(5 + 1 + fpr.length + link.length);
   wire.writeUInt16BE(6, 0); // cert type IPGP
   wire.writeUInt16BE(0, 2); // key tag: unused for IPGP
   wire.writeUInt8(0, 4); // algorithm: unused for IPGP
   wire.writeUInt8(fpr.length, 5);
   fpr.copy(wire, 6);
+  link.copy(wire, 6 + fpr.length);
   return { type: TYPE.CERT, wire };
 }
 

@@ -27,7 +27,7 @@ interface Account {
 }
 
 /** Accounts kept; past this the oldest is forgotten, so a flood of sources cannot grow memory. */
-const MAX_ACCOUNTS = 100_000;
+export const MAX_ACCOUNTS = 100_000;
 
 export class ResponseRateLimiter {
   private readonly accounts = new Map<string, Account>();

@@ -7,6 +7,7 @@ import { formatKp1 } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
 import type { ZoneSigningKey } from '../published/entries.js';
 import { DNSSEC_TYPE } from './dnssec/dnskey.js';
+import { vksByFingerprintUrl } from '../protocol/vks.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
 
@@ -99,7 +100,7 @@ export function zonePolicyText(policy: ZonePolicy): string {
 }
 
 /** Per-address TXT: ep and pow only where they differ from the zone policy. */
-export function addressPolicyText(policy: ZonePolicy, address: AddressSource): string {
+export function addressPolicyText(policy: ZonePolicy, address: AddressPolicySource): string {
   // The zone policy already carries the zone's price and endpoint, so they stand for the zone here.
   const endpoint = addressSetting(address.endpoint, policy.endpoint, null);
   const price = addressSetting(address.powBits, policy.powBits, policy.powBits);
@@ -131,17 +132,35 @@ export function addressOwners(localPart: string, labels: { openpgpkeyLabel?: str
  */
 export const MAX_OPENPGPKEY_RDATA = 65_535 - 1024;
 
-export function addressRecords(policy: ZonePolicy, address: AddressSource): ZoneRecord[] {
+/**
+ * The URL a PKA record names: the key by fingerprint at the zone's directory API (its `api=`, or the
+ * configured public URL), so that gpg can fetch a key it does not hold yet. None without a directory.
+ */
+function pkaUrl(policy: ZonePolicy, fingerprint: string): string | undefined {
+  return policy.apiUrl ? vksByFingerprintUrl(policy.apiUrl, fingerprint) : undefined;
+}
+
+/** An address without its key, as far as the records that follow the zone policy need it. */
+export type AddressPolicySource = Omit<AddressSource, 'minimalKey'>;
+
+/**
+ * The address records that depend on the zone policy and not on the key: the _keypost TXT (which
+ * leaves out what equals the zone's) and the PKA CERT (whose URL is at the zone's directory).
+ */
+export function addressPolicyRecords(policy: ZonePolicy, address: AddressPolicySource): ZoneRecord[] {
   const owners = addressOwners(address.localPart, address);
-  const records: ZoneRecord[] = [
+  return [
     { owner: owners.keypost, ttl: policy.ttl, rdata: rd.txt(addressPolicyText(policy, address)) },
-    { owner: owners.pka, ttl: policy.ttl, rdata: rd.certIpgp(address.fingerprint) },
+    { owner: owners.pka, ttl: policy.ttl, rdata: rd.certIpgp(address.fingerprint, pkaUrl(policy, address.fingerprint)) },
   ];
+}
+
+export function addressRecords(policy: ZonePolicy, address: AddressSource): ZoneRecord[] {
+  const [keypost, pka] = addressPolicyRecords(policy, address);
   // The _keypost TXT comes first and is always there: it is what marks an address as published.
-  if (address.minimalKey.length <= MAX_OPENPGPKEY_RDATA) {
-    records.splice(1, 0, { owner: owners.openpgpkey, ttl: policy.ttl, rdata: rd.openpgpkey(address.minimalKey) });
-  }
-  return records;
+  if (address.minimalKey.length > MAX_OPENPGPKEY_RDATA) return [keypost, pka];
+  const owner = addressOwners(address.localPart, address).openpgpkey;
+  return [keypost, { owner, ttl: policy.ttl, rdata: rd.openpgpkey(address.minimalKey) }, pka];
 }
 
 /** Name servers to publish: the configured ones, or ns1.<zone> when none are configured. */

@@ -16,11 +16,12 @@ import {
   OPENPGPKEY_ENT,
   PKA_ENT,
   addressOwners,
-  addressPolicyText,
+  addressPolicyRecords,
   addressRecords,
   ancestors,
   apexRecords,
   zonePolicy,
+  type AddressPolicySource,
   type AddressSource,
   type PolicyDefaults,
   type ZonePolicy,
@@ -210,8 +211,13 @@ function groupRecords(records: ZoneRecord[]): Map<string, NameNode> {
   return nodes;
 }
 
+/** A name holding one record (every address name holds exactly one). */
+function recordNode(r: ZoneRecord, arena?: Arena): NameNode {
+  return encodeNode([{ type: r.rdata.type, ttl: r.ttl, rdatas: [r.rdata.wire] }], arena);
+}
+
 function addressNodes(policy: ZonePolicy, address: AddressSource, arena?: Arena): [string, NameNode][] {
-  return addressRecords(policy, address).map((r) => [r.owner, encodeNode([{ type: r.rdata.type, ttl: r.ttl, rdatas: [r.rdata.wire] }], arena)]);
+  return addressRecords(policy, address).map((r) => [r.owner, recordNode(r, arena)]);
 }
 
 function tsigKeyMap(dns: ZoneDnsSettings): Map<string, Buffer> {
@@ -405,34 +411,23 @@ function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string
 /** What a published address's own records depend on besides its row (see addressRecords). */
 export function addressPolicyKey(source: ZoneSource, defaults: PolicyDefaults): string {
   const p = zonePolicy(source, defaults);
-  return JSON.stringify([p.ttl, p.powBits, p.endpoint]);
-}
-
-/** The per-address _keypost TXT fields, read without the keys themselves. */
-export interface AddressPolicyRow {
-  localPart: string;
-  fingerprint: string;
-  endpoint: string | null;
-  powBits: number | null;
-  openpgpkeyLabel?: string;
-  wkdLabel?: string;
+  return JSON.stringify([p.ttl, p.powBits, p.endpoint, p.apiUrl]);
 }
 
 /**
- * The zone's stamp price or endpoint changed, so every per-address TXT (which leaves out what
- * equals the zone policy) is re-encoded; OPENPGPKEY and CERT records are shared with `prev`, which
- * keeps a policy change on a large zone from holding two copies of every key. Callers rebuild
- * fully when the TTL changed, since that touches every record.
+ * The zone's stamp price, endpoint or directory URL changed, so every per-address TXT (which leaves
+ * out what equals the zone policy) and PKA CERT (whose URL is at the directory) is re-encoded;
+ * OPENPGPKEY records are shared with `prev`, which keeps a policy change on a large zone from
+ * holding two copies of every key. Callers rebuild fully when the TTL changed, since that touches
+ * every record.
  */
-export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, rows: Iterable<AddressPolicyRow>, defaults: PolicyDefaults): ZoneSnapshot {
+export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, rows: Iterable<AddressPolicySource>, defaults: PolicyDefaults): ZoneSnapshot {
   const policy = zonePolicy(source, defaults);
   const base = fold(prev.base, prev.older, prev.recent);
   const arena = new Arena();
   for (const row of rows) {
-    const owners = addressOwners(row.localPart, row);
-    if (!base.has(owners.keypost)) continue;
-    const text = addressPolicyText(policy, { ...row, minimalKey: Buffer.alloc(0) });
-    base.set(owners.keypost, encodeNode([{ type: TYPE.TXT, ttl: policy.ttl, rdatas: [txt(text).wire] }], arena));
+    if (!base.has(addressOwners(row.localPart, row).keypost)) continue;
+    for (const r of addressPolicyRecords(policy, row)) base.set(r.owner, recordNode(r, arena));
   }
   return { ...zoneFrame(source, defaults, prev.addressCount), base, recent: new Map(), older: new Map(), addressCount: prev.addressCount };
 }

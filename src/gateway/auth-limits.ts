@@ -19,7 +19,7 @@ export type AuthAdmission =
 
 // A bound on remembered client addresses, so a spray of sources cannot grow the map without end;
 // the oldest entries go first (Map keeps insertion order).
-const MAX_TRACKED_CLIENTS = 100_000;
+export const MAX_TRACKED_CLIENTS = 100_000;
 
 export class AuthLimits {
   private inFlight = 0;

@@ -97,13 +97,33 @@ export interface AddressRow {
   revoked: boolean;
 }
 
-/** Repeated strings (zone names, algorithm names) shared instead of one copy per row. */
-const interned = new Map<string, string>();
-function intern(text: string): string {
-  let shared = interned.get(text);
-  if (shared === undefined) interned.set(text, (shared = text));
-  return shared;
+/**
+ * Shares repeated strings instead of keeping one copy per row. Holds at most `limit` of them: once
+ * full it starts over, so names of zones long gone do not stay for the life of the process (strings
+ * already handed out stay shared; only new rows start a new set).
+ */
+export class Interner {
+  private readonly shared = new Map<string, string>();
+
+  constructor(private readonly limit: number) {}
+
+  intern(text: string): string {
+    let shared = this.shared.get(text);
+    if (shared === undefined) {
+      if (this.shared.size >= this.limit) this.shared.clear();
+      this.shared.set(text, (shared = text));
+    }
+    return shared;
+  }
+
+  get size(): number {
+    return this.shared.size;
+  }
 }
+
+// Zone names and algorithm names: a deployment serves far fewer distinct ones than this.
+const names = new Interner(10_000);
+const intern = (text: string) => names.intern(text);
 
 export function toPublishedZone(row: ZoneRow, keys: SigningKeyRow[]): PublishedZone {
   const dns = typeof row.dns === 'string' ? (JSON.parse(row.dns) as ZoneDnsSettings) : row.dns;

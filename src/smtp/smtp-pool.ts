@@ -60,6 +60,7 @@ interface Pooled {
 }
 
 interface TargetPool {
+  key: string;
   idle: Pooled[];
   open: number;
   waiters: ((conn: Pooled | undefined) => void)[];
@@ -118,12 +119,26 @@ export class SmtpPool {
   }
 
   private pool(target: Target): TargetPool {
-    let pool = this.pools.get(this.key(target));
+    const key = this.key(target);
+    let pool = this.pools.get(key);
     if (!pool) {
-      pool = { idle: [], open: 0, waiters: [] };
-      this.pools.set(this.key(target), pool);
+      pool = { key, idle: [], open: 0, waiters: [] };
+      this.pools.set(key, pool);
     }
     return pool;
+  }
+
+  /**
+   * A hop with no connection and nobody waiting is forgotten: the relay meets a new hop for every
+   * remote domain it delivers to, and an entry per hop ever seen would grow without end.
+   */
+  private forgetIfUnused(pool: TargetPool): void {
+    if (pool.open === 0 && pool.idle.length === 0 && pool.waiters.length === 0 && this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
+  }
+
+  /** Hops with a connection open or a delivery waiting for one (for tests and health output). */
+  hops(): number {
+    return this.pools.size;
   }
 
   private async acquire(target: Target): Promise<Pooled> {
@@ -145,6 +160,7 @@ export class SmtpPool {
     } catch (err) {
       pool.open--;
       this.handOver(pool);
+      this.forgetIfUnused(pool);
       throw err;
     }
   }
@@ -154,6 +170,7 @@ export class SmtpPool {
     if (conn.broken || this.closed) {
       this.discard(pool, conn);
       this.handOver(pool);
+      this.forgetIfUnused(pool);
       return;
     }
     const waiter = pool.waiters.shift();
@@ -165,6 +182,7 @@ export class SmtpPool {
       const at = pool.idle.indexOf(conn);
       if (at >= 0) pool.idle.splice(at, 1);
       this.discard(pool, conn);
+      this.forgetIfUnused(pool);
     }, this.options.idleMs ?? 5000);
     conn.idleTimer.unref();
     pool.idle.push(conn);

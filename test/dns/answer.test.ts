@@ -104,12 +104,13 @@ test('positive answers carry each record type with AA set', async (t) => {
       check: (m) => assert.equal((m.answers[0] as unknown as { data: string[] }).data.join(''), `v=kp1; fpr=${'B'.repeat(40)}; ep=smtp://bob.onion:25; pow=26`),
     },
     {
-      name: 'PKA CERT is IPGP with the fingerprint and no URL',
+      name: "PKA CERT is IPGP with the fingerprint and the key's URL at the zone's directory",
       qname: `${wkdHash('alice')}._pka.example.test`,
       qtype: TYPE.CERT,
       check: (m) => {
         const data = (m.answers[0] as unknown as { data: Buffer }).data;
-        assert.deepEqual(data, Buffer.concat([Buffer.from([0, 6, 0, 0, 0, 20]), Buffer.from('A'.repeat(40), 'hex')]));
+        const url = Buffer.from(`https://keys.example.test/vks/v1/by-fingerprint/${'A'.repeat(40)}`);
+        assert.deepEqual(data, Buffer.concat([Buffer.from([0, 6, 0, 0, 0, 20]), Buffer.from('A'.repeat(40), 'hex'), url]));
       },
     },
   ];
@@ -312,15 +313,17 @@ test('the longest served zone answers, with few zones and with many', async (t) 
   }
 });
 
-test('a zone policy change re-encodes the address TXT records and shares the keys', () => {
+test('a zone policy change re-encodes the address TXT and PKA records and shares the keys', () => {
   const before = buildZoneSnapshot(ZONE, [alice, bob], defaults);
-  const changed: ZoneSource = { ...ZONE, serial: 8, powBits: 26, endpoint: 'smtp://bob.onion:25' };
+  const changed: ZoneSource = { ...ZONE, serial: 8, powBits: 26, endpoint: 'smtp://bob.onion:25', apiUrl: 'https://directory.example.test/keys' };
   const rows = [alice, bob].map(({ localPart, fingerprint, endpoint, powBits }) => ({ localPart, fingerprint, endpoint, powBits }));
   const rewritten = rewriteAddressPolicy(before, changed, rows, defaults);
   const expected = buildZoneSnapshot(changed, [alice, bob], defaults);
   for (const local of ['alice', 'bob']) {
-    const q = buildQuery(`${openpgpkeyLabel(local)}._keypost.example.test`, TYPE.TXT);
-    assert.deepEqual(answer(withZone(emptySnapshotSet(), rewritten), q, tcp), answer(withZone(emptySnapshotSet(), expected), q, tcp));
+    // The PKA URL points into the zone's directory, so a new api= moves it too.
+    for (const q of [buildQuery(`${openpgpkeyLabel(local)}._keypost.example.test`, TYPE.TXT), buildQuery(`${wkdHash(local)}._pka.example.test`, TYPE.CERT)]) {
+      assert.deepEqual(answer(withZone(emptySnapshotSet(), rewritten), q, tcp), answer(withZone(emptySnapshotSet(), expected), q, tcp));
+    }
   }
   // bob's own ep and pow now equal the zone's, so his TXT carries neither.
   const bobTxt = parse(answer(withZone(emptySnapshotSet(), rewritten), buildQuery(`${openpgpkeyLabel('bob')}._keypost.example.test`, TYPE.TXT), tcp)!);

@@ -1,6 +1,7 @@
 // gpg 2.2 finds a published key by address through its real resolver: a network namespace made for
 // the test, whose resolv.conf (`ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf) points at
-// 127.0.0.1:53, where `keypost serve --only dns` runs inside the namespace.
+// 127.0.0.1:53, where `keypost serve --only dns,api` runs inside the namespace. The directory
+// listener is the public URL the PKA records point at, so gpg can fetch a key it does not hold.
 //
 // The database must be reachable from inside: the embedded database already listens on a Unix
 // socket in its data directory; for PostgreSQL on 127.0.0.1 (a different loopback) the test relays
@@ -13,21 +14,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
-import { requireTool } from '../support/tools.js';
+import { requireRoot, requireTool } from '../support/tools.js';
 import { addZone, makeKey, publish, type TestKey } from './support/fixtures.js';
 import { tool, waitFor } from './support/server.js';
 
-const canNetns = process.getuid?.() === 0;
-// Not being root is a missing capability like a missing tool: a skip outside CI, a failure in CI.
-const skip = requireTool('gpg', 'gpgconf', 'ip') || requireRoot();
-
-function requireRoot(): false | string {
-  if (canNetns) return false;
-  const reason = 'needs root for ip netns';
-  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true makes this a failure)`);
-  return reason;
-}
+const skip = requireTool('gpg', 'gpgconf', 'ip') || requireRoot('ip netns');
 const ZONE = 'gpg.test';
+// The namespace is the test's own, so fixed ports cannot collide with anything.
+const DIRECTORY = 'http://127.0.0.1:8080';
 const ns = `kp${randomBytes(3).toString('hex')}`;
 
 let db: TestDatabase;
@@ -77,7 +71,14 @@ before(async () => {
   mkdirSync(`/etc/netns/${ns}`, { recursive: true });
   writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...db.env, KEYPOST_DNS_LISTEN: '127.0.0.1:53', KEYPOST_LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...db.env,
+    KEYPOST_DNS_LISTEN: '127.0.0.1:53',
+    KEYPOST_HTTP_LISTEN: new URL(DIRECTORY).host,
+    KEYPOST_PUBLIC_URL: DIRECTORY,
+    KEYPOST_LOG_LEVEL: 'info',
+  };
   if (db.env.DATABASE_URL) {
     const url = new URL(db.env.DATABASE_URL);
     const socketDir = path.join(work, 'pg');
@@ -85,10 +86,10 @@ before(async () => {
     relay = await pgSocketRelay(socketDir, url);
     env.DATABASE_URL = `postgresql://${url.username}@/${url.pathname.slice(1)}?host=${socketDir}`;
   }
-  keypost = spawn('ip', ['netns', 'exec', ns, process.execPath, 'dist/src/cli/main.js', 'serve', '--only', 'dns'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  keypost = spawn('ip', ['netns', 'exec', ns, process.execPath, 'dist/src/cli/main.js', 'serve', '--only', 'dns,api'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   keypost.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  await waitFor('keypost in the namespace', async () => (log.includes('"listener":"dns"') ? true : undefined), 30_000, 100).catch((err) => {
+  await waitFor('keypost in the namespace', async () => (log.includes('"listener":"dns"') && log.includes('"listener":"api"') ? true : undefined), 30_000, 100).catch((err) => {
     throw new Error(`${(err as Error).message}\n${log}`);
   });
 });
@@ -137,7 +138,7 @@ test('gpg --auto-key-locate dane fetches the OPENPGPKEY record', { skip }, async
 test('gpg --auto-key-locate pka confirms the fingerprint from the CERT record', { skip }, async () => {
   const home = await gpgHome('p');
   try {
-    // PKA without a URL names a fingerprint; gpg then uses the key it already holds with it.
+    // With the key already held, gpg takes the fingerprint the record names and uses its own copy.
     writeFileSync(path.join(work, 'keys.asc'), `${alice.armored}\n${bob.armored}\n`);
     await gpg(home, ['--import', path.join(work, 'keys.asc')]);
     const found = await gpg(home, ['--auto-key-locate', 'clear,pka', '--locate-external-keys', `alice@${ZONE}`]);
@@ -156,6 +157,19 @@ test('gpg --auto-key-locate pka confirms the fingerprint from the CERT record', 
       10_000,
       300,
     );
+  } finally {
+    await killAgents(home);
+  }
+});
+
+test('gpg with an empty keyring fetches the key a PKA record points to from the directory', { skip }, async () => {
+  const home = await gpgHome('e');
+  try {
+    // Nothing imported: the key can only come from the URL in the CERT IPGP record.
+    const found = await gpg(home, ['--auto-key-locate', 'clear,pka', '--locate-keys', `alice@${ZONE}`]);
+    assert.match(found.stdout, /PKA/, found.stdout);
+    const listed = await gpg(home, ['--with-colons', '--list-keys', `alice@${ZONE}`]);
+    assert.match(listed.stdout, new RegExp(`fpr:+${alice.fingerprint}:`), `${found.stdout}\n${listed.stdout}`);
   } finally {
     await killAgents(home);
   }

@@ -13,19 +13,34 @@ import { flagsOf, parse } from './support/wire-client.js';
 
 const secret = randomBytes(32);
 
-async function secondary(acknowledge: boolean): Promise<{ socket: Socket; port: number; received: { at: number; msg: Buffer }[] }> {
+/** A well-formed acknowledgement of `notify`: the header with QR set and the question. */
+function acknowledgement(notify: Buffer): Buffer {
+  const reply = Buffer.from(notify.subarray(0, notify.indexOf(0, 12) + 5));
+  reply.writeUInt16BE(1, 4);
+  reply.writeUInt16BE(0, 6);
+  reply.writeUInt16BE(0, 10);
+  reply[2] |= 0x80;
+  return reply;
+}
+
+/** The acknowledgement signed with the `xfr` key over the request's MAC (RFC 8945 §5.3). */
+function signedAcknowledgement(notify: Buffer): Buffer {
+  let o = skipName(notify, 12) + 4;
+  o = skipName(notify, o);
+  o += 10 + notify.readUInt16BE(o + 8);
+  const request = parseTsig(notify, o)!;
+  const keyWire = Buffer.from('\x03xfr\x00', 'latin1');
+  return signResponse(acknowledgement(notify), request.mac, { keyWire, secret, nowSeconds: Math.floor(Date.now() / 1000) }).message;
+}
+
+type Answer = 'none' | 'plain' | 'signed';
+
+async function secondary(answers: Answer): Promise<{ socket: Socket; port: number; received: { at: number; msg: Buffer }[] }> {
   const socket = createSocket('udp4');
   const received: { at: number; msg: Buffer }[] = [];
   socket.on('message', (msg, rinfo) => {
     received.push({ at: Date.now(), msg });
-    if (acknowledge) {
-      const reply = Buffer.from(msg.subarray(0, msg.indexOf(0, 12) + 5));
-      reply.writeUInt16BE(1, 4);
-      reply.writeUInt16BE(0, 6);
-      reply.writeUInt16BE(0, 10);
-      reply[2] |= 0x80;
-      socket.send(reply, rinfo.port, rinfo.address);
-    }
+    if (answers !== 'none') socket.send(answers === 'signed' ? signedAcknowledgement(msg) : acknowledgement(msg), rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   return { socket, port: socket.address().port, received };
@@ -52,13 +67,38 @@ function zone(port: number, serial: number, tsig: boolean): ZoneSnapshot {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const waitUntil = async (what: string, ok: () => boolean, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+};
+
+/** The SOA serial each NOTIFY a secondary received announced, in order. */
+const serials = (peer: { received: { msg: Buffer }[] }) => peer.received.map((r) => (parse(r.msg).answers[0] as unknown as { serial: number }).serial);
+
+/**
+ * Sends a later, distinct change and waits for its NOTIFY. Anything the notifier still had to send
+ * about earlier serials (a retry, another round) would have reached the secondary before it, so
+ * what arrived before it is all that ever will.
+ */
+async function laterChange(notifier: Notifier, peer: { port: number; received: { msg: Buffer }[] }, serial: number, tsig = false): Promise<number[]> {
+  notifier.notify(zone(peer.port, serial, tsig));
+  await waitUntil(`the NOTIFY for serial ${serial}`, () => serials(peer).includes(serial));
+  const seen = serials(peer);
+  return seen.slice(0, seen.indexOf(serial));
+}
+
 test('NOTIFY carries opcode 4, AA, the apex and the new SOA, signed with the TSIG key', async () => {
-  const peer = await secondary(true);
-  const notifier = new Notifier(pino({ level: 'silent' }));
+  const peer = await secondary('signed');
+  // A retry would come 100 ms after the first send; the next round no earlier than 300 ms.
+  const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 100, minIntervalMs: 300 });
   try {
     notifier.notify(zone(peer.port, 42, true));
-    await sleep(300);
-    assert.equal(peer.received.length, 1);
+    await waitUntil('the acknowledgement', () => peer.received.length >= 1 && notifier.outstanding() === 0);
+    // Acknowledged, so never sent again.
+    assert.deepEqual(await laterChange(notifier, peer, 43, true), [42]);
     const msg = peer.received[0].msg;
     const flags = flagsOf(msg);
     assert.equal(flags.opcode, 4);
@@ -82,53 +122,37 @@ test('NOTIFY carries opcode 4, AA, the apex and the new SOA, signed with the TSI
 });
 
 test('unanswered NOTIFY is retried; a burst of changes makes two rounds, not five', async () => {
-  const silent = await secondary(false);
+  const silent = await secondary('none');
   const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 100, attempts: 3, minIntervalMs: 400 });
   try {
     notifier.notify(zone(silent.port, 1, false));
-    await sleep(1000);
-    assert.equal(silent.received.length, 3, 'first send and two retries');
+    // It gives up after the last retry has had its time; nothing about serial 1 is sent after that.
+    await waitUntil('the notifier to give up', () => silent.received.length >= 1 && notifier.outstanding() === 0);
+    assert.deepEqual(await laterChange(notifier, silent, 2), [1, 1, 1], 'first send and two retries');
   } finally {
     notifier.close();
     silent.socket.close();
   }
-  const peer = await secondary(true);
+  const peer = await secondary('plain');
   const burst = new Notifier(pino({ level: 'silent' }), { minIntervalMs: 400 });
   try {
     for (let serial = 10; serial < 15; serial++) {
       burst.notify(zone(peer.port, serial, false));
       await sleep(20);
     }
-    await sleep(700);
-    const serials = peer.received.map((r) => (parse(r.msg).answers[0] as unknown as { serial: number }).serial);
-    assert.deepEqual(serials, [10, 14], 'the first change at once, the rest together with the latest serial');
+    await waitUntil('the round for the end of the burst', () => serials(peer).includes(14));
+    // A change after the second round makes a third; any other round would have come before it.
+    assert.deepEqual(await laterChange(burst, peer, 15), [10, 14], 'the first change at once, the rest together with the latest serial');
     assert.ok(peer.received[1].at - peer.received[0].at >= 350);
+    assert.ok(peer.received[2].at - peer.received[1].at >= 350, 'the later change waits out the interval too');
   } finally {
     burst.close();
     peer.socket.close();
   }
 });
 
-/** A well-formed acknowledgement of `notify`: the header with QR set and the question. */
-function acknowledgement(notify: Buffer): Buffer {
-  const reply = Buffer.from(notify.subarray(0, notify.indexOf(0, 12) + 5));
-  reply.writeUInt16BE(1, 4);
-  reply.writeUInt16BE(0, 6);
-  reply.writeUInt16BE(0, 10);
-  reply[2] |= 0x80;
-  return reply;
-}
-
-const waitUntil = async (what: string, ok: () => boolean, timeoutMs = 5000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-};
-
 test('a NOTIFY reply from another address than the secondary does not stop the retries', async () => {
-  const silent = await secondary(false);
+  const silent = await secondary('none');
   const forger = createSocket('udp4');
   await new Promise<void>((r) => forger.bind(0, '127.0.0.2', () => r()));
   const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 200, attempts: 4 });
@@ -146,7 +170,7 @@ test('a NOTIFY reply from another address than the secondary does not stop the r
 });
 
 test('with TSIG, only a reply signed with the secondary key over our request acknowledges a NOTIFY', async () => {
-  const peer = await secondary(false);
+  const peer = await secondary('none');
   const notifier = new Notifier(pino({ level: 'silent' }), { retryDelayMs: 200, attempts: 6 });
   try {
     let signedReplies = false;
@@ -156,13 +180,7 @@ test('with TSIG, only a reply signed with the secondary key over our request ack
         peer.socket.send(acknowledgement(msg), rinfo.port, rinfo.address);
         return;
       }
-      let o = skipName(msg, 12) + 4;
-      o = skipName(msg, o);
-      o += 10 + msg.readUInt16BE(o + 8);
-      const request = parseTsig(msg, o)!;
-      const keyWire = Buffer.from('\x03xfr\x00', 'latin1');
-      const reply = signResponse(acknowledgement(msg), request.mac, { keyWire, secret, nowSeconds: Math.floor(Date.now() / 1000) }).message;
-      peer.socket.send(reply, rinfo.port, rinfo.address);
+      peer.socket.send(signedAcknowledgement(msg), rinfo.port, rinfo.address);
     });
     notifier.notify(zone(peer.port, 6, true));
     await waitUntil('a retry after the unsigned reply', () => peer.received.length >= 2);

@@ -21,6 +21,13 @@ test('encoders produce the RFC wire forms', async (t) => {
     { name: 'TXT short', rdata: rd.txt('v=kp1; pow=20'), type: 16, hex: '0d763d6b70313b20706f773d3230', text: '"v=kp1; pow=20"' },
     { name: 'TXT with a quote', rdata: rd.txt('a"b'), type: 16, hex: '0361226' + '2', text: '"a\\"b"' },
     { name: 'CERT IPGP', rdata: rd.certIpgp('00'.repeat(19) + 'ff'), type: 37, hex: '000600000014' + '00'.repeat(19) + 'ff', text: 'IPGP 0 0 ' + Buffer.from('14' + '00'.repeat(19) + 'ff', 'hex').toString('base64') },
+    {
+      name: 'CERT IPGP with a URL after the fingerprint',
+      rdata: rd.certIpgp('ab'.repeat(20), 'http://k.test/x'),
+      type: 37,
+      hex: '000600000014' + 'ab'.repeat(20) + Buffer.from('http://k.test/x').toString('hex'),
+      text: 'IPGP 0 0 ' + Buffer.concat([Buffer.from('14' + 'ab'.repeat(20), 'hex'), Buffer.from('http://k.test/x')]).toString('base64'),
+    },
     { name: 'OPENPGPKEY', rdata: rd.openpgpkey(Buffer.from([0x99, 1, 2])), type: 61, hex: '990102', text: 'mQEC' },
   ];
   for (const c of cases) {

@@ -18,7 +18,19 @@ export function hasTool(name: string): boolean {
 export function requireTool(...names: string[]): false | string {
   const missing = names.filter((n) => !hasTool(n));
   if (missing.length === 0) return false;
-  const reason = `interop tool(s) not installed: ${missing.join(', ')}`;
+  return lacking(`interop tool(s) not installed: ${missing.join(', ')}`);
+}
+
+/**
+ * Being root (network namespaces for gpg-locate.test.ts) is a capability like a tool: a skip with
+ * the reason outside CI, a failure under CI=true.
+ */
+export function requireRoot(purpose: string): false | string {
+  if (process.getuid?.() === 0) return false;
+  return lacking(`needs root for ${purpose}`);
+}
+
+function lacking(reason: string): string {
   if (process.env.CI === 'true') throw new Error(`${reason} (CI=true makes this a failure)`);
   return reason;
 }
