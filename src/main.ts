@@ -15,6 +15,7 @@ import { directoryRoutes } from './directory/routes.js';
 import { webRoutes } from './web/plugin.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
+import { explainBindFailure } from './listen-conflict.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -84,7 +85,11 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     if (!selected.includes('api')) parts.push(['ops', () => createOpsComponent(services)]);
     for (const [name, make] of parts) {
       const component = make();
-      const bound = await component.start();
+      const bound = await component.start().catch(async (err: unknown) => {
+        // start() may have bound part of it (DNS: UDP before TCP); close() releases what it did.
+        await component.close().catch(() => undefined);
+        throw await explainBindFailure(err, name, config);
+      });
       started.push(component);
       if (bound) {
         addresses[name] = bound;

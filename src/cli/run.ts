@@ -32,7 +32,11 @@ export async function runCli(argv: string[], ctx: CommandContext): Promise<numbe
     }
     return await command.run(rest, ctx);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) ctx.stderr.write(`keypost: ${problem}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
       ctx.stderr.write(`keypost: ${err.message}\n`);
       return 2;
     }

@@ -184,7 +184,11 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
       sockets.closeWith(sessionId, replyLine(deny(GATEWAY_CODES.lineTimeout, { detail: `${config.lineTimeoutMs / 1000} s` })));
     },
   });
-  server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+  // A failed listen() is the caller's to report (it names the variable); only later errors are logged.
+  let listening = false;
+  server.on('error', (err) => {
+    if (listening) log.warn({ err }, 'smtp connection error');
+  });
 
   return {
     listen(address) {
@@ -193,6 +197,7 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
         server.server.once('error', onError);
         server.listen(address.port, address.host, () => {
           server.server.off('error', onError);
+          listening = true;
           const bound = server.server.address();
           resolve(typeof bound === 'object' && bound ? formatAddress(bound.address, bound.port) : String(bound));
         });
