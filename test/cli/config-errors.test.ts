@@ -49,9 +49,9 @@ const BAD: [string, string, RegExp][] = [
 
 for (const [variable, value, says] of BAD) {
   test(`serve with ${variable}=${value.length > 40 ? `${value.slice(0, 40)}...` : value} exits 2 naming the variable before anything listens`, async () => {
-    // A path to a database that must not be created by a refused start.
     const env: Record<string, string> = { ...serveEnv, [variable]: value };
-    if (variable === 'KEYPOST_DATA_DIR') delete (env as { DATABASE_URL?: string }).DATABASE_URL;
+    // The data directory matters only on the embedded database (an empty value means unset).
+    if (variable === 'KEYPOST_DATA_DIR') env.DATABASE_URL = '';
     const result = await runKeypost(['serve'], env);
     assert.equal(result.code, 2, result.stderr);
     // One line per problem ('not a domain' is three entries of a list, so three lines).

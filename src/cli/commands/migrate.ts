@@ -32,7 +32,7 @@ export const migrateCommand: Command = {
         else for (const n of names) ctx.stdout.write(`${action === 'up' ? 'applied' : 'undone'} ${n}\n`);
         return 0;
       },
-      { migrate: false },
+      { migrate: false, create: true },
     );
   },
 };
