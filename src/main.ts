@@ -16,6 +16,7 @@ import { webRoutes } from './web/plugin.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
 import { explainBindFailure } from './listen-conflict.js';
+import { registerServe } from './serve-registry.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -96,6 +97,7 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
         log.info({ listener: name, address: bound }, `${name} listening on ${bound}`);
       }
     }
+    const registration = await registerServe(database.db, addresses as Record<string, string>, log);
     let closing: Promise<void> | undefined;
     return {
       services,
@@ -103,6 +105,7 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
       components: started,
       close() {
         closing ??= (async () => {
+          await registration.close().catch((err) => log.warn({ err }, 'could not remove this server from serve_nodes'));
           for (const component of [...started].reverse()) {
             await component.close().catch((err) => log.error({ err, component: component.name }, 'close failed'));
           }

@@ -14,7 +14,6 @@ export interface CommandContext {
 
 export interface Command {
   name: string;
-  summary: string;
   /** Full help text printed for `keypost <name> --help`. */
   usage: string;
   /** Returns the process exit code. */
@@ -47,4 +46,10 @@ export function parseIntegerOption(name: string, value: string | undefined, min:
 
 export function writeJson(stream: NodeJS.WritableStream, value: unknown): void {
   stream.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A short age for people: 45s, 12m, 5h, 3d. */
+export function formatAge(since: Date, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - since.getTime()) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
 }

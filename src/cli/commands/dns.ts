@@ -15,7 +15,6 @@ OPENPGPKEY, _keypost TXT and PKA CERT records of each published address) in zone
 
 export const dnsCommand: Command = {
   name: 'dns',
-  summary: 'inspect what the DNS server publishes',
   usage: USAGE,
   async run(argv, ctx) {
     const { positionals } = parseCommandArgs(argv, {});

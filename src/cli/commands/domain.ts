@@ -269,7 +269,6 @@ const SUBCOMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promi
 
 export const domainCommand: Command = {
   name: 'domain',
-  summary: 'add, list, show, change and remove the zones keypost serves',
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;

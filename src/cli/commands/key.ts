@@ -93,7 +93,6 @@ async function rebuildCommand(argv: string[], ctx: CommandContext): Promise<numb
 
 export const keyCommand: Command = {
   name: 'key',
-  summary: 'bulk-import a keyring into a zone; rebuild served keys from stored certificates',
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;

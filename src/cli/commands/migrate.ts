@@ -4,7 +4,6 @@ import { UsageError, parseCommandArgs, writeJson, type Command } from '../comman
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'apply, undo or list database migrations',
   usage: `Usage: keypost migrate <up|down|status> [--json]
 
   up       apply every pending migration (serve also does this at start)
