@@ -6,7 +6,8 @@ import { encodeZone } from '../../dns/zone-encoding.js';
 import { readZone } from '../../published/zone-reader.js';
 import { zoneFileLines } from '../../dns/zone-file.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, type Command } from '../command.js';
+import { UsageError, asUsage, parseCommandArgs, type Command } from '../command.js';
+import { normalizeDomain } from '../../protocol/address.js';
 
 const USAGE = `Usage: keypost dns records <domain>
 
@@ -20,7 +21,8 @@ export const dnsCommand: Command = {
     const { positionals } = parseCommandArgs(argv, {});
     const [sub, domain, ...extra] = positionals;
     if (sub !== 'records' || !domain || extra.length) throw new UsageError('usage: keypost dns records <domain>');
-    const zone = domain.trim().toLowerCase().replace(/\.$/, '');
+    // A name that cannot be a zone is a usage error ("invalid name"), not a zone we lack.
+    const zone = asUsage(() => normalizeDomain(domain));
     return withDatabase(ctx.env, async (handle, config) => {
       const read = await readZone(handle.db, zone, undefined);
       if (!read || read.kind !== 'full') throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);

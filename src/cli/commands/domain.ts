@@ -26,7 +26,7 @@ import {
   type DnsSettingsChange,
 } from '../../directory/zone-settings.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
+import { UsageError, asUsage, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
 const POLICY_OPTIONS = {
   pow: { type: 'string' },
@@ -79,15 +79,6 @@ DNS options (set only):
   --json   print the result as JSON`;
 
 /** Input mistakes found by the shared validators are usage errors here (exit 2). */
-function asUsage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof KeypostError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
 function oneDomain(positionals: string[], sub: string): string {
   if (positionals.length !== 1) throw new UsageError(`domain ${sub} takes exactly one domain name`);
   return asUsage(() => normalizeDomain(positionals[0]));
