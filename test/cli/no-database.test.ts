@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createScratchPostgres, testBackend } from '../support/database.js';
-import { runKeypost } from '../support/keypost-process.js';
+import { runKeypost, startServe } from '../support/keypost-process.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'kp-nodb-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -59,5 +59,20 @@ test('on PostgreSQL, a database without keypost tables is refused and left witho
     assert.equal(rows[0].n, 0);
   } finally {
     await empty.drop();
+  }
+});
+
+test('the first serve on a new data directory says it is creating the database, and how long it took', async () => {
+  const dataDir = path.join(scratch, 'first-start');
+  const server = await startServe(['--only', 'dns'], { DATABASE_URL: '', KEYPOST_DATA_DIR: dataDir }, 180_000);
+  try {
+    const lines = server.log().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string; ms?: number });
+    const creating = lines.findIndex((l) => l.msg === `creating the embedded database in ${dataDir} (first start)`);
+    const created = lines.findIndex((l) => l.msg === 'embedded database created');
+    assert.ok(creating >= 0 && created > creating, server.log());
+    assert.equal(lines[creating].level, 30, 'info');
+    assert.equal(typeof lines[created].ms, 'number');
+  } finally {
+    assert.equal(await server.stop(), 0);
   }
 });
