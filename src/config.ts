@@ -3,7 +3,11 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { accessSync, constants, statSync } from 'node:fs';
 import { KP1_MAX_POW_BITS } from './protocol/kp1.js';
+import { isHostName, normalizeDomain } from './protocol/address.js';
+import { parseHop } from './smtp/hop.js';
+import { embeddedSocketPath, MAX_SOCKET_PATH } from './db/embedded-paths.js';
 
 /** A `host:port` listen address. Port 0 asks the OS for any free port. */
 export interface ListenAddress {
@@ -13,40 +17,57 @@ export interface ListenAddress {
 
 function parseListen(value: string, ctx: z.RefinementCtx): ListenAddress {
   // IPv6 literals are written in brackets: [::1]:5300
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `expected host:port, got "${value}"` });
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 127.0.0.1:5300 or [::1]:5300), got "${value}"` });
+    return z.NEVER;
+  }
+  const port = Number(match[3]);
+  if (port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `port out of range (0-65535): "${value}"` });
     return z.NEVER;
   }
   return { host: match[1] ?? match[2], port };
 }
 
-const listen = (fallback: string) => z.string().default(fallback).transform(parseListen);
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
-/** A duration: a number with an optional unit (ms, s, m, h, d); a bare number is seconds. */
-const duration = (fallback: string) =>
+/** A string variable with a default, checked and converted by `parse` (which reports in our words). */
+const text = <T>(fallback: string | undefined, parse: (value: string, ctx: z.RefinementCtx) => T) =>
   z
     .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
-      if (!match) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 5m, 2h or 5d, got "${value}"` });
-        return z.NEVER;
-      }
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
-      return Number(match[1]) * unit;
-    });
-const optionalListen = z
-  .string()
-  .optional()
-  .transform((value, ctx) => (value ? parseListen(value.replace(/^socks5h?:\/\//, ''), ctx) : undefined));
-const list = z
-  .string()
-  .default('')
-  .transform((value) => value.split(/[\s,]+/).filter(Boolean));
+    .optional()
+    .transform((value, ctx) => parse(value || fallback || '', ctx));
+function problem(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER as never;
+}
+
+const listen = (fallback: string) => text(fallback, parseListen);
+const integer = (fallback: number, min: number, max: number) =>
+  text(String(fallback), (value, ctx) => {
+    const trimmed = value.trim();
+    if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > max) {
+      return problem(ctx, `must be a whole number from ${min} to ${max}, got "${value}"`);
+    }
+    return Number(trimmed);
+  });
+const oneOf = <const V extends string>(values: readonly V[], fallback: V) =>
+  text(fallback, (value, ctx) =>
+    (values as readonly string[]).includes(value) ? (value as V) : problem(ctx, `must be one of ${values.join(', ')}, got "${value}"`),
+  );
+const flag = (fallback: 'true' | 'false') => oneOf(['true', 'false'], fallback).transform((v) => v === 'true');
+/** A duration: a number with an optional unit (ms, s, m, h, d); a bare number is seconds. */
+const duration = (fallback: string) =>
+  text(fallback, (value, ctx) => {
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+    if (!match) return problem(ctx, `expected a duration like 30s, 5m, 2h or 5d, got "${value}"`);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
+    return Number(match[1]) * unit;
+  });
+/** Unset and empty both mean "not configured". */
+const optional = <T>(parse: (value: string, ctx: z.RefinementCtx) => T) =>
+  text<T | undefined>(undefined, (value, ctx) => (value ? parse(value, ctx) : undefined));
+const optionalListen = optional((value, ctx) => parseListen(value.replace(/^socks5h?:\/\//, ''), ctx));
+const list = text('', (value) => value.split(/[\s,]+/).filter(Boolean));
 /** Addresses or CIDR ranges, both families: `10.0.0.0/8, 192.0.2.7, ::1, 2001:db8::/32`. */
 const networks = list.superRefine((specs, ctx) => {
   for (const spec of specs) {
@@ -58,25 +79,97 @@ const networks = list.superRefine((specs, ctx) => {
     }
   }
 });
-const optionalUrl = z
-  .string()
-  .url()
-  .optional()
-  .or(z.literal('').transform(() => undefined));
+/** An absolute URL with one of the given schemes and a host that is a name with a dot, localhost or an IP. */
+const optionalUrl = (schemes: string[], example: string) =>
+  optional((value, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      // reported below
+    }
+    if (!url || !schemes.includes(url.protocol.slice(0, -1)) || !isHopHost(url.hostname.replace(/^\[|\]$/g, ''))) {
+      return problem(ctx, `expected a URL like ${example}, got "${value}"`);
+    }
+    return value;
+  });
+
+/**
+ * A host mail or HTTP is sent to: an IP address, `localhost`, or a name of two or more labels.
+ * A single word ("nonsense") is nearly always a typo rather than a name resolved by a search list.
+ */
+function isHopHost(host: string): boolean {
+  return isIP(host) !== 0 || host === 'localhost' || (isHostName(host) && host.replace(/\.$/, '').includes('.'));
+}
+function hopProblem(spec: string): string | undefined {
+  try {
+    const hop = parseHop(spec);
+    return isHopHost(hop.host) ? undefined : `not a mail host: "${spec}" (expected smtp://host.example:25)`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+/** `example.net` or `example.net=smtp://mail.example.net:25`, as the gateway reads them. */
+const relayDomains = list.superRefine((specs, ctx) => {
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    try {
+      normalizeDomain(eq < 0 ? spec : spec.slice(0, eq));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a relay domain: "${spec}" (expected example.net or example.net=smtp://host:25)` });
+      continue;
+    }
+    const hop = eq < 0 ? undefined : hopProblem(spec.slice(eq + 1));
+    if (hop) ctx.addIssue({ code: 'custom', message: hop });
+  }
+});
+/** A mailbox, optionally with a display name: `keypost@example.org` or `Keypost <keypost@example.org>`. */
+const mailbox = (fallback: string) =>
+  text(fallback, (value, ctx) => {
+    const address = /<([^<>]*)>\s*$/.exec(value)?.[1] ?? value.trim();
+    const at = address.lastIndexOf('@');
+    if (at < 1 || /[\s<>]/.test(address) || !isHostName(address.slice(at + 1))) {
+      return problem(ctx, `not a mail address: "${value}" (expected keypost@example.org)`);
+    }
+    return value;
+  });
+
+/** A file keypost reads at start: it must exist and be readable now, not fail after DNS listens. */
+function readableFile(file: string, ctx: z.RefinementCtx): string {
+  try {
+    if (!statSync(file).isFile()) return problem(ctx, `not a file: ${file}`);
+    accessSync(file, constants.R_OK);
+    return file;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return problem(ctx, code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file} (${code ?? (err as Error).message})`);
+  }
+}
+
+/** The embedded database's directory: a directory (or not yet there) whose socket path fits sun_path. */
+function dataDirProblems(dataDir: string): string[] {
+  const problems: string[] = [];
+  try {
+    if (!statSync(dataDir).isDirectory()) problems.push(`not a directory: ${dataDir}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') problems.push(`cannot use ${dataDir} (${code ?? (err as Error).message})`);
+  }
+  const socket = embeddedSocketPath(dataDir);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    problems.push(`path too long: the database socket ${socket} would exceed ${MAX_SOCKET_PATH} bytes; choose a shorter directory`);
+  }
+  return problems;
+}
 
 const envSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
-  KEYPOST_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optional((value, ctx) =>
+    /^postgres(ql)?:\/\/./.test(value) ? value : problem(ctx, 'must be a postgres:// URL (e.g. postgres://keypost@db.example/keypost)'),
+  ),
+  KEYPOST_DATA_DIR: text('./data', (value) => value || './data'),
   // The key-encryption key for secrets kept in the database (DNSSEC signing keys): without this
   // file a database dump cannot sign. Unset = <data dir>/secret.key, created at first start.
-  KEYPOST_SECRET_KEY_FILE: z
-    .string()
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
+  KEYPOST_SECRET_KEY_FILE: optional((value) => value),
   KEYPOST_DNS_LISTEN: listen('127.0.0.1:5300'),
   KEYPOST_HTTP_LISTEN: listen('127.0.0.1:8080'),
   KEYPOST_SMTP_LISTEN: listen('127.0.0.1:2525'),
@@ -92,12 +185,10 @@ const envSchema = z.object({
   KEYPOST_DNS_RRL_WINDOW: integer(15, 1, 3600),
   KEYPOST_DNS_RRL_IPV4_PREFIX: integer(24, 8, 32),
   KEYPOST_DNS_RRL_IPV6_PREFIX: integer(56, 16, 128),
-  KEYPOST_DNS_COOKIE_SECRET: z
-    .string()
-    .regex(/^[0-9a-fA-F]{32}$/, 'must be 32 hex digits (16 octets)')
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
-  KEYPOST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KEYPOST_DNS_COOKIE_SECRET: optional((value, ctx) =>
+    /^[0-9a-fA-F]{32}$/.test(value) ? value : problem(ctx, 'must be 32 hex digits (16 octets)'),
+  ),
+  KEYPOST_LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   // Reverse proxies whose X-Forwarded-For names the client. Default none: the header is ignored,
   // since any client can send it (it would pick its own rate-limit key).
   KEYPOST_TRUSTED_PROXIES: networks,
@@ -106,12 +197,12 @@ const envSchema = z.object({
   KEYPOST_POW_DEFAULT_BITS: integer(20, 0, KP1_MAX_POW_BITS),
   KEYPOST_STAMP_VALIDITY_DAYS: integer(28, 1, 3650),
   KEYPOST_STAMP_GRACE_DAYS: integer(2, 0, 365),
-  KEYPOST_STAMP_RESOURCE_CASE_SENSITIVE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  KEYPOST_STAMP_RESOURCE_CASE_SENSITIVE: flag('false'),
 
   // Directory: public base URL used in verification links; outgoing verification mail.
-  KEYPOST_PUBLIC_URL: optionalUrl,
-  KEYPOST_MAIL_SUBMISSION_URL: optionalUrl,
-  KEYPOST_MAIL_FROM: z.string().default('keypost@localhost'),
+  KEYPOST_PUBLIC_URL: optionalUrl(['http', 'https'], 'https://keys.example.org'),
+  KEYPOST_MAIL_SUBMISSION_URL: optionalUrl(['smtp', 'smtps'], 'smtp://user:pass@mail.example.org:587'),
+  KEYPOST_MAIL_FROM: mailbox('keypost@localhost'),
   // Self-service limits: link lifetime, one mail per address and key per cooldown, and a per-client
   // request budget on the write endpoints (upload, request-verify, /pks/add, /v, delete-request).
   KEYPOST_VERIFY_TOKEN_TTL: duration('24h'),
@@ -120,7 +211,7 @@ const envSchema = z.object({
   // The window is at most a day: tokens, the mail ledger, are kept a day past their expiry.
   KEYPOST_VERIFY_MAIL_PER_ADDRESS: integer(3, 1, 1000),
   KEYPOST_VERIFY_MAIL_PER_CLIENT: integer(10, 1, 1_000_000),
-  KEYPOST_VERIFY_MAIL_WINDOW: duration('1h').refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be between 1s and 1d'),
+  KEYPOST_VERIFY_MAIL_WINDOW: duration('1h').refine((ms) => ms >= 1000 && ms <= 86_400_000, { error: 'must be between 1s and 1d' }),
   KEYPOST_RATE_LIMIT_MAX: integer(20, 1, 1_000_000),
   // Key checks (parse + signature verification) run on worker threads, off the event loop that
   // answers DNS. 0 = one less than the cores, between 1 and 4. Checks waiting beyond the queue
@@ -130,7 +221,9 @@ const envSchema = z.object({
   KEYPOST_RATE_LIMIT_WINDOW: duration('1m'),
 
   // SMTP gateway (src/gateway/): receiving limits, TLS, exemptions, relaying.
-  KEYPOST_SMTP_HOSTNAME: z.string().min(1).default('localhost'),
+  KEYPOST_SMTP_HOSTNAME: text('localhost', (value, ctx) =>
+    isHostName(value) ? value : problem(ctx, `not a host name: "${value}" (expected e.g. mx.example.org)`),
+  ),
   KEYPOST_SMTP_MAX_SIZE: integer(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   KEYPOST_SMTP_MAX_RECIPIENTS: integer(100, 1, 10_000),
   KEYPOST_SMTP_MAX_LINE_LENGTH: integer(1000, 0, 1024 * 1024),
@@ -138,11 +231,11 @@ const envSchema = z.object({
   KEYPOST_SMTP_MAX_BUFFERED: integer(256 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
   KEYPOST_SMTP_IDLE_TIMEOUT: duration('5m'),
   KEYPOST_SMTP_SESSION_TIMEOUT: duration('30m'),
-  KEYPOST_SMTP_TLS_CERT: z.string().optional(),
-  KEYPOST_SMTP_TLS_KEY: z.string().optional(),
-  KEYPOST_SMTP_AUTH_USERS: z.string().optional(),
-  KEYPOST_SMTP_ALLOW_INSECURE_AUTH: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-  KEYPOST_SMTP_EXEMPT_NETWORKS: list,
+  KEYPOST_SMTP_TLS_CERT: optional(readableFile),
+  KEYPOST_SMTP_TLS_KEY: optional(readableFile),
+  KEYPOST_SMTP_AUTH_USERS: optional(readableFile),
+  KEYPOST_SMTP_ALLOW_INSECURE_AUTH: flag('false'),
+  KEYPOST_SMTP_EXEMPT_NETWORKS: networks,
   KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP: integer(20, 1, 100_000),
   KEYPOST_SMTP_LINE_TIMEOUT: duration('30s'),
   KEYPOST_SMTP_AUTH_MAX_FAILURES: integer(3, 1, 1000),
@@ -151,9 +244,12 @@ const envSchema = z.object({
   KEYPOST_SMTP_AUTH_CONCURRENCY: integer(2, 1, 256),
   KEYPOST_SUBMISSION_MAX_BITS: integer(28, 0, 40),
   KEYPOST_SUBMISSION_MINT_TIMEOUT: duration('10m'),
-  KEYPOST_RELAY_DOMAINS: list,
-  KEYPOST_RELAY_SMARTHOST: z.string().optional(),
-  KEYPOST_RELAY_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  KEYPOST_RELAY_DOMAINS: relayDomains,
+  KEYPOST_RELAY_SMARTHOST: optional((value, ctx) => {
+    const hop = hopProblem(value);
+    return hop ? problem(ctx, hop) : value;
+  }),
+  KEYPOST_RELAY_ENABLED: flag('true'),
   KEYPOST_RELAY_CONCURRENCY: integer(20, 1, 1000),
   KEYPOST_RELAY_RETRY_MIN: duration('5m'),
   KEYPOST_RELAY_RETRY_MAX: duration('1h'),
@@ -274,9 +370,15 @@ export interface GatewayConfig {
   socksProxy: ListenAddress | undefined;
 }
 
-/** Thrown for invalid configuration; the CLI turns it into one line and exit code 2. */
+/** Thrown for invalid configuration; the CLI prints one line per problem and exits 2. */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.join('\n'));
+    this.problems = list;
+  }
 }
 
 const DAY = 86_400;
@@ -291,14 +393,16 @@ function deepFreeze<T>(value: T): T {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  // Every problem at once, each naming its variable: fixing them one start at a time is slow.
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
+  if (Boolean(env.KEYPOST_SMTP_TLS_CERT) !== Boolean(env.KEYPOST_SMTP_TLS_KEY)) {
+    problems.push('KEYPOST_SMTP_TLS_CERT and KEYPOST_SMTP_TLS_KEY must be set together');
   }
+  if (!env.DATABASE_URL) {
+    problems.push(...dataDirProblems(env.KEYPOST_DATA_DIR || './data').map((p) => `KEYPOST_DATA_DIR: ${p}`));
+  }
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
-  if (Boolean(e.KEYPOST_SMTP_TLS_CERT) !== Boolean(e.KEYPOST_SMTP_TLS_KEY)) {
-    throw new ConfigError('KEYPOST_SMTP_TLS_CERT and KEYPOST_SMTP_TLS_KEY must be set together');
-  }
   return deepFreeze({
     database: { url: e.DATABASE_URL, dataDir: e.KEYPOST_DATA_DIR },
     secrets: {

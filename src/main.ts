@@ -15,6 +15,8 @@ import { directoryRoutes } from './directory/routes.js';
 import { webRoutes } from './web/plugin.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
+import { explainBindFailure } from './listen-conflict.js';
+import { registerServe } from './serve-registry.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -84,13 +86,18 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     if (!selected.includes('api')) parts.push(['ops', () => createOpsComponent(services)]);
     for (const [name, make] of parts) {
       const component = make();
-      const bound = await component.start();
+      const bound = await component.start().catch(async (err: unknown) => {
+        // start() may have bound part of it (DNS: UDP before TCP); close() releases what it did.
+        await component.close().catch(() => undefined);
+        throw await explainBindFailure(err, name, config);
+      });
       started.push(component);
       if (bound) {
         addresses[name] = bound;
         log.info({ listener: name, address: bound }, `${name} listening on ${bound}`);
       }
     }
+    const registration = await registerServe(database.db, addresses as Record<string, string>, log);
     let closing: Promise<void> | undefined;
     return {
       services,
@@ -98,6 +105,7 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
       components: started,
       close() {
         closing ??= (async () => {
+          await registration.close().catch((err) => log.warn({ err }, 'could not remove this server from serve_nodes'));
           for (const component of [...started].reverse()) {
             await component.close().catch((err) => log.error({ err, component: component.name }, 'close failed'));
           }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, connect } from 'node:net';
 import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
-import { RCODE } from '../protocol/dns-wire.js';
+import { RCODE, rcodeName } from '../protocol/dns-wire.js';
 import { buildQuery, parseResponse, type DnsResponse } from './dns-message.js';
 
 export interface DnsServer {
@@ -138,7 +138,7 @@ export function createStubResolver(options: StubResolverOptions = {}): StubResol
           // Names that do not exist and names without this type are both answers; anything else
           // (SERVFAIL, REFUSED, ...) says this server cannot tell, so ask the next one.
           if (answer.rcode === RCODE.NOERROR || answer.rcode === RCODE.NXDOMAIN) return answer;
-          last = `${where} answered rcode ${answer.rcode} for ${name}`;
+          last = `${where} answered ${rcodeName(answer.rcode)} for ${name}`;
         }
       }
       throw new KeypostError(CLIENT_CODES.dnsFailed, `DNS lookup of ${name} failed: ${last}`);

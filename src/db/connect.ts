@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from './database.js';
 import { DataDirInUseError, SOCKET_PORT, ownerIsRunning, socketDirFor, startEmbeddedOwner, type EmbeddedOwner } from './embedded.js';
+import { embeddedDatabaseExists } from './embedded-paths.js';
 
 // PostgreSQL returns int8 as text to avoid precision loss; our bigints (serials, counters) fit in
 // a double only up to 2^53, so keep them as strings and convert explicitly where used.
@@ -53,8 +54,14 @@ export async function openDatabase(config: Config['database'], options: OpenOpti
     backend = 'pglite';
     if (!(await ownerIsRunning(config.dataDir))) {
       try {
+        // Creating the database (initdb inside PGlite) takes many seconds; say so rather than
+        // leave the first start silent.
+        const creating = !embeddedDatabaseExists(config.dataDir);
+        const started = Date.now();
+        if (creating) log.info({ dataDir: config.dataDir }, `creating the embedded database in ${config.dataDir} (first start)`);
         owner = await startEmbeddedOwner(config.dataDir);
-        log.debug({ dataDir: config.dataDir }, 'opened embedded database');
+        if (creating) log.info({ dataDir: config.dataDir, ms: Date.now() - started }, 'embedded database created');
+        else log.debug({ dataDir: config.dataDir }, 'opened embedded database');
       } catch (err) {
         // Another process won the lock a moment ago: use it once its socket is up.
         if (!(err instanceof DataDirInUseError) || !(await waitForOwner(config.dataDir, 5000))) throw err;

@@ -177,6 +177,16 @@ export interface DnssecKeysTable {
   created_at: Generated<Date>;
 }
 
+/** A running `keypost serve` and the addresses it bound (src/serve-registry.ts). */
+export interface ServeNodesTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  listeners: ColumnType<Record<string, string>, string, string>;
+  started_at: Generated<Date>;
+  seen_at: Generated<Date>;
+}
+
 export interface Database {
   domains: DomainsTable;
   dnssec_keys: DnssecKeysTable;
@@ -188,6 +198,7 @@ export interface Database {
   mail_queue: MailQueueTable;
   mail_queue_recipients: MailQueueRecipientsTable;
   spent_stamps: SpentStampsTable;
+  serve_nodes: ServeNodesTable;
 }
 
 export type Db = Kysely<Database>;

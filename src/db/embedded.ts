@@ -7,18 +7,11 @@
 // A second keypost process (`keypost domain add` while `serve` runs) finds the socket and connects
 // to the running owner instead of opening the files.
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { serializeClientBatches } from './embedded-queue.js';
-
-/** libpq convention: a socket directory plus port names `<dir>/.s.PGSQL.<port>`. */
-export const SOCKET_PORT = 5432;
-const LOCK_FILE = 'keypost.lock';
-const SOCKET_NAME = `.s.PGSQL.${SOCKET_PORT}`;
-// sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
-const MAX_SOCKET_PATH = 107;
+import { LOCK_FILE, MAX_SOCKET_PATH, embeddedSocketPath, pgdataDir, socketDirFor } from './embedded-paths.js';
 
 export class DataDirInUseError extends Error {
   readonly code = 'DB_DATA_DIR_IN_USE';
@@ -29,27 +22,8 @@ export interface EmbeddedOwner {
   close(): Promise<void>;
 }
 
-export function socketDirFor(dataDir: string): string {
-  return path.resolve(dataDir);
-}
-
-function socketPath(dataDir: string): string {
-  return path.join(socketDirFor(dataDir), SOCKET_NAME);
-}
-
-/** True when a running owner answers on the data directory's socket. */
-export function ownerIsRunning(dataDir: string): Promise<boolean> {
-  const target = socketPath(dataDir);
-  if (!existsSync(target)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const probe = connect(target);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
+export { SOCKET_PORT, ownerIsRunning, socketDirFor } from './embedded-paths.js';
+const socketPath = embeddedSocketPath;
 
 function processIsAlive(pid: number): boolean {
   try {
@@ -86,17 +60,18 @@ function acquireLock(dataDir: string): string {
 
 /** Open PGlite in `dataDir` and serve it on the data directory's Unix socket. */
 export async function startEmbeddedOwner(dataDir: string): Promise<EmbeddedOwner> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Checked before anything is created (configuration loading refuses such a path already).
   const sock = socketPath(dataDir);
   if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
     throw new DataDirInUseError(`KEYPOST_DATA_DIR path is too long for a Unix socket: ${sock}`);
   }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lockPath = acquireLock(dataDir);
   let pglite: PGlite | undefined;
   try {
     // A socket file left by a crashed owner would make listen() fail with EADDRINUSE.
     if (existsSync(sock)) unlinkSync(sock);
-    pglite = await PGlite.create({ dataDir: path.join(dataDir, 'pgdata') });
+    pglite = await PGlite.create({ dataDir: pgdataDir(dataDir) });
     const server = new PGLiteSocketServer({ db: pglite, path: sock, maxConnections: 64 });
     serializeClientBatches(server);
     await server.start();

@@ -12,7 +12,7 @@ import { setRetryAfter } from '../http/retry-after.js';
 import type { SelfService } from './self-service.js';
 import { KEYTEXT_SCHEMA } from './keytext-schema.js';
 
-/** VKS: uploads are at most 1 MiB (REFERENCE.md); HKP form encoding inflates armour by up to ~1/3. */
+/** VKS: uploads are at most 1 MiB (as Hagrid accepts); HKP form encoding inflates armour by up to ~1/3. */
 export const UPLOAD_BODY_LIMIT = 1024 * 1024;
 const HKP_BODY_LIMIT = Math.ceil(UPLOAD_BODY_LIMIT * 1.5);
 

@@ -49,9 +49,27 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   let tcp: TcpListener | undefined;
   let unwatch: (() => void) | undefined;
   let closed = false;
+  /** Set once the zones present at start are loaded; publication lines are logged after it. */
+  let serving = false;
   let closing: Promise<void> | undefined;
 
   const snapshots = () => current;
+
+  /**
+   * The mail log's lines for what DNS starts or stops answering (README "Logs"): a zone that appears
+   * after start, and each address a change names. The zones loaded at start are one summary line.
+   */
+  function logPublication(update: ZoneUpdate, held: boolean): void {
+    if (!serving) return;
+    if (!held) {
+      log.info({ event: 'published', zone: update.name, serial: update.served?.zone.serial }, 'published');
+      return;
+    }
+    for (const change of update.changes ?? []) {
+      if (change.entry) log.info({ event: 'published', zone: update.name, address: change.address, fingerprint: change.entry.fingerprint }, 'published');
+      else log.info({ event: 'withdrawn', zone: update.name, address: change.address }, 'withdrawn');
+    }
+  }
 
   /** Runs inside the read model's refresh, before any reader sees the new state. */
   function apply(update: ZoneUpdate): void {
@@ -67,13 +85,14 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     }
     counters.zoneLoads++;
     if (!next) {
-      if (prev) log.info({ zone: update.name }, 'zone removed');
+      if (prev) log.info({ event: 'withdrawn', zone: update.name }, 'withdrawn');
       encoded.delete(update.name);
       current = withoutZone(current, update.name);
       return;
     }
     encoded.set(update.name, next);
     current = withZone(current, next.snapshot);
+    logPublication(update, prev !== undefined);
     if (!prev || prev.snapshot.serial !== next.snapshot.serial) {
       log.debug({ zone: update.name, serial: next.snapshot.serial, addresses: next.snapshot.addressCount }, 'zone loaded');
       notifier.notify(next.snapshot);
@@ -124,6 +143,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       const { host, port } = services.config.listen.dns;
       await bind(host, port);
       log.info({ zones: current.zones.size }, 'zones loaded');
+      serving = true;
       const address = udp!.socket.address();
       return formatAddress(address.address, address.port);
     },

@@ -1,8 +1,8 @@
 // The gateway's Prometheus metrics: what sessions decided, what relaying achieved, and the queue's
 // depth and age (read from the database at scrape time, so every node reports the shared queue).
-import { sql } from 'kysely';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Db } from '../db/database.js';
+import { queueCounts } from './queue-admin.js';
 
 export interface GatewayMetrics {
   connections: Gauge<string>;
@@ -55,18 +55,12 @@ export function createGatewayMetrics(registry: Registry, db: Db, bufferedBytes: 
   const snapshot = () => {
     if (!last || Date.now() - lastAt > 500) {
       lastAt = Date.now();
-      last = sql<{ recipients: string; messages: string; due: string; oldest: number | null }>`
-        select count(*) as recipients,
-               count(distinct r.message_id) as messages,
-               count(*) filter (where r.next_attempt_at <= now()) as due,
-               extract(epoch from now() - min(q.received_at))::float8 as oldest
-        from mail_queue_recipients r join mail_queue q on q.id = r.message_id`
-        .execute(db)
-        .then(({ rows: [r] }) => ({
-          recipients: Number(r.recipients),
-          messages: Number(r.messages),
-          due: Number(r.due),
-          oldest: r.oldest ?? 0,
+      last = queueCounts(db)
+        .then((c) => ({
+          recipients: c.recipients,
+          messages: c.messages,
+          due: c.due,
+          oldest: c.oldestReceivedAt ? (Date.now() - c.oldestReceivedAt.getTime()) / 1000 : 0,
         }))
         .catch(() => ({ recipients: NaN, messages: NaN, due: NaN, oldest: NaN }));
     }

@@ -137,3 +137,34 @@ async function requireMessages(db: Db, ids: readonly string[]): Promise<void> {
   const missing = ids.filter((id) => !found.has(id));
   if (missing.length) throw new GatewayError(GATEWAY_CODES.messageNotFound, `no queued message ${missing.join(', ')}`);
 }
+
+/** How much is waiting: what `keypost status` shows and the queue gauges export. */
+export interface QueueCounts {
+  /** Messages with recipients still to deliver. */
+  messages: number;
+  recipients: number;
+  /** Recipients due for an attempt now (not deferred, not leased). */
+  due: number;
+  /** Recipients tried at least once and waiting for their next attempt. */
+  deferred: number;
+  /** When the oldest queued message was received; undefined when the queue is empty. */
+  oldestReceivedAt: Date | undefined;
+}
+
+export async function queueCounts(db: Db): Promise<QueueCounts> {
+  const { rows } = await sql<{ recipients: string; messages: string; due: string; deferred: string; oldest: Date | null }>`
+    select count(*) as recipients,
+           count(distinct r.message_id) as messages,
+           count(*) filter (where r.next_attempt_at <= now()) as due,
+           count(*) filter (where r.attempts > 0 and r.next_attempt_at > now()) as deferred,
+           min(q.received_at) as oldest
+    from mail_queue_recipients r join mail_queue q on q.id = r.message_id`.execute(db);
+  const [r] = rows;
+  return {
+    messages: Number(r.messages),
+    recipients: Number(r.recipients),
+    due: Number(r.due),
+    deferred: Number(r.deferred),
+    oldestReceivedAt: r.oldest ? new Date(r.oldest) : undefined,
+  };
+}

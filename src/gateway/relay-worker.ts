@@ -381,11 +381,20 @@ export class RelayWorker {
       this.held.delete(keyOf(o.row));
       const outcome = o.kind === 'failed' ? (o.failure.status.startsWith('4') ? 'expired' : 'bounced') : o.kind;
       this.deps.metrics.deliveries.inc({ outcome });
-      // Successful deliveries are the bulk of the traffic: debug; anything else is worth a line.
-      const level = o.kind === 'delivered' ? 'debug' : 'info';
-      this.deps.log[level](
-        { queueId: o.row.messageId, recipient: o.row.recipient, outcome, ...(o.kind === 'deferred' ? { error: o.error } : {}), ...(o.kind === 'failed' ? { error: o.failure.diagnostic } : {}) },
-        `delivery ${outcome}`,
+      // The mail log (README "Logs"): one line per recipient and attempt outcome.
+      const event = o.kind === 'delivered' ? 'relayed' : outcome;
+      this.deps.log.info(
+        {
+          event,
+          queueId: o.row.messageId,
+          recipient: o.row.recipient,
+          nextHop: o.row.nextHop,
+          // Counted when the recipient was claimed, so this attempt is included.
+          attempts: o.row.attempts,
+          ...(o.kind === 'deferred' ? { reason: o.error } : {}),
+          ...(o.kind === 'failed' ? { reason: o.failure.diagnostic, status: o.failure.status } : {}),
+        },
+        event,
       );
     }
     if (reports.length) this.wake();

@@ -54,6 +54,11 @@ export function smtpReply(denial: Denial): SmtpReplyError {
   return err;
 }
 
+/** Why a denial was given, in the reply's words (without codes), for the mail log. */
+export function denialReason(denial: Denial): string {
+  return denial.lines?.length ? denial.lines.join('; ') : TEXTS[denial.code](denial);
+}
+
 /** A one-line reply as written on the wire (without CRLF), for replies sent outside a command. */
 export function replyLine(denial: Denial): string {
   const spec = smtpStatusFor(denial.code);

@@ -72,7 +72,8 @@ export interface DataEnvelope {
   dsn?: { message: MessageDsn; recipients: readonly RecipientDsn[] };
 }
 
-export type DataDecision = { kind: 'queued'; id: string } | Denial;
+/** A queued message with what the mail log reports: its size as received and the stamp verdict. */
+export type DataDecision = { kind: 'queued'; id: string; size: number; stamp: StampVerdict } | Denial;
 
 export interface PolicyDeps {
   gateway: GatewayConfig;
@@ -308,7 +309,7 @@ export class SessionPolicy {
       recipients,
       stamps: toSpend,
     });
-    if (result.ok) return { kind: 'queued', id: result.id };
+    if (result.ok) return { kind: 'queued', id: result.id, size: raw.length, stamp: stampVerdict };
     if ('spent' in result) {
       this.deps.metrics.stampFailures.inc({ reason: 'POW_STAMP_SPENT' }, result.spent.length);
       const prices = new Map(planned.map((p) => [p.address, p.price ?? this.deps.pow.defaultBits]));

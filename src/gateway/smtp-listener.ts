@@ -9,11 +9,11 @@ import type { GatewayConfig, ListenAddress } from '../config.js';
 import { formatAddress } from '../lifecycle.js';
 import { GATEWAY_CODES } from './errors.js';
 import { plainAddress } from './networks.js';
-import { queuedReply, replyLine, smtpReply } from './replies.js';
+import { denialReason, queuedReply, replyLine, smtpReply } from './replies.js';
 import { SessionSockets } from './session-sockets.js';
 import type { DataEnvelope, SessionFacts, SessionPolicy } from './session-policy.js';
 import { decodeXtext } from './dsn-request.js';
-import { deny, isAccept } from './verdicts.js';
+import { deny, isAccept, type Denial } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export interface SmtpListener {
@@ -65,6 +65,13 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
   const beforeTls = options.authEnabled && !config.allowInsecureAuth ? [...disabled, 'AUTH'] : disabled;
   const sessionTimers = new Map<string, NodeJS.Timeout>();
   let sockets: SessionSockets;
+
+  /** The mail log's line for a refused command (README "Logs"): one per refusal, at info. */
+  const logRefusal = (session: { remoteAddress: string }, stage: 'mail' | 'rcpt' | 'data', denial: Denial, fields: Record<string, unknown>) =>
+    log.info(
+      { event: 'refused', stage, client: session.remoteAddress, ...fields, code: denial.code, temporary: denial.kind === 'tempfail', reason: denialReason(denial) },
+      'refused',
+    );
 
   const server = new SMTPServer({
     name: config.hostname,
@@ -137,14 +144,20 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
       );
     },
 
-    onMailFrom(_address, session, callback) {
+    onMailFrom(address, session, callback) {
       const verdict = policy.mailFrom(facts(session));
+      if (!isAccept(verdict)) logRefusal(session, 'mail', verdict, { sender: address.address });
       callback(isAccept(verdict) ? null : smtpReply(verdict));
     },
 
     onRcptTo(address, session, callback) {
       policy.rcptTo(facts(session), address.address).then(
-        (verdict) => callback(isAccept(verdict) ? null : smtpReply(verdict)),
+        (verdict) => {
+          if (!isAccept(verdict)) {
+            logRefusal(session, 'rcpt', verdict, { sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', recipient: address.address });
+          }
+          callback(isAccept(verdict) ? null : smtpReply(verdict));
+        },
         (err) => {
           log.error({ err }, 'recipient check failed');
           callback(smtpReply(deny(GATEWAY_CODES.lookupFailed, { address: address.address })));
@@ -160,10 +173,24 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
         (decision) => {
           if (decision.kind === 'queued') {
             metrics.messages.inc({ outcome: 'accepted' });
-            log.debug({ session: session.id, queueId: decision.id }, 'message queued');
+            const stamp = decision.stamp;
+            log.info(
+              {
+                event: 'accepted',
+                queueId: decision.id,
+                client: session.remoteAddress,
+                sender,
+                recipients,
+                size: decision.size,
+                stampBits: stamp.result === 'exempt' ? undefined : stamp.bits,
+                exempt: stamp.result === 'exempt' ? stamp.reason : undefined,
+              },
+              'accepted',
+            );
             callback(null, queuedReply(decision.id));
           } else {
             metrics.messages.inc({ outcome: decision.kind === 'reject' ? 'rejected' : 'deferred' });
+            logRefusal(session, 'data', decision, { sender, recipients });
             callback(smtpReply(decision));
           }
         },
@@ -184,7 +211,11 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
       sockets.closeWith(sessionId, replyLine(deny(GATEWAY_CODES.lineTimeout, { detail: `${config.lineTimeoutMs / 1000} s` })));
     },
   });
-  server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+  // A failed listen() is the caller's to report (it names the variable); only later errors are logged.
+  let listening = false;
+  server.on('error', (err) => {
+    if (listening) log.warn({ err }, 'smtp connection error');
+  });
 
   return {
     listen(address) {
@@ -193,6 +224,7 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
         server.server.once('error', onError);
         server.listen(address.port, address.host, () => {
           server.server.off('error', onError);
+          listening = true;
           const bound = server.server.address();
           resolve(typeof bound === 'object' && bound ? formatAddress(bound.address, bound.port) : String(bound));
         });

@@ -15,13 +15,13 @@ export const PARSE_CONFIG: PartialConfig = { ignoreMalformedPackets: true, ignor
 const VERIFY_CONFIG: Config = { ...openpgpConfig };
 
 /**
- * Valid revocations kept per component (REFERENCE.md: "keep a bounded number of revocations").
+ * Valid revocations kept per component (as abuse-resistant keyservers do: a bounded number of revocations).
  * The cap counts only signatures that verify: junk never uses up a place (K2).
  */
 const MAX_REVOCATIONS = 8;
 /** Keys made seconds ago on a client whose clock runs ahead must not look "from the future". */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
-/** RSA floor (REFERENCE.md key policy; NIST SP 800-131A retired RSA below 2048 bits in 2013). */
+/** RSA floor (key policy; NIST SP 800-131A retired RSA below 2048 bits in 2013). */
 export const MIN_RSA_BITS = 2048;
 
 const RSA = new Set<number>([enums.publicKey.rsaEncryptSign, enums.publicKey.rsaEncrypt, enums.publicKey.rsaSign]);

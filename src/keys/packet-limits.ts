@@ -3,7 +3,7 @@
 // (CVE-2019-13050) made keys so large that clients spent minutes on them; every limit here is
 // decided by reading packet headers only, so a hostile upload costs one linear scan.
 
-/** Limits from REFERENCE.md ("Abuse-resistant key policy"), as Hagrid and Hockeypuck apply them. */
+/** Limits of an abuse-resistant key policy, as Hagrid and Hockeypuck apply them. */
 export const KEY_LIMITS = Object.freeze({
   /** Whole upload, armoured or binary (VKS uploads are ≤ 1 MiB). */
   maxInputBytes: 1024 * 1024,

@@ -3,7 +3,8 @@
 // name an address the same way.
 //
 // GnuPG lowercases ASCII letters of the local part before hashing and leaves other bytes alone
-// (REFERENCE.md), so that is what these do, over the UTF-8 bytes of the local part.
+// (RFC 7929 section 3 leaves case to the implementation), so that is what these do, over the UTF-8
+// bytes of the local part.
 import { createHash } from 'node:crypto';
 import { asciiLowercase } from './ascii.js';
 

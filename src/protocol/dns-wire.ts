@@ -38,6 +38,11 @@ export const RCODE = {
   BADCOOKIE: 23,
 } as const;
 
+/** The mnemonic of an rcode (RFC 1035 §4.1.1, RFC 6895 §2.3), e.g. REFUSED for 5; the number otherwise. */
+export function rcodeName(rcode: number): string {
+  return Object.entries(RCODE).find(([, value]) => value === rcode)?.[0] ?? `rcode ${rcode}`;
+}
+
 /** Header flag bits in the 16-bit flags word. */
 export const FLAG = { QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080, AD: 0x0020, CD: 0x0010 } as const;
 

@@ -170,7 +170,7 @@ describe('keypost lookup (CLI)', { timeout: 120_000 }, () => {
 
     const refused = await runKeypost(['lookup', 'x@not-served.example', '--dns', site.dnsAddress]);
     assert.equal(refused.code, 4);
-    assert.match(refused.stderr, /answered rcode 5 .*\(CLIENT_DNS_FAILED\)/);
+    assert.match(refused.stderr, /answered REFUSED for .*\(CLIENT_DNS_FAILED\)/);
 
     for (const args of [['lookup'], ['lookup', 'not-an-address'], ['lookup', 'a@lookup.example', '--dns', 'nowhere'], ['lookup', 'a@b.example', '--bogus']]) {
       const usage = await runKeypost(args);

@@ -24,7 +24,7 @@ async function userIdsOfArmored(text: string): Promise<string[]> {
   return (await openpgp.readKey({ armoredKey: text })).getUserIDs();
 }
 
-// Independent re-derivation of the DNS names (REFERENCE.md) to compare /v1/records against.
+// Independent re-derivation of the DNS names (RFC 7929 section 3) to compare /v1/records against.
 const h56 = (local: string) => createHash('sha256').update(local.toLowerCase()).digest('hex').slice(0, 56);
 
 describe('directory serving', () => {

@@ -1,11 +1,12 @@
-// RDATA encoders and their presentation form, with the check values from REFERENCE.md.
+// RDATA encoders and their presentation form, with the published check values (RFC 7929 section 3
+// for the OPENPGPKEY owner label, the Web Key Directory draft section 3.1 for the WKD hash).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rd from '../../src/dns/rdata.js';
 import { openpgpkeyLabel, wkdHash } from '../../src/protocol/address-hashes.js';
 import { encodeName, keyToName, nameKey, readName } from '../../src/protocol/dns-wire.js';
 
-test('owner labels match the REFERENCE.md check values', () => {
+test('owner labels match the check values of RFC 7929 and the WKD draft', () => {
   assert.equal(openpgpkeyLabel('hugh'), 'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6');
   assert.equal(openpgpkeyLabel('HUGH'), openpgpkeyLabel('hugh'), 'ASCII is lowercased before hashing');
   assert.equal(wkdHash('Joe.Doe'), 'iy9q119eutrkn8s1mk4r39qejnbu3n5q');

@@ -6,7 +6,8 @@ import { encodeZone } from '../../dns/zone-encoding.js';
 import { readZone } from '../../published/zone-reader.js';
 import { zoneFileLines } from '../../dns/zone-file.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
+import { UsageError, asUsage, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
+import { normalizeDomain } from '../../protocol/address.js';
 import { isServedDomain } from '../../directory/domains.js';
 import { zoneSigningKeys } from '../../dns/dnssec/key-store.js';
 import { DNSSEC_TYPE, DS_DIGEST_SHA256 } from '../../dns/dnssec/dnskey.js';
@@ -21,10 +22,6 @@ const USAGE = `Usage: keypost dns <records|ds> <domain> [--json]
                      published address) in zone-file form, as secondaries transfer it
   ds <domain>        the DS record (SHA-256, digest type 2) and the DNSKEY to give the registrar,
                      so that resolvers can validate the signed zone`;
-
-function zoneName(domain: string): string {
-  return domain.trim().toLowerCase().replace(/\.$/, '');
-}
 
 async function records(zone: string, ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async (handle, config) => {
@@ -58,12 +55,13 @@ async function ds(zone: string, json: boolean, ctx: CommandContext): Promise<num
 
 export const dnsCommand: Command = {
   name: 'dns',
-  summary: 'inspect what the DNS server publishes',
   usage: USAGE,
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     const [sub, domain, ...extra] = positionals;
     if ((sub !== 'records' && sub !== 'ds') || !domain || extra.length) throw new UsageError('usage: keypost dns <records|ds> <domain>');
-    return sub === 'records' ? records(zoneName(domain), ctx) : ds(zoneName(domain), values.json === true, ctx);
+    // A name that cannot be a zone is a usage error ("invalid name"), not a zone we lack.
+    const zone = asUsage(() => normalizeDomain(domain));
+    return sub === 'records' ? records(zone, ctx) : ds(zone, values.json === true, ctx);
   },
 };

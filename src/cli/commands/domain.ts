@@ -29,7 +29,7 @@ import { DEFAULT_DNSSEC_ALGORITHM, DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '
 import { applyDnssecChange, replaceSigningKey, zoneSigningKeys, type DnssecChange, type StoredKeyInfo } from '../../dns/dnssec/key-store.js';
 import { openSecretBox } from '../../secrets/sealed-box.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
+import { UsageError, asUsage, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
 const POLICY_OPTIONS = {
   pow: { type: 'string' },
@@ -88,15 +88,6 @@ DNS options (set only):
   --json   print the result as JSON`;
 
 /** Input mistakes found by the shared validators are usage errors here (exit 2). */
-function asUsage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof KeypostError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
 function oneDomain(positionals: string[], sub: string): string {
   if (positionals.length !== 1) throw new UsageError(`domain ${sub} takes exactly one domain name`);
   return asUsage(() => normalizeDomain(positionals[0]));
@@ -313,7 +304,6 @@ const SUBCOMMANDS: Record<string, (argv: string[], ctx: CommandContext) => Promi
 
 export const domainCommand: Command = {
   name: 'domain',
-  summary: 'add, list, show, change and remove the zones keypost serves',
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;

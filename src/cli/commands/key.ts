@@ -1,12 +1,11 @@
 // keypost key import: publish a keyring's addresses in one zone (the operator vouches for them).
-import { readFile } from 'node:fs/promises';
 import { importKeyring } from '../../directory/key-import.js';
 import { normalizeDomain } from '../../protocol/address.js';
 import { KeypostError } from '../../errors.js';
 import { withDatabase } from '../database.js';
 import { createProgress } from '../progress.js';
 import { rebuildServedForms } from '../../keys/rebuild.js';
-import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
+import { UsageError, parseCommandArgs, readFileOrStdin, writeJson, type Command, type CommandContext } from '../command.js';
 
 const USAGE = `Usage: keypost key import --domain <domain> <file.asc> [--json]
        keypost key rebuild [--check] [--json]
@@ -28,19 +27,6 @@ would change (a migration check).
 
   --check      report only; exit 1 when a served form would change`;
 
-async function readInput(path: string): Promise<Uint8Array> {
-  if (path !== '-') {
-    try {
-      return new Uint8Array(await readFile(path));
-    } catch (err) {
-      throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
 async function importCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { domain: { type: 'string' }, json: { type: 'boolean' } });
   if (!values.domain) throw new UsageError('key import needs --domain <domain>');
@@ -51,7 +37,7 @@ async function importCommand(argv: string[], ctx: CommandContext): Promise<numbe
   } catch (err) {
     throw new UsageError((err as KeypostError).message);
   }
-  const input = await readInput(positionals[0]);
+  const input = new Uint8Array(await readFileOrStdin(positionals[0]));
   return withDatabase(ctx.env, async ({ db }) => {
     const progress = createProgress(ctx.stderr, 'importing');
     const summary = await importKeyring(db, input, { domain, onProgress: (done, total) => progress.update(done, total) });
@@ -93,7 +79,6 @@ async function rebuildCommand(argv: string[], ctx: CommandContext): Promise<numb
 
 export const keyCommand: Command = {
   name: 'key',
-  summary: 'bulk-import a keyring into a zone; rebuild served keys from stored certificates',
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;

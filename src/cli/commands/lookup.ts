@@ -67,7 +67,6 @@ function printResult(ctx: CommandContext, result: LookupResult): void {
 
 export const lookupCommand: Command = {
   name: 'lookup',
-  summary: "find an address's key, endpoint and stamp price in DNS and verify them",
   usage: USAGE,
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, {

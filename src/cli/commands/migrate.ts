@@ -4,7 +4,6 @@ import { UsageError, parseCommandArgs, writeJson, type Command } from '../comman
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'apply, undo or list database migrations',
   usage: `Usage: keypost migrate <up|down|status> [--json]
 
   up       apply every pending migration (serve also does this at start)
@@ -32,7 +31,7 @@ export const migrateCommand: Command = {
         else for (const n of names) ctx.stdout.write(`${action === 'up' ? 'applied' : 'undone'} ${n}\n`);
         return 0;
       },
-      { migrate: false },
+      { migrate: false, create: true },
     );
   },
 };

@@ -2,7 +2,7 @@
 // default these reach a running `serve` through its socket (withDatabase).
 import { deleteMessages, listQueue, retryNow, showMessage, type QueueEntry } from '../../gateway/queue-admin.js';
 import { withDatabase } from '../database.js';
-import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command } from '../command.js';
+import { UsageError, formatAge, parseCommandArgs, parseIntegerOption, writeJson, type Command } from '../command.js';
 
 const USAGE = `Usage: keypost queue <subcommand> [options]
 
@@ -12,16 +12,11 @@ const USAGE = `Usage: keypost queue <subcommand> [options]
   retry <id>... | --all           attempt deferred recipients now instead of at their next retry
   delete <id>...                  remove messages without delivering them (no bounce is sent)`;
 
-const age = (since: Date) => {
-  const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
-};
-
 function listLine(e: QueueEntry): string {
-  const state = e.active ? 'active' : e.nextAttemptAt.getTime() <= Date.now() ? 'due' : `retry in ${age(new Date(2 * Date.now() - e.nextAttemptAt.getTime()))}`;
+  const state = e.active ? 'active' : e.nextAttemptAt.getTime() <= Date.now() ? 'due' : `retry in ${formatAge(new Date(2 * Date.now() - e.nextAttemptAt.getTime()))}`;
   return [
     e.id,
-    age(e.receivedAt).padStart(4),
+    formatAge(e.receivedAt).padStart(4),
     String(e.size).padStart(8),
     `<${e.sender}>`,
     `${e.recipients} rcpt`,
@@ -33,7 +28,6 @@ function listLine(e: QueueEntry): string {
 
 export const queueCommand: Command = {
   name: 'queue',
-  summary: 'list, show, retry or delete messages in the gateway queue',
   usage: USAGE,
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, {

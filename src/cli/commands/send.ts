@@ -129,7 +129,6 @@ function printOutcome(ctx: CommandContext, outcome: RecipientOutcome, width: num
 
 export const sendCommand: Command = {
   name: 'send',
-  summary: 'look recipients up, mint their stamps and deliver a message (optionally PGP/MIME encrypted)',
   usage: USAGE,
   async run(argv, ctx) {
     const { values, positionals } = parseCommandArgs(argv, {

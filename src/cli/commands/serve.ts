@@ -8,7 +8,6 @@ const SHUTDOWN_DEADLINE_MS = 8000;
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the DNS server, directory API and SMTP gateway',
   usage: `Usage: keypost serve [--only dns,api,gateway]
 
 Runs the listeners of keypost in one process against one database.

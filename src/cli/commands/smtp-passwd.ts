@@ -11,7 +11,6 @@ async function readStdin(stream: NodeJS.ReadableStream): Promise<string> {
 
 export const smtpPasswdCommand: Command = {
   name: 'smtp-passwd',
-  summary: 'hash an SMTP AUTH password into a line for KEYPOST_SMTP_AUTH_USERS',
   usage: `Usage: keypost smtp-passwd <user> < password
 
 Reads the password from standard input and prints "user:scrypt$..." for the gateway's users file

@@ -118,7 +118,6 @@ async function purge(argv: string[], ctx: CommandContext): Promise<number> {
 
 export const stampCommand: Command = {
   name: 'stamp',
-  summary: 'mint, check or purge hashcash v1 stamps',
   usage: USAGE,
   async run(argv, ctx) {
     const [action, ...rest] = argv;

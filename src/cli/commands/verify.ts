@@ -32,7 +32,6 @@ function describe(finding: SignatureFinding): string {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: "check a message's OpenPGP signatures against the keys its signers publish in DNS",
   usage: USAGE,
   async run(argv, ctx: CommandContext) {
     const { values, positionals } = parseCommandArgs(argv, { dns: { type: 'string' }, json: { type: 'boolean' } });
