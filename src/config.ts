@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import type { ListenAddress } from './protocol/listen-address.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { KP1_MAX_POW_BITS } from './protocol/kp1.js';
 import { isHostName, normalizeDomain } from './protocol/address.js';
@@ -10,10 +11,7 @@ import { parseHop } from './smtp/hop.js';
 import { embeddedSocketPath, MAX_SOCKET_PATH } from './db/embedded-paths.js';
 
 /** A `host:port` listen address. Port 0 asks the OS for any free port. */
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export type { ListenAddress };
 
 function parseListen(value: string, ctx: z.RefinementCtx): ListenAddress {
   // IPv6 literals are written in brackets: [::1]:5300

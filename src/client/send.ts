@@ -7,7 +7,7 @@
 // no recipient receives stamps it could spend at another recipient's gateway.
 import { readKey, type PrivateKey } from 'openpgp';
 import { pino, type Logger } from 'pino';
-import type { ListenAddress } from '../config.js';
+import type { ListenAddress } from '../protocol/listen-address.js';
 import { parseAddress } from '../protocol/address.js';
 import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { KeypostError } from '../errors.js';

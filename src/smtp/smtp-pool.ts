@@ -4,7 +4,7 @@
 // plaintext, RFC 3207 section 4 / RFC 7435); .onion hops are reached through the SOCKS5 proxy.
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Logger } from 'pino';
-import type { ListenAddress } from '../config.js';
+import type { ListenAddress } from '../protocol/listen-address.js';
 import { headerSectionEnd } from './header-section.js';
 import { socksConnect } from './socks5.js';
 

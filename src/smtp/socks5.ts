@@ -1,7 +1,7 @@
 // A SOCKS5 CONNECT (RFC 1928, no authentication) for next hops on Tor onion services. The target
 // is sent as a domain name (ATYP 3) so that the proxy, not this host, resolves the .onion name.
 import { connect, type Socket } from 'node:net';
-import type { ListenAddress } from '../config.js';
+import type { ListenAddress } from '../protocol/listen-address.js';
 
 const REPLY_TEXT: Record<number, string> = {
   1: 'general SOCKS server failure',
