@@ -41,6 +41,8 @@ export const ERROR_TABLE = {
   DB_UNAVAILABLE: transient(503, reply(451, '4.3.0')),
   DB_DATA_DIR_IN_USE: transient(503),
   DB_MIGRATION_FAILED: refused(500),
+  /** `keypost restore` of a file that is no backup, or one made with other migrations. */
+  DB_BACKUP_MISMATCH: refused(400),
   INTERNAL: transient(500, reply(451, '4.3.0')),
   CLI_USAGE: refused(400),
 
