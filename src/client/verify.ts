@@ -12,7 +12,9 @@ import {
   readSignature,
   verify,
   enums,
+  type CleartextMessage,
   type KeyID,
+  type Message,
   type PublicKey,
   type SignaturePacket,
 } from 'openpgp';
@@ -134,31 +136,24 @@ async function inlineCandidates(text: string, ctx: Context): Promise<Candidate[]
       own = { ...ctx, forwarded: true, from: addressIn(from?.[1]) ?? ctx.from };
     }
     try {
+      let form: SignatureForm;
+      let message: CleartextMessage | Message<string>;
+      let packets: SignaturePacket[];
       if (block.startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
-        const message = await readCleartextMessage({ cleartextMessage: block });
+        form = 'inline-cleartext';
+        message = await readCleartextMessage({ cleartextMessage: block });
         // The signature block at the end of the cleartext form is an ordinary armoured signature.
-        const signatureBlock = block.slice(block.indexOf('-----BEGIN PGP SIGNATURE-----'));
-        for (const packet of (await readSignature({ armoredSignature: signatureBlock })).packets) {
-          found.push({
-            form: 'inline-cleartext',
-            ...own,
-            packet,
-            check: async (key) => expectVerified((await verify({ message, verificationKeys: key, config: PARSE_CONFIG })).signatures, key),
-          });
-        }
+        packets = (await readSignature({ armoredSignature: block.slice(block.indexOf('-----BEGIN PGP SIGNATURE-----')) })).packets;
       } else {
-        const message = await readMessage({ armoredMessage: block });
+        form = 'inline-signed';
+        const signed = await readMessage({ armoredMessage: block });
         // An encrypted block cannot be checked without the recipient's key: it is not ours to judge.
-        if (message.getEncryptionKeyIDs().length) continue;
-        for (const packet of message.packets.filterByTag(enums.packet.signature) as unknown as SignaturePacket[]) {
-          found.push({
-            form: 'inline-signed',
-            ...own,
-            packet,
-            check: async (key) => expectVerified((await verify({ message, verificationKeys: key, config: PARSE_CONFIG })).signatures, key),
-          });
-        }
+        if (signed.getEncryptionKeyIDs().length) continue;
+        message = signed;
+        packets = signed.packets.filterByTag(enums.packet.signature) as unknown as SignaturePacket[];
       }
+      const check = async (key: PublicKey) => expectVerified((await verify({ message, verificationKeys: key, config: PARSE_CONFIG })).signatures, key);
+      for (const packet of packets) found.push({ form, ...own, packet, check });
     } catch {
       // Not a readable OpenPGP block (quoted, truncated): nothing to check.
     }
