@@ -34,8 +34,8 @@ export function protectHeaders(message: MailMessage, mode: 'clear' | 'cipher', o
   // blanks and long lines are quoted-printable encoded first. A multipart body cannot be re-encoded
   // here without rewriting its parts, so it must already be 7-bit clean.
   if (needsEncodingForSigning(body)) {
-    const type = headerValue({ fields: contentFields, body }, 'content-type') ?? '';
-    const encoding = (headerValue({ fields: contentFields, body }, 'content-transfer-encoding') ?? '7bit').toLowerCase();
+    const type = headerValue(content, 'content-type') ?? '';
+    const encoding = (headerValue(content, 'content-transfer-encoding') ?? '7bit').toLowerCase();
     if (/^\s*multipart\//i.test(type) || !['7bit', '8bit', 'binary'].includes(encoding)) {
       throw new KeypostError(CLIENT_CODES.messageInvalid, 'a multipart or already-encoded body must be 7-bit clean to be signed; encode its parts as quoted-printable or base64');
     }
