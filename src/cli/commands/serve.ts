@@ -26,8 +26,6 @@ SIGINT or SIGTERM closes the listeners, drains in-flight work and exits 0.`,
     const config = loadConfig(ctx.env);
     const log = createLogger(config.log.level);
     const running = await startKeypost({ config, log, only });
-    log.info({ backend: running.services.database.backend }, 'keypost ready');
-
     return new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
@@ -53,6 +51,10 @@ SIGINT or SIGTERM closes the listeners, drains in-flight work and exits 0.`,
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Ready is announced only once a signal would be handled: a supervisor (or a test) that reads
+      // this line may send SIGTERM at once, and before the handler exists that signal kills the
+      // process outright instead of draining it.
+      log.info({ backend: running.services.database.backend }, 'keypost ready');
     });
   },
 };
