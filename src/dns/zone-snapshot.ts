@@ -433,15 +433,27 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
 }
 
 /**
- * Every name with its RRsets as a zone transfer carries them: apex names first, then address
- * names (AXFR, ZONEMD, zone files). The signing keys' records stay out (UNTRANSFERRED_TYPES).
+ * Every name of the zone with its encoded node, apex names first, then address names; later
+ * layers shadow earlier ones, and withdrawn names are left out.
+ */
+export function* zoneNameNodes(zone: ZoneSnapshot): Generator<[string, NameNode]> {
+  yield* zone.fixed;
+  const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
+  for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, node];
+  for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, node];
+  for (const [owner, node] of zone.recent) if (node && !zone.fixed.has(owner)) yield [owner, node];
+}
+
+/**
+ * Every name with its RRsets as an unsigned zone transfer carries them (AXFR, ZONEMD, zone
+ * files). The signing keys' records stay out (UNTRANSFERRED_TYPES): a signed transfer
+ * (dnssec/signed-transfer.ts) carries them with their signatures.
  */
 export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, RRset[]]> {
-  for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node).filter((set) => !UNTRANSFERRED_TYPES.has(set.type))];
-  const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
-  for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, nodeRRsets(node)];
-  for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
-  for (const [owner, node] of zone.recent) if (node && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
+  for (const [owner, node] of zoneNameNodes(zone)) {
+    const sets = nodeRRsets(node);
+    yield [owner, zone.fixed.has(owner) ? sets.filter((set) => !UNTRANSFERRED_TYPES.has(set.type)) : sets];
+  }
 }
 
 /** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */

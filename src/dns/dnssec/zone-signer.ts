@@ -46,6 +46,14 @@ export class ZoneSigner {
   private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
+  /**
+   * Signatures over RRsets made for a signed transfer rather than held in a snapshot node (the
+   * NSEC3 chain, NSEC3PARAM, ZONEMD), by owner, type, TTL and content. Two generations: a new
+   * transfer build starts one and keeps what it reuses from the last, so memory holds at most
+   * two chains however often the zone changes.
+   */
+  private built = new Map<string, Signatures>();
+  private building = new Map<string, Signatures>();
 
   constructor(
     apex: string,
@@ -76,6 +84,21 @@ export class ZoneSigner {
     if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
     const made = this.sign(ownerWire, type, ttl, rdatas(), now);
     byType.set(type, made);
+    return made.rdatas;
+  }
+
+  /** Starts the signatures of a new transfer build (see `built`). */
+  beginTransferBuild(): void {
+    this.built = this.building;
+    this.building = new Map();
+  }
+
+  /** RRSIGs over an RRset of a transfer build that no snapshot node holds. */
+  transferSignatures(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number): Buffer[] {
+    const key = `${type}/${ttl}/${ownerWire.toString('latin1')}/${Buffer.concat(rdatas).toString('latin1')}`;
+    let made = this.building.get(key) ?? this.built.get(key);
+    if (!made || now >= made.refreshAt) made = this.sign(ownerWire, type, ttl, rdatas, now);
+    this.building.set(key, made);
     return made.rdatas;
   }
 
