@@ -14,6 +14,7 @@ import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
 import { zoneSignerFor } from './dnssec/zone-signer.js';
+import { createTransferRefresh } from './dnssec/transfer-refresh.js';
 import { openSecretBox } from '../secrets/sealed-box.js';
 import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
 import type { PolicyDefaults } from './zone-records.js';
@@ -41,6 +42,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
   const encoded = new Map<string, EncodedZone>();
+  // Moves the serial of idle signed zones so their secondaries transfer fresh signatures.
+  const transferRefresh = createTransferRefresh({ db: services.database.db, log });
   // Signing keys arrive sealed with the zone; this node opens them with its key-encryption key,
   // read (or, on the default path, made) when the component starts.
   let signers: SignerSource | undefined;
@@ -144,6 +147,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       await bind(host, port);
       log.info({ zones: current.zones.size }, 'zones loaded');
       serving = true;
+      await transferRefresh.start();
       const address = udp!.socket.address();
       return formatAddress(address.address, address.port);
     },
@@ -152,7 +156,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         closed = true;
         unwatch?.();
         notifier.close();
-        await Promise.all([udp?.close(), tcp?.close()]);
+        await Promise.all([udp?.close(), tcp?.close(), transferRefresh.close()]);
       })();
       return closing;
     },
