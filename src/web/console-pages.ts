@@ -163,7 +163,7 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
       const zone = await requireSession(request, reply);
       if (!zone) return reply;
       const due = await retryNow(db, 'all', { zone });
-      const saved = due === 0 ? `No mail for ${zone} is waiting for a retry.` : `${due} ${due === 1 ? 'recipient is' : 'recipients are'} due now: the gateway tries them on its next pass over the queue.`;
+      const saved = due === 0 ? `No mail for ${zone} is waiting for a retry.` : `${due} ${due === 1 ? 'recipient is' : 'recipients are'} due now: the gateway tries again on its next pass over the queue.`;
       return dashboard(request, reply, zone, { saved });
     });
 

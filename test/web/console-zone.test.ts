@@ -120,6 +120,13 @@ describe('zone status in the console and the search, in Chromium', { skip }, () 
       const served = await dig(dnsServer(), '+short', SIGNED, 'DNSKEY');
       assert.equal(keyFields(served), keyFields(dnskeyLine.replace(`${SIGNED}. IN DNSKEY `, '')));
       await check('console-dnssec');
+      // On a phone the long records wrap instead of widening the page.
+      await page.setViewportSize({ width: 360, height: 800 });
+      const wide = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('main *')).filter((e) => e.getBoundingClientRect().right > 360).map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`),
+      );
+      assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 360, `no sideways scrolling at 360 px: ${wide.join(', ')}`);
+      await check('console-dnssec-phone');
     } finally {
       await close();
     }
@@ -146,7 +153,7 @@ describe('zone status in the console and the search, in Chromium', { skip }, () 
     try {
       await page.goto(`${baseUrl}/?q=${encodeURIComponent(`alice@${SIGNED}`)}`);
       assert.match(await page.locator('.dnssec-status').innerText(), new RegExp(`^Signed: ${SIGNED.replace('.', '\\.')} signs its answers`));
-      const commands = await page.locator('section.address ul.digs code').allTextContents();
+      const commands = await page.locator('section.address ul.digs-dnssec code').allTextContents();
       assert.ok(commands.some((c) => /^delv \S+\._keypost\.signed\.test\.? TXT$/.test(c)), commands.join('\n'));
       const digDnssec = commands.find((c) => c.startsWith('dig +dnssec '));
       assert.ok(digDnssec, commands.join('\n'));
