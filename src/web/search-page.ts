@@ -1,13 +1,15 @@
 // Search (`/`): by address, fingerprint or 16-digit key ID, the same terms HKP accepts
 // (src/directory/search-terms.ts). A hit shows what a sender needs: the key and its verified user
 // IDs, the delivery endpoint, the stamp price, and the DNS names (with the `dig` commands) that
-// publish it, from the same read model and record shape as GET /v1/records.
+// publish it, from the same read model and record shape as GET /v1/records; and whether the
+// address's zone is signed with DNSSEC, with the commands that show or validate the signatures.
 // Every miss, whatever the reason (never uploaded, unverified, withdrawn, unknown domain), is the
 // same "nothing published" page with the same status, so the page tells no one whether an address
 // exists in the directory at all.
 import type { FastifyPluginAsync } from 'fastify';
 import { addressRecord, type AddressRecord } from '../directory/address-record.js';
 import type { Directory, ServedKey } from '../directory/directory.js';
+import { algorithmName, delegationRecords } from '../dns/dnssec/delegation.js';
 import { parseSearchTerm } from '../directory/search-terms.js';
 import { armor } from '../protocol/armor.js';
 import { addressOfUserId } from '../protocol/address.js';
@@ -18,10 +20,19 @@ export interface DigLine {
   command: string;
 }
 
+/** The zone's DNSSEC state as a visitor can check it. */
+export interface DnssecView {
+  signed: boolean;
+  /** "13 (ECDSAP256SHA256), key tag 12345" for each signing key. */
+  keys: string[];
+  digs: DigLine[];
+}
+
 export interface AddressView extends AddressRecord {
   userId: string;
   zone: string;
   digs: DigLine[];
+  dnssec: DnssecView;
 }
 
 export interface KeyView {
@@ -43,6 +54,26 @@ export function digLines(record: AddressRecord, zone: string): DigLine[] {
   ];
 }
 
+/**
+ * Signed: `dig +dnssec` shows the RRSIG next to the record, and BIND's `delv` validates the chain
+ * from the root trust anchor (RFC 4035 §5), which succeeds only once the parent holds the DS.
+ * Unsigned: asking for the zone's DNSKEY shows there is none.
+ */
+export function dnssecView(record: AddressRecord, zone: string, keys: readonly { flags: number; algorithm: number; publicKey: Buffer }[]): DnssecView {
+  const delegation = delegationRecords(zone, keys);
+  if (delegation.length === 0) {
+    return { signed: false, keys: [], digs: [{ what: 'The zone’s keys (none: its answers carry no signatures)', command: `dig +dnssec ${zone} DNSKEY` }] };
+  }
+  return {
+    signed: true,
+    keys: delegation.map((k) => `${k.algorithm} (${algorithmName(k.algorithm)}), key tag ${k.keyTag}`),
+    digs: [
+      { what: 'The key with its signature (RRSIG)', command: `dig +dnssec ${record.dns.openpgpkey} OPENPGPKEY` },
+      { what: 'Validated from the root of the DNS (BIND’s delv)', command: `delv ${record.dns.keypost} TXT` },
+    ],
+  };
+}
+
 async function addressView(directory: Directory, address: string, now: Date, fingerprint?: string): Promise<AddressView | undefined> {
   const { lookups } = directory;
   const entry = await lookups.address(address);
@@ -50,7 +81,7 @@ async function addressView(directory: Directory, address: string, now: Date, fin
   const zone = await lookups.zone(entry.domain);
   if (!zone) return undefined;
   const record = addressRecord(entry, zone, lookups, now);
-  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name) };
+  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name), dnssec: dnssecView(record, zone.name, zone.signingKeys) };
 }
 
 /** A key found by fingerprint or key ID, with only its published addresses; undefined if it has none. */
