@@ -43,7 +43,7 @@ export async function signedTransfer(zone: ZoneSnapshot, signer: ZoneSigner, now
     const signatures: RRset[] = [];
     for (const set of nodeRRsets(node)) {
       sets.push(set);
-      signatures.push(rrsigSet(set.ttl, signer.rrsetSignatures(node, wire, set.type, set.ttl, () => rrsetRdatas(set), now)));
+      signatures.push(rrsigSet(set.ttl, signer.rrsetSignatures(node, wire, set.type, set.ttl, () => rrsetRdatas(set), now, 'background')));
     }
     const types = sets.map((set) => set.type);
     if (owner === '') {
