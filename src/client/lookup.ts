@@ -6,6 +6,7 @@ import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
 import { parseAddress } from '../protocol/address.js';
 import { addressSetting } from '../protocol/precedence.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
 import { checkDirectory } from './directory-check.js';
 import { dnssecVerdict, type DnssecStatus } from './dnssec.js';
@@ -46,6 +47,8 @@ export interface LookupResult {
   endpoint: string | null;
   /** Stamp price in bits: the address's `pow`, else the zone's. */
   price: number | null;
+  /** What protection mail must carry: the address's `req`, else the zone's, else none. */
+  requirement: Requirement;
   /** The directory API named by the zone policy. */
   api: string | null;
   dnsNames: PublishedRecords['names'];
@@ -91,6 +94,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   // is published and the sender's default applies when it sends (send.ts).
   const endpoint = addressSetting(own?.ep, zone?.ep, null);
   const price = addressSetting(own?.pow, zone?.pow, null);
+  const requirement = addressSetting(own?.req, zone?.req, NO_REQUIREMENT);
   const api = zone?.api ?? null;
   const base = {
     address,
@@ -98,6 +102,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
     keypostDomain: records.zonePolicy !== undefined,
     endpoint,
     price,
+    requirement,
     api,
     dnsNames: records.names,
   };

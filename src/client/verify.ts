@@ -62,6 +62,8 @@ export interface SignatureFinding {
   dnssec: LookupResult['dnssec'] | null;
   status: SignatureStatus;
   detail: string;
+  /** The signer could not be looked up at all (no DNS server answered): asking later may tell. */
+  lookupFailed?: boolean;
 }
 
 export interface VerifyReport {
@@ -248,7 +250,10 @@ async function judge(candidate: Candidate, lookup: (address: string) => Promise<
   try {
     found = await lookup(signer);
   } catch (err) {
-    if (err instanceof KeypostError && err.code === CLIENT_CODES.dnsFailed) return done('unknown-signer', `looking ${signer} up failed: ${err.message}`);
+    if (err instanceof KeypostError && err.code === CLIENT_CODES.dnsFailed) {
+      finding.lookupFailed = true;
+      return done('unknown-signer', `looking ${signer} up failed: ${err.message}`);
+    }
     throw err;
   }
   finding.fingerprint = found.fingerprint;

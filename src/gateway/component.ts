@@ -14,7 +14,11 @@ import { parseRelayDomains } from './next-hop.js';
 import { createRecipientDirectory, type RecipientDirectory } from './recipients.js';
 import { RelayWorker } from './relay-worker.js';
 import { SessionPolicy } from './session-policy.js';
+import { verifyMessage } from '../client/verify.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
+
+/** Per DNS attempt and for the directory request of a signer's lookup at DATA. */
+const SIGNER_LOOKUP_TIMEOUT_MS = 5000;
 
 export interface GatewayOptions {
   /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
@@ -79,6 +83,8 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         authUsers,
         authLimits: new AuthLimits(gateway.auth),
         acceptor,
+        // The verifier of `keypost verify`, asking the gateway's resolver, judged at the time of DATA.
+        verifySignatures: (raw) => verifyMessage(raw, { dns: gateway.dnsResolver, now: services.now(), timeoutMs: SIGNER_LOOKUP_TIMEOUT_MS }),
         budget,
         metrics,
         log,
