@@ -129,6 +129,11 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
     assert.equal(await txt('_keypost.senders.example'), `"v=kp1; api=${site.apiBase}; ep=smtp://${site.gateway}; pow=8"`, 'none is not written');
     assert.equal(await txt(`${openpgpkeyLabel('postmaster')}._keypost.sealed.example`), `"v=kp1; fpr=${(await lookupWhen('postmaster@sealed.example', site, () => true)).fingerprint}; req=none"`);
     assert.equal(await txt(`${openpgpkeyLabel('alice')}._keypost.sealed.example`), `"v=kp1; fpr=${alice.fingerprint}"`, 'the zone requirement is not repeated');
+    // The records API says the same, already combined.
+    for (const [address, require] of [['alice@sealed.example', 'encrypted'], ['postmaster@sealed.example', 'none'], ['bob@signed.example', 'signed']]) {
+      const record = await (await fetch(`${site.apiBase}/v1/records/${address}`)).json();
+      assert.equal(record.require, require, address);
+    }
   });
 
   test('req=encrypted: a plain message is refused with 550 5.7.1 naming the requirement, and its unspent stamp then carries the encrypted one', async () => {
@@ -223,5 +228,16 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
     await downstream.waitForCount(before + 2);
     const copy = downstream.mails.slice(before).map((m) => m.raw.toString('latin1')).find((raw) => /multipart\/encrypted/.test(raw))!;
     assert.match(copy, /Content-Type: multipart\/signed;/, 'the encrypted copy travels inside a multipart/signed');
+  });
+
+  test('a zone that stops requiring protection publishes so at once, address records included, and the gateway follows', async () => {
+    const set = await kp('domain', 'set', 'sealed.example', '--require', 'none');
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^require\s+none$/m);
+    const server = site.dns;
+    await waitFor('the zone TXT without req=', async () => ((await dig(server, '+short', '_keypost.sealed.example', 'TXT')).includes('req=') ? undefined : true), 10_000, 50);
+    // The postmaster's own "none" now equals the zone's, so its record no longer repeats it.
+    assert.doesNotMatch(await dig(server, '+short', `${openpgpkeyLabel('postmaster')}._keypost.sealed.example`, 'TXT'), /req=/);
+    assert.match(await sendRaw('alice@sealed.example', `Subject: plain again\nX-Hashcash: ${await hashcashStamp('alice@sealed.example', 8)}\n\nplain\n`), /^250 /);
   });
 });
