@@ -22,6 +22,11 @@ export interface LookupOptions {
   now?: Date;
   /** Per DNS attempt and for the directory API request. */
   timeoutMs?: number;
+  /**
+   * Ask the zone's directory API (`api=`) for a second opinion (default true). A server judging
+   * someone else's mail turns it off: it then makes no HTTP request that a sender's zone names.
+   */
+  askDirectory?: boolean;
 }
 
 export interface LookupResult {
@@ -132,14 +137,16 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   }
   const fingerprint = keyFingerprint ?? fpr ?? null;
   checks.push(
-    await checkDirectory({
-      api: api ?? undefined,
-      address,
-      fingerprint: fingerprint ?? undefined,
-      endpoint: endpoint ?? undefined,
-      price: price ?? undefined,
-      timeoutMs,
-    }),
+    options.askDirectory === false
+      ? skip('directory', 'the directory API was not asked')
+      : await checkDirectory({
+          api: api ?? undefined,
+          address,
+          fingerprint: fingerprint ?? undefined,
+          endpoint: endpoint ?? undefined,
+          price: price ?? undefined,
+          timeoutMs,
+        }),
   );
   return {
     ...base,

@@ -77,6 +77,8 @@ export interface VerifyOptions {
   resolver?: StubResolver;
   now?: Date;
   timeoutMs?: number;
+  /** Ask each signer's directory API as `keypost lookup` does (default true; see LookupOptions). */
+  askDirectory?: boolean;
 }
 
 /** One signature to judge: what it claims, and how to check it against a candidate key. */
@@ -217,7 +219,7 @@ export async function verifyMessage(raw: Buffer, options: VerifyOptions = {}): P
   const candidates = await candidatesIn(parseEntity(raw), { part: '', forwarded: false, from: null });
   const lookups = new Map<string, Promise<LookupResult>>();
   const lookup = (address: string) => {
-    if (!lookups.has(address)) lookups.set(address, lookupAddress(address, { resolver, now, timeoutMs: options.timeoutMs }));
+    if (!lookups.has(address)) lookups.set(address, lookupAddress(address, { resolver, now, timeoutMs: options.timeoutMs, askDirectory: options.askDirectory }));
     return lookups.get(address)!;
   };
   const signatures: SignatureFinding[] = [];

@@ -17,7 +17,7 @@ import { SessionPolicy } from './session-policy.js';
 import { verifyMessage } from '../client/verify.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
 
-/** Per DNS attempt and for the directory request of a signer's lookup at DATA. */
+/** Per DNS attempt of a signer's lookup at DATA. */
 const SIGNER_LOOKUP_TIMEOUT_MS = 5000;
 
 export interface GatewayOptions {
@@ -83,8 +83,11 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         authUsers,
         authLimits: new AuthLimits(gateway.auth),
         acceptor,
-        // The verifier of `keypost verify`, asking the gateway's resolver, judged at the time of DATA.
-        verifySignatures: (raw) => verifyMessage(raw, { dns: gateway.dnsResolver, now: services.now(), timeoutMs: SIGNER_LOOKUP_TIMEOUT_MS }),
+        // The verifier of `keypost verify`, asking the gateway's resolver, judged at the time of
+        // DATA. It judges what DNS publishes and asks no directory API: the sender's zone names
+        // that URL, and the gateway makes no HTTP request a stranger chooses.
+        verifySignatures: (raw) =>
+          verifyMessage(raw, { dns: gateway.dnsResolver, now: services.now(), timeoutMs: SIGNER_LOOKUP_TIMEOUT_MS, askDirectory: false }),
         budget,
         metrics,
         log,

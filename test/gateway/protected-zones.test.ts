@@ -33,12 +33,14 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
   let nobody: TestKey;
   let alice: TestKey;
   let bob: TestKey;
+  let carol: TestKey;
   let sealed: Zone;
   const kp = (...args: string[]) => runKeypost(args, testDb.env);
 
   /** A zone as the operator adds it: the CLI, its owner token from --json. */
   async function addZone(name: string, ...options: string[]): Promise<Zone> {
-    const added = await kp('domain', 'add', name, '--pow', '8', '--endpoint', `smtp://${site.gateway}`, '--next-hop', downstream.hop, '--api', site.apiBase, '--dnssec', 'off', ...options, '--json');
+    const api = options.includes('--api') ? [] : ['--api', site.apiBase];
+    const added = await kp('domain', 'add', name, '--pow', '8', '--endpoint', `smtp://${site.gateway}`, '--next-hop', downstream.hop, ...api, '--dnssec', 'off', ...options, '--json');
     assert.equal(added.code, 0, added.stderr);
     return { name, token: JSON.parse(added.stdout).owner_token };
   }
@@ -59,13 +61,17 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
     assert.equal(refused.code, 2, 'a requirement that does not exist is a usage error');
     assert.match(refused.stderr, /--require takes encrypted, signed, encrypted,signed or none, not "sealed"/);
     const senders = await addZone('senders.example');
+    // A sender zone whose directory API is down: the gateway judges what DNS publishes only.
+    const offline = await addZone('offline.example', '--api', `http://127.0.0.1:${await freePort()}`);
 
-    [dave, nobody, alice, bob] = await Promise.all([
+    [dave, nobody, alice, bob, carol] = await Promise.all([
       makeKey('dave@senders.example'),
       makeKey('nobody@senders.example'),
       makeKey('alice@sealed.example'),
       makeKey('bob@signed.example'),
+      makeKey('carol@offline.example'),
     ]);
+    await publish(site, offline, 'carol@offline.example', carol);
     await publish(site, senders, 'dave@senders.example', dave);
     await publish(site, sealed, 'alice@sealed.example', alice);
     await publish(site, sealed, 'postmaster@sealed.example', await makeKey('postmaster@sealed.example'));
@@ -81,9 +87,11 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
     await lookupWhen('alice@sealed.example', site, (r) => r.verified && r.requirement === 'encrypted');
     await lookupWhen('postmaster@sealed.example', site, (r) => r.verified && r.requirement === 'none');
     await lookupWhen('bob@signed.example', site, (r) => r.verified && r.requirement === 'signed');
+    const carolLookup = await lookupWhen('carol@offline.example', site, (r) => r.published);
+    assert.equal(carolLookup.checks.find((c) => c.name === 'directory')?.status, 'fail', 'a sender would see the directory down');
 
     gpg = createGpgHome();
-    for (const key of [dave, nobody]) await gpg.ok(['--import'], { input: key.privateKey });
+    for (const key of [dave, nobody, carol]) await gpg.ok(['--import'], { input: key.privateKey });
     for (const key of [alice, bob]) await gpg.ok(['--import'], { input: key.publicKey });
     dir = mkdtempSync(path.join(tmpdir(), 'kp-req-'));
   });
@@ -172,7 +180,7 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
     assert.match(await sendRaw('postmaster@sealed.example', `Subject: later\nX-Hashcash: ${stamps[1]}\n\nplain\n`), /^250 /);
   });
 
-  test('req=signed: refuses an unsigned message and one signed by a sender with nothing published, accepts one signed by a published sender', async () => {
+  test('req=signed: refuses an unsigned message and one signed by a sender with nothing published, accepts one signed by a published sender, asking DNS and no directory API', async () => {
     const headers = (stamp: string) => `From: Dave <dave@senders.example>\nTo: bob@signed.example\nSubject: signed?\nX-Hashcash: ${stamp}\n`;
     const stamp = await hashcashStamp('bob@signed.example', 8);
     const unsigned = await sendRaw('bob@signed.example', `${headers(stamp)}\nno signature\n`);
@@ -184,6 +192,10 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
 
     const good = await sendRaw('bob@signed.example', `${headers(stamp)}${await signedBody(dave, 'signed by dave')}`);
     assert.match(good, /^250 2\.0\.0 Ok: queued as /, 'the stamp of both refusals is still unspent');
+
+    // The gateway asks DNS only: a signer whose directory API is down still signs good mail.
+    const fromOffline = await sendRaw('bob@signed.example', `From: carol@offline.example\nTo: bob@signed.example\nSubject: hi\nX-Hashcash: ${await hashcashStamp('bob@signed.example', 8)}\n${await signedBody(carol, 'signed by carol')}`);
+    assert.match(fromOffline, /^250 /);
   });
 
   test('keypost send: a req=encrypted recipient needs --encrypt, a req=signed one --sign; refused before any stamp is minted', async () => {
