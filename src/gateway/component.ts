@@ -14,13 +14,12 @@ import { parseRelayDomains } from './next-hop.js';
 import { createRecipientDirectory, type RecipientDirectory } from './recipients.js';
 import { RelayWorker } from './relay-worker.js';
 import { SessionPolicy } from './session-policy.js';
-import { verifyMessage } from '../client/verify.js';
+import type { SignatureVerifier } from './protection.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
 
-/** Per DNS attempt of a signer's lookup at DATA. */
-const SIGNER_LOOKUP_TIMEOUT_MS = 5000;
-
 export interface GatewayOptions {
+  /** Checks the signatures of mail for recipients that require signed mail (req=signed). */
+  verifySignatures: SignatureVerifier;
   /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
   resolver?: KeypostResolver;
 }
@@ -30,7 +29,7 @@ export interface GatewayComponent extends Component {
   relay(): RelayWorker | undefined;
 }
 
-export function createGatewayComponent(services: Services, options: GatewayOptions = {}): GatewayComponent {
+export function createGatewayComponent(services: Services, options: GatewayOptions): GatewayComponent {
   const { config, database } = services;
   const gateway = config.gateway;
   const log = services.log.child({ component: 'gateway' });
@@ -83,11 +82,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         authUsers,
         authLimits: new AuthLimits(gateway.auth),
         acceptor,
-        // The verifier of `keypost verify`, asking the gateway's resolver, judged at the time of
-        // DATA. It judges what DNS publishes and asks no directory API: the sender's zone names
-        // that URL, and the gateway makes no HTTP request a stranger chooses.
-        verifySignatures: (raw) =>
-          verifyMessage(raw, { dns: gateway.dnsResolver, now: services.now(), timeoutMs: SIGNER_LOOKUP_TIMEOUT_MS, askDirectory: false }),
+        verifySignatures: options.verifySignatures,
         budget,
         metrics,
         log,

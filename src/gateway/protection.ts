@@ -2,15 +2,15 @@
 // (src/protocol/requirement.ts, published as req=) gets only messages that carry it.
 //   - encrypted: the content is an OpenPGP message (src/mime/encrypted-content.ts);
 //   - signed: a signature of the message itself (not of a forwarded one inside it) verifies
-//     against the key DNS publishes for its signer, with every check `keypost verify` makes
-//     (src/client/verify.ts, the one verifier). A signer with nothing published fails.
+//     against the key DNS publishes for its signer, judged by `keypost verify`'s verifier
+//     (src/client/verify.ts, the one verifier, handed in by src/main.ts). A signer with nothing
+//     published fails.
 // The message is judged once, whatever the number of recipients; each recipient's requirement is
 // then held against that judgement. A signer that could not be looked up at all (no DNS answer)
 // is a temporary failure: the sender's MTA tries again later.
 import { isEncryptedContent } from '../mime/encrypted-content.js';
 import { parseEntity } from '../mime/entity.js';
 import { describeRequirement, requires, type Requirement } from '../protocol/requirement.js';
-import type { VerifyReport } from '../client/verify.js';
 
 /** What the message carries, found once per message and only as far as some recipient asks. */
 interface Judgement {
@@ -27,10 +27,26 @@ export interface ProtectionDemand {
   requirement: Requirement;
 }
 
-/** Finds and checks the message's signatures (verifyMessage with the gateway's resolver). */
-export type SignatureVerifier = (raw: Buffer) => Promise<VerifyReport>;
+/**
+ * What the gateway reads of a signature verdict: the shape of src/client/verify.ts's report, which
+ * the composition root (src/main.ts) hands in, so that this room loads nothing of the client.
+ */
+export interface SignatureReport {
+  signatures: {
+    /** Inside a forwarded message: it vouches for that message, not this one. */
+    forwarded: boolean;
+    status: string;
+    signer: string | null;
+    detail: string;
+    /** The signer could not be looked up at all: asking later may tell. */
+    lookupFailed?: boolean;
+  }[];
+}
 
-function signedVerdict(report: VerifyReport): NonNullable<Judgement['signed']> {
+/** Finds and checks the message's signatures (`keypost verify`'s verifier with the gateway's resolver). */
+export type SignatureVerifier = (raw: Buffer) => Promise<SignatureReport>;
+
+function signedVerdict(report: SignatureReport): NonNullable<Judgement['signed']> {
   // Signatures inside a forwarded message vouch for the forwarded message, not for this one.
   const own = report.signatures.filter((s) => !s.forwarded);
   const good = own.find((s) => s.status === 'good');
