@@ -15,7 +15,7 @@ import { describeRequirement, requires, type Requirement } from '../protocol/req
 /** What the message carries, found once per message and only as far as some recipient asks. */
 interface Judgement {
   encrypted?: boolean;
-  signed?: { ok: true; signer: string } | { ok: false; temporary: boolean; why: string };
+  signed?: { ok: true } | { ok: false; temporary: boolean; why: string };
 }
 
 export type ProtectionOutcome =
@@ -36,7 +36,6 @@ export interface SignatureReport {
     /** Inside a forwarded message: it vouches for that message, not this one. */
     forwarded: boolean;
     status: string;
-    signer: string | null;
     detail: string;
     /** The signer could not be looked up at all: asking later may tell. */
     lookupFailed?: boolean;
@@ -49,8 +48,7 @@ export type SignatureVerifier = (raw: Buffer) => Promise<SignatureReport>;
 function signedVerdict(report: SignatureReport): NonNullable<Judgement['signed']> {
   // Signatures inside a forwarded message vouch for the forwarded message, not for this one.
   const own = report.signatures.filter((s) => !s.forwarded);
-  const good = own.find((s) => s.status === 'good');
-  if (good) return { ok: true, signer: good.signer! };
+  if (own.some((s) => s.status === 'good')) return { ok: true };
   if (own.length === 0) return { ok: false, temporary: false, why: 'the message carries no signature' };
   const temporary = own.some((s) => s.lookupFailed);
   return { ok: false, temporary, why: own.map((s) => `${s.status}: ${s.detail}`).join('; ') };
