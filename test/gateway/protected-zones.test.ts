@@ -142,6 +142,9 @@ describe('zones that take only protected mail', { skip, timeout: 240_000 }, () =
       const record = await (await fetch(`${site.apiBase}/v1/records/${address}`)).json();
       assert.equal(record.require, require, address);
     }
+    // And the search page, in words.
+    const page = await (await fetch(`${site.apiBase}/?q=bob@signed.example`)).text();
+    assert.match(page, /<dt>Accepts<\/dt><dd>only signed mail \(<code>req=signed<\/code>\)<\/dd>/);
   });
 
   test('req=encrypted: a plain message is refused with 550 5.7.1 naming the requirement, and its unspent stamp then carries the encrypted one', async () => {
