@@ -411,11 +411,11 @@ function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string
 /** What a published address's own records depend on besides its row (see addressRecords). */
 export function addressPolicyKey(source: ZoneSource, defaults: PolicyDefaults): string {
   const p = zonePolicy(source, defaults);
-  return JSON.stringify([p.ttl, p.powBits, p.endpoint, p.apiUrl]);
+  return JSON.stringify([p.ttl, p.powBits, p.endpoint, p.apiUrl, p.requirement]);
 }
 
 /**
- * The zone's stamp price, endpoint or directory URL changed, so every per-address TXT (which leaves
+ * The zone's stamp price, endpoint, requirement or directory URL changed, so every per-address TXT (which leaves
  * out what equals the zone policy) and PKA CERT (whose URL is at the directory) is re-encoded;
  * OPENPGPKEY records are shared with `prev`, which keeps a policy change on a large zone from
  * holding two copies of every key. Callers rebuild fully when the TTL changed, since that touches

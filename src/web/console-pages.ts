@@ -28,6 +28,7 @@ interface PolicyForm {
   endpoint?: string;
   next_hop?: string;
   api?: string;
+  require?: string;
 }
 
 /** A typed price: '' returns to the server default; anything else must be whole bits in range. */
@@ -115,6 +116,7 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
           endpoint: text(request.body?.endpoint),
           next_hop: text(request.body?.next_hop),
           api: text(request.body?.api),
+          require: text(request.body?.require),
         });
       } catch (err) {
         if (!(err instanceof KeypostError)) throw err;

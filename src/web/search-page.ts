@@ -13,6 +13,7 @@ import { algorithmName, delegationRecords } from '../dns/dnssec/delegation.js';
 import { parseSearchTerm } from '../directory/search-terms.js';
 import { armor } from '../protocol/armor.js';
 import { addressOfUserId } from '../protocol/address.js';
+import { NO_REQUIREMENT, describeRequirement } from '../protocol/requirement.js';
 import type { WebContext } from './web-context.js';
 
 export interface DigLine {
@@ -33,6 +34,8 @@ export interface AddressView extends AddressRecord {
   zone: string;
   digs: DigLine[];
   dnssec: DnssecView;
+  /** What mail the address accepts, in words ("encrypted and signed"); null when any. */
+  accepts: string | null;
 }
 
 export interface KeyView {
@@ -48,8 +51,8 @@ export interface KeyView {
 export function digLines(record: AddressRecord, zone: string): DigLine[] {
   return [
     { what: 'The key (OPENPGPKEY, RFC 7929)', command: `dig +short ${record.dns.openpgpkey} OPENPGPKEY` },
-    { what: 'Fingerprint, endpoint and price of the address', command: `dig +short ${record.dns.keypost} TXT` },
-    { what: 'The zone’s policy (API, endpoint, price)', command: `dig +short _keypost.${zone} TXT` },
+    { what: 'Fingerprint, endpoint, price and requirement of the address', command: `dig +short ${record.dns.keypost} TXT` },
+    { what: 'The zone’s policy (API, endpoint, price, requirement)', command: `dig +short _keypost.${zone} TXT` },
     { what: 'Fingerprint for GnuPG’s PKA (CERT)', command: `dig +short ${record.dns.pka} CERT` },
   ];
 }
@@ -81,7 +84,8 @@ async function addressView(directory: Directory, address: string, now: Date, fin
   const zone = await lookups.zone(entry.domain);
   if (!zone) return undefined;
   const record = addressRecord(entry, zone, lookups, now);
-  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name), dnssec: dnssecView(record, zone.name, zone.signingKeys) };
+  const accepts = record.require === NO_REQUIREMENT ? null : describeRequirement(record.require);
+  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name), dnssec: dnssecView(record, zone.name, zone.signingKeys), accepts };
 }
 
 /** A key found by fingerprint or key ID, with only its published addresses; undefined if it has none. */
