@@ -20,6 +20,42 @@ export interface ValidatingResolverOptions {
   stubZones: StubZone[];
 }
 
+export interface UnboundConfigOptions {
+  dir: string;
+  address: string;
+  port: number;
+  /** A file of DS or DNSKEY records, presentation form. */
+  anchorsFile: string;
+  stubZones: StubZone[];
+}
+
+/** unbound.conf for a validating resolver that knows only the test zones (also run in a namespace). */
+export function unboundConfig(options: UnboundConfigOptions): string {
+  return `server:
+  interface: ${options.address}
+  port: ${options.port}
+  do-ip6: no
+  num-threads: 1
+  so-reuseport: no
+  username: ""
+  chroot: ""
+  directory: "${options.dir}"
+  pidfile: "${options.dir}/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  # The zones under test are served on loopback, which Unbound refuses to ask by default.
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  trust-anchor-file: "${options.anchorsFile}"
+  # Log why an answer is bogus: the reason a test fails is in the log it prints.
+  val-log-level: 2
+${options.stubZones.map((z) => `  local-zone: "${z.name}." nodefault\n`).join('')}remote-control:
+  control-enable: no
+${options.stubZones.map((z) => `stub-zone:\n  name: "${z.name}."\n  stub-addr: ${z.server.host}@${z.server.port}\n`).join('')}`;
+}
+
 /** Starts Unbound; close() stops it and removes its directory. */
 export async function startValidatingResolver(options: ValidatingResolverOptions): Promise<DnsDaemon> {
   if (!options.stubZones.length) throw new Error('startValidatingResolver needs at least one stub zone');
@@ -33,32 +69,7 @@ export async function startValidatingResolver(options: ValidatingResolverOptions
       readyName: options.stubZones[0].name,
       configure(port) {
         const config = path.join(dir, 'unbound.conf');
-        writeFileSync(
-          config,
-          `server:
-  interface: 127.0.0.1
-  port: ${port}
-  do-ip6: no
-  num-threads: 1
-  so-reuseport: no
-  username: ""
-  chroot: ""
-  directory: "${dir}"
-  pidfile: "${dir}/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  # The zones under test are served on loopback, which Unbound refuses to ask by default.
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  trust-anchor-file: "${anchors}"
-  # Log why an answer is bogus: the reason a test fails is in the log it prints.
-  val-log-level: 2
-${options.stubZones.map((z) => `  local-zone: "${z.name}." nodefault\n`).join('')}remote-control:
-  control-enable: no
-${options.stubZones.map((z) => `stub-zone:\n  name: "${z.name}."\n  stub-addr: ${z.server.host}@${z.server.port}\n`).join('')}`,
-        );
+        writeFileSync(config, unboundConfig({ dir, address: '127.0.0.1', port, anchorsFile: anchors, stubZones: options.stubZones }));
         return ['-d', '-c', config];
       },
     });
