@@ -15,6 +15,8 @@ import { directoryRoutes } from './directory/routes.js';
 import { webRoutes } from './web/plugin.js';
 import { createDnsComponent } from './dns/component.js';
 import { createGatewayComponent } from './gateway/component.js';
+import type { SignatureVerifier } from './gateway/protection.js';
+import { verifyMessage } from './client/verify.js';
 import { explainBindFailure } from './listen-conflict.js';
 import { registerServe } from './serve-registry.js';
 
@@ -25,8 +27,28 @@ export type ListenerName = (typeof LISTENERS)[number];
 const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
   dns: (services) => createDnsComponent(services),
   api: (services) => apiComponent(services),
-  gateway: (services) => createGatewayComponent(services),
+  gateway: (services) => createGatewayComponent(services, { verifySignatures: signatureVerifier(services) }),
 };
+
+/** Per DNS attempt of a signer's lookup at DATA. */
+const SIGNER_LOOKUP_TIMEOUT_MS = 5000;
+
+/**
+ * How the gateway judges mail for recipients that require signed mail: with `keypost verify`'s
+ * verifier (the sender client's library, src/client/verify.ts), wired here so that the gateway room
+ * loads nothing of the client. It asks the gateway's resolver (KEYPOST_DNS_RESOLVER), judges keys
+ * at the time of DATA, and asks no directory API: the sender's zone names that URL, and the
+ * gateway makes no HTTP request a stranger chooses.
+ */
+function signatureVerifier(services: Services): SignatureVerifier {
+  return (raw) =>
+    verifyMessage(raw, {
+      dns: services.config.gateway.dnsResolver,
+      now: services.now(),
+      timeoutMs: SIGNER_LOOKUP_TIMEOUT_MS,
+      askDirectory: false,
+    });
+}
 
 /**
  * The HTTP listener: the directory's API and the web pages over one directory (directory.ts), so

@@ -27,6 +27,8 @@ export const CLIENT_CODES = {
   signingKeyLocked: 'CLIENT_SIGNING_KEY_LOCKED',
   /** The signing key has no user ID for the sender's address, so no recipient could tie the two. */
   signingKeyMismatch: 'CLIENT_SIGNING_KEY_MISMATCH',
+  /** The recipient publishes req= (encrypted, signed) and the send was not asked to provide it. */
+  protectionRequired: 'CLIENT_PROTECTION_REQUIRED',
   /** The endpoint refused the recipient or the message (its SMTP reply is reported). */
   smtpRefused: 'CLIENT_SMTP_REFUSED',
   /** The endpoint could not be reached or the SMTP session broke. */

@@ -6,6 +6,7 @@ import { KeypostError } from '../errors.js';
 import { CLIENT_CODES } from './errors.js';
 import { parseAddress } from '../protocol/address.js';
 import { addressSetting } from '../protocol/precedence.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } from './checks.js';
 import { checkDirectory } from './directory-check.js';
 import { dnssecVerdict, type DnssecStatus } from './dnssec.js';
@@ -21,6 +22,11 @@ export interface LookupOptions {
   now?: Date;
   /** Per DNS attempt and for the directory API request. */
   timeoutMs?: number;
+  /**
+   * Ask the zone's directory API (`api=`) for a second opinion (default true). A server judging
+   * someone else's mail turns it off: it then makes no HTTP request that a sender's zone names.
+   */
+  askDirectory?: boolean;
 }
 
 export interface LookupResult {
@@ -46,6 +52,8 @@ export interface LookupResult {
   endpoint: string | null;
   /** Stamp price in bits: the address's `pow`, else the zone's. */
   price: number | null;
+  /** What protection mail must carry: the address's `req`, else the zone's, else none. */
+  requirement: Requirement;
   /** The directory API named by the zone policy. */
   api: string | null;
   dnsNames: PublishedRecords['names'];
@@ -91,6 +99,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   // is published and the sender's default applies when it sends (send.ts).
   const endpoint = addressSetting(own?.ep, zone?.ep, null);
   const price = addressSetting(own?.pow, zone?.pow, null);
+  const requirement = addressSetting(own?.req, zone?.req, NO_REQUIREMENT);
   const api = zone?.api ?? null;
   const base = {
     address,
@@ -98,6 +107,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
     keypostDomain: records.zonePolicy !== undefined,
     endpoint,
     price,
+    requirement,
     api,
     dnsNames: records.names,
   };
@@ -127,14 +137,16 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   }
   const fingerprint = keyFingerprint ?? fpr ?? null;
   checks.push(
-    await checkDirectory({
-      api: api ?? undefined,
-      address,
-      fingerprint: fingerprint ?? undefined,
-      endpoint: endpoint ?? undefined,
-      price: price ?? undefined,
-      timeoutMs,
-    }),
+    options.askDirectory === false
+      ? skip('directory', 'the directory API was not asked')
+      : await checkDirectory({
+          api: api ?? undefined,
+          address,
+          fingerprint: fingerprint ?? undefined,
+          endpoint: endpoint ?? undefined,
+          price: price ?? undefined,
+          timeoutMs,
+        }),
   );
   return {
     ...base,

@@ -9,6 +9,7 @@ import { readKey, type PrivateKey } from 'openpgp';
 import { pino, type Logger } from 'pino';
 import type { ListenAddress } from '../protocol/listen-address.js';
 import { parseAddress } from '../protocol/address.js';
+import { describeRequirement, requires } from '../protocol/requirement.js';
 import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { KeypostError } from '../errors.js';
 import { parseHop } from '../smtp/hop.js';
@@ -23,7 +24,7 @@ import { encryptPgpMime } from './pgp-mime.js';
 import { signingAddresses, signPgpMime } from './pgp-sign.js';
 import { createStubResolver, type DnsServer } from './stub-resolver.js';
 
-export type SendStage = 'lookup' | 'verify' | 'encrypt' | 'mint' | 'smtp';
+export type SendStage = 'lookup' | 'require' | 'verify' | 'encrypt' | 'mint' | 'smtp';
 
 export interface RecipientOutcome {
   address: string;
@@ -88,6 +89,12 @@ export interface SendReport {
 interface Planned {
   outcome: RecipientOutcome;
   lookup: LookupResult;
+  /**
+   * The recipient requires signed mail and gets it encrypted: its gateway cannot see a signature
+   * inside the encryption, so its copy is signed outside too (RFC 1847 §2.1 multipart/signed
+   * around the multipart/encrypted).
+   */
+  signOutside?: boolean;
 }
 
 function canonical(address: string, role: string): string {
@@ -138,6 +145,16 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
     return refuse(outcome, 'lookup', CLIENT_CODES.dnssecInsecure, insecureReason(address, lookup));
   }
   if (!lookup.published) return refuse(outcome, 'lookup', CLIENT_CODES.notPublished, lookup.problem ?? 'nothing is published');
+  // The recipient's req= (address, else zone): its gateway refuses anything else at DATA, so say
+  // so now, before any work is minted. Nothing is encrypted or signed that the user did not ask
+  // for: the user decides what a message is, and can send again with the option named.
+  const accepts = `${address} accepts only ${describeRequirement(lookup.requirement)} mail (req=${lookup.requirement})`;
+  if (requires(lookup.requirement, 'encrypted') && !options.encrypt) {
+    return refuse(outcome, 'require', CLIENT_CODES.protectionRequired, `${accepts}: send again with --encrypt${requires(lookup.requirement, 'signed') && !options.sign ? ' and --sign KEYFILE' : ''}`);
+  }
+  if (requires(lookup.requirement, 'signed') && !options.sign) {
+    return refuse(outcome, 'require', CLIENT_CODES.protectionRequired, `${accepts}: send again with --sign KEYFILE`);
+  }
   if (options.encrypt && !lookup.verified) {
     const failed = lookup.checks.filter((c) => c.status === 'fail' || (REQUIRED_CHECKS.includes(c.name) && c.status !== 'pass'));
     const why = failed.map((c) => `${c.name}: ${c.detail}`).join('; ');
@@ -150,7 +167,7 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
   } catch {
     return refuse(outcome, 'lookup', CLIENT_CODES.endpointUnsupported, `endpoint ${lookup.endpoint} is not an smtp://host:port URI`);
   }
-  return { outcome, lookup };
+  return { outcome, lookup, signOutside: options.encrypt === true && requires(lookup.requirement, 'signed') };
 }
 
 /** Keeps only recipients whose key can encrypt now; the others fail at the encrypt stage. */
@@ -207,6 +224,8 @@ export async function sendMessage(options: SendOptions): Promise<SendReport> {
     message = await signPgpMime(message, options.sign.key, now());
   }
   for (const p of sendable) p.outcome.signed = options.sign !== undefined;
+  // Signed again outside the encryption for recipients whose gateway checks the signature.
+  const signedOutside = options.sign && options.encrypt && sendable.some((p) => p.signOutside) ? await signPgpMime(message, options.sign.key, now()) : undefined;
 
   // One recipient at a time: each mint already uses every core.
   for (const p of [...sendable]) {
@@ -235,8 +254,9 @@ export async function sendMessage(options: SendOptions): Promise<SendReport> {
   });
   try {
     await Promise.all(
-      sendable.map(async ({ outcome }) => {
-        const copy = formatMessage(prependFields(message, [{ name: 'X-Hashcash', value: ` ${outcome.stamp}` }]));
+      sendable.map(async ({ outcome, signOutside }) => {
+        const own = signOutside && signedOutside ? signedOutside : message;
+        const copy = formatMessage(prependFields(own, [{ name: 'X-Hashcash', value: ` ${outcome.stamp}` }]));
         // RFC 3461: ask the endpoint for delivery reports (SUCCESS,FAILURE unless told otherwise).
         const dsn = { notify: options.notify ?? DEFAULT_NOTIFY };
         const result = await pool.deliver(parseHop(outcome.endpoint!), { from, to: [outcome.address], dsn }, copy);

@@ -62,6 +62,8 @@ export interface SignatureFinding {
   dnssec: LookupResult['dnssec'] | null;
   status: SignatureStatus;
   detail: string;
+  /** The signer could not be looked up at all (no DNS server answered): asking later may tell. */
+  lookupFailed?: boolean;
 }
 
 export interface VerifyReport {
@@ -75,6 +77,8 @@ export interface VerifyOptions {
   resolver?: StubResolver;
   now?: Date;
   timeoutMs?: number;
+  /** Ask each signer's directory API as `keypost lookup` does (default true; see LookupOptions). */
+  askDirectory?: boolean;
 }
 
 /** One signature to judge: what it claims, and how to check it against a candidate key. */
@@ -215,7 +219,7 @@ export async function verifyMessage(raw: Buffer, options: VerifyOptions = {}): P
   const candidates = await candidatesIn(parseEntity(raw), { part: '', forwarded: false, from: null });
   const lookups = new Map<string, Promise<LookupResult>>();
   const lookup = (address: string) => {
-    if (!lookups.has(address)) lookups.set(address, lookupAddress(address, { resolver, now, timeoutMs: options.timeoutMs }));
+    if (!lookups.has(address)) lookups.set(address, lookupAddress(address, { resolver, now, timeoutMs: options.timeoutMs, askDirectory: options.askDirectory }));
     return lookups.get(address)!;
   };
   const signatures: SignatureFinding[] = [];
@@ -248,7 +252,10 @@ async function judge(candidate: Candidate, lookup: (address: string) => Promise<
   try {
     found = await lookup(signer);
   } catch (err) {
-    if (err instanceof KeypostError && err.code === CLIENT_CODES.dnsFailed) return done('unknown-signer', `looking ${signer} up failed: ${err.message}`);
+    if (err instanceof KeypostError && err.code === CLIENT_CODES.dnsFailed) {
+      finding.lookupFailed = true;
+      return done('unknown-signer', `looking ${signer} up failed: ${err.message}`);
+    }
     throw err;
   }
   finding.fingerprint = found.fingerprint;

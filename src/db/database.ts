@@ -1,6 +1,7 @@
 // Table types: the schema as kysely sees it. Each interface mirrors a migration in migrations/.
 // Rows are mapped to domain types in the repository modules, never passed around raw.
 import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+import type { Requirement } from '../protocol/requirement.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -29,6 +30,8 @@ export interface DomainsTable {
   endpoint: string | null;
   next_hop: string | null;
   api_url: string | null;
+  /** What protection mail must carry (src/protocol/requirement.ts); null = none. */
+  requirement: Requirement | null;
   owner_token_hash: Buffer;
   dns: Json<ZoneDnsSettings>;
   created_at: Generated<Date>;
@@ -77,6 +80,8 @@ export interface AddressesTable {
   endpoint: string | null;
   next_hop: string | null;
   pow_bits: number | null;
+  /** The address's own requirement; null = the zone's (src/protocol/precedence.ts). */
+  requirement: Requirement | null;
   published_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

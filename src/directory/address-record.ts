@@ -2,6 +2,7 @@
 // as JSON and the web search page shows it. The DNS names come from the labels the read model
 // computed once per entry (src/protocol/address-hashes.ts).
 import type { PublishedAddress, PublishedLookups, PublishedZone } from './published-lookups.js';
+import type { Requirement } from '../protocol/requirement.js';
 
 export interface AddressRecord {
   address: string;
@@ -11,6 +12,8 @@ export interface AddressRecord {
   endpoint: string | null;
   /** Hashcash bits a message to this address must carry. */
   pow: number;
+  /** What protection a message to this address must carry (req=). */
+  require: Requirement;
   dns: { openpgpkey: string; keypost: string; pka: string };
   status: 'published' | 'expired';
   expires: string | null;
@@ -25,6 +28,7 @@ export function addressRecord(found: PublishedAddress, domain: PublishedZone, lo
     key: lookups.armoredKey(found),
     endpoint: model.endpoint(found, domain),
     pow: model.price(found, domain),
+    require: model.requirement(found, domain),
     dns: { openpgpkey: `${h}._openpgpkey.${zone}`, keypost: `${h}._keypost.${zone}`, pka: `${z}._pka.${zone}` },
     status: expiresAt !== null && expiresAt <= now.getTime() ? 'expired' : 'published',
     expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),

@@ -7,6 +7,7 @@ import type { Db, Tx, ZoneDnsSettings } from '../db/database.js';
 import { bumpZoneSerial, notifyZoneChanged } from '../db/change-feed.js';
 import { KeypostError } from '../errors.js';
 import { checkDnsSettings } from './zone-settings.js';
+import type { Requirement } from '../protocol/requirement.js';
 
 export interface DomainPolicy {
   /** Stamp price in bits for addresses without their own; null = the server default. */
@@ -17,6 +18,8 @@ export interface DomainPolicy {
   nextHop: string | null;
   /** Published `api` URL of the directory for this zone. */
   apiUrl: string | null;
+  /** What protection mail for the zone must carry (published as req=, enforced at DATA). */
+  requirement: Requirement;
 }
 
 export interface Domain extends DomainPolicy {
@@ -38,12 +41,16 @@ type DomainRow = {
   endpoint: string | null;
   next_hop: string | null;
   api_url: string | null;
+  requirement: Requirement | null;
   dns: ZoneDnsSettings;
   created_at: Date;
   updated_at: Date;
 };
 
-const COLUMNS = ['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'dns', 'created_at', 'updated_at'] as const;
+const COLUMNS = ['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'requirement', 'dns', 'created_at', 'updated_at'] as const;
+
+/** A zone stores no requirement as null, so that 'none' has one spelling in the table. */
+const storedRequirement = (requirement: Requirement | undefined) => (requirement === undefined || requirement === 'none' ? null : requirement);
 
 function toDomain(row: DomainRow): Domain {
   return {
@@ -53,6 +60,7 @@ function toDomain(row: DomainRow): Domain {
     endpoint: row.endpoint,
     nextHop: row.next_hop,
     apiUrl: row.api_url,
+    requirement: row.requirement ?? 'none',
     dns: { ...row.dns, nameservers: row.dns.nameservers ?? [] },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -92,6 +100,7 @@ export async function createDomain(
       endpoint: input.policy?.endpoint ?? null,
       next_hop: input.policy?.nextHop ?? null,
       api_url: input.policy?.apiUrl ?? null,
+      requirement: storedRequirement(input.policy?.requirement),
       owner_token_hash: hashToken(ownerToken),
       dns: JSON.stringify(dns),
     })
@@ -136,7 +145,7 @@ export interface DomainChange extends Partial<DomainPolicy> {
 }
 
 /**
- * Applies a policy change. What DNS publishes (pow, ep, api, NS/SOA and the rest of the zone's DNS
+ * Applies a policy change. What DNS publishes (pow, ep, api, req, NS/SOA and the rest of the zone's DNS
  * settings) bumps the serial in this transaction; a next-hop-only change is private to the gateway,
  * so it only notifies.
  */
@@ -149,6 +158,7 @@ export async function updateDomain(tx: Tx, name: string, change: DomainChange): 
   if (change.endpoint !== undefined) set.endpoint = change.endpoint;
   if (change.nextHop !== undefined) set.next_hop = change.nextHop;
   if (change.apiUrl !== undefined) set.api_url = change.apiUrl;
+  if (change.requirement !== undefined) set.requirement = storedRequirement(change.requirement);
   if (change.dns !== undefined) set.dns = JSON.stringify(checkDnsSettings(change.dns));
   if (Object.keys(set).length === 0) return before;
   await tx.updateTable('domains').set(set).set({ updated_at: sql`now()` }).where('name', '=', name).execute();
@@ -156,6 +166,7 @@ export async function updateDomain(tx: Tx, name: string, change: DomainChange): 
     (change.powBits !== undefined && change.powBits !== before.powBits) ||
     (change.endpoint !== undefined && change.endpoint !== before.endpoint) ||
     (change.apiUrl !== undefined && change.apiUrl !== before.apiUrl) ||
+    (change.requirement !== undefined && change.requirement !== before.requirement) ||
     (change.dns !== undefined && JSON.stringify(change.dns) !== JSON.stringify(before.dns));
   if (published) await bumpZoneSerial(tx, name);
   else await notifyZoneChanged(tx, name);

@@ -5,6 +5,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
+import { REQUIREMENTS } from '../protocol/requirement.js';
 import { KeypostError } from '../errors.js';
 import type { Domain } from './domains.js';
 import type { KeyCheckPool } from './key-check-pool.js';
@@ -24,6 +25,12 @@ export interface OwnerRouteOptions {
 
 const nullableString = { type: ['string', 'null'] } as const;
 const nullablePow = { type: ['integer', 'null'], minimum: 0, maximum: KP1_MAX_POW_BITS } as const;
+/** What protection mail must carry (src/protocol/requirement.ts); null returns to the default. */
+const nullableRequire = {
+  type: ['string', 'null'],
+  enum: [...REQUIREMENTS, null],
+  description: 'none, encrypted, signed or encrypted,signed; null: the zone\'s (on an address) or none (on a zone)',
+} as const;
 const errorSchema = {
   type: 'object',
   properties: { error: { type: 'string' }, code: { type: 'string' }, property: { type: 'string', description: 'the unknown body property refused' } },
@@ -40,6 +47,7 @@ interface Overrides {
   endpoint?: string | null;
   next_hop?: string | null;
   pow?: number | null;
+  require?: string | null;
 }
 
 declare module 'fastify' {
@@ -64,6 +72,7 @@ function describeDomain(domain: Domain) {
     endpoint: domain.endpoint,
     next_hop: domain.nextHop,
     api: domain.apiUrl,
+    require: domain.requirement,
   };
 }
 
@@ -111,7 +120,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
       '/v1/domains/:domain',
       {
         schema: {
-          summary: 'Change the zone policy: stamp price, published endpoint, next hop, API URL (null clears)',
+          summary: 'Change the zone policy: stamp price, published endpoint, next hop, API URL, required protection (null clears)',
           tags: ['owner'],
           security,
           params: domainParams,
@@ -119,7 +128,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
             type: 'object',
             additionalProperties: false,
             minProperties: 1,
-            properties: { pow: nullablePow, endpoint: nullableString, next_hop: nullableString, api: nullableString },
+            properties: { pow: nullablePow, endpoint: nullableString, next_hop: nullableString, api: nullableString, require: nullableRequire },
           },
           response: { '4xx': errorSchema },
         },
@@ -140,7 +149,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
             type: 'object',
             required: ['keytext'],
             additionalProperties: false,
-            properties: { keytext: KEYTEXT_SCHEMA, endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
+            properties: { keytext: KEYTEXT_SCHEMA, endpoint: nullableString, next_hop: nullableString, pow: nullablePow, require: nullableRequire },
           },
           response: { '4xx': errorSchema },
         },
@@ -155,7 +164,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
       '/v1/domains/:domain/addresses/:address',
       {
         schema: {
-          summary: "Change an address's endpoint, next hop or stamp price (null returns to the zone policy)",
+          summary: "Change an address's endpoint, next hop, stamp price or required protection (null returns to the zone policy)",
           tags: ['owner'],
           security,
           params: addressParams,
@@ -163,7 +172,7 @@ export function ownerRoutes(options: OwnerRouteOptions): FastifyPluginAsync {
             type: 'object',
             additionalProperties: false,
             minProperties: 1,
-            properties: { endpoint: nullableString, next_hop: nullableString, pow: nullablePow },
+            properties: { endpoint: nullableString, next_hop: nullableString, pow: nullablePow, require: nullableRequire },
           },
           response: { '4xx': errorSchema },
         },

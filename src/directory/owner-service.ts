@@ -7,6 +7,7 @@ import { KeypostError } from '../errors.js';
 import { ownerTokenMatches, requireDomain, updateDomain, type Domain, type DomainChange } from './domains.js';
 import { normalizeApiUrl, normalizeSmtpUri } from './names.js';
 import { normalizeDomain } from '../protocol/address.js';
+import { parseRequirement, type Requirement } from '../protocol/requirement.js';
 import type { KeyCheckPool } from './key-check-pool.js';
 import { minimalKeyFor } from '../keys/key-policy.js';
 import { publishAddress, withdrawAddress, withdrawKey } from './publish.js';
@@ -18,6 +19,8 @@ export interface PolicyInput {
   next_hop?: string | null;
   pow?: number | null;
   api?: string | null;
+  /** What protection mail must carry: none, encrypted, signed or encrypted,signed. */
+  require?: string | null;
 }
 
 export interface ZoneAddress {
@@ -28,6 +31,8 @@ export interface ZoneAddress {
   endpoint: string | null;
   next_hop: string | null;
   pow: number | null;
+  /** The address's own requirement; null = the zone's. */
+  require: Requirement | null;
   published_at: string;
   updated_at: string;
 }
@@ -51,9 +56,19 @@ export async function ownerZone(db: Db, zone: string, token: string): Promise<st
   return (await ownerTokenMatches(db, name, token)) ? name : undefined;
 }
 
-/** Endpoint, next hop and price as stored: URIs normalised (names.ts), '' and null clear. */
-export function overridesFrom(input: PolicyInput): { endpoint?: string | null; nextHop?: string | null; powBits?: number | null } {
+/** A requirement as typed; null and '' clear it (an address then follows its zone). */
+function requirementFrom(text: string | null | undefined): Requirement | null | undefined {
+  if (text === undefined) return undefined;
+  if (text === null || text === '') return null;
+  const requirement = parseRequirement(text);
+  if (!requirement) throw new KeypostError('REQUEST_INVALID', `require must be none, encrypted, signed or encrypted,signed, not "${text}"`);
+  return requirement;
+}
+
+/** Endpoint, next hop, price and requirement as stored: URIs normalised (names.ts), '' and null clear. */
+export function overridesFrom(input: PolicyInput): { endpoint?: string | null; nextHop?: string | null; powBits?: number | null; requirement?: Requirement | null } {
   return {
+    requirement: requirementFrom(input.require),
     endpoint: input.endpoint === undefined ? undefined : input.endpoint === null || input.endpoint === '' ? null : normalizeSmtpUri(input.endpoint, 'endpoint'),
     nextHop: input.next_hop === undefined ? undefined : input.next_hop === null || input.next_hop === '' ? null : normalizeSmtpUri(input.next_hop, 'next hop'),
     powBits: input.pow,
@@ -65,7 +80,7 @@ export async function listZone(db: Db, zone: string, page: { limit: number; afte
   const domain = await requireDomain(db, zone);
   let query = db
     .selectFrom('addresses')
-    .select(['address', 'fingerprint', 'status', 'source', 'endpoint', 'next_hop', 'pow_bits', 'published_at', 'updated_at'])
+    .select(['address', 'fingerprint', 'status', 'source', 'endpoint', 'next_hop', 'pow_bits', 'requirement', 'published_at', 'updated_at'])
     .where('domain', '=', zone)
     .orderBy('address')
     .limit(page.limit);
@@ -89,6 +104,7 @@ export async function listZone(db: Db, zone: string, page: { limit: number; afte
       endpoint: r.endpoint,
       next_hop: r.next_hop,
       pow: r.pow_bits,
+      require: r.requirement,
       published_at: new Date(r.published_at).toISOString(),
       updated_at: new Date(r.updated_at).toISOString(),
     })),
@@ -96,10 +112,11 @@ export async function listZone(db: Db, zone: string, page: { limit: number; afte
   };
 }
 
-/** Changes the zone policy (stamp price, endpoint, next hop, API URL). */
+/** Changes the zone policy (stamp price, endpoint, next hop, API URL, requirement). */
 export async function setZonePolicy(db: Db, zone: string, input: PolicyInput): Promise<Domain> {
-  const { endpoint, nextHop, powBits } = overridesFrom(input);
-  const change: DomainChange = { endpoint, nextHop, powBits };
+  const { endpoint, nextHop, powBits, requirement } = overridesFrom(input);
+  // A zone that requires nothing stores no requirement: null and none are the same there.
+  const change: DomainChange = { endpoint, nextHop, powBits, requirement: requirement === null ? 'none' : requirement };
   if (input.api !== undefined) change.apiUrl = input.api ? normalizeApiUrl(input.api) : null;
   return db.transaction().execute((tx) => updateDomain(tx, zone, change));
 }

@@ -10,6 +10,7 @@ import { hasCertificate, mergeCertificate, type Certificate } from '../keys/cert
 import { servedForms, type PublishedAddress, type ServedForms } from '../keys/served-forms.js';
 import { servedKeyWithUserIds, type CheckedKey } from '../keys/key-policy.js';
 import { parseAddress } from '../protocol/address.js';
+import type { Requirement } from '../protocol/requirement.js';
 
 export type PublishSource = 'owner' | 'self' | 'import';
 
@@ -21,6 +22,8 @@ export interface PublishInput {
   endpoint?: string | null;
   nextHop?: string | null;
   powBits?: number | null;
+  /** What protection mail for the address must carry; null = the zone's. */
+  requirement?: Requirement | null;
   /** The minimal key for this address, when the caller already cut it (bulk import). */
   minimal?: Uint8Array;
 }
@@ -108,6 +111,7 @@ function overrideColumns(input: PublishInput): Record<string, unknown> {
   if (input.endpoint !== undefined) set.endpoint = input.endpoint;
   if (input.nextHop !== undefined) set.next_hop = input.nextHop;
   if (input.powBits !== undefined) set.pow_bits = input.powBits;
+  if (input.requirement !== undefined) set.requirement = input.requirement;
   return set;
 }
 
@@ -270,7 +274,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
     groups.set(shape, [...(groups.get(shape) ?? []), p]);
   }
   for (const [shape, rows] of groups) {
-    const columns = shape ? (shape.split(',') as ('endpoint' | 'next_hop' | 'pow_bits')[]) : [];
+    const columns = shape ? (shape.split(',') as ('endpoint' | 'next_hop' | 'pow_bits' | 'requirement')[]) : [];
     const upsert = tx
       .insertInto('addresses')
       .values(
@@ -288,6 +292,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
             endpoint: p.input.endpoint ?? null,
             next_hop: p.input.nextHop ?? null,
             pow_bits: p.input.powBits ?? null,
+            requirement: p.input.requirement ?? null,
           };
         }),
       )
@@ -360,12 +365,13 @@ export async function refreshKey(tx: Tx, key: CheckedKey, now = new Date()): Pro
 export async function setAddressOverrides(
   tx: Tx,
   address: string,
-  overrides: { endpoint?: string | null; nextHop?: string | null; powBits?: number | null },
+  overrides: { endpoint?: string | null; nextHop?: string | null; powBits?: number | null; requirement?: Requirement | null },
 ): Promise<boolean> {
   const set: Record<string, unknown> = {};
   if (overrides.endpoint !== undefined) set.endpoint = overrides.endpoint;
   if (overrides.nextHop !== undefined) set.next_hop = overrides.nextHop;
   if (overrides.powBits !== undefined) set.pow_bits = overrides.powBits;
+  if (overrides.requirement !== undefined) set.requirement = overrides.requirement;
   const row = await tx
     .updateTable('addresses')
     .set({ ...set, updated_at: sql`now()` })

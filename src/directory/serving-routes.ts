@@ -13,6 +13,7 @@ import { parseFingerprint, parseKeyId } from './search-terms.js';
 import { concatKeys, sendArmoredKey, sendText, type ServingContext } from './serving-context.js';
 import { canonicalAddress } from '../protocol/address.js';
 import { VKS_BY_FINGERPRINT_PATH } from '../protocol/vks.js';
+import { REQUIREMENTS } from '../protocol/requirement.js';
 import { registerWkdRoutes } from './wkd-routes.js';
 import { addressRecord } from './address-record.js';
 
@@ -30,6 +31,11 @@ const recordSchema = {
     key: { type: 'string', description: 'Armoured minimal key: primary key, this address’s user ID, valid subkeys' },
     endpoint: { type: ['string', 'null'], description: 'Where senders deliver (smtp:// URI); null if the zone sets none' },
     pow: { type: 'integer', description: 'Hashcash bits a message to this address must carry' },
+    require: {
+      type: 'string',
+      enum: REQUIREMENTS,
+      description: 'What protection a message to this address must carry (req=): the gateway refuses anything else',
+    },
     dns: {
       type: 'object',
       description: 'DNS owner names under which the zone publishes this address',
@@ -39,7 +45,7 @@ const recordSchema = {
     status: { type: 'string', enum: ['published', 'expired'], description: 'expired: the key expired after it was published' },
     expires: { type: ['string', 'null'], description: 'Key expiry (ISO 8601) or null' },
   },
-  required: ['address', 'fingerprint', 'key', 'endpoint', 'pow', 'dns', 'status', 'expires'],
+  required: ['address', 'fingerprint', 'key', 'endpoint', 'pow', 'require', 'dns', 'status', 'expires'],
 } as const;
 
 /** Documentation-only schema (no validation: these paths answer plain text or armour). */

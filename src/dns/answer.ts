@@ -7,7 +7,8 @@
 // the apex suffix of the question name, then OPT and TSIG.
 import { parseQuery, type Edns, type Query } from './query.js';
 import { COOKIE_OPTION } from './cookies.js';
-import { ZONEMD_TYPE, zonemd, zonemdIfReady } from './zonemd.js';
+import { ZONEMD_TYPE } from './zonemd.js';
+import { zonemd, zonemdIfReady } from './transfer-contents.js';
 import { transferAcl } from './acl.js';
 import type { CookieSecret } from './cookies.js';
 import type { ResponseRateLimiter } from './rrl.js';

@@ -14,6 +14,8 @@ import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
 import { zoneSignerFor } from './dnssec/zone-signer.js';
+import { createTransferRefresh } from './dnssec/transfer-refresh.js';
+import { Presigner } from './dnssec/presigner.js';
 import { openSecretBox } from '../secrets/sealed-box.js';
 import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
 import type { PolicyDefaults } from './zone-records.js';
@@ -28,6 +30,8 @@ export interface DnsComponent extends Component {
   /** The snapshot set being served right now. */
   snapshots(): SnapshotSet;
   readonly counters: DnsCounters;
+  /** Resolves once background signing has caught up with the snapshots served now. */
+  signingIdle(): Promise<void>;
 }
 
 export function createDnsComponent(services: Services, options: DnsComponentOptions = {}): DnsComponent {
@@ -41,6 +45,12 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
   const encoded = new Map<string, EncodedZone>();
+  // Moves the serial of idle signed zones so their secondaries transfer fresh signatures.
+  const transferRefresh = createTransferRefresh({ db: services.database.db, log });
+  // Signs what a snapshot change brought, off the query path; and hourly every signed zone whole,
+  // which makes again the signatures that are due.
+  const presigner = new Presigner(log);
+  let resignTimer: NodeJS.Timeout | undefined;
   // Signing keys arrive sealed with the zone; this node opens them with its key-encryption key,
   // read (or, on the default path, made) when the component starts.
   let signers: SignerSource | undefined;
@@ -92,6 +102,9 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     }
     encoded.set(update.name, next);
     current = withZone(current, next.snapshot);
+    // A new base (a full read, a fold) or a new signer means every name is new to the signer.
+    const whole = !prev || prev.snapshot.base !== next.snapshot.base || prev.snapshot.signer !== next.snapshot.signer;
+    presigner.schedule(next.snapshot, whole);
     logPublication(update, prev !== undefined);
     if (!prev || prev.snapshot.serial !== next.snapshot.serial) {
       log.debug({ zone: update.name, serial: next.snapshot.serial, addresses: next.snapshot.addressCount }, 'zone loaded');
@@ -123,12 +136,13 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     name: 'dns',
     counters,
     snapshots,
+    signingIdle: () => presigner.idle(),
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
       const box = openSecretBox(services.config.secrets);
       signers = (zone, previous) => {
         try {
-          return zoneSignerFor(zone, box, previous);
+          return zoneSignerFor(zone, box, previous, undefined, counters);
         } catch (err) {
           // Keys sealed under another KEYPOST_SECRET_KEY_FILE: the zone is still served, unsigned,
           // so resolvers that do not validate keep working while the operator fixes the file.
@@ -144,6 +158,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       await bind(host, port);
       log.info({ zones: current.zones.size }, 'zones loaded');
       serving = true;
+      await transferRefresh.start();
+      resignTimer = setInterval(() => {
+        for (const zone of current.zones.values()) presigner.schedule(zone, true);
+      }, 3_600_000);
+      resignTimer.unref();
       const address = udp!.socket.address();
       return formatAddress(address.address, address.port);
     },
@@ -152,7 +171,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         closed = true;
         unwatch?.();
         notifier.close();
-        await Promise.all([udp?.close(), tcp?.close()]);
+        if (resignTimer) clearInterval(resignTimer);
+        await Promise.all([udp?.close(), tcp?.close(), transferRefresh.close(), presigner.close()]);
       })();
       return closing;
     },

@@ -15,10 +15,14 @@ export interface DnsCounters {
   tcpShed: number;
   /** TCP connections refused: a cap was reached and nothing was idle. */
   tcpRefused: number;
+  /** DNSSEC signatures made while answering (denials, and RRsets the background had not reached). */
+  signaturesOnQuery: number;
+  /** DNSSEC signatures made off the query path: after a snapshot change, on refresh, for transfers. */
+  signaturesInBackground: number;
 }
 
 export function createCounters(): DnsCounters {
-  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0 };
+  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0, signaturesOnQuery: 0, signaturesInBackground: 0 };
 }
 
 export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {
@@ -44,6 +48,8 @@ export function registerDnsMetrics(registry: Registry, counters: DnsCounters, sn
   counter('keypost_dns_tcp_shed_total', 'idle DNS TCP connections closed to admit a new one', () => counters.tcpShed);
   counter('keypost_dns_tcp_refused_total', 'DNS TCP connections refused at a cap with none idle', () => counters.tcpRefused);
   counter('keypost_dns_transfers_total', 'zone transfers started', () => counters.transfers);
+  counter('keypost_dns_query_signatures_total', 'DNSSEC signatures made while answering a query', () => counters.signaturesOnQuery);
+  counter('keypost_dns_background_signatures_total', 'DNSSEC signatures made off the query path', () => counters.signaturesInBackground);
   counter('keypost_dns_zone_loads_total', 'zone snapshot loads', () => counters.zoneLoads);
   counter('keypost_dns_zone_load_failures_total', 'zone snapshot loads that failed', () => counters.zoneLoadFailures);
   if (registry.getSingleMetric('keypost_dns_zone_serial')) registry.removeSingleMetric('keypost_dns_zone_serial');

@@ -6,8 +6,8 @@
 import { answer, errorResponse, findZone, type AnswerContext } from './answer.js';
 import { parseQuery, type Query } from './query.js';
 import { signResponse, signSubsequent, unsignedError, verifyRequest, TSIG_ERROR } from './tsig.js';
-import { zoneNodes, type RRset, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
-import { zonemd } from './zonemd.js';
+import type { SnapshotSet, ZoneSnapshot } from './zone-snapshot.js';
+import { transferContents, type TransferContents } from './transfer-contents.js';
 import { transferAcl } from './acl.js';
 import { FLAG, HEADER_LENGTH, RCODE, TYPE, readU16, readU32, skipName } from '../protocol/dns-wire.js';
 
@@ -30,11 +30,11 @@ function refuse(msg: Uint8Array, q: Query, rcode: number, tsigError?: number, no
 }
 
 /** The records of a transfer, one RR at a time: owner (relative labels + pointer) and RR tail. */
-function* transferRecords(zone: ZoneSnapshot, digest: RRset): Generator<[string, Buffer]> {
+function* transferRecords(zone: ZoneSnapshot, contents: TransferContents): Generator<[string, Buffer]> {
   const soaTail = zone.soa.wire.subarray(2);
   yield ['', soaTail];
-  yield ['', digest.wire.subarray(2)];
-  for (const [owner, node] of zoneNodes(zone)) {
+  yield ['', contents.zonemd.wire.subarray(2)];
+  for (const [owner, node] of contents.nodes()) {
     for (const set of node) {
       if (owner === '' && set.type === TYPE.SOA) continue;
       let o = 0;
@@ -52,7 +52,7 @@ function* transferRecords(zone: ZoneSnapshot, digest: RRset): Generator<[string,
  * The transfer as wire messages. The first carries the question (the apex at offset 12); later
  * ones have no question, so their first record spells the apex out and the rest point at it.
  */
-function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot, digest: RRset): Generator<Buffer> {
+function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot, contents: TransferContents): Generator<Buffer> {
   const flags = FLAG.QR | FLAG.AA;
   let parts: Buffer[] = [];
   let size = 0;
@@ -77,7 +77,7 @@ function* transferMessages(msg: Uint8Array, q: Query, zone: ZoneSnapshot, digest
     return out;
   };
   start();
-  for (const [owner, tail] of transferRecords(zone, digest)) {
+  for (const [owner, tail] of transferRecords(zone, contents)) {
     const ownerBytes = Buffer.from(owner, 'latin1');
     const nameLength = ownerBytes.length + (apexPointer < 0 ? zone.apexWire.length : 2);
     if (count > 0 && size + nameLength + tail.length > MESSAGE_TARGET) {
@@ -156,9 +156,10 @@ export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: Answe
     }
   }
   return (async function* () {
-    // The digest of a large zone takes a while; it is computed in slices while answering goes on.
-    const digest = await zonemd(zone);
-    const messages = transferMessages(msg, q, zone, digest);
+    // The digest (and for a signed zone, the signatures and NSEC3 chain) of a large zone take a
+    // while; they are made in slices while answering goes on, once per snapshot.
+    const contents = await transferContents(zone, now);
+    const messages = transferMessages(msg, q, zone, contents);
     yield* key ? signedMessages(messages, q.tsig!.mac, key.keyWire, key.secret, now) : messages;
   })();
 }

@@ -5,6 +5,7 @@ import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import { formatKp1 } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import type { ZoneSigningKey } from '../published/entries.js';
 import { DNSSEC_TYPE } from './dnssec/dnskey.js';
 import { vksByFingerprintUrl } from '../protocol/vks.js';
@@ -18,6 +19,8 @@ export interface ZoneSource {
   powBits: number | null;
   endpoint: string | null;
   apiUrl: string | null;
+  /** What protection mail must carry; absent = none. */
+  requirement?: Requirement;
   dns: ZoneDnsSettings;
   /** DNSSEC keys; absent or empty = unsigned. */
   signingKeys?: readonly ZoneSigningKey[];
@@ -30,6 +33,8 @@ export interface AddressSource {
   minimalKey: Buffer;
   endpoint: string | null;
   powBits: number | null;
+  /** The address's own requirement; null or absent = the zone's. */
+  requirement?: Requirement | null;
   /** The local part's labels when already computed (the read model holds them): saves two hashes. */
   openpgpkeyLabel?: string;
   wkdLabel?: string;
@@ -54,6 +59,7 @@ export interface ZonePolicy {
   powBits: number;
   endpoint: string | null;
   apiUrl: string | null;
+  requirement: Requirement;
 }
 
 export interface PolicyDefaults {
@@ -71,6 +77,7 @@ export function zonePolicy(zone: ZoneSource, defaults: PolicyDefaults): ZonePoli
     powBits: addressSetting(null, zone.powBits, defaults.powBits),
     endpoint: zone.endpoint,
     apiUrl: zone.apiUrl ?? defaults.apiUrl ?? null,
+    requirement: addressSetting(null, zone.requirement, NO_REQUIREMENT),
   };
 }
 
@@ -95,19 +102,28 @@ export const OPENPGPKEY_ENT = relativeKey(['_openpgpkey']);
 export const PKA_ENT = relativeKey(['_pka']);
 export const KEYPOST_OWNER = relativeKey(['_keypost']);
 
+/** The zone's TXT; req= only when the zone asks for protection (none is what a reader assumes). */
 export function zonePolicyText(policy: ZonePolicy): string {
-  return formatKp1({ api: policy.apiUrl || undefined, ep: policy.endpoint || undefined, pow: policy.powBits });
+  return formatKp1({
+    api: policy.apiUrl || undefined,
+    ep: policy.endpoint || undefined,
+    pow: policy.powBits,
+    req: policy.requirement !== NO_REQUIREMENT ? policy.requirement : undefined,
+  });
 }
 
-/** Per-address TXT: ep and pow only where they differ from the zone policy. */
+/** Per-address TXT: ep, pow and req only where they differ from the zone policy. */
 export function addressPolicyText(policy: ZonePolicy, address: AddressPolicySource): string {
-  // The zone policy already carries the zone's price and endpoint, so they stand for the zone here.
+  // The zone policy already carries the zone's price, endpoint and requirement, so they stand for
+  // the zone here; an address that takes plain mail in a zone that asks for more says req=none.
   const endpoint = addressSetting(address.endpoint, policy.endpoint, null);
   const price = addressSetting(address.powBits, policy.powBits, policy.powBits);
+  const requirement = addressSetting(address.requirement, policy.requirement, policy.requirement);
   return formatKp1({
     fpr: address.fingerprint,
     ep: endpoint && endpoint !== policy.endpoint ? endpoint : undefined,
     pow: price !== policy.powBits ? price : undefined,
+    req: requirement !== policy.requirement ? requirement : undefined,
   });
 }
 

@@ -411,11 +411,11 @@ function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string
 /** What a published address's own records depend on besides its row (see addressRecords). */
 export function addressPolicyKey(source: ZoneSource, defaults: PolicyDefaults): string {
   const p = zonePolicy(source, defaults);
-  return JSON.stringify([p.ttl, p.powBits, p.endpoint, p.apiUrl]);
+  return JSON.stringify([p.ttl, p.powBits, p.endpoint, p.apiUrl, p.requirement]);
 }
 
 /**
- * The zone's stamp price, endpoint or directory URL changed, so every per-address TXT (which leaves
+ * The zone's stamp price, endpoint, requirement or directory URL changed, so every per-address TXT (which leaves
  * out what equals the zone policy) and PKA CERT (whose URL is at the directory) is re-encoded;
  * OPENPGPKEY records are shared with `prev`, which keeps a policy change on a large zone from
  * holding two copies of every key. Callers rebuild fully when the TTL changed, since that touches
@@ -433,15 +433,27 @@ export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, row
 }
 
 /**
- * Every name with its RRsets as a zone transfer carries them: apex names first, then address
- * names (AXFR, ZONEMD, zone files). The signing keys' records stay out (UNTRANSFERRED_TYPES).
+ * Every name of the zone with its encoded node, apex names first, then address names; later
+ * layers shadow earlier ones, and withdrawn names are left out.
+ */
+export function* zoneNameNodes(zone: ZoneSnapshot): Generator<[string, NameNode]> {
+  yield* zone.fixed;
+  const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
+  for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, node];
+  for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, node];
+  for (const [owner, node] of zone.recent) if (node && !zone.fixed.has(owner)) yield [owner, node];
+}
+
+/**
+ * Every name with its RRsets as an unsigned zone transfer carries them (AXFR, ZONEMD, zone
+ * files). The signing keys' records stay out (UNTRANSFERRED_TYPES): a signed transfer
+ * (dnssec/signed-transfer.ts) carries them with their signatures.
  */
 export function* zoneNodes(zone: ZoneSnapshot): Generator<[string, RRset[]]> {
-  for (const [owner, node] of zone.fixed) yield [owner, nodeRRsets(node).filter((set) => !UNTRANSFERRED_TYPES.has(set.type))];
-  const shadowed = (owner: string) => zone.fixed.has(owner) || zone.recent.has(owner) || zone.older.has(owner);
-  for (const [owner, node] of zone.base) if (!shadowed(owner)) yield [owner, nodeRRsets(node)];
-  for (const [owner, node] of zone.older) if (node && !zone.recent.has(owner) && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
-  for (const [owner, node] of zone.recent) if (node && !zone.fixed.has(owner)) yield [owner, nodeRRsets(node)];
+  for (const [owner, node] of zoneNameNodes(zone)) {
+    const sets = nodeRRsets(node);
+    yield [owner, zone.fixed.has(owner) ? sets.filter((set) => !UNTRANSFERRED_TYPES.has(set.type)) : sets];
+  }
 }
 
 /** All zones a node serves, keyed by apex wire key; replaced as a whole when any zone changes. */

@@ -1,9 +1,9 @@
 // ZONEMD (RFC 8976): a SHA-384 digest over the whole zone, added to zone transfers and the zone
 // listing so a secondary (or `ldns-verify-zone -Z`) can check it holds exactly what keypost
-// publishes. Digesting means sorting every name, so it is computed once per snapshot, only when a
-// transfer or listing asks for it, and never on the query path.
+// publishes. Digesting means sorting every name, so it runs in slices that let answering go on;
+// transfer-contents.ts computes it once per snapshot, never on the query path.
 import { createHash } from 'node:crypto';
-import { encodeRRset, rrsetRdatas, zoneNodes, type RRset, type ZoneSnapshot } from './zone-snapshot.js';
+import { encodeRRset, rrsetRdatas, type RRset } from './zone-snapshot.js';
 import { CLASS, TYPE } from '../protocol/dns-wire.js';
 
 export const ZONEMD_TYPE = 63;
@@ -55,11 +55,31 @@ function bucketOf(sortKey: string): string {
   return sortKey.slice(0, end + 3);
 }
 
-async function digest(zone: ZoneSnapshot): Promise<Buffer> {
+/** A name and its RRsets as a transfer carries them (owner relative to the apex, wire form). */
+export type TransferNode = readonly [owner: string, sets: readonly RRset[]];
+
+const RRSIG_TYPE = 46;
+
+/**
+ * RFC 8976 §3.3.1: at the apex, the ZONEMD RRset and the RRSIGs covering it are left out of the
+ * digest (RRSIG RDATA starts with the type it covers).
+ */
+function digested(owner: string, type: number, rdata: Buffer): boolean {
+  if (owner !== '') return true;
+  if (type === ZONEMD_TYPE) return false;
+  return !(type === RRSIG_TYPE && rdata.readUInt16BE(0) === ZONEMD_TYPE);
+}
+
+/**
+ * The SHA-384 digest of a zone given as its names (RFC 8976 §3.3: names in canonical order, then
+ * each name's records by type and canonical RDATA, duplicates once). Several RRsets of one type
+ * at a name (the RRSIGs of a signed zone, one per covered type) are merged first.
+ */
+export async function zoneDigest(apexKey: string, nodes: Iterable<TransferNode>): Promise<Buffer> {
   const hash = createHash('sha384');
   const buckets = new Map<string, [string, string, readonly RRset[]][]>();
   let n = 0;
-  for (const [owner, node] of zoneNodes(zone)) {
+  for (const [owner, node] of nodes) {
     if (!node.length) continue;
     const key = canonicalSortKey(owner);
     const bucket = bucketOf(key);
@@ -73,19 +93,23 @@ async function digest(zone: ZoneSnapshot): Promise<Buffer> {
     const entries = buckets.get(bucket)!;
     entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [, owner, node] of entries) {
-      const ownerWire = Buffer.from(owner + zone.apexKey, 'latin1');
-      for (const set of [...node].sort((a, b) => a.type - b.type)) {
-        if (owner === '' && set.type === ZONEMD_TYPE) continue;
-        const rdatas = rrsetRdatas(set)
-          .map((r) => canonicalRdata(set.type, r))
-          .sort(Buffer.compare);
-        for (const rdata of rdatas) {
-          fixed.writeUInt16BE(set.type, 0);
-          fixed.writeUInt16BE(CLASS.IN, 2);
-          fixed.writeUInt32BE(set.ttl, 4);
-          fixed.writeUInt16BE(rdata.length, 8);
-          hash.update(ownerWire).update(fixed).update(rdata);
+      const ownerWire = Buffer.from(owner + apexKey, 'latin1');
+      const records: { type: number; ttl: number; rdata: Buffer }[] = [];
+      for (const set of node) {
+        for (const rdata of rrsetRdatas(set)) {
+          if (digested(owner, set.type, rdata)) records.push({ type: set.type, ttl: set.ttl, rdata: canonicalRdata(set.type, rdata) });
         }
+      }
+      records.sort((a, b) => a.type - b.type || Buffer.compare(a.rdata, b.rdata));
+      let previous: (typeof records)[number] | undefined;
+      for (const record of records) {
+        if (previous && previous.type === record.type && previous.rdata.equals(record.rdata)) continue;
+        previous = record;
+        fixed.writeUInt16BE(record.type, 0);
+        fixed.writeUInt16BE(CLASS.IN, 2);
+        fixed.writeUInt32BE(record.ttl >>> 0, 4);
+        fixed.writeUInt16BE(record.rdata.length, 8);
+        hash.update(ownerWire).update(fixed).update(record.rdata);
       }
       if (++n % SLICE === 0) await yieldToEventLoop();
     }
@@ -93,28 +117,11 @@ async function digest(zone: ZoneSnapshot): Promise<Buffer> {
   return hash.digest();
 }
 
-const memo = new WeakMap<ZoneSnapshot, Promise<RRset>>();
-const ready = new WeakMap<ZoneSnapshot, RRset>();
-
-/** The ZONEMD RRset if this snapshot's digest is already computed (the query path cannot wait). */
-export function zonemdIfReady(zone: ZoneSnapshot): RRset | undefined {
-  return ready.get(zone);
-}
-
-/** The apex ZONEMD RRset for this snapshot (SOA TTL, RFC 8976 §2), computed once per snapshot. */
-export function zonemd(zone: ZoneSnapshot): Promise<RRset> {
-  let set = memo.get(zone);
-  if (!set) {
-    set = digest(zone).then((d) => {
-      const rdata = Buffer.alloc(6);
-      rdata.writeUInt32BE(zone.serial >>> 0, 0);
-      rdata[4] = SCHEME_SIMPLE;
-      rdata[5] = HASH_SHA384;
-      const rrset = encodeRRset(ZONEMD_TYPE, zone.soa.ttl, [Buffer.concat([rdata, d])]);
-      ready.set(zone, rrset);
-      return rrset;
-    });
-    memo.set(zone, set);
-  }
-  return set;
+/** The apex ZONEMD RRset (RFC 8976 §2: the SOA's TTL; serial, scheme SIMPLE, SHA-384, digest). */
+export function zonemdRRset(serial: number, ttl: number, digest: Buffer): RRset {
+  const rdata = Buffer.alloc(6);
+  rdata.writeUInt32BE(serial >>> 0, 0);
+  rdata[4] = SCHEME_SIMPLE;
+  rdata[5] = HASH_SHA384;
+  return encodeRRset(ZONEMD_TYPE, ttl, [Buffer.concat([rdata, digest])]);
 }

@@ -14,9 +14,12 @@ import { parseRelayDomains } from './next-hop.js';
 import { createRecipientDirectory, type RecipientDirectory } from './recipients.js';
 import { RelayWorker } from './relay-worker.js';
 import { SessionPolicy } from './session-policy.js';
+import type { SignatureVerifier } from './protection.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
 
 export interface GatewayOptions {
+  /** Checks the signatures of mail for recipients that require signed mail (req=signed). */
+  verifySignatures: SignatureVerifier;
   /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
   resolver?: KeypostResolver;
 }
@@ -26,7 +29,7 @@ export interface GatewayComponent extends Component {
   relay(): RelayWorker | undefined;
 }
 
-export function createGatewayComponent(services: Services, options: GatewayOptions = {}): GatewayComponent {
+export function createGatewayComponent(services: Services, options: GatewayOptions): GatewayComponent {
   const { config, database } = services;
   const gateway = config.gateway;
   const log = services.log.child({ component: 'gateway' });
@@ -79,6 +82,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         authUsers,
         authLimits: new AuthLimits(gateway.auth),
         acceptor,
+        verifySignatures: options.verifySignatures,
         budget,
         metrics,
         log,

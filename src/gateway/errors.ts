@@ -14,6 +14,8 @@ export const GATEWAY_CODES = {
   noNextHop: 'GW_NO_NEXT_HOP',
   /** One or more recipients lack a valid, unspent stamp of their price. */
   stampRequired: 'GW_STAMP_REQUIRED',
+  /** A recipient requires encrypted or signed mail (req=) and the message is not (protection.ts). */
+  protectionRequired: 'GW_PROTECTION_REQUIRED',
   /** More X-Hashcash fields than the recipients justify (stamp-check.ts maxStampFields). */
   tooManyStamps: 'GW_TOO_MANY_STAMPS',
   /** DATA went over the advertised SIZE. */

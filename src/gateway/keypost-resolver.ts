@@ -2,8 +2,8 @@
 // MX records for mail routed by domain. node:dns's Resolver talks to a configurable server
 // (KEYPOST_DNS_RESOLVER), so tests and sites with their own resolver need no system setup.
 //
-//   <h(local)>._keypost.<domain>  TXT  v=kp1; fpr=...; ep=<uri>; pow=<bits>   (ep/pow optional)
-//   _keypost.<domain>             TXT  v=kp1; api=...; ep=<uri>; pow=<bits>   (zone policy)
+//   <h(local)>._keypost.<domain>  TXT  v=kp1; fpr=...; ep=<uri>; pow=<bits>; req=...   (ep/pow/req optional)
+//   _keypost.<domain>             TXT  v=kp1; api=...; ep=<uri>; pow=<bits>; req=...   (zone policy)
 // h(local) = the first 28 octets of SHA-256 over the ASCII-lowercased local part, in hex.
 // The TXT grammar is src/protocol/kp1.ts, the same the DNS zone writes and the client reads.
 import { Resolver } from 'node:dns/promises';
@@ -11,11 +11,12 @@ import type { ListenAddress } from '../config.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { domainOf, localPartOf } from './next-hop.js';
 
 export type KeypostLookup =
-  /** A published keypost address: deliver to `endpoint` with a stamp of `pow` bits. */
-  | { kind: 'keypost'; endpoint: string; pow: number }
+  /** A published keypost address: deliver to `endpoint` with a stamp of `pow` bits, with the protection `req` asks. */
+  | { kind: 'keypost'; endpoint: string; pow: number; req: Requirement }
   /** A keypost domain that publishes no such address. */
   | { kind: 'unpublished' }
   /** Not a keypost domain: ordinary mail. */
@@ -78,7 +79,12 @@ export function createKeypostResolver(options: ResolverOptions): KeypostResolver
       // A remote zone's records combine as our own settings do (src/protocol/precedence.ts).
       const endpoint = addressSetting(own.ep, zone?.ep, null);
       if (!endpoint) return { kind: 'none' };
-      return { kind: 'keypost', endpoint, pow: addressSetting(own.pow, zone?.pow, options.defaultBits) };
+      return {
+        kind: 'keypost',
+        endpoint,
+        pow: addressSetting(own.pow, zone?.pow, options.defaultBits),
+        req: addressSetting(own.req, zone?.req, NO_REQUIREMENT),
+      };
     },
     async resolveMx(domain) {
       try {

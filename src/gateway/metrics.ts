@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   connections: Gauge<string>;
   messages: Counter<'outcome'>;
   stampFailures: Counter<'reason'>;
+  /** Recipients whose req= the message did not meet, by requirement. */
+  protectionRefusals: Counter<'requirement'>;
   deliveries: Counter<'outcome'>;
   /** Sessions and commands refused or closed by an abuse limit, by limit. */
   limitRefusals: Counter<'limit'>;
@@ -26,6 +28,12 @@ export function createGatewayMetrics(registry: Registry, db: Db, bufferedBytes: 
     name: 'keypost_gateway_stamp_failures_total',
     help: 'Recipients refused by the stamp rule, by reason code',
     labelNames: ['reason'],
+    registers: [registry],
+  });
+  const protectionRefusals = new Counter({
+    name: 'keypost_gateway_protection_refusals_total',
+    help: 'Recipients refused because the message lacked the protection their req= asks (encrypted, signed), by requirement',
+    labelNames: ['requirement'],
     registers: [registry],
   });
   const deliveries = new Counter({
@@ -98,5 +106,5 @@ export function createGatewayMetrics(registry: Registry, db: Db, bufferedBytes: 
       this.set((await snapshot()).oldest);
     },
   });
-  return { connections, messages, stampFailures, deliveries, limitRefusals };
+  return { connections, messages, stampFailures, protectionRefusals, deliveries, limitRefusals };
 }

@@ -1,6 +1,8 @@
 // What operators see and do with the queue (`keypost queue ...`): list, show, retry now, delete.
+// A domain owner's console sees and retries the same way, scoped to the recipients of its zone:
+// the scope is one more condition on the same queries, so the two views cannot disagree.
 import type { MessageDsn, RecipientDsn } from './dsn-request.js';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
 import { GATEWAY_CODES, GatewayError } from './errors.js';
 
@@ -42,7 +44,25 @@ export interface QueueMessageDetail extends Omit<QueueEntry, 'recipients' | 'att
   message: Buffer;
 }
 
-export async function listQueue(db: Db, limit = 100): Promise<QueueEntry[]> {
+/** Which recipients a query covers: all of them, or those of one zone (an owner's view). */
+export interface QueueScope {
+  /** A canonical (lowercase) zone name: recipients whose domain is exactly this. */
+  zone?: string;
+}
+
+/**
+ * The condition a scope puts on mail_queue_recipients (as `r`, or unqualified), or true. The
+ * domain is what follows the last "@" (a quoted local part may hold one, RFC 5321 §4.1.2), and
+ * is compared whole: `@example.org` does not match `@mail.example.org`.
+ */
+function inScope(scope: QueueScope, qualified = true): RawBuilder<boolean> {
+  if (scope.zone === undefined) return sql<boolean>`true`;
+  const column = qualified ? sql.ref('r.recipient') : sql.ref('recipient');
+  const suffix = `@${scope.zone}`;
+  return sql<boolean>`right(lower(${column}), ${suffix.length}) = ${suffix}`;
+}
+
+export async function listQueue(db: Db, limit = 100, scope: QueueScope = {}): Promise<QueueEntry[]> {
   const { rows } = await sql<{
     id: string;
     kind: string;
@@ -62,6 +82,7 @@ export async function listQueue(db: Db, limit = 100): Promise<QueueEntry[]> {
            bool_or(r.lease_owner is not null) as active,
            (array_agg(r.last_error order by r.last_attempt_at desc nulls last))[1] as last_error
     from mail_queue q join mail_queue_recipients r on r.message_id = q.id
+    where ${inScope(scope)}
     group by q.id
     order by q.received_at
     limit ${limit}`.execute(db);
@@ -114,8 +135,12 @@ export async function showMessage(db: Db, id: string): Promise<QueueMessageDetai
 }
 
 /** Makes deferred recipients due now; ones being delivered are left alone. Returns how many. */
-export async function retryNow(db: Db, ids: readonly string[] | 'all'): Promise<number> {
-  let query = db.updateTable('mail_queue_recipients').set({ next_attempt_at: sql`now()` }).where('lease_owner', 'is', null);
+export async function retryNow(db: Db, ids: readonly string[] | 'all', scope: QueueScope = {}): Promise<number> {
+  let query = db
+    .updateTable('mail_queue_recipients')
+    .set({ next_attempt_at: sql`now()` })
+    .where('lease_owner', 'is', null)
+    .where(inScope(scope, false));
   if (ids !== 'all') {
     await requireMessages(db, ids);
     query = query.where('message_id', 'in', [...ids]);
@@ -151,14 +176,15 @@ export interface QueueCounts {
   oldestReceivedAt: Date | undefined;
 }
 
-export async function queueCounts(db: Db): Promise<QueueCounts> {
+export async function queueCounts(db: Db, scope: QueueScope = {}): Promise<QueueCounts> {
   const { rows } = await sql<{ recipients: string; messages: string; due: string; deferred: string; oldest: Date | null }>`
     select count(*) as recipients,
            count(distinct r.message_id) as messages,
            count(*) filter (where r.next_attempt_at <= now()) as due,
            count(*) filter (where r.attempts > 0 and r.next_attempt_at > now()) as deferred,
            min(q.received_at) as oldest
-    from mail_queue_recipients r join mail_queue q on q.id = r.message_id`.execute(db);
+    from mail_queue_recipients r join mail_queue q on q.id = r.message_id
+    where ${inScope(scope)}`.execute(db);
   const [r] = rows;
   return {
     messages: Number(r.messages),

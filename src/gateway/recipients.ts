@@ -1,7 +1,7 @@
 // Who the gateway takes mail for, at what stamp price, and where it goes next.
 //
-// - a published address of a served domain: price and next hop as the read model of what is
-//   published says (address, else zone, else the default: src/protocol/precedence.ts); no hop at all
+// - a published address of a served domain: price, requirement and next hop as the read model of
+//   what is published says (address, else zone, else the default: src/protocol/precedence.ts); no hop at all
 //   means the smarthost;
 // - any other address of a served domain: unknown (550 at RCPT);
 // - a configured relay domain: the global price, its own hop or the smarthost or MX;
@@ -11,6 +11,7 @@
 import type { PublishedModel } from '../published/model.js';
 import { GATEWAY_CODES } from './errors.js';
 import { asciiLowercase } from '../protocol/ascii.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { canonicalHop, domainOf, mxHop, type RelayDomain } from './next-hop.js';
 import { deny, type Denial } from './verdicts.js';
 
@@ -18,6 +19,8 @@ export interface Route {
   /** The envelope address as the client wrote it; stamps are checked against it. */
   address: string;
   price: number;
+  /** What protection the message must carry (address, else zone, else none). */
+  requirement: Requirement;
   nextHop: string;
   /** True for addresses of a served zone, false for relay domains. */
   served: boolean;
@@ -72,10 +75,10 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
           if (canonical.size > 10_000) canonical.clear();
           canonical.set(hop, nextHop);
         }
-        return { ok: true, route: { address, price: published.price(entry, zone), nextHop, served: true } };
+        return { ok: true, route: { address, price: published.price(entry, zone), requirement: published.requirement(entry, zone), nextHop, served: true } };
       }
       if (options.relayDomains.has(domain)) {
-        return { ok: true, route: { address, price: published.defaultPowBits, nextHop: outboundHop(key), served: false } };
+        return { ok: true, route: { address, price: published.defaultPowBits, requirement: NO_REQUIREMENT, nextHop: outboundHop(key), served: false } };
       }
       return { ok: false, denial: deny(GATEWAY_CODES.relayDenied, { address }) };
     },

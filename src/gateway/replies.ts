@@ -15,6 +15,7 @@ const TEXTS: Record<GatewayCode, (denial: Denial) => string> = {
   [GATEWAY_CODES.recipientUnknown]: (d) => `${quoted(d)}Recipient address rejected: no such address is published here`,
   [GATEWAY_CODES.noNextHop]: (d) => `${quoted(d)}Recipient address deferred: no next hop is configured for this domain`,
   [GATEWAY_CODES.stampRequired]: () => 'X-Hashcash stamp required',
+  [GATEWAY_CODES.protectionRequired]: () => 'Message refused: a recipient accepts only protected mail',
   [GATEWAY_CODES.tooManyStamps]: (d) => `Too many X-Hashcash fields${detail(d)}`,
   [GATEWAY_CODES.messageTooBig]: (d) => `Message size exceeds fixed maximum message size${detail(d)}`,
   [GATEWAY_CODES.lineTooLong]: (d) => `Message line too long${detail(d)}`,

@@ -27,6 +27,8 @@ import { clientKey, type NetworkList } from './networks.js';
 import { newQueueId, type NewRecipient } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
 import { checkStamps, maxStampFields, stampRequiredLine } from './stamp-check.js';
+import { checkProtection, protectionRequiredLine, type SignatureVerifier } from './protection.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { ACCEPT, deny, type Denial, type Verdict } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -49,6 +51,8 @@ interface PlannedRecipient {
   price?: number;
   /** Submission to a remote keypost address: the gateway mints a stamp of these bits. */
   mintBits?: number;
+  /** What protection the message must carry for this recipient (its req=). */
+  requirement: Requirement;
 }
 
 interface SessionState {
@@ -84,6 +88,8 @@ export interface PolicyDeps {
   authUsers: AuthUsers;
   authLimits: AuthLimits;
   acceptor: Acceptor;
+  /** Checks the signatures of a message for recipients that require signed mail. */
+  verifySignatures: SignatureVerifier;
   budget: BufferBudget;
   metrics: GatewayMetrics;
   log: Logger;
@@ -187,7 +193,7 @@ export class SessionPolicy {
   private async planInbound(address: string): Promise<PlannedRecipient | Denial> {
     const result = await this.deps.directory.resolve(address);
     if (!result.ok) return result.denial;
-    return { address, nextHop: result.route.nextHop, price: result.route.price };
+    return { address, nextHop: result.route.nextHop, price: result.route.price, requirement: result.route.requirement };
   }
 
   /**
@@ -202,12 +208,13 @@ export class SessionPolicy {
     if (found.kind === 'unpublished') return deny(GATEWAY_CODES.recipientUnknown, { address });
     if (found.kind === 'keypost') {
       try {
-        return { address, nextHop: canonicalHop(found.endpoint), mintBits: found.pow };
+        // The remote gateway enforces its req=; refusing here tells the user now, not by a bounce.
+        return { address, nextHop: canonicalHop(found.endpoint), mintBits: found.pow, requirement: found.req };
       } catch {
         return deny(GATEWAY_CODES.dnsLookupFailed, { address, detail: `unusable ep "${found.endpoint}"` });
       }
     }
-    return { address, nextHop: this.deps.directory.outboundHop(address) };
+    return { address, nextHop: this.deps.directory.outboundHop(address), requirement: NO_REQUIREMENT };
   }
 
   async data(session: SessionFacts, envelope: DataEnvelope, stream: Readable): Promise<DataDecision> {
@@ -275,6 +282,19 @@ export class SessionPolicy {
       for (const o of outcomes) if (o.ok) toSpend.push({ address: o.address, text: o.stamp.text, expiresAt: o.expiresAt });
       const minimum = Math.min(...outcomes.map((o) => (o.ok ? o.value : 0)));
       stampVerdict = { result: 'pass', bits: minimum, recipients: outcomes.length };
+    }
+
+    // After the stamps (cheap, and abuse limits come before expensive checks) and before the queue
+    // transaction that spends them: a message refused for its recipients' req= spends no stamp, so
+    // the sender can send it again, protected, with the same stamps. Like the stamp rule, the
+    // message is refused whole (one DATA reply for all recipients), one line per recipient.
+    const refusals = (await checkProtection(raw, planned, this.deps.verifySignatures)).filter((o) => !o.ok);
+    if (refusals.length) {
+      for (const r of refusals) this.deps.metrics.protectionRefusals.inc({ requirement: r.requirement });
+      const permanent = refusals.some((r) => !r.temporary);
+      return deny(permanent ? GATEWAY_CODES.protectionRequired : GATEWAY_CODES.dnsLookupFailed, {
+        lines: refusals.filter((r) => r.temporary !== permanent).map(protectionRequiredLine),
+      });
     }
 
     const id = newQueueId();

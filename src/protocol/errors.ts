@@ -115,6 +115,8 @@ export const ERROR_TABLE = {
   GW_STAMP_REQUIRED: refused(400, reply(550, '5.7.1')),
   GW_STAMP_MISSING: refused(400, reply(550, '5.7.1')),
   GW_TOO_MANY_STAMPS: refused(413, reply(552, '5.7.0')),
+  // RFC 3463 §3.8 X.7.1: delivery not authorized, message refused (the recipient's req= policy).
+  GW_PROTECTION_REQUIRED: refused(422, reply(550, '5.7.1')),
   GW_MESSAGE_TOO_BIG: refused(413, reply(552, '5.3.4')),
   GW_LINE_TOO_LONG: refused(400, reply(550, '5.6.0')),
   GW_STORAGE_BUSY: transient(503, reply(452, '4.3.1')),
@@ -147,6 +149,7 @@ export const ERROR_TABLE = {
   CLIENT_SIGNING_KEY_INVALID: refused(400),
   CLIENT_SIGNING_KEY_LOCKED: refused(401),
   CLIENT_SIGNING_KEY_MISMATCH: refused(422),
+  CLIENT_PROTECTION_REQUIRED: refused(422),
   CLIENT_SMTP_REFUSED: refused(502),
   CLIENT_SMTP_FAILED: transient(502),
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,8 +1,8 @@
 // The `_keypost` TXT record (README "What DNS publishes"), written by the DNS zone and read by
 // the gateway's resolver and the sender client, so one grammar holds on both sides:
 //
-//   _keypost.<zone>             v=kp1; api=<https url>; ep=<uri>; pow=<bits>   zone policy
-//   <h(local)>._keypost.<zone>  v=kp1; fpr=<hex>; ep=<uri>; pow=<bits>         one address
+//   _keypost.<zone>             v=kp1; api=<https url>; ep=<uri>; pow=<bits>; req=<req>   zone policy
+//   <h(local)>._keypost.<zone>  v=kp1; fpr=<hex>; ep=<uri>; pow=<bits>; req=<req>         one address
 //
 // - fields are `name=value`, separated by `;`, optional spaces or tabs around each field;
 // - the first field is `v=kp1`; a TXT record that does not start so is some other record;
@@ -11,8 +11,11 @@
 // - values carry no `;`, quotes, whitespace or control characters (`formatKp1` refuses to write
 //   them, and the owner API refuses them at input);
 // - `pow` is whole bits 0-40, the range KEYPOST_POW_DEFAULT_BITS and the owner API accept;
+// - `req` is what protection mail must carry (src/protocol/requirement.ts): `encrypted`, `signed`,
+//   `encrypted,signed`, or `none` (an address that takes plain mail in a zone that asks for more);
 // - unknown fields are kept, so a later version can add some; readers ignore them.
 // A TXT RDATA of several strings is one record: join them first (RFC 1035 §3.3.14, RFC 7208 §3.3).
+import { parseRequirement, type Requirement } from './requirement.js';
 
 /** Highest stamp price a record may name, in bits (config and owner API use the same bound). */
 export const KP1_MAX_POW_BITS = 40;
@@ -34,6 +37,8 @@ export interface Kp1Fields {
   ep?: string;
   /** Stamp price in bits, 0-40. */
   pow?: number;
+  /** What protection mail must carry. */
+  req?: Requirement;
 }
 
 export interface Kp1Record extends Kp1Fields {
@@ -81,6 +86,13 @@ export function parseKp1(text: string): Kp1Parse {
         if (!BITS.test(value) || Number(value) > KP1_MAX_POW_BITS) return invalid(`pow is not whole bits 0-${KP1_MAX_POW_BITS}`);
         record.pow = Number(value);
         break;
+      case 'req': {
+        const req = parseRequirement(value);
+        // Canonical text only, so every reader and writer agrees on what a record says.
+        if (req === undefined || req !== value) return invalid(`req is not one of none, encrypted, signed, encrypted,signed`);
+        record.req = req;
+        break;
+      }
       case 'api':
         record.api = value;
         break;
@@ -95,8 +107,9 @@ export function parseKp1(text: string): Kp1Parse {
 }
 
 /**
- * The text of a kp1 record, fields in the order the README's "What DNS publishes" shows (fpr, api, ep, pow). Throws on a
- * value that `parseKp1` would not read back: publishing it would hand readers a broken record.
+ * The text of a kp1 record, fields in the order the README's "What DNS publishes" shows (fpr, api,
+ * ep, pow, req). Throws on a value that `parseKp1` would not read back: publishing it would hand
+ * readers a broken record.
  */
 export function formatKp1(fields: Kp1Fields): string {
   const parts = [`v=${VERSION}`];
@@ -113,6 +126,8 @@ export function formatKp1(fields: Kp1Fields): string {
     throw new RangeError(`kp1 pow out of range 0-${KP1_MAX_POW_BITS}: ${fields.pow}`);
   }
   add('pow', fields.pow === undefined ? undefined : String(fields.pow));
+  if (fields.req !== undefined && parseRequirement(fields.req) !== fields.req) throw new RangeError(`kp1 req is not a requirement: ${fields.req}`);
+  add('req', fields.req);
   return parts.join('; ');
 }
 

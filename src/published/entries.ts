@@ -4,6 +4,7 @@
 // work for each major GC.
 import type { ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
+import type { Requirement } from '../protocol/requirement.js';
 
 /** A served zone: its policy, DNS settings and SOA serial. */
 export interface PublishedZone {
@@ -17,6 +18,8 @@ export interface PublishedZone {
   /** Where the gateway relays mail for the zone; never published. */
   nextHop: string | null;
   apiUrl: string | null;
+  /** What protection mail for the zone must carry (src/protocol/requirement.ts). */
+  requirement: Requirement;
   dns: ZoneDnsSettings;
   /** DNSSEC signing keys; none = the zone is served unsigned (src/dns/dnssec/). */
   signingKeys: ZoneSigningKey[];
@@ -56,6 +59,7 @@ export interface PublishedAddress {
   endpoint: string | null;
   powBits: number | null;
   nextHop: string | null;
+  requirement: Requirement | null;
   /** The key's algorithm (openpgp.js name), size, creation and expiry (ms since the epoch). */
   algorithm: string;
   bits: number | null;
@@ -75,6 +79,7 @@ export interface ZoneRow {
   endpoint: string | null;
   next_hop: string | null;
   api_url: string | null;
+  requirement: Requirement | null;
   dns: ZoneDnsSettings | string;
 }
 
@@ -89,6 +94,7 @@ export interface AddressRow {
   endpoint: string | null;
   pow_bits: number | null;
   next_hop: string | null;
+  requirement: Requirement | null;
   status: string;
   algorithm: string;
   bits: number | null;
@@ -134,6 +140,7 @@ export function toPublishedZone(row: ZoneRow, keys: SigningKeyRow[]): PublishedZ
     endpoint: row.endpoint,
     nextHop: row.next_hop,
     apiUrl: row.api_url,
+    requirement: row.requirement ?? 'none',
     dns: { ...dns, nameservers: dns.nameservers ?? [] },
     signingKeys: keys.map((k) => ({
       algorithm: k.algorithm,
@@ -156,6 +163,7 @@ export function toPublishedAddress(row: AddressRow): PublishedAddress {
     endpoint: row.endpoint,
     powBits: row.pow_bits,
     nextHop: row.next_hop,
+    requirement: row.requirement,
     algorithm: intern(row.algorithm),
     bits: row.bits,
     createdAt: row.created_at.getTime(),

@@ -20,6 +20,7 @@ import type { ChangeFeed } from '../db/change-feed.js';
 import type { Db } from '../db/database.js';
 import { sameZone, type PublishedAddress, type PublishedZone } from './entries.js';
 import { addressSetting } from '../protocol/precedence.js';
+import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { CHANGE_RETENTION_SECONDS, pruneChangeLog, readZone, servedZoneSerials, type AddressChange } from './zone-reader.js';
 
 export type { AddressChange } from './zone-reader.js';
@@ -166,6 +167,11 @@ export class PublishedModel {
   /** The stamp price of a zone's addresses that set none. */
   zonePrice(zone: PublishedZone): number {
     return addressSetting(null, zone.powBits, this.defaultPowBits);
+  }
+
+  /** What protection mail for a published address must carry (address, else zone, else none). */
+  requirement(address: PublishedAddress, zone: PublishedZone): Requirement {
+    return addressSetting(address.requirement, zone.requirement, NO_REQUIREMENT);
   }
 
   endpoint(address: PublishedAddress, zone: PublishedZone): string | null {

@@ -34,7 +34,7 @@ async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefi
   // so a refresh costs no extra round trip for them.
   const row = await tx
     .selectFrom('domains as d')
-    .select(['d.name', 'd.serial', 'd.pow_bits', 'd.endpoint', 'd.next_hop', 'd.api_url', 'd.dns'])
+    .select(['d.name', 'd.serial', 'd.pow_bits', 'd.endpoint', 'd.next_hop', 'd.api_url', 'd.requirement', 'd.dns'])
     .select(
       sql<SigningKeyJson[]>`(select coalesce(json_agg(json_build_object(
           'algorithm', k.algorithm, 'flags', k.flags, 'key_tag', k.key_tag,
@@ -74,6 +74,7 @@ function selectAddresses(tx: Tx) {
       'a.endpoint',
       'a.pow_bits',
       'a.next_hop',
+      'a.requirement',
       'a.status',
       'k.algorithm',
       'k.bits',

@@ -1,14 +1,18 @@
 // The domain owner's console (/console): sign in with the zone's owner token, see the zone's
 // addresses (paged, searchable by prefix), set the zone's price, endpoint, next hop and API URL,
-// withdraw an address, sign out. It calls the same owner service as the owner API
-// (src/directory/owner-service.ts). Every form carries a CSRF token and the write rate limit.
+// withdraw an address, see the DS record for the registrar and the mail waiting for the zone's
+// recipients, send deferred mail now, sign out. It calls the same owner service as the owner API
+// (src/directory/owner-service.ts) and the same queue functions as `keypost queue`
+// (src/gateway/queue-admin.ts). Every form carries a CSRF token and the write rate limit.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { KeypostError } from '../errors.js';
 import { listZone, ownerZone, publishAsOwner, setZonePolicy, withdrawZoneAddress } from '../directory/owner-service.js';
+import { retryNow } from '../gateway/queue-admin.js';
 import { parseAddress } from '../protocol/address.js';
 import { KP1_MAX_POW_BITS } from '../protocol/kp1.js';
 import { describeError } from './page-errors.js';
 import { endSession, sessionZone, startSession } from './owner-session.js';
+import { zoneStatus } from './console-zone-status.js';
 import { submittedKey, type PublishBody } from './publish-pages.js';
 import type { WebContext } from './web-context.js';
 
@@ -24,6 +28,7 @@ interface PolicyForm {
   endpoint?: string;
   next_hop?: string;
   api?: string;
+  require?: string;
 }
 
 /** A typed price: '' returns to the server default; anything else must be whole bits in range. */
@@ -52,6 +57,7 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
       const q = text(request.query?.q)?.toLowerCase().slice(0, 320) ?? '';
       const after = text(request.query?.after)?.slice(0, 320);
       const listing = await listZone(db, zone, { limit: PAGE_SIZE, after, prefix: q || undefined });
+      const health = await zoneStatus(db, zone, services.now());
       return reply.status(status).view('console.eta', {
         title: `Console for ${zone}`,
         nav: 'console',
@@ -63,6 +69,7 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
         addresses: listing.addresses,
         next: listing.next,
         q,
+        ...health,
         ...notice,
       });
     }
@@ -109,6 +116,7 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
           endpoint: text(request.body?.endpoint),
           next_hop: text(request.body?.next_hop),
           api: text(request.body?.api),
+          require: text(request.body?.require),
         });
       } catch (err) {
         if (!(err instanceof KeypostError)) throw err;
@@ -149,6 +157,16 @@ export function consolePages({ services, directory, writeLimit }: WebContext): F
         const { status, message } = describeError(err);
         return dashboard(request, reply, zone, { error: message }, status);
       }
+    });
+
+    // Deferred recipients of this zone become due now (those being delivered are left alone); a
+    // relay worker claims them at its next poll. Other zones' mail is not touched.
+    app.post<{ Querystring: ConsoleQuery }>('/console/queue/retry', { config: writeLimit, preHandler: app.csrfProtection }, async (request, reply) => {
+      const zone = await requireSession(request, reply);
+      if (!zone) return reply;
+      const due = await retryNow(db, 'all', { zone });
+      const saved = due === 0 ? `No mail for ${zone} is waiting for a retry.` : `${due} ${due === 1 ? 'recipient is' : 'recipients are'} due now: the gateway tries again on its next pass over the queue.`;
+      return dashboard(request, reply, zone, { saved });
     });
 
     app.post('/console/sign-out', { config: writeLimit, preHandler: app.csrfProtection }, async (_request, reply) => {

@@ -158,6 +158,9 @@ describe('publishing as the owner', () => {
       ['PATCH', '/v1/domains/example.org', { next_hop: 'smtps://mx.example.org:465' }, 400, 'DIR_URI_INVALID'],
       ['PATCH', '/v1/domains/example.org', { endpoint: 'smtp://mx.example.org:25?proxy=x' }, 400, 'DIR_URI_INVALID'],
       ['PATCH', '/v1/domains/example.org', {}, 400, 'REQUEST_INVALID'],
+      ['PATCH', '/v1/domains/example.org', { require: 'sealed' }, 400, 'REQUEST_INVALID'],
+      ['PATCH', '/v1/domains/example.org', { require: 'signed,encrypted' }, 400, 'REQUEST_INVALID'],
+      ['PUT', '/v1/domains/example.org/addresses/bob@example.org', { keytext: key.publicKey, require: 'plain' }, 400, 'REQUEST_INVALID'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const response = await call(method, path, orgToken, body);
@@ -190,5 +193,29 @@ describe('publishing as the owner', () => {
     const hop = await call('PATCH', '/v1/domains/example.org', orgToken, { next_hop: 'smtp://10.1.1.1:25' });
     assert.equal(hop.body.next_hop, 'smtp://10.1.1.1:25');
     assert.equal(await serial('example.org'), bumped);
+  });
+
+  test('required protection: the zone publishes it (serial step), an address overrides it and null returns it to the zone', async () => {
+    const before = await serial('example.org');
+    const zone = await call('PATCH', '/v1/domains/example.org', orgToken, { require: 'encrypted' });
+    assert.equal(zone.status, 200, JSON.stringify(zone.body));
+    assert.equal(zone.body.require, 'encrypted');
+    assert.ok((await serial('example.org')) > before, 'req= is published, so the serial moves');
+
+    const key = await makeKey(['erin@example.org']);
+    const put = await call('PUT', '/v1/domains/example.org/addresses/erin@example.org', orgToken, { keytext: key.publicKey, require: 'encrypted,signed' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal((await row('erin@example.org'))?.requirement, 'encrypted,signed');
+    const relaxed = await call('PATCH', '/v1/domains/example.org/addresses/erin@example.org', orgToken, { require: 'none' });
+    assert.equal(relaxed.status, 200);
+    assert.equal((await row('erin@example.org'))?.requirement, 'none', 'none on an address is an override, not "unset"');
+    const listing = await call('GET', '/v1/domains/example.org', orgToken);
+    assert.equal(listing.body.addresses.find((a: { address: string }) => a.address === 'erin@example.org').require, 'none');
+    const inherit = await call('PATCH', '/v1/domains/example.org/addresses/erin@example.org', orgToken, { require: null });
+    assert.equal(inherit.status, 200);
+    assert.equal((await row('erin@example.org'))?.requirement, null);
+
+    const cleared = await call('PATCH', '/v1/domains/example.org', orgToken, { require: null });
+    assert.equal(cleared.body.require, 'none');
   });
 });

@@ -1,5 +1,6 @@
 // NSD as a secondary of keypost: AXFR signed with TSIG, NOTIFY after a publish, the same answers
-// from both servers, and ldns-verify-zone on the zone NSD holds.
+// from both servers, and the zone NSD holds fully signed (zones are signed by default): the
+// validators accept the transferred zone, and delv validates NSD's own answers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,8 +15,12 @@ import { makeKey, publish } from './support/fixtures.js';
 import { dig, startDns, tool, waitFor, type DnsServer } from './support/server.js';
 import { nsdServerConfig } from '../support/nsd.js';
 import { freePort } from '../support/ports.js';
+import { delv, writeAnchors } from './support/dnssec.js';
+import { sql } from 'kysely';
+import type { Db } from '../../src/db/database.js';
+import { DEFAULT_UNCHANGED_SECONDS, refreshIdleSignedZones } from '../../src/dns/dnssec/transfer-refresh.js';
 
-const skip = requireTool('nsd', 'dig', 'ldns-verify-zone');
+const skip = requireTool('nsd', 'dig', 'ldns-verify-zone', 'dnssec-verify', 'delv');
 const ZONE = 'secondary.test';
 const KEY_NAME = 'xfr-key';
 const secret = randomBytes(32).toString('base64');
@@ -112,16 +117,66 @@ test('after a publish NSD is notified, transfers again and serves the new addres
   assert.match(readFileSync(path.join(dir, 'nsd.log'), 'utf8'), /notify/i);
 });
 
-test('ldns-verify-zone accepts the zone NSD transferred', { skip }, async () => {
-  const axfr = await dig(nsdServer(), '+nocmd', '+nostats', '+nocomments', ZONE, 'AXFR');
+test('the zone NSD transferred is fully signed: ldns-verify-zone and dnssec-verify accept it, ZONEMD included', { skip }, async () => {
+  const axfr = await dig(nsdServer(), '+nocmd', '+nostats', '+nocomments', '+onesoa', ZONE, 'AXFR');
   const records = axfr.split('\n').filter((l) => l.trim() && !l.startsWith(';'));
-  assert.ok(records.filter((l) => /\sOPENPGPKEY\s/.test(l)).length >= 2);
-  assert.equal(records.filter((l) => /\sZONEMD\s/.test(l)).length, 1);
+  const ofType = (type: string) => records.filter((l) => l.split(/\s+/)[3] === type);
+  assert.ok(ofType('OPENPGPKEY').length >= 2);
+  assert.equal(ofType('ZONEMD').length, 1);
+  // A secondary cannot sign: the transfer carries the keys, NSEC3PARAM with RFC 9276 parameters,
+  // an NSEC3 chain and the signatures over every RRset.
+  assert.equal(ofType('DNSKEY').length, 1);
+  assert.equal(ofType('NSEC3PARAM').map((l) => l.split(/\s+/).slice(4).join(' '))[0], '1 0 0 -');
+  assert.ok(ofType('NSEC3').length >= records.filter((l) => l.split(/\s+/)[3] === 'OPENPGPKEY').length);
+  assert.ok(ofType('RRSIG').length > ofType('NSEC3').length);
   const file = path.join(dir, 'transferred.zone');
   writeFileSync(file, `${records.join('\n')}\n`);
-  // -Z: the zone is unsigned, so what is verified is its ZONEMD digest over every record (RFC 8976).
+  // -Z: the ZONEMD digest over every record, signatures included (RFC 8976 §3.3.1), besides the
+  // DNSSEC chain of trust from the DNSKEY down.
   const out = await tool('ldns-verify-zone', ['-Z', file]).catch((err: Error) => {
     throw new Error(`ldns-verify-zone rejected the zone: ${err.message}`);
   });
   assert.match(out, /Zone is verified and complete/);
+  // -z: keypost signs with one combined signing key (flags 257, RFC 6781 §3.1.2), so BIND is told
+  // not to expect a separate key without the SEP flag to sign the other RRsets.
+  const bind = await tool('dnssec-verify', ['-z', '-o', ZONE, file]).catch((err: Error) => {
+    throw new Error(`dnssec-verify rejected the zone: ${err.message}`);
+  });
+  assert.match(bind, /Zone fully signed/);
+});
+
+test('delv validates the answers NSD gives from the transferred zone, existing and missing names alike', { skip }, async () => {
+  // The trust anchor is the DNSKEY keypost publishes; NSD only serves what it transferred.
+  const anchors = (await writeAnchors(keypost, ZONE, dir)).file;
+  const verdict = async (name: string, type: string) => {
+    const out = await delv(nsdServer(), anchors, ZONE, name, type);
+    return out.split('\n').find((l) => /validated|validation|resolution failed/.test(l))?.trim() ?? out;
+  };
+  for (const [name, type] of [...recordsOf('alice'), [ZONE, 'SOA'], [ZONE, 'DNSKEY'], [`_keypost.${ZONE}`, 'TXT']] as [string, string][]) {
+    assert.equal(await verdict(name, type), '; fully validated', `${type} ${name}`);
+  }
+  // NSEC3 from the secondary proves a missing name, a missing type and an empty non-terminal.
+  for (const [name, type] of [
+    [`${openpgpkeyLabel('nobody')}._openpgpkey.${ZONE}`, 'OPENPGPKEY'],
+    [`${openpgpkeyLabel('alice')}._openpgpkey.${ZONE}`, 'TXT'],
+    [`_openpgpkey.${ZONE}`, 'OPENPGPKEY'],
+    [ZONE, 'A'],
+  ]) {
+    assert.equal(await verdict(name, type), '; negative response, fully validated', `${type} ${name}`);
+  }
+});
+
+test('a signed zone left unchanged gets a new serial, and NSD transfers it with fresh signatures', { skip }, async () => {
+  const before = await serial(nsdServer());
+  const other = 'untouched-unsigned.test';
+  await cli(['domain', 'add', other, '--ns', `ns1.${other}=127.0.0.1`, '--dnssec', 'off']);
+  await cli(['domain', 'set', other, '--secondary', '127.0.0.1:1']);
+  // Two days without a change, as far as the database can tell.
+  await sql`update domains set updated_at = now() - interval '3 days'`.execute(db.db);
+  assert.deepEqual(await refreshIdleSignedZones(db.db as Db, DEFAULT_UNCHANGED_SECONDS), [ZONE], 'only the signed zone with secondaries moves');
+  await waitFor('NSD to transfer the new serial', async () => ((await serial(nsdServer())) === before + 1 ? true : undefined), 15_000, 100);
+  // Just moved: the next check leaves it alone.
+  assert.deepEqual(await refreshIdleSignedZones(db.db as Db, DEFAULT_UNCHANGED_SECONDS), []);
+  const anchors = (await writeAnchors(keypost, ZONE, dir)).file;
+  assert.match(await delv(nsdServer(), anchors, ZONE, ZONE, 'SOA'), /; fully validated/);
 });

@@ -15,7 +15,7 @@ const CERT = 37;
 const FPR = 'C'.repeat(40);
 
 function served(apiUrl: string | null, serial = 1) {
-  const zone: PublishedZone = { name: 'pka.test', serial, powBits: null, endpoint: null, nextHop: null, apiUrl, dns: { nameservers: [] }, signingKeys: [] };
+  const zone: PublishedZone = { name: 'pka.test', serial, powBits: null, endpoint: null, nextHop: null, apiUrl, requirement: 'none', dns: { nameservers: [] }, signingKeys: [] };
   const alice: PublishedAddress = {
     address: 'alice@pka.test',
     localPart: 'alice',
@@ -26,6 +26,7 @@ function served(apiUrl: string | null, serial = 1) {
     endpoint: null,
     powBits: null,
     nextHop: null,
+    requirement: null,
     algorithm: 'eddsaLegacy',
     bits: null,
     createdAt: 0,

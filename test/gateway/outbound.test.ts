@@ -81,6 +81,8 @@ describe('outbound delivery', { skip }, () => {
       [`${h('bob')}._keypost.remote.test`]: 'v=kp1; fpr=0123456789ABCDEF0123456789ABCDEF01234567; pow=12',
       '_keypost.remote.test': `v=kp1; api=https://keys.remote.test; ep=smtp://127.0.0.1:${remote.port}; pow=10`,
       '_keypost.partial.test': `v=kp1; ep=smtp://127.0.0.1:${remote.port}; pow=10`,
+      [`${h('eve')}._keypost.sealed.test`]: 'v=kp1; fpr=0123456789ABCDEF0123456789ABCDEF01234567',
+      '_keypost.sealed.test': `v=kp1; ep=smtp://127.0.0.1:${remote.port}; pow=4; req=encrypted`,
     });
     socks = await startSocksProxy(hidden.port);
     await seedDomain(db, 'hidden.example', { powBits: 8, nextHop: 'smtp://exampleonionaddressxyz.onion:25' });
@@ -135,6 +137,14 @@ describe('outbound delivery', { skip }, () => {
   test('an address a keypost domain does not publish is refused at RCPT', async () => {
     const result = await swaks({ server: gateway.address, from: 'maria@provider.test', to: 'carol@partial.test', extra: auth });
     assert.match(result.stdout, /550 5\.1\.1 <carol@partial\.test>: Recipient address rejected/);
+  });
+
+  test("a remote keypost recipient's req= is checked at DATA, so the user is told at once and nothing is minted or relayed", async () => {
+    const before = remote.mails.length;
+    const result = await swaks({ server: gateway.address, from: 'maria@provider.test', to: 'eve@sealed.test', data: 'Subject: plain\r\n\r\nhi\r\n.\r\n', extra: auth });
+    assert.match(dataReplies(result.stdout).at(-1) ?? '', /^550 5\.7\.1 <eve@sealed\.test> accepts only encrypted mail \(req=encrypted\)/, result.stdout);
+    assert.equal((await db.db.selectFrom('mail_queue_recipients').select('recipient').where('recipient', '=', 'eve@sealed.test').execute()).length, 0);
+    assert.equal(remote.mails.length, before);
   });
 
   test('without AUTH, remote domains are relay denied', async () => {

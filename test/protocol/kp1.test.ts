@@ -73,3 +73,18 @@ test('formatKp1 refuses any value that would not read back', () => {
   }
   assert.throws(() => formatKp1({ fpr: 'not hex' }), RangeError);
 });
+
+test('req is none, encrypted, signed or encrypted,signed, written and read in that canonical form', () => {
+  for (const req of ['none', 'encrypted', 'signed', 'encrypted,signed'] as const) {
+    const text = formatKp1({ api: 'https://k.test', pow: 20, req });
+    assert.equal(text, `v=kp1; api=https://k.test; pow=20; req=${req}`);
+    const parsed = parseKp1(text);
+    assert.equal(parsed.kind, 'kp1', text);
+    if (parsed.kind === 'kp1') assert.equal(parsed.record.req, req);
+  }
+  // Another order, case or an unknown protection would read differently to different readers.
+  for (const req of ['signed,encrypted', 'Encrypted', 'encrypted,encrypted', 'none,signed', 'sealed', 'encrypted,']) {
+    assert.equal(parseKp1(`v=kp1; req=${req}`).kind, 'invalid', `req=${req}`);
+  }
+  assert.throws(() => formatKp1({ req: 'sealed' as never }), RangeError);
+});

@@ -24,3 +24,17 @@ describe('address, else zone, else default', () => {
     assert.equal(addressSetting(undefined, undefined, null), null);
   });
 });
+
+describe('the required protection follows the same rule', () => {
+  it('address, else zone, else none', async () => {
+    const { parseRequirement, NO_REQUIREMENT } = await import('../../src/protocol/requirement.js');
+    assert.equal(addressSetting(null, 'encrypted', NO_REQUIREMENT), 'encrypted');
+    assert.equal(addressSetting('none', 'encrypted', NO_REQUIREMENT), 'none', 'an address may take plain mail in a zone that asks for more');
+    assert.equal(addressSetting('signed', null, NO_REQUIREMENT), 'signed');
+    assert.equal(addressSetting(undefined, undefined, NO_REQUIREMENT), 'none');
+    // What users type is read into the one spelling stored and published.
+    assert.equal(parseRequirement('signed, encrypted'), 'encrypted,signed');
+    assert.equal(parseRequirement('NONE'), 'none');
+    assert.equal(parseRequirement('none,signed'), undefined);
+  });
+});

@@ -63,3 +63,19 @@ test('a type-only import of the database through a neutral module is refused wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the gateway gets the client verifier from the composition root, never by importing the client', () => {
+  const dir = tree({
+    'gateway/protection.ts': "import { verifyMessage } from '../client/verify.js';\nexport const v = verifyMessage;\n",
+    'client/verify.ts': 'export const verifyMessage = 1;\n',
+    // The composition root may wire the two together.
+    'main.ts': "import { verifyMessage } from './client/verify.js';\nimport { v } from './gateway/protection.js';\nexport const m = [verifyMessage, v];\n",
+  });
+  try {
+    const result = check(dir);
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(result.stderr, /: 1\n- gateway reaches client: .*gateway\/protection\.ts -> .*client\/verify\.ts\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

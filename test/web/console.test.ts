@@ -88,9 +88,11 @@ describe('domain console in Chromium', { skip }, () => {
 
       assert.match(await dig(dnsServer(), '+short', `_keypost.${ZONE}`, 'TXT'), /pow=20/);
       await page.getByLabel('Stamp price (bits)').fill('23');
+      await page.getByLabel('Mail the gateway accepts').selectOption('encrypted');
       await page.getByRole('button', { name: 'Save the policy' }).click();
       await page.getByText('The zone policy is saved and published.').waitFor();
-      await waitFor('the new price in DNS', async () => ((await dig(dnsServer(), '+short', `_keypost.${ZONE}`, 'TXT')).includes('pow=23') ? true : undefined));
+      await waitFor('the new price and requirement in DNS', async () => (/pow=23; req=encrypted/.test(await dig(dnsServer(), '+short', `_keypost.${ZONE}`, 'TXT')) ? true : undefined));
+      assert.equal(await page.getByLabel('Mail the gateway accepts').inputValue(), 'encrypted', 'the form shows what is stored');
 
       // Publish: the owner vouches, so the address is served at once.
       const gina = await makeKey([`gina@${ZONE}`]);

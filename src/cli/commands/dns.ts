@@ -9,11 +9,7 @@ import { withDatabase } from '../database.js';
 import { UsageError, asUsage, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
 import { normalizeDomain } from '../../protocol/address.js';
 import { isServedDomain } from '../../directory/domains.js';
-import { zoneSigningKeys } from '../../dns/dnssec/key-store.js';
-import { DNSSEC_TYPE, DS_DIGEST_SHA256 } from '../../dns/dnssec/dnskey.js';
-import * as rd from '../../dns/rdata.js';
-import { presentRdata } from '../../dns/rdata.js';
-import { keyToName, nameKey } from '../../protocol/dns-wire.js';
+import { zoneDelegation } from '../../dns/dnssec/delegation.js';
 
 const USAGE = `Usage: keypost dns <records|ds> <domain> [--json]
 
@@ -37,18 +33,13 @@ async function records(zone: string, ctx: CommandContext): Promise<number> {
 async function ds(zone: string, json: boolean, ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async ({ db }) => {
     if (!(await isServedDomain(db, zone))) throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
-    const keys = await zoneSigningKeys(db, zone);
-    if (!keys.length) throw new KeypostError('DNS_ZONE_UNSIGNED', `${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on`);
-    const owner = keyToName(nameKey(zone));
-    const out = keys.map((key) => {
-      const dnskey = rd.dnskey(key.flags, key.algorithm, key.publicKey);
-      return { keyTag: key.keyTag, algorithm: key.algorithm, ds: presentRdata(DNSSEC_TYPE.DS, rd.ds(zone, dnskey).wire), dnskey: presentRdata(DNSSEC_TYPE.DNSKEY, dnskey.wire) };
-    });
+    const records = await zoneDelegation(db, zone);
+    if (!records.length) throw new KeypostError('DNS_ZONE_UNSIGNED', `${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on`);
     if (json) {
-      writeJson(ctx.stdout, out.map((k) => ({ key_tag: k.keyTag, algorithm: k.algorithm, digest_type: DS_DIGEST_SHA256, ds: `${owner} IN DS ${k.ds}`, dnskey: `${owner} IN DNSKEY ${k.dnskey}` })));
+      writeJson(ctx.stdout, records.map((r) => ({ key_tag: r.keyTag, algorithm: r.algorithm, digest_type: r.digestType, ds: r.ds, dnskey: r.dnskey })));
       return 0;
     }
-    for (const k of out) ctx.stdout.write(`${owner} IN DS ${k.ds}\n${owner} IN DNSKEY ${k.dnskey}\n`);
+    for (const r of records) ctx.stdout.write(`${r.ds}\n${r.dnskey}\n`);
     return 0;
   });
 }

@@ -15,6 +15,7 @@ import {
 import { normalizeApiUrl, normalizeSmtpUri } from '../../directory/names.js';
 import { normalizeDomain } from '../../protocol/address.js';
 import { KP1_MAX_POW_BITS } from '../../protocol/kp1.js';
+import { parseRequirement } from '../../protocol/requirement.js';
 import {
   applyDnsChange,
   parseHostmaster,
@@ -38,6 +39,7 @@ const POLICY_OPTIONS = {
   endpoint: { type: 'string' },
   'next-hop': { type: 'string' },
   api: { type: 'string' },
+  require: { type: 'string' },
   ns: { type: 'string', multiple: true },
   hostmaster: { type: 'string' },
   'openpgpkey-address': { type: 'string', multiple: true },
@@ -72,6 +74,11 @@ Policy options:
   --endpoint URI             published ep, e.g. smtp://mx.example.org:25 or smtp://<name>.onion:25
   --next-hop URI             private relay target of the gateway, e.g. smtp://10.0.0.5:25
   --api URL                  published directory URL, e.g. https://keys.example.org
+  --require WHAT             protection mail for the zone must carry: encrypted (PGP/MIME or an
+                             inline PGP message), signed (a signature that verifies against the
+                             sender's key in DNS), encrypted,signed, or none (the default).
+                             Published as req= in _keypost; the gateway refuses other mail at
+                             DATA with 550 5.7.1. Addresses override it through the owner API
   --ns NAME[=IP,...]         a name server (repeat; the first is the SOA MNAME); IPs give glue
   --hostmaster MAILBOX       SOA RNAME, e.g. hostmaster@example.org
   --openpgpkey-address IP    A/AAAA of openpgpkey.<domain> for WKD (repeat)
@@ -100,6 +107,7 @@ type PolicyValues = {
   endpoint?: string;
   'next-hop'?: string;
   api?: string;
+  require?: string;
   ns?: string[];
   hostmaster?: string;
   'openpgpkey-address'?: string[];
@@ -114,6 +122,11 @@ function policyChange(values: PolicyValues): DomainChange {
     if (values.endpoint !== undefined) change.endpoint = values.endpoint === '' ? null : normalizeSmtpUri(values.endpoint, 'endpoint');
     if (values['next-hop'] !== undefined) change.nextHop = values['next-hop'] === '' ? null : normalizeSmtpUri(values['next-hop'], 'next hop');
     if (values.api !== undefined) change.apiUrl = values.api === '' ? null : normalizeApiUrl(values.api);
+    if (values.require !== undefined) {
+      const requirement = values.require === '' ? 'none' : parseRequirement(values.require);
+      if (!requirement) throw new UsageError(`--require takes encrypted, signed, encrypted,signed or none, not "${values.require}"`);
+      change.requirement = requirement;
+    }
     return change;
   });
 }
@@ -162,6 +175,7 @@ function describe(domain: Domain, keys: StoredKeyInfo[]): object {
     endpoint: domain.endpoint,
     next_hop: domain.nextHop,
     api: domain.apiUrl,
+    require: domain.requirement,
     dns: redactDnsSettings(domain.dns),
     dnssec: describeKeys(keys),
     created_at: domain.createdAt.toISOString(),
@@ -178,6 +192,7 @@ function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[],
     ['endpoint', domain.endpoint ?? '-'],
     ['next hop', domain.nextHop ?? '-'],
     ['api', domain.apiUrl ?? '-'],
+    ['require', domain.requirement],
     ['name servers', dns.nameservers.map((ns) => [ns.name, ...(ns.ipv4 ?? []), ...(ns.ipv6 ?? [])].join(' ')).join(', ') || '-'],
     ['hostmaster', dns.hostmaster ?? '-'],
     ['soa', dns.soa ? Object.entries(dns.soa).map(([k, v]) => `${k}=${v}`).join(' ') : 'defaults'],

@@ -54,6 +54,7 @@ function printResult(ctx: CommandContext, result: LookupResult): void {
     ['fingerprint', result.fingerprint ?? '-'],
     ['endpoint', result.endpoint ?? '- (none published)'],
     ['price', result.price === null ? '- (none published)' : `${result.price} bits`],
+    ['requires', result.requirement === 'none' ? '- (any mail)' : `${result.requirement} mail`],
     ['directory', result.api ?? '-'],
     ['expires', result.key ? (result.expires ? result.expires.toISOString() : 'never') : '-'],
     ['dnssec', result.dnssec === 'secure' ? 'secure' : `insecure (no AD on ${result.unauthenticatedAnswers.join(', ')})`],

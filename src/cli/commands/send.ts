@@ -42,8 +42,18 @@ input without headers is sent as a plain-text body.
 
 A domain that publishes no price is paid KEYPOST_POW_DEFAULT_BITS. The EHLO name is
 KEYPOST_SMTP_HOSTNAME; .onion endpoints are reached through KEYPOST_SOCKS_PROXY.
+A recipient whose zone or address publishes req= (keypost lookup shows it) gets only what it asks
+for: req=encrypted needs --encrypt, req=signed needs --sign. Without them the recipient is not sent
+to (code CLIENT_PROTECTION_REQUIRED, nothing minted for it); keypost never encrypts or signs what
+it was not asked to. With --encrypt and --sign, a recipient that requires signed mail gets its
+encrypted copy signed outside as well, so that its gateway can check the signature.
+
 Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error; 5 at least one
-recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE).`;
+recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE); 6 at least one
+recipient requires encrypted or signed mail that was not asked for (CLIENT_PROTECTION_REQUIRED).`;
+
+/** A recipient requires --encrypt or --sign that was not given (its req=). */
+export const EXIT_PROTECTION_REQUIRED = 6;
 
 /** --notify: NEVER, or any of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1). */
 function notifyOption(value: string | undefined): string | undefined {
@@ -147,6 +157,7 @@ export const sendCommand: Command = {
       for (const outcome of report.recipients) printOutcome(ctx, outcome, width);
     }
     if (report.recipients.some((r) => r.code === CLIENT_CODES.dnssecInsecure)) return EXIT_DNSSEC_INSECURE;
+    if (report.recipients.some((r) => r.code === CLIENT_CODES.protectionRequired)) return EXIT_PROTECTION_REQUIRED;
     return report.delivered ? 0 : 1;
   },
 };

@@ -13,9 +13,9 @@ export const DNSSEC_TYPE = {
 } as const;
 
 /**
- * Apex records that are answered to queries but left out of zone transfers (and so of ZONEMD and
- * `keypost dns records`, which describe the transferred zone): a secondary cannot sign, so until
- * transfers carry RRSIGs and an NSEC3 chain it gets the zone unsigned, which it serves consistently.
+ * Apex records left out of an unsigned zone transfer (and so of its ZONEMD and of `keypost dns
+ * records`): where no signer runs, keys without signatures would make the zone bogus at a
+ * secondary. A signed transfer (signed-transfer.ts) carries them with their RRSIGs.
  */
 export const UNTRANSFERRED_TYPES: ReadonlySet<number> = new Set([DNSSEC_TYPE.DNSKEY, DNSSEC_TYPE.CDS, DNSSEC_TYPE.CDNSKEY]);
 

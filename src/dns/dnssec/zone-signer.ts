@@ -29,6 +29,15 @@ export const DEFAULT_SIGNATURE_POLICY: SignaturePolicy = {
   random: Math.random,
 };
 
+/** Where signatures are made: answering a query, or off the query path (presign, transfers). */
+export type SigningPath = 'query' | 'background';
+
+/** Running totals of signatures made, by path (DnsCounters carries them to /metrics). */
+export interface SignatureCounts {
+  signaturesOnQuery: number;
+  signaturesInBackground: number;
+}
+
 interface Signatures {
   /** RRSIG RDATAs, one per key. */
   rdatas: Buffer[];
@@ -46,6 +55,14 @@ export class ZoneSigner {
   private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
+  /**
+   * Signatures over RRsets made for a signed transfer rather than held in a snapshot node (the
+   * NSEC3 chain, NSEC3PARAM, ZONEMD), by owner, type, TTL and content. Two generations: a new
+   * transfer build starts one and keeps what it reuses from the last, so memory holds at most
+   * two chains however often the zone changes.
+   */
+  private built = new Map<string, Signatures>();
+  private building = new Map<string, Signatures>();
 
   constructor(
     apex: string,
@@ -53,12 +70,15 @@ export class ZoneSigner {
     /** Identifies the keys, to tell whether a newer zone read can keep this signer. */
     readonly keyIdentity: string,
     private readonly policy: SignaturePolicy = DEFAULT_SIGNATURE_POLICY,
+    private readonly counts: SignatureCounts = { signaturesOnQuery: 0, signaturesInBackground: 0 },
   ) {
     this.apexWire = Buffer.from(nameKey(apex), 'latin1');
     this.denials = new BoundedCache(policy.denialCacheSize);
   }
 
-  private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number): Signatures {
+  private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number, path: SigningPath): Signatures {
+    if (path === 'query') this.counts.signaturesOnQuery += this.keys.length;
+    else this.counts.signaturesInBackground += this.keys.length;
     const { validitySeconds, backdateSeconds, random } = this.policy;
     const fields = { ownerWire, type, originalTtl: ttl, inception: now - backdateSeconds, expiration: now + validitySeconds, signerWire: this.apexWire };
     const refreshAt = fields.expiration - Math.floor(validitySeconds / 4) - Math.floor(random() * (validitySeconds / 8));
@@ -69,13 +89,28 @@ export class ZoneSigner {
    * RRSIGs over the RRset of `type` held in `holder` (the encoded RRset or its name's node),
    * owned by `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
-  rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number): Buffer[] {
+  rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
     let byType = this.rrsets.get(holder);
     if (!byType) this.rrsets.set(holder, (byType = new Map()));
     const cached = byType.get(type);
     if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
-    const made = this.sign(ownerWire, type, ttl, rdatas(), now);
+    const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
     byType.set(type, made);
+    return made.rdatas;
+  }
+
+  /** Starts the signatures of a new transfer build (see `built`). */
+  beginTransferBuild(): void {
+    this.built = this.building;
+    this.building = new Map();
+  }
+
+  /** RRSIGs over an RRset of a transfer build that no snapshot node holds. */
+  transferSignatures(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number): Buffer[] {
+    const key = `${type}/${ttl}/${ownerWire.toString('latin1')}/${Buffer.concat(rdatas).toString('latin1')}`;
+    let made = this.building.get(key) ?? this.built.get(key);
+    if (!made || now >= made.refreshAt) made = this.sign(ownerWire, type, ttl, rdatas, now, 'background');
+    this.building.set(key, made);
     return made.rdatas;
   }
 
@@ -84,7 +119,7 @@ export class ZoneSigner {
     const key = `${ttl}/${nsec.toString('latin1')}/${ownerWire.toString('latin1')}`;
     const cached = this.denials.get(key);
     if (cached && now < cached.refreshAt) return { nsec: cached.nsec, rrsigs: cached.rdatas };
-    const made = { ...this.sign(ownerWire, DNSSEC_TYPE.NSEC, ttl, [nsec], now), nsec };
+    const made = { ...this.sign(ownerWire, DNSSEC_TYPE.NSEC, ttl, [nsec], now, 'query'), nsec };
     this.denials.set(key, made);
     return { nsec, rrsigs: made.rdatas };
   }
@@ -105,6 +140,7 @@ export function zoneSignerFor(
   box: SealedBox,
   previous?: ZoneSigner,
   policy?: SignaturePolicy,
+  counts?: SignatureCounts,
 ): ZoneSigner | undefined {
   const keys = (zone.signingKeys ?? []).filter((k) => isDnssecAlgorithm(k.algorithm));
   if (!keys.length) return undefined;
@@ -115,5 +151,5 @@ export function zoneSignerFor(
     keyTag: k.keyTag,
     privateKey: importPrivateKey(box.open(k.privateKeySealed, signingKeyContext(zone.name))),
   }));
-  return new ZoneSigner(zone.name, opened, identity, policy);
+  return new ZoneSigner(zone.name, opened, identity, policy, counts);
 }
