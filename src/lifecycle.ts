@@ -27,7 +27,7 @@ export interface Services {
   now(): Date;
 }
 
-/** Formats a bound socket address the way DESIGN.md's config names it: host:port, [v6]:port. */
+/** Formats a bound socket address the way the README's configuration writes listen addresses: host:port, [v6]:port. */
 export function formatAddress(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

@@ -1,4 +1,4 @@
-// What DNS says about one address (DESIGN.md "What DNS publishes"), fetched in parallel:
+// What DNS says about one address (README "What DNS publishes"), fetched in parallel:
 //
 //   _keypost.<zone>               TXT         v=kp1; api=<url>; ep=<uri>; pow=<bits>   zone policy
 //   <h(local)>._keypost.<zone>    TXT         v=kp1; fpr=<hex>; ep=<uri>; pow=<bits>    ep/pow optional

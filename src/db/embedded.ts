@@ -6,12 +6,13 @@
 // that socket with `pg`, so there is one driver, one dialect and one transaction model everywhere.
 // A second keypost process (`keypost domain add` while `serve` runs) finds the socket and connects
 // to the running owner instead of opening the files.
-import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, writeSync, readFileSync, rmSync, unlinkSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { serializeClientBatches } from './embedded-queue.js';
-import { LOCK_FILE, MAX_SOCKET_PATH, embeddedSocketPath, pgdataDir, socketDirFor } from './embedded-paths.js';
+import { LOCK_FILE, MAX_SOCKET_PATH, embeddedDatabaseExists, embeddedSocketPath, pgdataDir, socketDirFor } from './embedded-paths.js';
+import { readTemplate } from './embedded-template.js';
 
 export class DataDirInUseError extends Error {
   readonly code = 'DB_DATA_DIR_IN_USE';
@@ -58,6 +59,20 @@ function acquireLock(dataDir: string): string {
   throw new DataDirInUseError(`could not lock ${lockPath}`);
 }
 
+/** Opens the PGlite files in `dataDir`, creating them from the build's initdb dump when it can. */
+async function openPglite(dataDir: string): Promise<PGlite> {
+  const template = embeddedDatabaseExists(dataDir) ? undefined : readTemplate();
+  if (template) {
+    try {
+      return await PGlite.create({ dataDir: pgdataDir(dataDir), loadDataDir: template });
+    } catch {
+      // A dump that does not unpack is no reason not to start: initdb as if there were none.
+      rmSync(pgdataDir(dataDir), { recursive: true, force: true });
+    }
+  }
+  return PGlite.create({ dataDir: pgdataDir(dataDir) });
+}
+
 /** Open PGlite in `dataDir` and serve it on the data directory's Unix socket. */
 export async function startEmbeddedOwner(dataDir: string): Promise<EmbeddedOwner> {
   // Checked before anything is created (configuration loading refuses such a path already).
@@ -71,7 +86,7 @@ export async function startEmbeddedOwner(dataDir: string): Promise<EmbeddedOwner
   try {
     // A socket file left by a crashed owner would make listen() fail with EADDRINUSE.
     if (existsSync(sock)) unlinkSync(sock);
-    pglite = await PGlite.create({ dataDir: pgdataDir(dataDir) });
+    pglite = await openPglite(dataDir);
     const server = new PGLiteSocketServer({ db: pglite, path: sock, maxConnections: 64 });
     serializeClientBatches(server);
     await server.start();

@@ -1,7 +1,7 @@
 // Publishing and withdrawing addresses: the one place that writes `keys` and `addresses`.
 // One key per address (a newly verified key replaces the old one), the served key of a fingerprint
 // carries only its published user IDs, and every change bumps the zone serial in the caller's
-// transaction so DNS and the lookup caches follow (DESIGN.md, change feed).
+// transaction so DNS and the lookup caches follow (docs/architecture.md, "Freshness").
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
 import { bumpZoneSerial } from '../db/change-feed.js';

@@ -1,4 +1,4 @@
-// What a zone publishes, as plain records (DESIGN.md "What DNS publishes"). Shared by the snapshot
+// What a zone publishes, as plain records (README "What DNS publishes"). Shared by the snapshot
 // builder (which pre-encodes them), AXFR and `keypost dns records`, so there is one source of truth.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ZoneDnsSettings } from '../db/database.js';

@@ -54,7 +54,7 @@ export interface AddressDnsNames {
   pka: string;
 }
 
-/** The DNS owner names DESIGN.md publishes for an address (`local@domain`, domain canonical). */
+/** The DNS owner names the README's "What DNS publishes" lists for an address (`local@domain`, domain canonical). */
 export function dnsNamesFor(localPart: string, domain: string): AddressDnsNames {
   const h = openpgpkeyLabel(localPart);
   return {

@@ -1,4 +1,4 @@
-// The `_keypost` TXT record (DESIGN.md "What DNS publishes"), written by the DNS zone and read by
+// The `_keypost` TXT record (README "What DNS publishes"), written by the DNS zone and read by
 // the gateway's resolver and the sender client, so one grammar holds on both sides:
 //
 //   _keypost.<zone>             v=kp1; api=<https url>; ep=<uri>; pow=<bits>; req=<req>   zone policy
@@ -107,8 +107,9 @@ export function parseKp1(text: string): Kp1Parse {
 }
 
 /**
- * The text of a kp1 record, fields in the order DESIGN.md shows (fpr, api, ep, pow, req). Throws on a
- * value that `parseKp1` would not read back: publishing it would hand readers a broken record.
+ * The text of a kp1 record, fields in the order the README's "What DNS publishes" shows (fpr, api,
+ * ep, pow, req). Throws on a value that `parseKp1` would not read back: publishing it would hand
+ * readers a broken record.
  */
 export function formatKp1(fields: Kp1Fields): string {
   const parts = [`v=${VERSION}`];

@@ -27,7 +27,7 @@ test('what formatKp1 writes, parseKp1 reads back field for field', () => {
   }
 });
 
-test('the field order and spacing are those DESIGN.md shows', () => {
+test('the field order and spacing are those the README shows', () => {
   assert.equal(formatKp1({ api: 'https://k.test', ep: 'smtp://mx.test:25', pow: 24 }), 'v=kp1; api=https://k.test; ep=smtp://mx.test:25; pow=24');
   assert.equal(formatKp1({ fpr: FPR, ep: 'smtp://big.onion:25', pow: 28 }), `v=kp1; fpr=${FPR}; ep=smtp://big.onion:25; pow=28`);
 });

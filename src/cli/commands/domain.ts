@@ -1,6 +1,6 @@
 // keypost domain <add|list|show|set|remove|token rotate>: zones and their owners' policy.
 // On the embedded default these reach a running `serve` through its socket (withDatabase).
-import type { ZoneDnsSettings } from '../../db/database.js';
+import type { Db, ZoneDnsSettings } from '../../db/database.js';
 import { KeypostError } from '../../errors.js';
 import {
   createDomain,
@@ -28,8 +28,10 @@ import {
 } from '../../directory/zone-settings.js';
 import { DEFAULT_DNSSEC_ALGORITHM, DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
 import { applyDnssecChange, replaceSigningKey, zoneSigningKeys, type DnssecChange, type StoredKeyInfo } from '../../dns/dnssec/key-store.js';
+import { nameServers } from '../../dns/zone-records.js';
 import { openSecretBox } from '../../secrets/sealed-box.js';
 import { withDatabase } from '../database.js';
+import { missingAddressWarning, nameServersWithoutAddress } from '../name-server-addresses.js';
 import { UsageError, asUsage, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
 const POLICY_OPTIONS = {
@@ -203,6 +205,12 @@ function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[],
   for (const [label, value] of lines) ctx.stdout.write(`${label.padEnd(13)} ${value}\n`);
 }
 
+/** Warns on stderr about each name server of `domain` that resolvers could not reach. */
+async function warnUnreachableNameServers(db: Db, domain: Domain, ctx: CommandContext): Promise<void> {
+  const others = (await listDomains(db)).filter((d) => d.name !== domain.name).flatMap((d) => d.dns.nameservers);
+  for (const name of await nameServersWithoutAddress(nameServers(domain), others)) ctx.stderr.write(`${missingAddressWarning(name)}\n`);
+}
+
 async function add(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, POLICY_OPTIONS);
   const name = oneDomain(positionals, 'add');
@@ -224,6 +232,7 @@ async function add(argv: string[], ctx: CommandContext): Promise<number> {
       if (keys.length) ctx.stdout.write(`give the registrar the DS record printed by: keypost dns ds ${domain.name}\n`);
       ctx.stdout.write(`owner token (shown once; keypost stores only its hash):\n${ownerToken}\n`);
     }
+    await warnUnreachableNameServers(db, domain, ctx);
     return 0;
   });
 }
@@ -250,6 +259,7 @@ async function set(argv: string[], ctx: CommandContext): Promise<number> {
     });
     if (values.json) writeJson(ctx.stdout, { domain: describe(domain, keys) });
     else printDomain(ctx, domain, keys);
+    if (dns.nameservers) await warnUnreachableNameServers(db, domain, ctx);
     return 0;
   });
 }

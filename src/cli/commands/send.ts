@@ -9,6 +9,7 @@ import { EXIT_DNSSEC_INSECURE, dnsOption } from './lookup.js';
 import { readMessageInput } from '../message-input.js';
 import { loadSigningKey } from '../../client/pgp-sign.js';
 import { promptHidden } from '../prompt.js';
+import { createMintProgress } from '../mint-progress.js';
 
 const USAGE = `Usage: keypost send --from <address> --to <address> [--to <address> ...]
                     [--dns host:port] [--require-dnssec] [--encrypt]
@@ -83,44 +84,6 @@ async function signingKeyOption(file: string, ctx: CommandContext, messageFile: 
   }
 }
 
-/** "1.2M" style counts for the progress line. */
-function count(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
-
-/** Minting progress on a terminal, only once a mint has run for a second (most take less). */
-function mintProgress(stream: NodeJS.WritableStream & { isTTY?: boolean }) {
-  let started = 0;
-  let lastDraw = 0;
-  let current = '';
-  let drawn = false;
-  return {
-    progress(address: string, bits: number, hashes: number) {
-      if (!stream.isTTY) return;
-      if (address !== current) {
-        current = address;
-        started = Date.now();
-      }
-      const now = Date.now();
-      const seconds = (now - started) / 1000;
-      // Workers report several times a second each; four redraws a second are enough to read.
-      if (seconds < 1 || now - lastDraw < 250) return;
-      lastDraw = now;
-      const expected = 2 ** bits;
-      stream.write(`\rminting ${bits} bits for ${address}: ${count(hashes)} of ~${count(expected)} hashes, ${count(hashes / seconds)}/s `);
-      drawn = true;
-    },
-    done(address: string, bits: number, seconds: number) {
-      if (drawn) stream.write(`\rminted ${bits} bits for ${address} in ${seconds.toFixed(1)} s${' '.repeat(30)}\n`);
-      drawn = false;
-      current = '';
-    },
-  };
-}
-
 function printOutcome(ctx: CommandContext, outcome: RecipientOutcome, width: number): void {
   const address = outcome.address.padEnd(width);
   if (outcome.delivered) {
@@ -162,7 +125,7 @@ export const sendCommand: Command = {
     const sign = values.sign ? await signingKeyOption(values.sign, ctx, positionals[0]) : undefined;
     const message = await readMessageInput(positionals[0], ctx);
 
-    const progress = mintProgress(ctx.stderr);
+    const progress = createMintProgress(ctx.stderr);
     let report: SendReport;
     try {
       report = await sendMessage({

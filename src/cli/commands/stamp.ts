@@ -7,14 +7,19 @@ import { purgeExpiredStamps, verifyAndSpend } from '../../pow/spent-store.js';
 import { stampFromHeaderValue } from '../../pow/stamp.js';
 import { verifyPolicy, verifyStamp, type VerifyOptions, type VerifyResult } from '../../pow/verify.js';
 import { withDatabase } from '../database.js';
+import { CONFIRM_AFTER_SECONDS, WARN_AFTER_SECONDS, describeEstimate, rateGauge, type MintEstimate } from '../mint-estimate.js';
+import { createMintProgress } from '../mint-progress.js';
 import { UsageError, parseCommandArgs, parseIntegerOption, writeJson, type Command, type CommandContext } from '../command.js';
 
-const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--workers N] [--engine E] [--json]
+const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--workers N] [--engine E] [--yes] [--json]
        keypost stamp check <stamp> --resource R [--bits N] [--spend] [--json]
        keypost stamp purge [--json]
 
   mint       mint a hashcash v1 stamp for <resource> (for mail: the recipient address) and
-             print it; the hash rate goes to stderr
+             print it; the hash rate goes to stderr. At a terminal a mint that runs over a second
+             shows its progress, rate and ETA. After a second's measuring, a mint expected to take
+             over a minute says so on stderr; one expected to take over an hour stops (exit 2) at a
+             terminal unless --yes is given
   check      verify a stamp; exit 0 when valid, 1 when not (the reason and its code on stderr)
   purge      delete the records of spent stamps that have expired, and print how many (for cron)
 
@@ -23,6 +28,7 @@ const USAGE = `Usage: keypost stamp mint <resource> [--bits N] [--header] [--wor
   --workers N    mint: worker threads (default: one per core)
   --engine E     mint: the search engine, auto (default: WebAssembly SIMD where this node has it),
                  wasm or js (the JavaScript fallback)
+  --yes          mint: go on with a mint expected to take over an hour (needed only at a terminal)
   --resource R   check: the resource the stamp must be for
   --spend        check: also record the stamp as spent in the database; a stamp spent before is
                  refused (POW_STAMP_SPENT)
@@ -39,6 +45,7 @@ async function mint(argv: string[], ctx: CommandContext): Promise<number> {
     header: { type: 'boolean' },
     workers: { type: 'string' },
     engine: { type: 'string' },
+    yes: { type: 'boolean' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('stamp mint takes one resource, e.g. keypost stamp mint alice@example.org --bits 20');
@@ -52,7 +59,36 @@ async function mint(argv: string[], ctx: CommandContext): Promise<number> {
   const engine = (values.engine ?? 'auto') as EnginePreference;
   if (!ENGINE_PREFERENCES.includes(engine)) throw new UsageError(`--engine is one of ${ENGINE_PREFERENCES.join(', ')}`);
 
-  const result = await mintStamp(resource, bits, { workers, engine, caseSensitive: config.pow.resourceCaseSensitive });
+  const progress = createMintProgress(ctx.stderr);
+  // Only a person at a terminal is asked to confirm; a script or cron job is warned and goes on.
+  const atTerminal = (ctx.stderr as { isTTY?: boolean }).isTTY === true && process.stdin.isTTY === true;
+  const stop = new AbortController();
+  let refused: MintEstimate | undefined;
+  const judge = rateGauge(bits, (estimate) => {
+    if (estimate.seconds > CONFIRM_AFTER_SECONDS && atTerminal && !values.yes) {
+      refused = estimate;
+      stop.abort();
+    } else if (estimate.seconds > WARN_AFTER_SECONDS) {
+      progress.note(`keypost: warning: ${describeEstimate(estimate, 'will')}`);
+    }
+  });
+  let result;
+  try {
+    result = await mintStamp(resource, bits, {
+      workers,
+      engine,
+      caseSensitive: config.pow.resourceCaseSensitive,
+      signal: stop.signal,
+      onProgress: (hashes) => {
+        judge(hashes);
+        if (!refused) progress.progress(resource, bits, hashes);
+      },
+    });
+  } catch (err) {
+    if (refused) throw new UsageError(`${describeEstimate(refused, 'would')}; run again with --yes to mint anyway`);
+    throw err;
+  }
+  progress.done(resource, bits, result.seconds);
   const header = `X-Hashcash: ${result.stamp}`;
   if (values.json) {
     writeJson(ctx.stdout, { ...result, ...(values.header ? { header } : {}), bits });
