@@ -34,3 +34,19 @@ export function addressRecord(found: PublishedAddress, domain: PublishedZone, lo
     expires: expiresAt === null ? null : new Date(expiresAt).toISOString(),
   };
 }
+
+/**
+ * The record as GET /v1/records sends it, serialised once per published entry and zone policy:
+ * the armoured key is most of the body, and the read model replaces an entry (or the zone) whenever
+ * any part of it changes, so the text stays right until then, or until the key expires.
+ */
+const serialised = new WeakMap<PublishedAddress, { domain: PublishedZone; json: string }>();
+
+export function addressRecordJson(found: PublishedAddress, domain: PublishedZone, lookups: PublishedLookups, now: Date): string {
+  const expired = found.expiresAt !== null && found.expiresAt <= now.getTime();
+  const cached = serialised.get(found);
+  if (cached && cached.domain === domain && !expired) return cached.json;
+  const json = JSON.stringify(addressRecord(found, domain, lookups, now));
+  if (!expired) serialised.set(found, { domain, json });
+  return json;
+}

@@ -15,7 +15,7 @@ import { canonicalAddress } from '../protocol/address.js';
 import { VKS_BY_FINGERPRINT_PATH } from '../protocol/vks.js';
 import { REQUIREMENTS } from '../protocol/requirement.js';
 import { registerWkdRoutes } from './wkd-routes.js';
-import { addressRecord } from './address-record.js';
+import { addressRecordJson } from './address-record.js';
 
 const errorSchema = {
   type: 'object',
@@ -132,9 +132,10 @@ export function servingRoutes(services: Services, shared?: PublishedLookups): Fa
       // Withdrawn and never-published addresses look the same: a withdrawal (or an address
       // holder's deletion request) must stop publication, not leave a tombstone.
       if (!found || !domain) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published for ${address}`);
-      // Serialised with JSON.stringify: the armoured key is most of the body, and V8's native
-      // string escaping is several times faster than a schema serializer's.
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(addressRecord(found, domain, lookups, context.now())));
+      // Serialised with JSON.stringify, once per entry (address-record.ts): the armoured key is most
+      // of the body, and V8's native string escaping is several times faster than a schema
+      // serializer's.
+      return reply.type('application/json; charset=utf-8').send(addressRecordJson(found, domain, lookups, context.now()));
     }
 
     registerHkpRoutes(app, context);
