@@ -85,6 +85,9 @@ async function main(): Promise<void> {
   const env: Record<string, string> = { KEYPOST_DATA_DIR: dataDir, KEYPOST_LOG_LEVEL: 'warn', KEYPOST_RATE_LIMIT_MAX: '100000' };
   const scratch = process.env.DATABASE_URL ? await createScratchPostgres(process.env.DATABASE_URL) : undefined;
   if (scratch) env.DATABASE_URL = scratch.url;
+  // Only serve and migrate create a database; the zone is added before the server starts.
+  const migrated = await runKeypost(['migrate', 'up'], env);
+  if (migrated.code !== 0) throw new Error(`migrate up failed: ${migrated.stderr}`);
   const added = await runKeypost(['domain', 'add', DOMAIN, '--ns', `ns1.${DOMAIN}=192.0.2.1`], env);
   if (added.code !== 0) throw new Error(`domain add failed: ${added.stderr}`);
 
