@@ -7,29 +7,7 @@
 // bytes of the local part.
 import { createHash } from 'node:crypto';
 import { asciiLowercase } from './ascii.js';
-
-const ZBASE32_CODES = Buffer.from('ybndrfg8ejkmcpqxot1uwisza345h769', 'latin1');
-
-/** z-base-32 (the human-oriented base-32 of Zooko O'Whielacronx), as used by WKD and GnuPG PKA. */
-export function zbase32(bytes: Uint8Array): string {
-  // Built as bytes, not by `+=`: a string grown one character at a time is a chain of cons
-  // cells, and the lookup cache keeps one of these per published address.
-  const out = Buffer.allocUnsafe(Math.ceil((bytes.length * 8) / 5));
-  let length = 0;
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out[length++] = ZBASE32_CODES[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out[length++] = ZBASE32_CODES[(buffer << (5 - bits)) & 31];
-  return out.toString('latin1', 0, length);
-}
+import { zbase32 } from './base32.js';
 
 /**
  * RFC 7929 §3 owner label for OPENPGPKEY: SHA-256 of the local part truncated to 28 octets, as 56

@@ -3,6 +3,7 @@
 // SHA-1, no opt-out, 0 extra iterations and an empty salt (more of either buys nothing against
 // walking and costs every validator). keypost itself keeps answering with compact denial.
 import { createHash } from 'node:crypto';
+import { base32hex } from '../../protocol/base32.js';
 import { typeBitmap } from './type-bitmap.js';
 
 export const NSEC3_TYPE = 50;
@@ -16,26 +17,6 @@ export const NSEC3PARAM_RDATA = Buffer.from([HASH_SHA1, 0, ITERATIONS >> 8, ITER
 /** RFC 5155 §5: IH(salt, x, 0) = H(x ‖ salt) over the owner in canonical (lowercase) wire form. */
 export function nsec3Hash(ownerWire: Buffer): Buffer {
   return createHash('sha1').update(ownerWire).digest();
-}
-
-const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';
-
-/** RFC 4648 §7 base32hex without padding, lowercase (the hashed owner label, RFC 5155 §3). */
-export function base32hex(bytes: Buffer): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32HEX[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32HEX[(buffer << (5 - bits)) & 31];
-  return out;
 }
 
 /** One name of the zone as the chain sees it: its owner in wire form and the types it holds. */
