@@ -5,7 +5,6 @@
 // Unbound validated.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
@@ -23,8 +22,6 @@ const KEYPOST_DNS = { host: '127.0.0.1', port: 5300 };
 
 let db: TestDatabase;
 let ns: Namespace | undefined;
-let keypost: ChildProcess | undefined;
-let unbound: ChildProcess | undefined;
 let work: string;
 let alice: TestKey;
 let bob: TestKey;
@@ -43,18 +40,10 @@ before(async () => {
   await publish(db.db, `alice@${ZONE}`, alice);
 
   ns = await createNamespace('nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  await ns.serveKeypost('dns', {
     ...(await ns.databaseEnv(db.env, work)),
     KEYPOST_DNS_LISTEN: `${KEYPOST_DNS.host}:${KEYPOST_DNS.port}`,
     KEYPOST_HTTP_LISTEN: '127.0.0.1:8080',
-    KEYPOST_LOG_LEVEL: 'info',
-  };
-  keypost = ns.spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--only', 'dns'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  keypost.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  await waitFor('keypost in the namespace', async () => (log.includes('"listener":"dns"') ? true : undefined), 30_000, 100).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${log}`);
   });
 
   // The trust anchor is the zone's own DNSKEY, as keypost serves it.
@@ -66,7 +55,7 @@ before(async () => {
   writeFileSync(anchorsFile, `${ZONE}. 3600 IN DNSKEY ${dnskey}\n`);
   const config = path.join(dir, 'unbound.conf');
   writeFileSync(config, unboundConfig({ dir, address: '127.0.0.1', port: 53, anchorsFile, stubZones: [{ name: ZONE, server: KEYPOST_DNS }] }));
-  unbound = ns.spawn('unbound', ['-d', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const unbound = ns.spawn('unbound', ['-d', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   unbound.stdout!.on('data', (c: Buffer) => (unboundLog += c.toString()));
   unbound.stderr!.on('data', (c: Buffer) => (unboundLog += c.toString()));
   let last = '';
@@ -76,10 +65,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of [unbound, keypost]) {
-    child?.kill('SIGTERM');
-    if (child && child.exitCode === null) await new Promise((r) => child.once('exit', r));
-  }
   await ns?.close();
   await db?.close();
   if (work) rmSync(work, { recursive: true, force: true });

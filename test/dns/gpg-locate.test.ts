@@ -4,7 +4,6 @@
 // records point at, so gpg can fetch a key it does not hold.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
@@ -20,7 +19,6 @@ const DIRECTORY = 'http://127.0.0.1:8080';
 
 let db: TestDatabase;
 let ns: Namespace | undefined;
-let keypost: ChildProcess | undefined;
 let work: string;
 let alice: TestKey;
 let bob: TestKey;
@@ -40,25 +38,15 @@ before(async () => {
   await publish(db.db, `alice@${ZONE}`, alice);
 
   ns = await createNamespace('nameserver 127.0.0.1\noptions timeout:2 attempts:1\n');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  await ns.serveKeypost('dns,api', {
     ...(await ns.databaseEnv(db.env, work)),
     KEYPOST_DNS_LISTEN: '127.0.0.1:53',
     KEYPOST_HTTP_LISTEN: new URL(DIRECTORY).host,
     KEYPOST_PUBLIC_URL: DIRECTORY,
-    KEYPOST_LOG_LEVEL: 'info',
-  };
-  keypost = ns.spawn(process.execPath, ['dist/src/cli/main.js', 'serve', '--only', 'dns,api'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  keypost.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  await waitFor('keypost in the namespace', async () => (log.includes('"listener":"dns"') && log.includes('"listener":"api"') ? true : undefined), 30_000, 100).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${log}`);
   });
 });
 
 after(async () => {
-  keypost?.kill('SIGTERM');
-  if (keypost && keypost.exitCode === null) await new Promise((r) => keypost!.once('exit', r));
   await ns?.close();
   await db?.close();
   if (work) rmSync(work, { recursive: true, force: true });
