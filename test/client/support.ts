@@ -12,6 +12,7 @@ import { startKeypost, type RunningKeypost } from '../../src/main.js';
 import { lookupAddress, type LookupResult } from '../../src/client/lookup.js';
 import type { DnsServer } from '../../src/client/stub-resolver.js';
 import type { TestDatabase } from '../support/database.js';
+import { ownerPublish } from '../directory/write-side.js';
 
 export interface RunningSite {
   keypost: RunningKeypost;
@@ -85,12 +86,7 @@ export async function makeKey(
 
 /** Publishes through the owner API; `overrides` are the address's own ep/pow. */
 export async function publish(site: RunningSite, zone: Zone, address: string, key: TestKey, overrides: { endpoint?: string; pow?: number } = {}): Promise<void> {
-  const response = await fetch(`${site.apiBase}/v1/domains/${zone.name}/addresses/${address}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${zone.token}` },
-    body: JSON.stringify({ keytext: key.publicKey, ...overrides }),
-  });
-  if (response.status !== 200) throw new Error(`publishing ${address}: ${response.status} ${await response.text()}`);
+  await ownerPublish(site.apiBase, zone.name, zone.token, address, key.publicKey, overrides);
 }
 
 /**

@@ -110,3 +110,16 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   }
   return { status: response.status, body: parsed };
 }
+
+/**
+ * Publishes `address` through the owner API (PUT /v1/domains/:zone/addresses/:address) with the
+ * zone's owner token; `fields` may add endpoint, pow or require. Throws unless it answers 200.
+ */
+export async function ownerPublish(apiBase: string, zone: string, token: string, address: string, keytext: string, fields: Record<string, unknown> = {}): Promise<void> {
+  const response = await fetch(`${apiBase}/v1/domains/${zone}/addresses/${address}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ keytext, ...fields }),
+  });
+  if (response.status !== 200) throw new Error(`publishing ${address}: ${response.status} ${await response.text()}`);
+}

@@ -16,7 +16,7 @@ import { startKeypost, type RunningKeypost } from '../../src/main.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { runKeypost } from '../support/keypost-process.js';
 import { requireTool } from '../support/tools.js';
-import { makeKey } from '../directory/write-side.js';
+import { makeKey, ownerPublish } from '../directory/write-side.js';
 import { dig, section, waitFor } from '../dns/support/server.js';
 import { dataReplies, hashcashStamp, startDownstream, swaks, type Downstream } from '../gateway/support.js';
 import { launchChromium, openPage } from './browser.js';
@@ -65,13 +65,7 @@ describe('zone status in the console and the search, in Chromium', { skip }, () 
     baseUrl = `http://${keypost.addresses.api}`;
     for (const address of [`alice@${SIGNED}`, `bob@${PLAIN}`]) {
       const zone = address.split('@')[1];
-      const key = await makeKey([address]);
-      const response = await fetch(`${baseUrl}/v1/domains/${zone}/addresses/${address}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${tokens[zone]}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ keytext: key.publicKey }),
-      });
-      assert.equal(response.status, 200, await response.text());
+      await ownerPublish(baseUrl, zone, tokens[zone], address, (await makeKey([address])).publicKey);
     }
     browser = await launchChromium();
   });

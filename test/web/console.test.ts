@@ -12,7 +12,7 @@ import { startKeypost, type RunningKeypost } from '../../src/main.js';
 import { SESSION_SECONDS } from '../../src/web/owner-session.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { addDomain, makeKey } from '../directory/write-side.js';
+import { addDomain, makeKey, ownerPublish } from '../directory/write-side.js';
 import { dig, waitFor } from '../dns/support/server.js';
 import { launchChromium, openPage } from './browser.js';
 
@@ -39,13 +39,7 @@ describe('domain console in Chromium', { skip }, () => {
     keypost = await startKeypost({ config, log: pino({ level: 'silent' }), only: ['dns', 'api'], now: () => new Date(Date.now() + clockOffsetMs) });
     baseUrl = `http://${keypost.addresses.api}`;
     for (const local of ['erin', 'frank']) {
-      const key = await makeKey([`${local}@${ZONE}`]);
-      const response = await fetch(`${baseUrl}/v1/domains/${ZONE}/addresses/${local}@${ZONE}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ keytext: key.publicKey }),
-      });
-      assert.equal(response.status, 200, await response.text());
+      await ownerPublish(baseUrl, ZONE, token, `${local}@${ZONE}`, (await makeKey([`${local}@${ZONE}`])).publicKey);
     }
     browser = await launchChromium();
   });
