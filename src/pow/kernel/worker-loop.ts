@@ -73,6 +73,10 @@ export function serveMintJobs(port: WorkerPort, engine: BlockEngine): void {
     running = false;
   };
 
+  // Ready (with the engine's name) goes first: listening delivers jobs that arrived while the
+  // kernel compiled, and a first slice can find a small stamp and post 'found' before returning,
+  // which left the page not knowing which engine had minted it.
+  port.post({ type: 'ready', engine: engine.name });
   port.listen((message) => {
     if (message.type === 'job') {
       current = { id: message.id, search: new StampSearch(engine, message.head, message.bits), next: 0 };
@@ -81,5 +85,4 @@ export function serveMintJobs(port: WorkerPort, engine: BlockEngine): void {
       current = undefined;
     }
   });
-  port.post({ type: 'ready', engine: engine.name });
 }
