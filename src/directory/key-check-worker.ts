@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { checkKey, type KeyCheck } from '../keys/key-policy.js';
 import { domainOfAddress } from '../protocol/address.js';
 import { isJsonUpload, keytextOfUpload, type KeyInput } from './upload-body.js';
+import { lowerCurrentThreadPriority } from '../thread-priority.js';
 
 /** Which user IDs count as served: by domain, or exactly these addresses. Functions cannot cross threads. */
 export interface ServedFilter {
@@ -37,6 +38,8 @@ export function servedPredicate(served: ServedFilter | undefined): ((address: st
 
 const port = parentPort;
 if (port) {
+  // A check is a second of CPU; the main thread's DNS answers must not wait for it to be descheduled.
+  lowerCurrentThreadPriority();
   port.on('message', async (job: KeyCheckJob) => {
     let answer: KeyCheckAnswer;
     try {

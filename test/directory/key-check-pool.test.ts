@@ -4,11 +4,25 @@
 // (The DNS latency this protects is measured by bench:upload-dns.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { createKeyCheckPool } from '../../src/directory/key-check-pool.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { floodedKey, type FloodedKey } from '../support/flooded-key.js';
 import { addDomain, makeKey, postJson, startApi } from './write-side.js';
+import { BACKGROUND_NICE, currentThreadId } from '../../src/thread-priority.js';
+
+/** The nice value of each thread of this process (proc(5): field 19 of /proc/self/task/TID/stat). */
+function threadNiceValues(): Map<number, number> {
+  const values = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // The command name in parentheses may hold spaces; the fields after it are space-separated.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    values.set(Number(tid), Number(fields[16]));
+  }
+  return values;
+}
 
 let testDb: TestDatabase;
 let flooded: FloodedKey;
@@ -62,6 +76,21 @@ describe('key checks on worker threads', () => {
       assert.match(metrics, /keypost_key_checks_total\{outcome="done"\} [1-9]/);
     } finally {
       await api.close();
+    }
+  });
+
+  test('key check threads run below the main thread priority, so a check never delays a DNS answer', { skip: process.platform !== 'linux' }, async () => {
+    const pool = createKeyCheckPool({ workers: 2, maxQueue: 4, log: pino({ level: 'silent' }) });
+    try {
+      const key = await makeKey(['nice@example.org']);
+      // Workers start with the first check; once it is answered both threads have lowered themselves.
+      await Promise.all([pool.check(key.publicKey, { now: new Date() }), pool.check(key.publicKey, { now: new Date() })]);
+      const values = threadNiceValues();
+      assert.equal(values.get(currentThreadId()!), 0, 'the main thread keeps its priority');
+      const lowered = [...values.values()].filter((nice) => nice === BACKGROUND_NICE);
+      assert.equal(lowered.length, 2, `two key-check threads at nice ${BACKGROUND_NICE}: ${[...values]}`);
+    } finally {
+      await pool.close();
     }
   });
 
