@@ -1,0 +1,154 @@
+// A zone's CSK rollover with pre-publication (RFC 6781 §4.1.1.1 for the data it signs, §4.1.2 for
+// the DNSKEY RRset the parent's DS points into), timed as RFC 7583 §3.2.1 and §3.3.1 have it:
+//
+//   1. `keypost dns rollover`: a new key is published (in DNSKEY, signing DNSKEY/CDS/CDNSKEY only).
+//   2. Ipub = Dprp + TTLkey later (RFC 7583 §3.2.1, §3.3.1) every cache that holds the DNSKEY RRset
+//      holds it with the new key and its signature: the new key becomes active (signs all data, CDS
+//      and CDNSKEY name it) and the old one retired (still in DNSKEY and signing it, so resolvers
+//      that trust the zone through the old DS keep validating).
+//   3. The owner puts the new DS at the registrar (or the parent takes it from CDS, RFC 7344 §4.1)
+//      and says so: `keypost dns rollover <zone> --ds-published`. keypost cannot see the registrar,
+//      and removing the old key before the parent stops naming it makes the zone bogus.
+//   4. The old key is removed when both of these have passed (the later one):
+//        - Iret = Dsgn + Dprp + TTLsig after it stopped signing data (RFC 7583 §3.2.1; Dsgn = 0:
+//          a new signer signs every answer and transfer anew), so no cache holds data it signed;
+//        - Dprp + TTLds after the parent's DS changed (RFC 7583 §3.3.1), so no cache holds the old DS.
+//
+// TTLkey and TTLsig are the zone's TTL (every record and the DNSKEY RRset carry it, and negative
+// answers live no longer: zone-records.ts); Dprp and TTLds are the operator's settings
+// (KEYPOST_DNSSEC_PROPAGATION_DELAY, KEYPOST_DNSSEC_PARENT_DS_TTL). Each state change moves the
+// serial in its transaction, so every DNS node and every secondary (through NOTIFY and a signed
+// transfer) sees it. The waits are counted from the stored `state_since`, with the clock passed
+// in: the background job passes the time, a test passes the time it wants to be.
+import type { Db, Tx } from '../../db/database.js';
+import { bumpZoneSerial } from '../../db/change-feed.js';
+import { KeypostError } from '../../errors.js';
+import type { SealedBox } from '../../secrets/sealed-box.js';
+import { zoneSoa } from '../zone-records.js';
+import type { DnssecAlgorithm } from './algorithms.js';
+import { addSigningKey, zoneSigningKeys, type StoredKeyInfo } from './key-store.js';
+
+export interface RolloverTiming {
+  /** Dprp: the longest a change takes to reach every server of the zone (secondaries included). */
+  propagationDelaySeconds: number;
+  /** TTLds: the TTL of the DS record in the parent zone. */
+  parentDsTtlSeconds: number;
+}
+
+/** What comes next for a zone's keys, and from when. */
+export type RolloverStep =
+  /** One active key and nothing under way. */
+  | { kind: 'none' }
+  /** The published key becomes active and the active one retired, at `earliest`. */
+  | { kind: 'activate'; newKey: number; oldKey: number; earliest: Date }
+  /** The owner must put the new key's DS at the parent and run `--ds-published`. */
+  | { kind: 'publish-ds'; newKey: number; oldKey: number }
+  /** The retired key is removed, at `earliest`. */
+  | { kind: 'remove'; newKey: number; oldKey: number; earliest: Date };
+
+/** The steps keypost takes on its own once their time has come. */
+export type TimedStep = Extract<RolloverStep, { earliest: Date }>;
+
+const after = (from: Date, seconds: number) => new Date(from.getTime() + seconds * 1000);
+const later = (a: Date, b: Date) => (a > b ? a : b);
+
+/** The next step for `keys` in a zone whose records live `zoneTtl` seconds. */
+export function nextRolloverStep(keys: readonly StoredKeyInfo[], zoneTtl: number, timing: RolloverTiming): RolloverStep {
+  const active = keys.find((k) => k.state === 'active');
+  const published = keys.find((k) => k.state === 'published');
+  const retired = keys.find((k) => k.state === 'retired');
+  const dprp = timing.propagationDelaySeconds;
+  if (published && active) {
+    return { kind: 'activate', newKey: published.keyTag, oldKey: active.keyTag, earliest: after(published.stateSince, dprp + zoneTtl) };
+  }
+  if (retired && active) {
+    if (!retired.parentDsReplacedAt) return { kind: 'publish-ds', newKey: active.keyTag, oldKey: retired.keyTag };
+    const noOldSignatures = after(retired.stateSince, dprp + zoneTtl);
+    const noOldDs = after(retired.parentDsReplacedAt, dprp + timing.parentDsTtlSeconds);
+    return { kind: 'remove', newKey: active.keyTag, oldKey: retired.keyTag, earliest: later(noOldSignatures, noOldDs) };
+  }
+  return { kind: 'none' };
+}
+
+async function zoneTtl(db: Db | Tx, zone: string): Promise<number> {
+  const row = await db.selectFrom('domains').select('dns').where('name', '=', zone).executeTakeFirst();
+  if (!row) throw new KeypostError('DNS_ZONE_UNKNOWN', `keypost does not serve the zone "${zone}"`);
+  return zoneSoa(typeof row.dns === 'string' ? JSON.parse(row.dns) : row.dns).ttl;
+}
+
+/** The zone's keys as stored, and its next step. */
+export async function rolloverStatus(db: Db | Tx, zone: string, timing: RolloverTiming): Promise<{ keys: StoredKeyInfo[]; next: RolloverStep; zoneTtl: number }> {
+  const ttl = await zoneTtl(db, zone);
+  const keys = await zoneSigningKeys(db, zone);
+  return { keys, next: nextRolloverStep(keys, ttl, timing), zoneTtl: ttl };
+}
+
+/** Takes the zone's key rows for this transaction, so that two nodes never move the same step. */
+async function lockKeys(tx: Tx, zone: string): Promise<void> {
+  await tx.selectFrom('dnssec_keys').select('id').where('domain', '=', zone).forUpdate().execute();
+}
+
+/** Step 1: publishes a new key beside the active one; returns its key tag. */
+export async function startRollover(tx: Tx, box: SealedBox, zone: string, now: Date): Promise<number> {
+  const ttl = await zoneTtl(tx, zone);
+  await lockKeys(tx, zone);
+  const keys = await zoneSigningKeys(tx, zone);
+  const active = keys.find((k) => k.state === 'active');
+  if (!active) throw new KeypostError('DNS_ZONE_UNSIGNED', `${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on`);
+  const under = nextRolloverStep(keys, ttl, { propagationDelaySeconds: 0, parentDsTtlSeconds: 0 });
+  if (under.kind !== 'none') {
+    throw new KeypostError('DNS_ROLLOVER_IN_PROGRESS', `${zone} is already rolling from key ${under.oldKey} to key ${under.newKey}; see: keypost dns status ${zone}`);
+  }
+  const tag = await addSigningKey(tx, box, zone, active.algorithm as DnssecAlgorithm, 'published', now);
+  await bumpZoneSerial(tx, zone);
+  return tag;
+}
+
+/**
+ * Step 3: records that the parent's DS now names the active key (and no longer the retired one).
+ * Nothing the zone publishes changes, so the serial stays.
+ */
+export async function confirmParentDs(tx: Tx, zone: string, timing: RolloverTiming, now: Date): Promise<RolloverStep> {
+  const ttl = await zoneTtl(tx, zone);
+  await lockKeys(tx, zone);
+  const step = nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
+  if (step.kind !== 'publish-ds') {
+    const why =
+      step.kind === 'activate'
+        ? `the new key ${step.newKey} is not the one to trust before ${step.earliest.toISOString()}: keep the parent's DS as it is until then`
+        : step.kind === 'remove'
+          ? `the parent's DS for key ${step.newKey} was already recorded`
+          : 'no rollover is under way';
+    throw new KeypostError('DNS_ROLLOVER_NOT_WAITING_FOR_DS', `${zone}: ${why}`);
+  }
+  await tx.updateTable('dnssec_keys').set({ parent_ds_replaced_at: now }).where('domain', '=', zone).where('state', '=', 'retired').execute();
+  return nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
+}
+
+/** Steps 2 and 4 for one zone, when due at `now`; returns the step taken, if any. */
+export async function advanceRollover(tx: Tx, zone: string, timing: RolloverTiming, now: Date): Promise<TimedStep | undefined> {
+  const ttl = await zoneTtl(tx, zone);
+  await lockKeys(tx, zone);
+  const step = nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
+  if ((step.kind !== 'activate' && step.kind !== 'remove') || step.earliest > now) return undefined;
+  const keys = tx.updateTable('dnssec_keys').where('domain', '=', zone);
+  if (step.kind === 'activate') {
+    await keys.set({ state: 'retired', state_since: now }).where('state', '=', 'active').execute();
+    await keys.set({ state: 'active', state_since: now }).where('state', '=', 'published').execute();
+  } else {
+    await tx.deleteFrom('dnssec_keys').where('domain', '=', zone).where('state', '=', 'retired').execute();
+  }
+  await bumpZoneSerial(tx, zone);
+  return step;
+}
+
+/** Advances every zone whose rollover has a step due at `now`; returns what was done. */
+export async function advanceDueRollovers(db: Db, timing: RolloverTiming, now: Date): Promise<{ zone: string; step: TimedStep }[]> {
+  const zones = await db.selectFrom('dnssec_keys').select('domain').distinct().where('state', '<>', 'active').execute();
+  const done: { zone: string; step: TimedStep }[] = [];
+  for (const { domain } of zones) {
+    const step = await db.transaction().execute((tx) => advanceRollover(tx, domain, timing, now));
+    if (step) done.push({ zone: domain, step });
+  }
+  return done;
+}
