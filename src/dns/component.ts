@@ -108,6 +108,10 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     // A new base (a full read, a fold) or a new signer means every name is new to the signer.
     const whole = !prev || prev.snapshot.base !== next.snapshot.base || prev.snapshot.signer !== next.snapshot.signer;
     presigner.schedule(next.snapshot, whole);
+    // A rollover started or confirmed anywhere moves the serial: time its next step now. Only
+    // zones whose keys changed or that are rolling, so publishes elsewhere cost no check.
+    const rolling = (update.served?.zone.signingKeys.length ?? 0) > 1;
+    if (next.snapshot.signer && (rolling || prev?.snapshot.signer !== next.snapshot.signer)) rolloverClock.poke();
     logPublication(update, prev !== undefined);
     if (!prev || prev.snapshot.serial !== next.snapshot.serial) {
       log.debug({ zone: update.name, serial: next.snapshot.serial, addresses: next.snapshot.addressCount }, 'zone loaded');

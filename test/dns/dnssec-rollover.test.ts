@@ -21,7 +21,7 @@ import type { Db } from '../../src/db/database.js';
 import { advanceRollover } from '../../src/dns/dnssec/rollover.js';
 import { addZone, makeKey, publish } from './support/fixtures.js';
 import { dig, startDns, waitFor, type DnsServer } from './support/server.js';
-import { delv, signZone } from './support/dnssec.js';
+import { delv, delvVerdict, signZone, writeDsAnchor } from './support/dnssec.js';
 
 const skip = requireTool('delv', 'dig', 'ldns-verify-zone');
 const run = promisify(execFile);
@@ -65,13 +65,7 @@ async function currentDs(): Promise<{ keyTag: number; ds: string }> {
   return { keyTag: records[0].key_tag, ds: records[0].ds };
 }
 
-/** A BIND trust-anchors file holding one DS: what a resolver that fetched it from the parent trusts. */
-function dsAnchor(name: string, ds: string): string {
-  const [, , , tag, algorithm, digestType, ...digest] = ds.split(/\s+/);
-  const file = path.join(db.env.KEYPOST_DATA_DIR, `${name}.anchors`);
-  writeFileSync(file, `trust-anchors {\n  "${ZONE}." static-ds ${tag} ${algorithm} ${digestType} "${digest.join('')}";\n};\n`);
-  return file;
-}
+const dsAnchor = (name: string, ds: string) => writeDsAnchor(db.env.KEYPOST_DATA_DIR, name, ZONE, ds);
 
 /** Waits until the server answers with the serial the database holds now. */
 async function served(): Promise<void> {
@@ -97,9 +91,7 @@ async function answer(name: string, type: string): Promise<string[]> {
 const sorted = (tags: number[]) => [...tags].sort((a, b) => a - b);
 const alice = () => `${openpgpkeyLabel('alice')}._openpgpkey.${ZONE}`;
 
-function verdict(output: string): string {
-  return output.split('\n').find((l) => /validated|validation|resolution failed/.test(l))?.trim() ?? output;
-}
+const verdict = delvVerdict;
 
 /** What a step must look like: the keys in DNSKEY, the one signing data, the one CDS names. */
 interface Expected {

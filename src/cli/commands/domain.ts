@@ -165,7 +165,7 @@ function dnssecChange(values: PolicyValues): DnssecChange {
   return change;
 }
 
-const describeKeys = (keys: StoredKeyInfo[]) => (keys.length ? keys.map((k) => ({ algorithm: k.algorithm, flags: k.flags, key_tag: k.keyTag })) : null);
+const describeKeys = (keys: StoredKeyInfo[]) => (keys.length ? keys.map((k) => ({ algorithm: k.algorithm, flags: k.flags, key_tag: k.keyTag, state: k.state })) : null);
 
 function describe(domain: Domain, keys: StoredKeyInfo[]): object {
   return {
@@ -199,7 +199,7 @@ function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[],
     ['openpgpkey', (dns.openpgpkeyAddresses ?? []).join(', ') || '-'],
     ['secondaries', (dns.secondaries ?? []).map((s) => `${s.address}${s.port ? `:${s.port}` : ''}${s.tsigKey ? `/${s.tsigKey}` : ''}`).join(', ') || '-'],
     ['tsig keys', Object.keys(dns.tsigKeys ?? {}).join(', ') || '-'],
-    ['dnssec', keys.map((k) => `algorithm ${k.algorithm}, key tag ${k.keyTag}`).join('; ') || 'off'],
+    ['dnssec', keys.map((k) => `algorithm ${k.algorithm}, key tag ${k.keyTag}${keys.length > 1 ? ` (${k.state})` : ''}`).join('; ') || 'off'],
     ...Object.entries(extra),
   ];
   for (const [label, value] of lines) ctx.stdout.write(`${label.padEnd(13)} ${value}\n`);

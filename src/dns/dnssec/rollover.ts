@@ -106,7 +106,9 @@ export async function startRollover(tx: Tx, box: SealedBox, zone: string, now: D
 
 /**
  * Step 3: records that the parent's DS now names the active key (and no longer the retired one).
- * Nothing the zone publishes changes, so the serial stays.
+ * Nothing the zone publishes changes, but the serial moves all the same: it is how every DNS node
+ * hears of a change (and times the removal at once); a secondary transferring the same records
+ * again is harmless.
  */
 export async function confirmParentDs(tx: Tx, zone: string, timing: RolloverTiming, now: Date): Promise<RolloverStep> {
   const ttl = await zoneTtl(tx, zone);
@@ -122,6 +124,7 @@ export async function confirmParentDs(tx: Tx, zone: string, timing: RolloverTimi
     throw new KeypostError('DNS_ROLLOVER_NOT_WAITING_FOR_DS', `${zone}: ${why}`);
   }
   await tx.updateTable('dnssec_keys').set({ parent_ds_replaced_at: now }).where('domain', '=', zone).where('state', '=', 'retired').execute();
+  await bumpZoneSerial(tx, zone);
   return nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
 }
 
@@ -142,13 +145,23 @@ export async function advanceRollover(tx: Tx, zone: string, timing: RolloverTimi
   return step;
 }
 
-/** Advances every zone whose rollover has a step due at `now`; returns what was done. */
-export async function advanceDueRollovers(db: Db, timing: RolloverTiming, now: Date): Promise<{ zone: string; step: TimedStep }[]> {
+export interface DueRollovers {
+  /** The steps taken. */
+  done: { zone: string; step: TimedStep }[];
+  /** The earliest time a step keypost takes on its own falls due next, if any is pending. */
+  nextAt?: Date;
+}
+
+/** Advances every zone whose rollover has a step due at `now`, and says when the next one is. */
+export async function advanceDueRollovers(db: Db, timing: RolloverTiming, now: Date): Promise<DueRollovers> {
   const zones = await db.selectFrom('dnssec_keys').select('domain').distinct().where('state', '<>', 'active').execute();
-  const done: { zone: string; step: TimedStep }[] = [];
+  const result: { nextAt?: Date } = {};
+  const done: DueRollovers['done'] = [];
   for (const { domain } of zones) {
     const step = await db.transaction().execute((tx) => advanceRollover(tx, domain, timing, now));
     if (step) done.push({ zone: domain, step });
+    const { next } = await rolloverStatus(db, domain, timing);
+    if ('earliest' in next && (!result.nextAt || next.earliest < result.nextAt)) result.nextAt = next.earliest;
   }
-  return done;
+  return { ...result, done };
 }

@@ -30,3 +30,19 @@ export async function writeAnchors(server: { host: string; port: number }, zone:
 export function delv(server: { host: string; port: number }, anchors: string, zone: string, ...args: string[]): Promise<string> {
   return tool('delv', ['-a', anchors, `+root=${zone}`, `@${server.host}`, '-p', String(server.port), '+nortrace', ...args], { allowFailure: true });
 }
+
+/**
+ * A BIND trust-anchors file holding one DS (`<zone>. IN DS <tag> <alg> <type> <hex>`): what a
+ * resolver that fetched that DS from the parent trusts. Written as `<dir>/<name>.anchors`.
+ */
+export function writeDsAnchor(dir: string, name: string, zone: string, ds: string): string {
+  const [, , , tag, algorithm, digestType, ...digest] = ds.split(/\s+/);
+  const file = path.join(dir, `${name}.anchors`);
+  writeFileSync(file, `trust-anchors {\n  "${zone}." static-ds ${tag} ${algorithm} ${digestType} "${digest.join('')}";\n};\n`);
+  return file;
+}
+
+/** delv's verdict: the comment line that says how the answer validated. */
+export function delvVerdict(output: string): string {
+  return output.split('\n').find((l) => /validated|validation|resolution failed/.test(l))?.trim() ?? output;
+}
