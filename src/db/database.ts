@@ -187,8 +187,8 @@ export interface DnssecKeysTable {
   parent_ds_replaced_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
-/** RFC 7583 §3.1 key states, as keypost's pre-publication CSK rollover uses them. */
-export type DnssecKeyState = 'published' | 'active' | 'retired';
+/** RFC 7583 §3.1 key states, as keypost's CSK rollovers use them (src/dns/dnssec/key-states.ts). */
+export type DnssecKeyState = 'introduced' | 'published' | 'active' | 'retired' | 'withdrawn';
 
 /** A running `keypost serve` and the addresses it bound (src/serve-registry.ts). */
 export interface ServeNodesTable {

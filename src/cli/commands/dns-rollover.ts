@@ -9,6 +9,7 @@ import { isServedDomain } from '../../directory/domains.js';
 import { openSecretBox } from '../../secrets/sealed-box.js';
 import { algorithmName, zoneDelegation, type DelegationRecord } from '../../dns/dnssec/delegation.js';
 import type { StoredKeyInfo } from '../../dns/dnssec/key-store.js';
+import type { DnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
 import { confirmParentDs, rolloverStatus, startRollover, type RolloverStep } from '../../dns/dnssec/rollover.js';
 import { withDatabase } from '../database.js';
 import { writeJson, type CommandContext } from '../command.js';
@@ -22,12 +23,16 @@ function describeStep(zone: string, step: RolloverStep): string {
   switch (step.kind) {
     case 'none':
       return `no rollover under way; start one with: keypost dns rollover ${zone}`;
+    case 'publish':
+      return `key ${step.newKey} (a new algorithm, signing everything already) enters the DNSKEY RRset, not before ${step.earliest.toISOString()} (keypost does this on its own)`;
     case 'activate':
       return `key ${step.newKey} becomes active (signs the zone, CDS names it) and key ${step.oldKey} retired, not before ${step.earliest.toISOString()} (keypost does this on its own)`;
     case 'publish-ds':
       return `put the DS below at the registrar in place of key ${step.oldKey}'s (or let the parent take it from CDS), wait until the parent's servers answer with it, then run: keypost dns rollover ${zone} --ds-published`;
+    case 'withdraw':
+      return `retired key ${step.oldKey} leaves the DNSKEY RRset (its signatures stay a while longer, as an algorithm rollover needs), not before ${step.earliest.toISOString()} (keypost does this on its own)`;
     case 'remove':
-      return `retired key ${step.oldKey} is removed, not before ${step.earliest.toISOString()} (keypost does this on its own)`;
+      return `old key ${step.oldKey} is removed, not before ${step.earliest.toISOString()} (keypost does this on its own)`;
   }
 }
 
@@ -79,14 +84,14 @@ export function status(zone: string, json: boolean, ctx: CommandContext): Promis
   });
 }
 
-export function rollover(zone: string, dsPublished: boolean, json: boolean, ctx: CommandContext): Promise<number> {
+export function rollover(zone: string, options: { dsPublished: boolean; algorithm?: DnssecAlgorithm }, json: boolean, ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async ({ db }, config) => {
     await requireZone(db, zone);
     const now = new Date();
-    if (dsPublished) await db.transaction().execute((tx) => confirmParentDs(tx, zone, config.dns.rollover, now));
+    if (options.dsPublished) await db.transaction().execute((tx) => confirmParentDs(tx, zone, config.dns.rollover, now));
     else {
       const box = openSecretBox(config.secrets);
-      await db.transaction().execute((tx) => startRollover(tx, box, zone, now));
+      await db.transaction().execute((tx) => startRollover(tx, box, zone, now, options.algorithm));
     }
     await printStatus(db, config, zone, json, ctx);
     return 0;

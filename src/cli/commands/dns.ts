@@ -11,9 +11,10 @@ import { normalizeDomain } from '../../protocol/address.js';
 import { isServedDomain } from '../../directory/domains.js';
 import { zoneDelegation } from '../../dns/dnssec/delegation.js';
 import { rollover, status } from './dns-rollover.js';
+import { DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
 
 const USAGE = `Usage: keypost dns <records|ds|status|rollover> <domain> [--json]
-       keypost dns rollover <domain> --ds-published
+       keypost dns rollover <domain> [--algorithm 13|15] | --ds-published
 
   records <domain>   every record keypost's DNS server publishes for <domain> (SOA, NS, zone
                      policy, and the OPENPGPKEY, _keypost TXT and PKA CERT records of each
@@ -25,6 +26,8 @@ const USAGE = `Usage: keypost dns <records|ds|status|rollover> <domain> [--json]
   rollover <domain>  rolls the zone's signing key with pre-publication (RFC 6781 §4.1): a new
                      key is published now and takes over on its own once caches hold it; then
                      \`dns status\` shows the DS to give the registrar
+    --algorithm N    roll to another algorithm (RFC 6781 §4.1.4): the new key signs
+                     everything before it is published, the old one after it has gone
     --ds-published   the parent's DS now names the new key: the old key is removed once no
                      cache can hold the old DS or data it signed`;
 
@@ -59,16 +62,19 @@ export const dnsCommand: Command = {
   name: 'dns',
   usage: USAGE,
   async run(argv, ctx) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'ds-published': { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'ds-published': { type: 'boolean' }, algorithm: { type: 'string' } });
     const [sub, domain, ...extra] = positionals;
     if (!SUBCOMMANDS.includes(sub) || !domain || extra.length) throw new UsageError('usage: keypost dns <records|ds|status|rollover> <domain>');
-    if (values['ds-published'] && sub !== 'rollover') throw new UsageError('--ds-published goes with: keypost dns rollover <domain> --ds-published');
+    if ((values['ds-published'] || values.algorithm !== undefined) && sub !== 'rollover') throw new UsageError('--ds-published and --algorithm go with: keypost dns rollover <domain>');
+    if (values['ds-published'] && values.algorithm !== undefined) throw new UsageError('--algorithm starts a rollover; --ds-published confirms one: give one of them');
+    const algorithm = values.algorithm === undefined ? undefined : Number(values.algorithm);
+    if (algorithm !== undefined && !isDnssecAlgorithm(algorithm)) throw new UsageError(`--algorithm takes ${DNSSEC_ALGORITHMS.join(' or ')}, not "${values.algorithm}"`);
     // A name that cannot be a zone is a usage error ("invalid name"), not a zone we lack.
     const zone = asUsage(() => normalizeDomain(domain));
     const json = values.json === true;
     if (sub === 'records') return records(zone, ctx);
     if (sub === 'ds') return ds(zone, json, ctx);
     if (sub === 'status') return status(zone, json, ctx);
-    return rollover(zone, values['ds-published'] === true, json, ctx);
+    return rollover(zone, { dsPublished: values['ds-published'] === true, algorithm }, json, ctx);
   },
 };

@@ -1,12 +1,10 @@
 // A zone's DNSSEC signing key in the database: one combined signing key (CSK, RFC 6781 §3.1.2)
 // per signed zone (two while it rolls, rollover.ts), its private half sealed under
-// KEYPOST_SECRET_KEY_FILE. Turning signing on,
-// off or to another algorithm changes what the zone publishes (its DNSKEY), so each change
-// bumps the serial in the same transaction and every DNS node picks it up from the change feed.
+// KEYPOST_SECRET_KEY_FILE. Whoever changes the keys bumps the zone's serial in the same
+// transaction (signing-change.ts, rollover.ts), and every DNS node picks it up from the change feed.
 import type { Db, DnssecKeyState, Tx } from '../../db/database.js';
-import { bumpZoneSerial } from '../../db/change-feed.js';
 import type { SealedBox } from '../../secrets/sealed-box.js';
-import { DEFAULT_DNSSEC_ALGORITHM, generateSigningKey, type DnssecAlgorithm } from './algorithms.js';
+import { generateSigningKey, type DnssecAlgorithm } from './algorithms.js';
 import { CSK_FLAGS, dnskeyRdata, keyTag } from './dnskey.js';
 
 /** What a signing key is sealed for: a row moved to another zone does not open there. */
@@ -75,33 +73,4 @@ export async function addSigningKey(tx: Tx, box: SealedBox, zone: string, algori
 export async function replaceSigningKey(tx: Tx, box: SealedBox, zone: string, algorithm: DnssecAlgorithm): Promise<void> {
   await tx.deleteFrom('dnssec_keys').where('domain', '=', zone).execute();
   await addSigningKey(tx, box, zone, algorithm, 'active');
-}
-
-export interface DnssecChange {
-  enabled?: boolean;
-  algorithm?: DnssecAlgorithm;
-}
-
-/**
- * Brings the zone's key in line with `change`: off removes the key (the zone is then served
- * unsigned); on, or an algorithm, makes a key of that algorithm unless the zone already signs
- * with exactly that. A new algorithm replaces the key at once: an algorithm rollover (RFC 6781
- * §4.1.4) is not done, so the DS at the registrar must be replaced with it (README). Returns
- * whether anything changed.
- */
-export async function applyDnssecChange(tx: Tx, box: SealedBox, zone: string, change: DnssecChange): Promise<boolean> {
-  const current = await zoneSigningKeys(tx, zone);
-  if (change.enabled === false) {
-    if (current.length === 0) return false;
-    await tx.deleteFrom('dnssec_keys').where('domain', '=', zone).execute();
-    await bumpZoneSerial(tx, zone);
-    return true;
-  }
-  if (change.enabled === undefined && change.algorithm === undefined) return false;
-  const algorithm = change.algorithm ?? (current[0]?.algorithm as DnssecAlgorithm | undefined) ?? DEFAULT_DNSSEC_ALGORITHM;
-  // A zone in a key rollover of the same algorithm keeps rolling.
-  if (current.length && current.every((k) => k.algorithm === algorithm)) return false;
-  await replaceSigningKey(tx, box, zone, algorithm);
-  await bumpZoneSerial(tx, zone);
-  return true;
 }

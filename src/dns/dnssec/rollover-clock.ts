@@ -6,7 +6,21 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.js';
 import type { Component } from '../../lifecycle.js';
-import { advanceDueRollovers, type RolloverTiming } from './rollover.js';
+import { advanceDueRollovers, type RolloverTiming, type TimedStep } from './rollover.js';
+
+/** The mail log's event for each step (README "Rolling the signing key"). */
+const STEP_EVENTS: Record<TimedStep['kind'], string> = {
+  publish: 'dnssec_key_published',
+  activate: 'dnssec_key_active',
+  withdraw: 'dnssec_key_withdrawn',
+  remove: 'dnssec_key_removed',
+};
+const STEP_LINES: Record<TimedStep['kind'], (s: TimedStep) => string> = {
+  publish: (s) => `key ${s.newKey} is in the DNSKEY RRset now`,
+  activate: (s) => `key ${s.newKey} signs the zone now and CDS names it; key ${s.oldKey} retired`,
+  withdraw: (s) => `key ${s.oldKey} left the DNSKEY RRset`,
+  remove: (s) => `key ${s.oldKey} removed`,
+};
 
 export interface RolloverClockOptions {
   db: Db;
@@ -47,10 +61,7 @@ export function createRolloverClock(options: RolloverClockOptions): RolloverCloc
     running = advanceDueRollovers(options.db, options.timing, now())
       .then(
         ({ done, nextAt }) => {
-          for (const { zone, step } of done) {
-            if (step.kind === 'activate') log.info({ event: 'dnssec_key_active', zone, key: step.newKey, retired: step.oldKey }, `${zone}: key ${step.newKey} signs the zone now; CDS names it`);
-            else log.info({ event: 'dnssec_key_removed', zone, key: step.oldKey }, `${zone}: retired key ${step.oldKey} removed`);
-          }
+          for (const { zone, step } of done) log.info({ event: STEP_EVENTS[step.kind], zone, key: step.newKey, oldKey: step.oldKey }, `${zone}: ${STEP_LINES[step.kind](step)}`);
           // A timer fires a little early or late; a step found not yet due is simply checked again.
           schedule(nextAt ? nextAt.getTime() - now().getTime() + 50 : interval);
         },

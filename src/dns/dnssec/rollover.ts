@@ -1,5 +1,6 @@
-// A zone's CSK rollover with pre-publication (RFC 6781 §4.1.1.1 for the data it signs, §4.1.2 for
-// the DNSKEY RRset the parent's DS points into), timed as RFC 7583 §3.2.1 and §3.3.1 have it:
+// A zone's CSK rollover (RFC 6781 §4.1), timed as RFC 7583 §3.2.1 and §3.3.1 have it. With the
+// same algorithm it is a pre-publication roll (§4.1.1.1 for the data, §4.1.2 for the DNSKEY RRset
+// the parent's DS points into):
 //
 //   1. `keypost dns rollover`: a new key is published (in DNSKEY, signing DNSKEY/CDS/CDNSKEY only).
 //   2. Ipub = Dprp + TTLkey later (RFC 7583 §3.2.1, §3.3.1) every cache that holds the DNSKEY RRset
@@ -13,6 +14,16 @@
 //        - Iret = Dsgn + Dprp + TTLsig after it stopped signing data (RFC 7583 §3.2.1; Dsgn = 0:
 //          a new signer signs every answer and transfer anew), so no cache holds data it signed;
 //        - Dprp + TTLds after the parent's DS changed (RFC 7583 §3.3.1), so no cache holds the old DS.
+//
+// To another algorithm (RFC 6781 §4.1.4, conservative order) every key signs everything for the
+// whole roll (key-states.ts), and the DNSKEY RRset changes only once the signatures are everywhere:
+//
+//   1. the new key is introduced: it signs everything but is not in DNSKEY yet;
+//   2. Dprp + TTLsig later every cached RRset carries its signature: it is published;
+//   3. Dprp + TTLkey later it becomes active and the old key retired, as above;
+//   4. the owner's --ds-published, as above;
+//   5. Dprp + TTLds after that the old key is withdrawn from DNSKEY (still signing);
+//   6. Dprp + TTLkey later no cache holds a DNSKEY RRset with it: it is removed.
 //
 // TTLkey and TTLsig are the zone's TTL (every record and the DNSKEY RRset carry it, and negative
 // answers live no longer: zone-records.ts); Dprp and TTLds are the operator's settings
@@ -39,11 +50,15 @@ export interface RolloverTiming {
 export type RolloverStep =
   /** One active key and nothing under way. */
   | { kind: 'none' }
+  /** Algorithm roll: the introduced key enters DNSKEY, at `earliest`. */
+  | { kind: 'publish'; newKey: number; oldKey: number; earliest: Date }
   /** The published key becomes active and the active one retired, at `earliest`. */
   | { kind: 'activate'; newKey: number; oldKey: number; earliest: Date }
   /** The owner must put the new key's DS at the parent and run `--ds-published`. */
   | { kind: 'publish-ds'; newKey: number; oldKey: number }
-  /** The retired key is removed, at `earliest`. */
+  /** Algorithm roll: the retired key leaves DNSKEY and keeps signing, at `earliest`. */
+  | { kind: 'withdraw'; newKey: number; oldKey: number; earliest: Date }
+  /** The retired (or withdrawn) key is removed, at `earliest`. */
   | { kind: 'remove'; newKey: number; oldKey: number; earliest: Date };
 
 /** The steps keypost takes on its own once their time has come. */
@@ -54,19 +69,24 @@ const later = (a: Date, b: Date) => (a > b ? a : b);
 
 /** The next step for `keys` in a zone whose records live `zoneTtl` seconds. */
 export function nextRolloverStep(keys: readonly StoredKeyInfo[], zoneTtl: number, timing: RolloverTiming): RolloverStep {
-  const active = keys.find((k) => k.state === 'active');
-  const published = keys.find((k) => k.state === 'published');
-  const retired = keys.find((k) => k.state === 'retired');
+  const inState = (state: StoredKeyInfo['state']) => keys.find((k) => k.state === state);
+  const active = inState('active');
+  if (!active) return { kind: 'none' };
   const dprp = timing.propagationDelaySeconds;
-  if (published && active) {
-    return { kind: 'activate', newKey: published.keyTag, oldKey: active.keyTag, earliest: after(published.stateSince, dprp + zoneTtl) };
-  }
-  if (retired && active) {
+  const introduced = inState('introduced');
+  if (introduced) return { kind: 'publish', newKey: introduced.keyTag, oldKey: active.keyTag, earliest: after(introduced.stateSince, dprp + zoneTtl) };
+  const published = inState('published');
+  if (published) return { kind: 'activate', newKey: published.keyTag, oldKey: active.keyTag, earliest: after(published.stateSince, dprp + zoneTtl) };
+  const retired = inState('retired');
+  if (retired) {
     if (!retired.parentDsReplacedAt) return { kind: 'publish-ds', newKey: active.keyTag, oldKey: retired.keyTag };
     const noOldSignatures = after(retired.stateSince, dprp + zoneTtl);
     const noOldDs = after(retired.parentDsReplacedAt, dprp + timing.parentDsTtlSeconds);
-    return { kind: 'remove', newKey: active.keyTag, oldKey: retired.keyTag, earliest: later(noOldSignatures, noOldDs) };
+    const kind = retired.algorithm !== active.algorithm ? 'withdraw' : 'remove';
+    return { kind, newKey: active.keyTag, oldKey: retired.keyTag, earliest: later(noOldSignatures, noOldDs) };
   }
+  const withdrawn = inState('withdrawn');
+  if (withdrawn) return { kind: 'remove', newKey: active.keyTag, oldKey: withdrawn.keyTag, earliest: after(withdrawn.stateSince, dprp + zoneTtl) };
   return { kind: 'none' };
 }
 
@@ -88,8 +108,11 @@ async function lockKeys(tx: Tx, zone: string): Promise<void> {
   await tx.selectFrom('dnssec_keys').select('id').where('domain', '=', zone).forUpdate().execute();
 }
 
-/** Step 1: publishes a new key beside the active one; returns its key tag. */
-export async function startRollover(tx: Tx, box: SealedBox, zone: string, now: Date): Promise<number> {
+/**
+ * Step 1: a new key beside the active one, of the active key's algorithm (published) or of
+ * `algorithm` when that is another one (introduced); returns its key tag.
+ */
+export async function startRollover(tx: Tx, box: SealedBox, zone: string, now: Date, algorithm?: DnssecAlgorithm): Promise<number> {
   const ttl = await zoneTtl(tx, zone);
   await lockKeys(tx, zone);
   const keys = await zoneSigningKeys(tx, zone);
@@ -99,7 +122,8 @@ export async function startRollover(tx: Tx, box: SealedBox, zone: string, now: D
   if (under.kind !== 'none') {
     throw new KeypostError('DNS_ROLLOVER_IN_PROGRESS', `${zone} is already rolling from key ${under.oldKey} to key ${under.newKey}; see: keypost dns status ${zone}`);
   }
-  const tag = await addSigningKey(tx, box, zone, active.algorithm as DnssecAlgorithm, 'published', now);
+  const to = algorithm ?? (active.algorithm as DnssecAlgorithm);
+  const tag = await addSigningKey(tx, box, zone, to, to === active.algorithm ? 'published' : 'introduced', now);
   await bumpZoneSerial(tx, zone);
   return tag;
 }
@@ -116,9 +140,9 @@ export async function confirmParentDs(tx: Tx, zone: string, timing: RolloverTimi
   const step = nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
   if (step.kind !== 'publish-ds') {
     const why =
-      step.kind === 'activate'
-        ? `the new key ${step.newKey} is not the one to trust before ${step.earliest.toISOString()}: keep the parent's DS as it is until then`
-        : step.kind === 'remove'
+      step.kind === 'publish' || step.kind === 'activate'
+        ? `the new key ${step.newKey} is not the one to trust yet (not before ${step.earliest.toISOString()}): keep the parent's DS as it is until then`
+        : step.kind === 'withdraw' || step.kind === 'remove'
           ? `the parent's DS for key ${step.newKey} was already recorded`
           : 'no rollover is under way';
     throw new KeypostError('DNS_ROLLOVER_NOT_WAITING_FOR_DS', `${zone}: ${why}`);
@@ -133,13 +157,22 @@ export async function advanceRollover(tx: Tx, zone: string, timing: RolloverTimi
   const ttl = await zoneTtl(tx, zone);
   await lockKeys(tx, zone);
   const step = nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
-  if ((step.kind !== 'activate' && step.kind !== 'remove') || step.earliest > now) return undefined;
+  if (!('earliest' in step) || step.earliest > now) return undefined;
   const keys = tx.updateTable('dnssec_keys').where('domain', '=', zone);
-  if (step.kind === 'activate') {
-    await keys.set({ state: 'retired', state_since: now }).where('state', '=', 'active').execute();
-    await keys.set({ state: 'active', state_since: now }).where('state', '=', 'published').execute();
-  } else {
-    await tx.deleteFrom('dnssec_keys').where('domain', '=', zone).where('state', '=', 'retired').execute();
+  switch (step.kind) {
+    case 'publish':
+      await keys.set({ state: 'published', state_since: now }).where('state', '=', 'introduced').execute();
+      break;
+    case 'activate':
+      await keys.set({ state: 'retired', state_since: now }).where('state', '=', 'active').execute();
+      await keys.set({ state: 'active', state_since: now }).where('state', '=', 'published').execute();
+      break;
+    case 'withdraw':
+      await keys.set({ state: 'withdrawn', state_since: now }).where('state', '=', 'retired').execute();
+      break;
+    case 'remove':
+      await tx.deleteFrom('dnssec_keys').where('domain', '=', zone).where('state', 'in', ['retired', 'withdrawn']).execute();
+      break;
   }
   await bumpZoneSerial(tx, zone);
   return step;

@@ -11,7 +11,7 @@ import { signingKeyContext } from './key-store.js';
 import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
-import { KEY_DUTIES, KEY_SET_TYPES } from './key-states.js';
+import { KEY_SET_TYPES, keyDuties } from './key-states.js';
 
 /** A zone key opened for signing, with what its rollover state lets it sign. */
 export interface ZoneRrsigKey extends RrsigKey {
@@ -163,8 +163,8 @@ export function zoneSignerFor(
     algorithm: k.algorithm as RrsigKey['algorithm'],
     keyTag: k.keyTag,
     privateKey: importPrivateKey(box.open(k.privateKeySealed, signingKeyContext(zone.name))),
-    signsKeySet: KEY_DUTIES[k.state].signsKeySet,
-    signsData: KEY_DUTIES[k.state].signsData,
+    signsKeySet: keyDuties(k, keys).signsKeySet,
+    signsData: keyDuties(k, keys).signsData,
   }));
   return new ZoneSigner(zone.name, opened, identity, policy, counts);
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig } from '../../../src/config.js';
 import type { Db } from '../../../src/db/database.js';
 import { openSecretBox } from '../../../src/secrets/sealed-box.js';
-import { applyDnssecChange } from '../../../src/dns/dnssec/key-store.js';
+import { applyDnssecChange } from '../../../src/dns/dnssec/signing-change.js';
 import type { DnssecAlgorithm } from '../../../src/dns/dnssec/algorithms.js';
 import type { TestDatabase } from '../../support/database.js';
 import { dig, tool } from './server.js';
