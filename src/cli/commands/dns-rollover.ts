@@ -67,10 +67,10 @@ async function printStatus(db: Db, config: Readonly<Config>, zone: string, json:
     ctx.stdout.write(`${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on\n`);
     return;
   }
-  ctx.stdout.write(`KEY    ALGORITHM            ROLE  STATE      SINCE\n`);
+  ctx.stdout.write(`KEY    ALGORITHM            ROLE  STATE       SINCE\n`);
   for (const k of keys) {
     const algorithm = `${k.algorithm} ${algorithmName(k.algorithm)}`;
-    ctx.stdout.write(`${String(k.keyTag).padEnd(5)}  ${algorithm.padEnd(19)}  CSK   ${k.state.padEnd(9)}  ${k.stateSince.toISOString()}\n`);
+    ctx.stdout.write(`${String(k.keyTag).padEnd(5)}  ${algorithm.padEnd(19)}  CSK   ${k.state.padEnd(10)}  ${k.stateSince.toISOString()}\n`);
   }
   ctx.stdout.write(`next: ${describeStep(zone, next)}\n`);
   for (const r of ds) ctx.stdout.write(`  ${r.ds}\n`);
