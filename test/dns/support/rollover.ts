@@ -2,7 +2,7 @@
 // job takes (with an explicit clock), and the check made at every step: DNSKEY, CDS and RRSIG key
 // tags as the step wants them, delv "fully validated" from each trust anchor a resolver may hold
 // then (OPENPGPKEY, TXT, a denial, CDS), and the signed AXFR a secondary takes signed the same way
-// and accepted by ldns-verify-zone.
+// and accepted by ldns-verify-zone and BIND's dnssec-verify.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { dig, waitFor, type DnsServer } from './server.js';
 const run = promisify(execFile);
 
 /** The tools the check needs (for requireTool). */
-export const ROLLOVER_TOOLS = ['delv', 'dig', 'ldns-verify-zone'] as const;
+export const ROLLOVER_TOOLS = ['delv', 'dig', 'ldns-verify-zone', 'dnssec-verify'] as const;
 
 export interface StatusJson {
   keys: { key_tag: number; algorithm: number; role: string; state: string; since: string; parent_ds_replaced_at?: string }[];
@@ -164,5 +164,12 @@ export class RolloverZone {
       (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
     );
     assert.match(verified, /Zone is verified and complete/, `${label}: ldns-verify-zone`);
+    // BIND's verifier checks that every algorithm in the DNSKEY RRset signs every RRset (-z: one
+    // combined signing key, no separate key without the SEP flag).
+    const bind = await run('dnssec-verify', ['-z', '-o', zone, file]).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+    );
+    assert.match(bind, /Zone fully signed/, `${label}: dnssec-verify`);
   }
 }
