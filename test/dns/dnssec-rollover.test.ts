@@ -102,6 +102,9 @@ test('at the earliest time the new key becomes active and CDS names it; both DS 
   assert.match(text.stdout, /put the DS below at the registrar/);
   assert.ok(text.stdout.includes(ds.ds), text.stdout);
   assert.ok(text.stdout.includes(`keypost dns rollover ${ZONE} --ds-published`), text.stdout);
+  assert.match(text.stdout, new RegExp(`^${newKey}\\s+13 ECDSAP256SHA256\\s+CSK\\s+active\\s`, 'm'));
+  assert.match(text.stdout, new RegExp(`^${oldKey}\\s+13 ECDSAP256SHA256\\s+CSK\\s+retired\\s`, 'm'));
+  assert.match(text.stdout, new RegExp(`zone TTL ${ZONE_TTL} s`));
   // Resolvers still holding the old DS, and those that already have the new one, both validate.
   await z.check('new key active', { dnskeys: [oldKey, newKey], keySetSigners: [oldKey, newKey], dataSigners: [newKey], cds: newKey, anchors: [oldAnchor, newAnchor] });
 });

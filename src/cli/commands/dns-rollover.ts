@@ -19,10 +19,10 @@ async function requireZone(db: Db, zone: string): Promise<void> {
 }
 
 /** One line saying what happens next, and when or on whose word. */
-function describeStep(zone: string, step: RolloverStep): string {
+function describeStep(zone: string, step: RolloverStep, signed = true): string {
   switch (step.kind) {
     case 'none':
-      return `no rollover under way; start one with: keypost dns rollover ${zone}`;
+      return signed ? `no rollover under way; start one with: keypost dns rollover ${zone}` : `${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on`;
     case 'publish':
       return `key ${step.newKey} (a new algorithm, signing everything already) enters the DNSKEY RRset, not before ${step.earliest.toISOString()} (keypost does this on its own)`;
     case 'activate':
@@ -36,13 +36,13 @@ function describeStep(zone: string, step: RolloverStep): string {
   }
 }
 
-function stepJson(zone: string, step: RolloverStep, ds: DelegationRecord[]) {
+function stepJson(zone: string, step: RolloverStep, ds: DelegationRecord[], signed: boolean) {
   return {
     step: step.kind,
     ...(step.kind !== 'none' ? { new_key: step.newKey, old_key: step.oldKey } : {}),
     ...('earliest' in step ? { earliest: step.earliest.toISOString() } : {}),
     ...(step.kind === 'publish-ds' ? { ds: ds.map((r) => r.ds), command: `keypost dns rollover ${zone} --ds-published` } : {}),
-    text: describeStep(zone, step),
+    text: describeStep(zone, step, signed),
   };
 }
 
@@ -57,14 +57,16 @@ const keyJson = (k: StoredKeyInfo) => ({
 });
 
 async function printStatus(db: Db, config: Readonly<Config>, zone: string, json: boolean, ctx: CommandContext): Promise<void> {
-  const { keys, next } = await rolloverStatus(db, zone, config.dns.rollover);
+  const timing = config.dns.rollover;
+  const { keys, next, zoneTtl } = await rolloverStatus(db, zone, timing);
   const ds = next.kind === 'publish-ds' ? await zoneDelegation(db, zone) : [];
   if (json) {
-    writeJson(ctx.stdout, { zone, signed: keys.length > 0, keys: keys.map(keyJson), next: stepJson(zone, next, ds) });
+    const waits = { zone_ttl: zoneTtl, propagation_delay: timing.propagationDelaySeconds, parent_ds_ttl: timing.parentDsTtlSeconds };
+    writeJson(ctx.stdout, { zone, signed: keys.length > 0, keys: keys.map(keyJson), next: stepJson(zone, next, ds, keys.length > 0), waits });
     return;
   }
   if (!keys.length) {
-    ctx.stdout.write(`${zone} is not signed; turn signing on with: keypost domain set ${zone} --dnssec on\n`);
+    ctx.stdout.write(`${describeStep(zone, next, false)}\n`);
     return;
   }
   ctx.stdout.write(`KEY    ALGORITHM            ROLE  STATE       SINCE\n`);
@@ -74,6 +76,8 @@ async function printStatus(db: Db, config: Readonly<Config>, zone: string, json:
   }
   ctx.stdout.write(`next: ${describeStep(zone, next)}\n`);
   for (const r of ds) ctx.stdout.write(`  ${r.ds}\n`);
+  // The figures the waits are made of (RFC 7583 §2: TTLkey = TTLsig = the zone's TTL, Dprp, TTLds).
+  ctx.stdout.write(`waits from: zone TTL ${zoneTtl} s, propagation delay ${timing.propagationDelaySeconds} s, parent DS TTL ${timing.parentDsTtlSeconds} s\n`);
 }
 
 export function status(zone: string, json: boolean, ctx: CommandContext): Promise<number> {
