@@ -22,7 +22,8 @@
 //   2. Dprp + TTLsig later every cached RRset carries its signature: it is published;
 //   3. Dprp + TTLkey later it becomes active and the old key retired, as above;
 //   4. the owner's --ds-published, as above;
-//   5. Dprp + TTLds after that the old key is withdrawn from DNSKEY (still signing);
+//   5. when both waits of step 4 above have passed, the old key is withdrawn from DNSKEY (still
+//      signing);
 //   6. Dprp + TTLkey later no cache holds a DNSKEY RRset with it: it is removed.
 //
 // TTLkey and TTLsig are the zone's TTL (every record and the DNSKEY RRset carry it, and negative
@@ -152,7 +153,7 @@ export async function confirmParentDs(tx: Tx, zone: string, timing: RolloverTimi
   return nextRolloverStep(await zoneSigningKeys(tx, zone), ttl, timing);
 }
 
-/** Steps 2 and 4 for one zone, when due at `now`; returns the step taken, if any. */
+/** The step keypost takes on its own (publish, activate, withdraw, remove) when due at `now`; returns it, if taken. */
 export async function advanceRollover(tx: Tx, zone: string, timing: RolloverTiming, now: Date): Promise<TimedStep | undefined> {
   const ttl = await zoneTtl(tx, zone);
   await lockKeys(tx, zone);
@@ -188,13 +189,13 @@ export interface DueRollovers {
 /** Advances every zone whose rollover has a step due at `now`, and says when the next one is. */
 export async function advanceDueRollovers(db: Db, timing: RolloverTiming, now: Date): Promise<DueRollovers> {
   const zones = await db.selectFrom('dnssec_keys').select('domain').distinct().where('state', '<>', 'active').execute();
-  const result: { nextAt?: Date } = {};
   const done: DueRollovers['done'] = [];
+  let nextAt: Date | undefined;
   for (const { domain } of zones) {
     const step = await db.transaction().execute((tx) => advanceRollover(tx, domain, timing, now));
     if (step) done.push({ zone: domain, step });
     const { next } = await rolloverStatus(db, domain, timing);
-    if ('earliest' in next && (!result.nextAt || next.earliest < result.nextAt)) result.nextAt = next.earliest;
+    if ('earliest' in next && (!nextAt || next.earliest < nextAt)) nextAt = next.earliest;
   }
-  return { ...result, done };
+  return { done, nextAt };
 }
