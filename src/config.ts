@@ -186,6 +186,11 @@ const envSchema = z.object({
   KEYPOST_DNS_COOKIE_SECRET: optional((value, ctx) =>
     /^[0-9a-fA-F]{32}$/.test(value) ? value : problem(ctx, 'must be 32 hex digits (16 octets)'),
   ),
+  // DNSSEC key rollover timing (src/dns/dnssec/rollover.ts, RFC 7583 §2): Dprp, how long a change
+  // takes to reach every server of a zone (one SOA refresh, 1 h by default, covers a secondary
+  // that missed the NOTIFY), and TTLds, the TTL of the zone's DS at its parent (1 d for most TLDs).
+  KEYPOST_DNSSEC_PROPAGATION_DELAY: duration('1h'),
+  KEYPOST_DNSSEC_PARENT_DS_TTL: duration('1d'),
   KEYPOST_LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   // Reverse proxies whose X-Forwarded-For names the client. Default none: the header is ignored,
   // since any client can send it (it would pick its own rate-limit key).
@@ -323,6 +328,8 @@ export interface DnsConfig {
   };
   /** 16 octets as hex, or undefined for a random secret per process. */
   cookieSecret: string | undefined;
+  /** Key rollover waits (src/dns/dnssec/rollover.ts RolloverTiming), in seconds. */
+  rollover: { propagationDelaySeconds: number; parentDsTtlSeconds: number };
 }
 
 /** The SMTP gateway's slice; durations are in milliseconds. */
@@ -424,6 +431,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ipv6PrefixLength: e.KEYPOST_DNS_RRL_IPV6_PREFIX,
       },
       cookieSecret: e.KEYPOST_DNS_COOKIE_SECRET?.toLowerCase(),
+      rollover: {
+        propagationDelaySeconds: Math.ceil(e.KEYPOST_DNSSEC_PROPAGATION_DELAY / 1000),
+        parentDsTtlSeconds: Math.ceil(e.KEYPOST_DNSSEC_PARENT_DS_TTL / 1000),
+      },
     },
     http: { trustedProxies: e.KEYPOST_TRUSTED_PROXIES },
     pow: {

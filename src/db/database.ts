@@ -180,7 +180,15 @@ export interface DnssecKeysTable {
   /** PKCS #8 DER sealed under KEYPOST_SECRET_KEY_FILE; never usable from a dump alone. */
   private_key_sealed: Buffer;
   created_at: Generated<Date>;
+  /** Where the key is in a rollover (src/dns/dnssec/key-states.ts). */
+  state: ColumnType<DnssecKeyState, DnssecKeyState | undefined, DnssecKeyState>;
+  state_since: ColumnType<Date, Date | undefined, Date>;
+  /** A retired key: when the owner said the parent's DS no longer names it. */
+  parent_ds_replaced_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
+
+/** RFC 7583 §3.1 key states, as keypost's CSK rollovers use them (src/dns/dnssec/key-states.ts). */
+export type DnssecKeyState = 'introduced' | 'published' | 'active' | 'retired' | 'withdrawn';
 
 /** A running `keypost serve` and the addresses it bound (src/serve-registry.ts). */
 export interface ServeNodesTable {

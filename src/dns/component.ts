@@ -15,6 +15,7 @@ import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
 import { zoneSignerFor } from './dnssec/zone-signer.js';
 import { createTransferRefresh } from './dnssec/transfer-refresh.js';
+import { createRolloverClock } from './dnssec/rollover-clock.js';
 import { Presigner } from './dnssec/presigner.js';
 import { openSecretBox } from '../secrets/sealed-box.js';
 import { emptySnapshotSet, withZone, withoutZone, type SnapshotSet } from './zone-snapshot.js';
@@ -47,6 +48,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const encoded = new Map<string, EncodedZone>();
   // Moves the serial of idle signed zones so their secondaries transfer fresh signatures.
   const transferRefresh = createTransferRefresh({ db: services.database.db, log });
+  // Takes the steps of key rollovers whose waits have passed.
+  const rolloverClock = createRolloverClock({ db: services.database.db, log, timing: dnsConfig.rollover });
   // Signs what a snapshot change brought, off the query path; and hourly every signed zone whole,
   // which makes again the signatures that are due.
   const presigner = new Presigner(log);
@@ -105,6 +108,10 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     // A new base (a full read, a fold) or a new signer means every name is new to the signer.
     const whole = !prev || prev.snapshot.base !== next.snapshot.base || prev.snapshot.signer !== next.snapshot.signer;
     presigner.schedule(next.snapshot, whole);
+    // A rollover started or confirmed anywhere moves the serial: time its next step now. Only
+    // zones whose keys changed or that are rolling, so publishes elsewhere cost no check.
+    const rolling = (update.served?.zone.signingKeys.length ?? 0) > 1;
+    if (next.snapshot.signer && (rolling || prev?.snapshot.signer !== next.snapshot.signer)) rolloverClock.poke();
     logPublication(update, prev !== undefined);
     if (!prev || prev.snapshot.serial !== next.snapshot.serial) {
       log.debug({ zone: update.name, serial: next.snapshot.serial, addresses: next.snapshot.addressCount }, 'zone loaded');
@@ -159,6 +166,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       log.info({ zones: current.zones.size }, 'zones loaded');
       serving = true;
       await transferRefresh.start();
+      await rolloverClock.start();
       resignTimer = setInterval(() => {
         for (const zone of current.zones.values()) presigner.schedule(zone, true);
       }, 3_600_000);
@@ -172,7 +180,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         unwatch?.();
         notifier.close();
         if (resignTimer) clearInterval(resignTimer);
-        await Promise.all([udp?.close(), tcp?.close(), transferRefresh.close(), presigner.close()]);
+        await Promise.all([udp?.close(), tcp?.close(), transferRefresh.close(), rolloverClock.close(), presigner.close()]);
       })();
       return closing;
     },

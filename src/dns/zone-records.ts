@@ -8,6 +8,7 @@ import { addressSetting } from '../protocol/precedence.js';
 import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import type { ZoneSigningKey } from '../published/entries.js';
 import { DNSSEC_TYPE } from './dnssec/dnskey.js';
+import { KEY_DUTIES } from './dnssec/key-states.js';
 import { vksByFingerprintUrl } from '../protocol/vks.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
@@ -67,8 +68,13 @@ export interface PolicyDefaults {
   apiUrl?: string;
 }
 
+/** The zone's SOA fields with the defaults filled in; its TTL is every record's TTL. */
+export function zoneSoa(dns: ZoneSource['dns']): Record<keyof typeof DEFAULT_SOA, number> {
+  return { ...DEFAULT_SOA, ...(dns.soa ?? {}) };
+}
+
 export function zonePolicy(zone: ZoneSource, defaults: PolicyDefaults): ZonePolicy {
-  const soa = { ...DEFAULT_SOA, ...(zone.dns.soa ?? {}) };
+  const soa = zoneSoa(zone.dns);
   return {
     zone: zone.name,
     ttl: soa.ttl,
@@ -219,17 +225,22 @@ export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] 
 
 /**
  * The apex DNSKEY RRset of a signed zone, and the CDS and CDNSKEY that tell a parent which DS to
- * hold (RFC 7344 §4, RFC 8078 §3): each key is a CSK, so each one's DS goes to the parent.
+ * hold (RFC 7344 §4, RFC 8078 §3): every key in a rollover is in DNSKEY, and only the active key
+ * (a CSK) in CDS/CDNSKEY, so the parent is asked for the new DS once that key is the one to trust
+ * (dnssec/key-states.ts).
  */
 export function keyRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] {
   const records: ZoneRecord[] = [];
   for (const key of zone.signingKeys ?? []) {
+    const duties = KEY_DUTIES[key.state];
     const dnskey = rd.dnskey(key.flags, key.algorithm, key.publicKey);
-    records.push(
-      { owner: '', ttl: policy.ttl, rdata: dnskey },
-      { owner: '', ttl: policy.ttl, rdata: rd.ds(zone.name, dnskey, DNSSEC_TYPE.CDS) },
-      { owner: '', ttl: policy.ttl, rdata: rd.dnskey(key.flags, key.algorithm, key.publicKey, DNSSEC_TYPE.CDNSKEY) },
-    );
+    if (duties.published) records.push({ owner: '', ttl: policy.ttl, rdata: dnskey });
+    if (duties.wantedByParent) {
+      records.push(
+        { owner: '', ttl: policy.ttl, rdata: rd.ds(zone.name, dnskey, DNSSEC_TYPE.CDS) },
+        { owner: '', ttl: policy.ttl, rdata: rd.dnskey(key.flags, key.algorithm, key.publicKey, DNSSEC_TYPE.CDNSKEY) },
+      );
+    }
   }
   return records;
 }

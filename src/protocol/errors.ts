@@ -90,6 +90,10 @@ export const ERROR_TABLE = {
   // DNS administration (keypost dns ...).
   DNS_ZONE_UNKNOWN: refused(404),
   DNS_ZONE_UNSIGNED: refused(409),
+  // keypost dns rollover: a second roll while one is under way; --ds-published before the new key
+  // is the one to trust (or with no roll waiting for the parent).
+  DNS_ROLLOVER_IN_PROGRESS: refused(409),
+  DNS_ROLLOVER_NOT_WAITING_FOR_DS: refused(409),
 
   // Secrets sealed under KEYPOST_SECRET_KEY_FILE (src/secrets): the wrong file cannot open them.
   SECRET_UNSEALABLE: refused(500),

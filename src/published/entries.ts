@@ -2,7 +2,7 @@
 // address (its `addresses` row joined with the key's summary). Kept flat, with numbers for times
 // and interned repeated strings, because a large zone holds 100,000 of them and every object is
 // work for each major GC.
-import type { ZoneDnsSettings } from '../db/database.js';
+import type { DnssecKeyState, ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import type { Requirement } from '../protocol/requirement.js';
 
@@ -34,6 +34,8 @@ export interface ZoneSigningKey {
   publicKey: Buffer;
   /** Opened only by DNS nodes, with KEYPOST_SECRET_KEY_FILE (src/secrets/sealed-box.ts). */
   privateKeySealed: Buffer;
+  /** What the key signs and whether CDS names it (src/dns/dnssec/key-states.ts). */
+  state: DnssecKeyState;
 }
 
 /** The `dnssec_keys` columns the model reads. */
@@ -43,6 +45,7 @@ export interface SigningKeyRow {
   key_tag: number;
   public_key: Buffer;
   private_key_sealed: Buffer;
+  state: DnssecKeyState;
 }
 
 /** One published address as every reader sees it. */
@@ -148,6 +151,7 @@ export function toPublishedZone(row: ZoneRow, keys: SigningKeyRow[]): PublishedZ
       keyTag: k.key_tag,
       publicKey: k.public_key,
       privateKeySealed: k.private_key_sealed,
+      state: k.state,
     })),
   };
 }

@@ -5,7 +5,7 @@
 // Each read runs in one REPEATABLE READ transaction: the zone row, the change list and the address
 // rows are one consistent view, and its pg_snapshot is where the next read starts.
 import { sql } from 'kysely';
-import type { Db, Tx } from '../db/database.js';
+import type { Db, DnssecKeyState, Tx } from '../db/database.js';
 import { toPublishedAddress, toPublishedZone, type AddressRow, type PublishedAddress, type PublishedZone } from './entries.js';
 
 /** Change-log rows older than this are pruned; a zone not read for half of it is read in full. */
@@ -38,7 +38,7 @@ async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefi
     .select(
       sql<SigningKeyJson[]>`(select coalesce(json_agg(json_build_object(
           'algorithm', k.algorithm, 'flags', k.flags, 'key_tag', k.key_tag,
-          'public_key', encode(k.public_key, 'base64'), 'private_key_sealed', encode(k.private_key_sealed, 'base64'))
+          'public_key', encode(k.public_key, 'base64'), 'private_key_sealed', encode(k.private_key_sealed, 'base64'), 'state', k.state)
         order by k.id), '[]'::json) from dnssec_keys k where k.domain = d.name)`.as('signing_keys'),
     )
     .where('d.name', '=', name)
@@ -58,6 +58,7 @@ interface SigningKeyJson {
   key_tag: number;
   public_key: string;
   private_key_sealed: string;
+  state: DnssecKeyState;
 }
 
 function selectAddresses(tx: Tx) {

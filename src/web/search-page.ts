@@ -10,6 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { addressRecord, type AddressRecord } from '../directory/address-record.js';
 import type { Directory, ServedKey } from '../directory/directory.js';
 import { algorithmName, delegationRecords } from '../dns/dnssec/delegation.js';
+import { KEY_DUTIES } from '../dns/dnssec/key-states.js';
 import { parseSearchTerm } from '../directory/search-terms.js';
 import { armor } from '../protocol/armor.js';
 import { addressOfUserId } from '../protocol/address.js';
@@ -85,7 +86,7 @@ async function addressView(directory: Directory, address: string, now: Date, fin
   if (!zone) return undefined;
   const record = addressRecord(entry, zone, lookups, now);
   const accepts = record.require === NO_REQUIREMENT ? null : describeRequirement(record.require);
-  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name), dnssec: dnssecView(record, zone.name, zone.signingKeys), accepts };
+  return { ...record, userId: entry.userId, zone: zone.name, digs: digLines(record, zone.name), dnssec: dnssecView(record, zone.name, zone.signingKeys.filter((k) => KEY_DUTIES[k.state].published)), accepts };
 }
 
 /** A key found by fingerprint or key ID, with only its published addresses; undefined if it has none. */

@@ -35,6 +35,7 @@ const SIGNED: ZoneSource = {
       keyTag: keyTag(dnskeyRdata(CSK_FLAGS, 13, key.publicKey)),
       publicKey: key.publicKey,
       privateKeySealed: box.seal(key.privateKeyDer, signingKeyContext('example.test')),
+      state: 'active',
     },
   ],
 };

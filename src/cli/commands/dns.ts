@@ -10,14 +10,26 @@ import { UsageError, asUsage, parseCommandArgs, writeJson, type Command, type Co
 import { normalizeDomain } from '../../protocol/address.js';
 import { isServedDomain } from '../../directory/domains.js';
 import { zoneDelegation } from '../../dns/dnssec/delegation.js';
+import { rollover, status } from './dns-rollover.js';
+import { DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
 
-const USAGE = `Usage: keypost dns <records|ds> <domain> [--json]
+const USAGE = `Usage: keypost dns <records|ds|status|rollover> <domain> [--json]
+       keypost dns rollover <domain> [--algorithm 13|15] | --ds-published
 
   records <domain>   every record keypost's DNS server publishes for <domain> (SOA, NS, zone
                      policy, and the OPENPGPKEY, _keypost TXT and PKA CERT records of each
                      published address) in zone-file form, as secondaries transfer it
   ds <domain>        the DS record (SHA-256, digest type 2) and the DNSKEY to give the registrar,
-                     so that resolvers can validate the signed zone`;
+                     so that resolvers can validate the signed zone
+  status <domain>    the zone's signing keys (tag, algorithm, role, state, since) and the next
+                     step of a key rollover with its earliest time
+  rollover <domain>  rolls the zone's signing key with pre-publication (RFC 6781 §4.1): a new
+                     key is published now and takes over on its own once caches hold it; then
+                     \`dns status\` shows the DS to give the registrar
+    --algorithm N    roll to another algorithm (RFC 6781 §4.1.4): the new key signs
+                     everything before it is published, the old one after it has gone
+    --ds-published   the parent's DS now names the new key: the old key is removed once no
+                     cache can hold the old DS or data it signed`;
 
 async function records(zone: string, ctx: CommandContext): Promise<number> {
   return withDatabase(ctx.env, async (handle, config) => {
@@ -44,15 +56,25 @@ async function ds(zone: string, json: boolean, ctx: CommandContext): Promise<num
   });
 }
 
+const SUBCOMMANDS = ['records', 'ds', 'status', 'rollover'];
+
 export const dnsCommand: Command = {
   name: 'dns',
   usage: USAGE,
   async run(argv, ctx) {
-    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, 'ds-published': { type: 'boolean' }, algorithm: { type: 'string' } });
     const [sub, domain, ...extra] = positionals;
-    if ((sub !== 'records' && sub !== 'ds') || !domain || extra.length) throw new UsageError('usage: keypost dns <records|ds> <domain>');
+    if (!SUBCOMMANDS.includes(sub) || !domain || extra.length) throw new UsageError('usage: keypost dns <records|ds|status|rollover> <domain>');
+    if ((values['ds-published'] || values.algorithm !== undefined) && sub !== 'rollover') throw new UsageError('--ds-published and --algorithm go with: keypost dns rollover <domain>');
+    if (values['ds-published'] && values.algorithm !== undefined) throw new UsageError('--algorithm starts a rollover; --ds-published confirms one: give one of them');
+    const algorithm = values.algorithm === undefined ? undefined : Number(values.algorithm);
+    if (algorithm !== undefined && !isDnssecAlgorithm(algorithm)) throw new UsageError(`--algorithm takes ${DNSSEC_ALGORITHMS.join(' or ')}, not "${values.algorithm}"`);
     // A name that cannot be a zone is a usage error ("invalid name"), not a zone we lack.
     const zone = asUsage(() => normalizeDomain(domain));
-    return sub === 'records' ? records(zone, ctx) : ds(zone, values.json === true, ctx);
+    const json = values.json === true;
+    if (sub === 'records') return records(zone, ctx);
+    if (sub === 'ds') return ds(zone, json, ctx);
+    if (sub === 'status') return status(zone, json, ctx);
+    return rollover(zone, { dsPublished: values['ds-published'] === true, algorithm }, json, ctx);
   },
 };

@@ -27,7 +27,8 @@ import {
   type DnsSettingsChange,
 } from '../../directory/zone-settings.js';
 import { DEFAULT_DNSSEC_ALGORITHM, DNSSEC_ALGORITHMS, isDnssecAlgorithm } from '../../dns/dnssec/algorithms.js';
-import { applyDnssecChange, replaceSigningKey, zoneSigningKeys, type DnssecChange, type StoredKeyInfo } from '../../dns/dnssec/key-store.js';
+import { replaceSigningKey, zoneSigningKeys, type StoredKeyInfo } from '../../dns/dnssec/key-store.js';
+import { applyDnssecChange, type DnssecChange } from '../../dns/dnssec/signing-change.js';
 import { nameServers } from '../../dns/zone-records.js';
 import { openSecretBox } from '../../secrets/sealed-box.js';
 import { withDatabase } from '../database.js';
@@ -84,8 +85,9 @@ Policy options:
   --openpgpkey-address IP    A/AAAA of openpgpkey.<domain> for WKD (repeat)
   --dnssec on|off            sign the zone (default on for a new zone); off removes its key, so
                              remove the DS at the registrar first
-  --dnssec-algorithm 13|15   13 = ECDSA P-256/SHA-256 (default), 15 = Ed25519; a change replaces
-                             the key at once (print the new DS with keypost dns ds)
+  --dnssec-algorithm 13|15   13 = ECDSA P-256/SHA-256 (default), 15 = Ed25519; on a signed zone
+                             a change starts an algorithm rollover (RFC 6781 §4.1.4): follow it
+                             with keypost dns status
   An empty value (--endpoint "") clears a setting.
 
 DNS options (set only):
@@ -165,7 +167,7 @@ function dnssecChange(values: PolicyValues): DnssecChange {
   return change;
 }
 
-const describeKeys = (keys: StoredKeyInfo[]) => (keys.length ? keys.map((k) => ({ algorithm: k.algorithm, flags: k.flags, key_tag: k.keyTag })) : null);
+const describeKeys = (keys: StoredKeyInfo[]) => (keys.length ? keys.map((k) => ({ algorithm: k.algorithm, flags: k.flags, key_tag: k.keyTag, state: k.state })) : null);
 
 function describe(domain: Domain, keys: StoredKeyInfo[]): object {
   return {
@@ -199,7 +201,7 @@ function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[],
     ['openpgpkey', (dns.openpgpkeyAddresses ?? []).join(', ') || '-'],
     ['secondaries', (dns.secondaries ?? []).map((s) => `${s.address}${s.port ? `:${s.port}` : ''}${s.tsigKey ? `/${s.tsigKey}` : ''}`).join(', ') || '-'],
     ['tsig keys', Object.keys(dns.tsigKeys ?? {}).join(', ') || '-'],
-    ['dnssec', keys.map((k) => `algorithm ${k.algorithm}, key tag ${k.keyTag}`).join('; ') || 'off'],
+    ['dnssec', keys.map((k) => `algorithm ${k.algorithm}, key tag ${k.keyTag}${keys.length > 1 ? ` (${k.state})` : ''}`).join('; ') || 'off'],
     ...Object.entries(extra),
   ];
   for (const [label, value] of lines) ctx.stdout.write(`${label.padEnd(13)} ${value}\n`);
@@ -258,7 +260,10 @@ async function set(argv: string[], ctx: CommandContext): Promise<number> {
       return { domain: updated, keys: await zoneSigningKeys(tx, name) };
     });
     if (values.json) writeJson(ctx.stdout, { domain: describe(domain, keys) });
-    else printDomain(ctx, domain, keys);
+    else {
+      printDomain(ctx, domain, keys);
+      if (keys.length > 1) ctx.stdout.write(`the signing key is rolling; the next step and when: keypost dns status ${domain.name}\n`);
+    }
     if (dns.nameservers) await warnUnreachableNameServers(db, domain, ctx);
     return 0;
   });

@@ -8,6 +8,7 @@ import { keyToName, nameKey } from '../../protocol/dns-wire.js';
 import * as rd from '../rdata.js';
 import { DNSSEC_TYPE, DS_DIGEST_SHA256, keyTag } from './dnskey.js';
 import { zoneSigningKeys } from './key-store.js';
+import { KEY_DUTIES } from './key-states.js';
 
 /** The public fields of a zone key, as both the key store and the read model hold them. */
 export interface PublicZoneKey {
@@ -54,7 +55,10 @@ export function delegationRecords(zone: string, keys: readonly PublicZoneKey[]):
   });
 }
 
-/** The zone's delegation records from its stored keys; [] when the zone is not signed. */
+/**
+ * The delegation records the parent should hold now, from the stored keys: the active key's, the
+ * one CDS names (key-states.ts); [] when the zone is not signed.
+ */
 export async function zoneDelegation(db: Db, zone: string): Promise<DelegationRecord[]> {
-  return delegationRecords(zone, await zoneSigningKeys(db, zone));
+  return delegationRecords(zone, (await zoneSigningKeys(db, zone)).filter((k) => KEY_DUTIES[k.state].wantedByParent));
 }

@@ -11,6 +11,13 @@ import { signingKeyContext } from './key-store.js';
 import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
+import { KEY_SET_TYPES, keyDuties } from './key-states.js';
+
+/** A zone key opened for signing, with what its rollover state lets it sign. */
+export interface ZoneRrsigKey extends RrsigKey {
+  signsKeySet: boolean;
+  signsData: boolean;
+}
 
 export interface SignaturePolicy {
   /** RRSIG lifetime from the moment of signing. */
@@ -39,7 +46,7 @@ export interface SignatureCounts {
 }
 
 interface Signatures {
-  /** RRSIG RDATAs, one per key. */
+  /** RRSIG RDATAs, one per key that signs this type. */
   rdatas: Buffer[];
   /** The original TTL they cover; a different TTL needs new signatures. */
   ttl: number;
@@ -55,6 +62,9 @@ export class ZoneSigner {
   private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
+  /** RFC 6781 §4.1: the keys a rollover step has sign the DNSKEY/CDS/CDNSKEY RRsets, and the rest. */
+  private readonly keySetKeys: readonly RrsigKey[];
+  private readonly dataKeys: readonly RrsigKey[];
   /**
    * Signatures over RRsets made for a signed transfer rather than held in a snapshot node (the
    * NSEC3 chain, NSEC3PARAM, ZONEMD), by owner, type, TTL and content. Two generations: a new
@@ -66,23 +76,26 @@ export class ZoneSigner {
 
   constructor(
     apex: string,
-    private readonly keys: readonly RrsigKey[],
+    keys: readonly ZoneRrsigKey[],
     /** Identifies the keys, to tell whether a newer zone read can keep this signer. */
     readonly keyIdentity: string,
     private readonly policy: SignaturePolicy = DEFAULT_SIGNATURE_POLICY,
     private readonly counts: SignatureCounts = { signaturesOnQuery: 0, signaturesInBackground: 0 },
   ) {
     this.apexWire = Buffer.from(nameKey(apex), 'latin1');
+    this.keySetKeys = keys.filter((k) => k.signsKeySet);
+    this.dataKeys = keys.filter((k) => k.signsData);
     this.denials = new BoundedCache(policy.denialCacheSize);
   }
 
   private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number, path: SigningPath): Signatures {
-    if (path === 'query') this.counts.signaturesOnQuery += this.keys.length;
-    else this.counts.signaturesInBackground += this.keys.length;
+    const keys = KEY_SET_TYPES.has(type) ? this.keySetKeys : this.dataKeys;
+    if (path === 'query') this.counts.signaturesOnQuery += keys.length;
+    else this.counts.signaturesInBackground += keys.length;
     const { validitySeconds, backdateSeconds, random } = this.policy;
     const fields = { ownerWire, type, originalTtl: ttl, inception: now - backdateSeconds, expiration: now + validitySeconds, signerWire: this.apexWire };
     const refreshAt = fields.expiration - Math.floor(validitySeconds / 4) - Math.floor(random() * (validitySeconds / 8));
-    return { rdatas: this.keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
+    return { rdatas: keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
   }
 
   /**
@@ -126,7 +139,7 @@ export class ZoneSigner {
 }
 
 function keyIdentity(keys: readonly ZoneSigningKey[]): string {
-  return keys.map((k) => `${k.algorithm}/${k.keyTag}/${k.publicKey.toString('base64')}/${k.privateKeySealed.toString('base64')}`).join(' ');
+  return keys.map((k) => `${k.state}/${k.algorithm}/${k.keyTag}/${k.publicKey.toString('base64')}/${k.privateKeySealed.toString('base64')}`).join(' ');
 }
 
 /**
@@ -150,6 +163,8 @@ export function zoneSignerFor(
     algorithm: k.algorithm as RrsigKey['algorithm'],
     keyTag: k.keyTag,
     privateKey: importPrivateKey(box.open(k.privateKeySealed, signingKeyContext(zone.name))),
+    signsKeySet: keyDuties(k, keys).signsKeySet,
+    signsData: keyDuties(k, keys).signsData,
   }));
   return new ZoneSigner(zone.name, opened, identity, policy, counts);
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig } from '../../../src/config.js';
 import type { Db } from '../../../src/db/database.js';
 import { openSecretBox } from '../../../src/secrets/sealed-box.js';
-import { applyDnssecChange } from '../../../src/dns/dnssec/key-store.js';
+import { applyDnssecChange } from '../../../src/dns/dnssec/signing-change.js';
 import type { DnssecAlgorithm } from '../../../src/dns/dnssec/algorithms.js';
 import type { TestDatabase } from '../../support/database.js';
 import { dig, tool } from './server.js';
@@ -29,4 +29,20 @@ export async function writeAnchors(server: { host: string; port: number }, zone:
 /** delv's full output, validating from `zone` as the root of trust. */
 export function delv(server: { host: string; port: number }, anchors: string, zone: string, ...args: string[]): Promise<string> {
   return tool('delv', ['-a', anchors, `+root=${zone}`, `@${server.host}`, '-p', String(server.port), '+nortrace', ...args], { allowFailure: true });
+}
+
+/**
+ * A BIND trust-anchors file holding one DS (`<zone>. IN DS <tag> <alg> <type> <hex>`): what a
+ * resolver that fetched that DS from the parent trusts. Written as `<dir>/<name>.anchors`.
+ */
+export function writeDsAnchor(dir: string, name: string, zone: string, ds: string): string {
+  const [, , , tag, algorithm, digestType, ...digest] = ds.split(/\s+/);
+  const file = path.join(dir, `${name}.anchors`);
+  writeFileSync(file, `trust-anchors {\n  "${zone}." static-ds ${tag} ${algorithm} ${digestType} "${digest.join('')}";\n};\n`);
+  return file;
+}
+
+/** delv's verdict: the comment line that says how the answer validated. */
+export function delvVerdict(output: string): string {
+  return output.split('\n').find((l) => /validated|validation|resolution failed/.test(l))?.trim() ?? output;
 }
