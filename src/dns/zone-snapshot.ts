@@ -102,6 +102,11 @@ export interface ZoneSnapshot {
   readonly secondaries: readonly Secondary[];
   /** Signs answers to queries with DO (src/dns/dnssec/); absent for an unsigned zone. */
   readonly signer?: ZoneSigner;
+  /**
+   * Set on a worker thread's copy of a signed zone (zone-mirror.ts): the signer lives on the
+   * loading thread, which answers this zone's queries with DO.
+   */
+  readonly signedByLoader?: boolean;
 }
 
 export interface LayerLimits {
@@ -118,16 +123,17 @@ const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
 /**
  * Append-only storage for the encoded RRsets of a large build: one allocation per megabyte instead
  * of one small buffer per name, so 300,000 names cost their bytes and a view each, not a pool slab
- * kept alive by a few live slices.
+ * kept alive by a few live slices. The chunks are SharedArrayBuffers, so the worker threads that
+ * answer queries (dns-workers.ts) read the same bytes instead of each holding a copy.
  */
 export class Arena {
-  private chunk = Buffer.alloc(0);
+  private chunk: Buffer = Buffer.alloc(0);
   private used = 0;
   constructor(private readonly chunkSize = 1 << 20) {}
 
   take(size: number): Buffer {
     if (this.used + size > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, size));
+      this.chunk = Buffer.from(new SharedArrayBuffer(Math.max(this.chunkSize, size)));
       this.used = 0;
     }
     const out = this.chunk.subarray(this.used, this.used + size);
