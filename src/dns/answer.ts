@@ -38,8 +38,9 @@ export interface AnswerContext {
   defer?: (work: Promise<unknown>) => void;
   /**
    * On a worker thread (dns-workers.ts): called instead of answering a query that needs what only
-   * the loading thread holds (the zone's signer for DO, the zone digest, TSIG keys checked against
-   * its clock); answer() then returns null and the caller passes the query on.
+   * the loading thread keeps (the zone digest and signed transfer build for ZONEMD; TSIG, whose
+   * verification is kept in one place with the transfers); answer() then returns null and the
+   * caller passes the query on.
    */
   handOff?: () => void;
 }
@@ -269,10 +270,6 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   }
   let result: Sections & { match?: ZoneMatch } = resolve(set, q, ctx);
   if (result.deferred) return null;
-  if (ctx.handOff && q.edns?.dnssecOk && result.zone?.signedByLoader) {
-    ctx.handOff();
-    return null;
-  }
   let provenClient = false;
   if (cookie && ctx.cookies && ctx.remote) {
     const now = ctx.nowSeconds ?? Math.floor(Date.now() / 1000);

@@ -152,7 +152,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     name: 'dns',
     counters,
     snapshots,
-    signingIdle: () => presigner.idle(),
+    // Every worker signs with its own signer (zone-mirror.ts), so idle means idle there too.
+    signingIdle: async () => {
+      await presigner.idle();
+      await workers?.sync(true);
+    },
     workersSynced: () => workers?.sync() ?? Promise.resolve(),
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);

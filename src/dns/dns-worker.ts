@@ -1,7 +1,8 @@
 // One DNS worker thread (dns-workers.ts starts them): reads the UDP socket the loading thread
 // bound, through the same descriptor (socket-fd.ts), and answers from the snapshots the loading
-// thread posts (zone-mirror.ts). Queries that need what only the loading thread holds are handed
-// back to it (AnswerContext.handOff).
+// thread posts (zone-mirror.ts), signing DO answers of signed zones with its own signer, which it
+// presigns in the background as the loading thread does (dnssec/presigner.ts). Queries that need
+// what only the loading thread keeps are handed back to it (AnswerContext.handOff).
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -10,6 +11,7 @@ import { rowCounters } from './counters.js';
 import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
 import { serveUdp } from './udp-listener.js';
 import { MirroredZones, type ZoneMessage } from './zone-mirror.js';
+import { Presigner } from './dnssec/presigner.js';
 
 export interface DnsWorkerData {
   fd: number;
@@ -21,16 +23,25 @@ export interface DnsWorkerData {
   logLevel: string;
 }
 
-/** Loading thread → worker. `sync` is answered once every earlier message is applied. */
-export type ToWorker = ZoneMessage | { kind: 'sync'; id: number };
+/**
+ * Loading thread → worker. `sync` is answered once every earlier message is applied, and with
+ * `signing` once background signing has caught up with them too.
+ */
+export type ToWorker = ZoneMessage | { kind: 'sync'; id: number; signing: boolean };
 /** Worker → loading thread. */
 export type FromWorker = { kind: 'ready' } | { kind: 'synced'; id: number } | { kind: 'handoff'; msg: Uint8Array; address: string; port: number };
 
 const data = workerData as DnsWorkerData;
 const port = parentPort!;
-const zones = new MirroredZones();
 const counters = rowCounters(data.counterRows, data.row);
+const zones = new MirroredZones(counters);
 const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } });
+const presigner = new Presigner(log);
+// As the loading thread does (component.ts): every signed zone whole once an hour, which makes
+// again the signatures that are due.
+setInterval(() => {
+  for (const zone of zones.current().zones.values()) presigner.schedule(zone, true);
+}, 3_600_000).unref();
 const socket = createSocket(data.family);
 const post = (message: FromWorker) => port.postMessage(message);
 
@@ -49,8 +60,13 @@ serveUdp(
 socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
 
 port.on('message', (message: ToWorker) => {
-  if (message.kind === 'sync') post({ kind: 'synced', id: message.id });
-  else zones.apply(message);
+  if (message.kind === 'sync') {
+    if (!message.signing) post({ kind: 'synced', id: message.id });
+    else void presigner.idle().then(() => post({ kind: 'synced', id: message.id }));
+    return;
+  }
+  const applied = zones.apply(message);
+  if (applied) presigner.schedule(applied.zone, applied.whole);
 });
 
 socket.bind({ fd: data.fd }, () => post({ kind: 'ready' }));

@@ -2,9 +2,8 @@
 // socket, follows the change feed and builds the snapshots as before; each worker thread opens the
 // same socket descriptor (socket-fd.ts) and answers from snapshots posted to it (zone-mirror.ts),
 // whose node bytes live in SharedArrayBuffers, so the zone is held once whatever the number of
-// workers. The loading thread stops reading the socket; it answers what workers hand back (DO
-// queries of signed zones, whose signer and presigned signatures it holds; ZONEMD; TSIG) and
-// keeps serving TCP, transfers and NOTIFY.
+// workers. The loading thread stops reading the socket; it answers what workers hand back (ZONEMD,
+// TSIG) and keeps serving TCP, transfers and NOTIFY.
 import type { RemoteInfo } from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -14,8 +13,11 @@ import type { ZoneMessage } from './zone-mirror.js';
 export interface DnsWorkerPool {
   readonly size: number;
   post(message: ZoneMessage): void;
-  /** Resolves once every worker has applied every message posted before the call. */
-  sync(): Promise<void>;
+  /**
+   * Resolves once every worker has applied every message posted before the call, and with
+   * `signing` once each has signed in the background what those messages brought.
+   */
+  sync(signing?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,11 +67,11 @@ export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWor
     post(message) {
       for (const worker of workers) worker.postMessage(message satisfies ToWorker);
     },
-    sync() {
+    sync(signing = false) {
       const id = nextSync++;
       return new Promise<void>((done) => {
         waiting.set(id, { left: workers.length, done });
-        for (const worker of workers) worker.postMessage({ kind: 'sync', id } satisfies ToWorker);
+        for (const worker of workers) worker.postMessage({ kind: 'sync', id, signing } satisfies ToWorker);
       });
     },
     close() {

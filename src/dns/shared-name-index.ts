@@ -14,6 +14,12 @@ const SPILL_CHUNK = 1 << 20;
 /** What is posted to a worker: only SharedArrayBuffers and numbers, so nothing is copied. */
 export interface SharedNameIndexData {
   chunks: SharedArrayBuffer[];
+  /**
+   * One id per chunk, the same in every index that holds the chunk: a worker keeps using the
+   * SharedArrayBuffer object it already has for it, so what it keys by the buffer (the signature
+   * cache, zone-signer.ts) survives a new base.
+   */
+  chunkIds: number[];
   keys: SharedArrayBuffer;
   table: SharedArrayBuffer;
   size: number;
@@ -26,9 +32,12 @@ function hashKey(key: string): number {
   return h | 0;
 }
 
+const chunkIdOf = new WeakMap<SharedArrayBuffer, number>();
+let nextChunkId = 1;
+
 export function buildSharedNameIndex(nodes: ReadonlyMap<string, NameNode>): SharedNameIndexData {
   const chunks: SharedArrayBuffer[] = [];
-  const chunkIds = new Map<SharedArrayBuffer, number>();
+  const chunkIndex = new Map<SharedArrayBuffer, number>();
   let spill: Buffer | undefined;
   let spillUsed = 0;
   let keyBytes = 0;
@@ -41,10 +50,10 @@ export function buildSharedNameIndex(nodes: ReadonlyMap<string, NameNode>): Shar
   const slots = new Int32Array(table);
   const mask = capacity - 1;
   const chunkOf = (buffer: SharedArrayBuffer) => {
-    let id = chunkIds.get(buffer);
+    let id = chunkIndex.get(buffer);
     if (id === undefined) {
       id = chunks.push(buffer) - 1;
-      chunkIds.set(buffer, id);
+      chunkIndex.set(buffer, id);
     }
     return id;
   };
@@ -73,7 +82,12 @@ export function buildSharedNameIndex(nodes: ReadonlyMap<string, NameNode>): Shar
     slots[o + 4] = bytes.length;
     keyOffset += key.length;
   }
-  return { chunks, keys, table, size: nodes.size };
+  const chunkIds = chunks.map((chunk) => {
+    let id = chunkIdOf.get(chunk);
+    if (id === undefined) chunkIdOf.set(chunk, (id = nextChunkId++));
+    return id;
+  });
+  return { chunks, chunkIds, keys, table, size: nodes.size };
 }
 
 /** The index as a read-only map, on any thread that received its data. */
@@ -113,6 +127,11 @@ export class SharedNameIndex implements ReadonlyMap<string, NameNode> {
 
   private node(o: number): NameNode {
     return Buffer.from(this.data.chunks[(this.slots[o + 2] >>> 8) - 1], this.slots[o + 3], this.slots[o + 4]);
+  }
+
+  /** The chunks with their ids (zone-mirror.ts keeps the objects across bases). */
+  chunkEntries(): [number, SharedArrayBuffer][] {
+    return this.data.chunks.map((chunk, i) => [this.data.chunkIds[i], chunk]);
   }
 
   get(key: string): NameNode | undefined {

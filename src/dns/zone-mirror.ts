@@ -3,9 +3,12 @@
 // frame (apex records, SOA, settings), its base as a SharedNameIndex (SharedArrayBuffers: posting
 // shares them, nothing is copied) built once per base, and its two change layers as deltas: the
 // names that changed since the last message, copied (a publish is a few names). The worker
-// rebuilds the same layers, so it serves exactly the snapshot the loading thread serves.
+// rebuilds the same layers, so it serves exactly the snapshot the loading thread serves. A signed
+// zone's keys are posted when they change (KeyObjects can be), and the worker signs with its own
+// signer (dns-worker.ts presigns what each message brings).
 import { buildSharedNameIndex, SharedNameIndex, type SharedNameIndexData } from './shared-name-index.js';
 import type { NameNode, SnapshotSet, ZoneSnapshot } from './zone-snapshot.js';
+import { ZoneSigner, type SignatureCounts, type SignerKeys } from './dnssec/zone-signer.js';
 
 type Layer = ReadonlyMap<string, NameNode | null>;
 
@@ -15,10 +18,19 @@ interface LayerDelta {
   entries: [string, Uint8Array | null][];
 }
 
-type Frame = Omit<ZoneSnapshot, 'base' | 'older' | 'recent' | 'signer' | 'signedByLoader'>;
+type Frame = Omit<ZoneSnapshot, 'base' | 'older' | 'recent' | 'signer'>;
 
 export type ZoneMessage =
-  | { kind: 'zone'; apexKey: string; frame: Frame; signed: boolean; base?: SharedNameIndexData; older: LayerDelta; recent: LayerDelta }
+  | {
+      kind: 'zone';
+      apexKey: string;
+      frame: Frame;
+      /** Unsigned zone: none; signed with the keys posted before: true; new keys: the keys. */
+      signer: SignerKeys | boolean;
+      base?: SharedNameIndexData;
+      older: LayerDelta;
+      recent: LayerDelta;
+    }
   | { kind: 'remove'; apexKey: string };
 
 function layerDelta(prev: Layer | undefined, next: Layer, whole: boolean): LayerDelta {
@@ -57,12 +69,13 @@ export class ZoneMirror {
     const base = sameBase ? last.base : buildSharedNameIndex(zone.base);
     this.posted.set(zone.apexKey, { zone, base });
     const whole = fresh || !sameBase;
-    const { base: _b, older, recent, signer, signedByLoader: _s, ...frame } = zone;
+    const { base: _b, older, recent, signer, ...frame } = zone;
+    const sameSigner = !fresh && signer !== undefined && last?.zone.signer === signer;
     return {
       kind: 'zone',
       apexKey: zone.apexKey,
       frame,
-      signed: signer !== undefined,
+      signer: signer ? sameSigner || signer.signerKeys() : false,
       base: whole ? base : undefined,
       older: layerDelta(last?.zone.older, older, whole),
       recent: layerDelta(last?.zone.recent, recent, whole),
@@ -89,18 +102,41 @@ function applyLayer(prev: Layer | undefined, delta: LayerDelta): Layer {
 /** A worker thread's side: the snapshot set rebuilt from the messages, in order. */
 export class MirroredZones {
   private set: SnapshotSet = { zones: new Map() };
+  /** The chunk objects this thread holds, by id (SharedNameIndexData.chunkIds). */
+  private chunks = new Map<number, SharedArrayBuffer>();
+
+  constructor(private readonly counts?: SignatureCounts) {}
 
   current(): SnapshotSet {
     return this.set;
   }
 
-  apply(message: ZoneMessage): void {
+  /** The chunks as objects this thread already holds where it has them. */
+  private index(data: SharedNameIndexData): SharedNameIndex {
+    const chunks = data.chunks.map((chunk, i) => this.chunks.get(data.chunkIds[i]) ?? chunk);
+    return new SharedNameIndex({ ...data, chunks });
+  }
+
+  /** Forgets chunks no base holds any longer. */
+  private pruneChunks(zones: ReadonlyMap<string, ZoneSnapshot>): void {
+    const held = new Map<number, SharedArrayBuffer>();
+    for (const zone of zones.values()) {
+      if (zone.base instanceof SharedNameIndex) zone.base.chunkEntries().forEach(([id, chunk]) => held.set(id, chunk));
+    }
+    this.chunks = held;
+  }
+
+  /** Applies one message; returns the zone it brought and whether every name is new to its signer. */
+  apply(message: ZoneMessage): { zone: ZoneSnapshot; whole: boolean } | undefined {
     const zones = new Map(this.set.zones);
+    let applied: { zone: ZoneSnapshot; whole: boolean } | undefined;
     if (message.kind === 'remove') {
       zones.delete(message.apexKey);
     } else {
       const prev = zones.get(message.apexKey);
       const f = message.frame;
+      const signer =
+        message.signer === false ? undefined : message.signer === true ? prev?.signer : new ZoneSigner(message.signer.apex, message.signer.keys, message.signer.keyIdentity, undefined, this.counts);
       const zone: ZoneSnapshot = {
         ...f,
         apexWire: asBuffer(f.apexWire),
@@ -109,13 +145,16 @@ export class MirroredZones {
         glue: f.glue ? { wire: asBuffer(f.glue.wire), count: f.glue.count } : null,
         fixed: reviveMap(f.fixed),
         tsigKeys: reviveMap(f.tsigKeys),
-        base: message.base ? new SharedNameIndex(message.base) : prev!.base,
+        base: message.base ? this.index(message.base) : prev!.base,
         older: applyLayer(message.base ? undefined : prev?.older, message.older),
         recent: applyLayer(message.base ? undefined : prev?.recent, message.recent),
-        signedByLoader: message.signed || undefined,
+        ...(signer ? { signer } : {}),
       };
       zones.set(message.apexKey, zone);
+      applied = { zone, whole: message.base !== undefined || typeof message.signer === 'object' };
     }
+    this.pruneChunks(zones);
     this.set = { zones };
+    return applied;
   }
 }

@@ -102,11 +102,7 @@ export interface ZoneSnapshot {
   readonly secondaries: readonly Secondary[];
   /** Signs answers to queries with DO (src/dns/dnssec/); absent for an unsigned zone. */
   readonly signer?: ZoneSigner;
-  /**
-   * Set on a worker thread's copy of a signed zone (zone-mirror.ts): the signer lives on the
-   * loading thread, which answers this zone's queries with DO.
-   */
-  readonly signedByLoader?: boolean;
+
 }
 
 export interface LayerLimits {

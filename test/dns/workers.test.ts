@@ -1,6 +1,7 @@
 // KEYPOST_DNS_WORKERS: several threads read the one UDP socket. Every worker answers (its own
 // counter on /metrics rises), the main thread reads none of it, and a publish reaches every worker
-// within a second of the main thread serving it.
+// within a second of the main thread serving it; each worker signs DO answers of a signed zone
+// with signatures made in the background, before the query.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -11,11 +12,13 @@ import { nameKey } from '../../src/protocol/dns-wire.js';
 import { lookupNode } from '../../src/dns/zone-snapshot.js';
 import type { DnsComponent } from '../../src/dns/component.js';
 import { addZone, makeKey, publish } from './support/fixtures.js';
+import { signZone } from './support/dnssec.js';
 import { startDns, waitFor, type DnsServer } from './support/server.js';
 import { buildQuery, flagsOf } from './support/wire-client.js';
 
 const skip = requireTool('dig');
 const ZONE = 'workers.test';
+const SIGNED = 'signed-workers.test';
 const WORKERS = 2;
 const OPENPGPKEY = 61;
 let db: TestDatabase;
@@ -27,6 +30,9 @@ before(async () => {
   db = await openTestDatabase();
   await addZone(db.db, ZONE);
   await publish(db.db, `alice@${ZONE}`, await makeKey(`alice@${ZONE}`));
+  await addZone(db.db, SIGNED);
+  await signZone(db, SIGNED, 13);
+  await publish(db.db, `carol@${SIGNED}`, await makeKey(`carol@${SIGNED}`));
   server = await startDns(db, { KEYPOST_DNS_WORKERS: String(WORKERS) });
   dns = server.keypost.components.find((c) => c.name === 'dns') as DnsComponent;
 });
@@ -44,7 +50,7 @@ async function perWorker(): Promise<Map<string, number>> {
 }
 
 /** Sends `count` queries for `name` at once from one socket and resolves with the replies. */
-function burst(name: string, count: number): Promise<Buffer[]> {
+function burst(name: string, count: number, dnssecOk = false): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     const replies: Buffer[] = [];
@@ -60,17 +66,17 @@ function burst(name: string, count: number): Promise<Buffer[]> {
         resolve(replies);
       }
     });
-    for (let id = 0; id < count; id++) socket.send(buildQuery(name, OPENPGPKEY, { id, edns: {} }), server.port, server.host);
+    for (let id = 0; id < count; id++) socket.send(buildQuery(name, OPENPGPKEY, { id, edns: { dnssecOk } }), server.port, server.host);
   });
 }
 
 /** Sends bursts for `name` until every worker's counter has risen past `from`; returns every reply. */
-async function untilEveryWorkerAnswered(name: string, from: Map<string, number>): Promise<Buffer[]> {
+async function untilEveryWorkerAnswered(name: string, from: Map<string, number>, dnssecOk = false): Promise<Buffer[]> {
   const replies: Buffer[] = [];
   await waitFor(
     'every worker to answer',
     async () => {
-      replies.push(...(await burst(name, 50)));
+      replies.push(...(await burst(name, 50, dnssecOk)));
       const now = await perWorker();
       for (let w = 1; w <= WORKERS; w++) if ((now.get(String(w)) ?? 0) <= (from.get(String(w)) ?? 0)) return undefined;
       return true;
@@ -110,4 +116,15 @@ test('a publish is served by every worker within a second of the main thread ser
     assert.equal(flagsOf(r).rcode, 0);
     assert.equal(r.readUInt16BE(6), 1, 'bob answered with his OPENPGPKEY');
   }
+});
+
+test('every worker answers DO queries of a signed zone with signatures made before the query', { skip }, async () => {
+  await dns.signingIdle();
+  const onQuery = dns.counters.signaturesOnQuery;
+  const replies = await untilEveryWorkerAnswered(`${openpgpkeyLabel('carol')}._openpgpkey.${SIGNED}`, await perWorker(), true);
+  for (const r of replies) {
+    assert.equal(flagsOf(r).rcode, 0);
+    assert.equal(r.readUInt16BE(6), 2, 'the OPENPGPKEY record and its RRSIG');
+  }
+  assert.equal(dns.counters.signaturesOnQuery, onQuery, 'no signature was made on the query path');
 });

@@ -1,6 +1,8 @@
 // Signs one zone's answers online with its keys, opened once from the read model's sealed copy.
-// Signatures are cached: per RRset (keyed by the encoded RRset, which a snapshot never mutates,
-// so a changed name is a new key and the old entry is simply collected), and per denial NSEC in a
+// Signatures are cached: per RRset (keyed by where its name's encoded node lies, buffer and
+// offset, which a snapshot never rewrites, so a changed name is a new key and the old entry goes
+// with its buffer; the position rather than the view object, because a worker thread's shared
+// name index (shared-name-index.ts) makes a new view of the same bytes on each lookup), and per denial NSEC in a
 // bounded cache. Each is made again once less than a quarter of its validity is left, minus a
 // random share of an eighth, so that signatures made together do not all expire together.
 import type { ZoneSigningKey } from '../../published/entries.js';
@@ -51,8 +53,16 @@ export interface DenialSignatures {
   rrsigs: Buffer[];
 }
 
+/** What a worker thread needs to sign as this signer does (KeyObjects can be posted). */
+export interface SignerKeys {
+  apex: string;
+  keys: readonly RrsigKey[];
+  keyIdentity: string;
+}
+
 export class ZoneSigner {
-  private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
+  /** Per node buffer, per offset of the node in it, per RRset type. */
+  private readonly rrsets = new WeakMap<ArrayBufferLike, Map<number, Map<number, Signatures>>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
   /**
@@ -65,7 +75,7 @@ export class ZoneSigner {
   private building = new Map<string, Signatures>();
 
   constructor(
-    apex: string,
+    readonly apex: string,
     private readonly keys: readonly RrsigKey[],
     /** Identifies the keys, to tell whether a newer zone read can keep this signer. */
     readonly keyIdentity: string,
@@ -85,13 +95,20 @@ export class ZoneSigner {
     return { rdatas: this.keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
   }
 
+  /** The keys, for a worker thread's own signer (zone-mirror.ts). */
+  signerKeys(): SignerKeys {
+    return { apex: this.apex, keys: this.keys, keyIdentity: this.keyIdentity };
+  }
+
   /**
-   * RRSIGs over the RRset of `type` held in `holder` (the encoded RRset or its name's node),
-   * owned by `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
+   * RRSIGs over the RRset of `type` held in `holder` (its name's encoded node), owned by
+   * `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
-  rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
-    let byType = this.rrsets.get(holder);
-    if (!byType) this.rrsets.set(holder, (byType = new Map()));
+  rrsetSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
+    let byOffset = this.rrsets.get(holder.buffer);
+    if (!byOffset) this.rrsets.set(holder.buffer, (byOffset = new Map()));
+    let byType = byOffset.get(holder.byteOffset);
+    if (!byType) byOffset.set(holder.byteOffset, (byType = new Map()));
     const cached = byType.get(type);
     if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
     const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
