@@ -210,6 +210,11 @@ async function workerScaling(dir: string, env: NodeJS.ProcessEnv, zoneText: stri
   const counts = [...new Set([1, cores])];
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   const summary: string[] = [];
+  // The RSS of answering on the main thread alone (KEYPOST_DNS_WORKERS=0), for what workers add.
+  const alone = await startKeypostDns({ ...env, KEYPOST_DNS_WORKERS: '0' });
+  await new Promise((r) => setTimeout(r, 3000));
+  summary.push(`  N=0 (main thread answers) RSS after load: keypost ${rssMb(alone.child.pid!).rss.toFixed(0)} MB`);
+  await stop(alone.child);
   for (const n of counts) {
     const kp = await startKeypostDns({ ...env, KEYPOST_DNS_WORKERS: String(n) });
     // Let the load's garbage be collected before reading RSS.
