@@ -191,6 +191,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
           handOff: (msg, rinfo) => udp!.respond(msg, rinfo),
           log,
         });
+        // Zones that changed while the workers started (apply() posts only once they exist).
+        for (const message of mirror.catchUp(current)) workers.post(message);
         registerWorkerMetrics(services.metrics, counterRows!, workerCount + 1);
       }
       log.info({ zones: current.zones.size }, 'zones loaded');

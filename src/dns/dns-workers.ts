@@ -60,6 +60,11 @@ export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWor
       }),
     );
     worker.on('error', (err) => log.error({ err, worker: i + 1 }, 'DNS worker failed'));
+    // A worker's exit closes its handle, and with it the descriptor every thread shares
+    // (socket-fd.ts): outside close(), UDP service has then ended and the operator must know.
+    worker.on('exit', (code) => {
+      if (!closing) log.error({ worker: i + 1, code }, 'DNS worker exited; UDP queries are no longer answered until restart');
+    });
     for (const message of initial) worker.postMessage(message satisfies ToWorker);
   }
   const pool: DnsWorkerPool = {

@@ -4,6 +4,12 @@
 // table, each thread's event loop polls the descriptor, and the kernel hands each datagram to the
 // one that reads it first. `socket._handle` would do the same but is deprecated (DEP0112, it
 // prints a warning), so the handle is taken from the state Node keeps under its 'state symbol'.
+//
+// Node has no way to duplicate a descriptor, so every thread's handle holds the same number and
+// each closes it when its thread ends: the first close ends the socket for all, and the later ones
+// find the number closed (EBADF, ignored by libuv). They are made back to back at shutdown
+// (dns-workers.ts close(), then the main thread's socket) to keep the number from being reused
+// in between.
 import type { Socket } from 'node:dgram';
 
 interface UdpHandle {

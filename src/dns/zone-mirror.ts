@@ -53,6 +53,14 @@ export class ZoneMirror {
     return [...set.zones.values()].map((zone) => this.message(zone, true));
   }
 
+  /** What changed in `set` since the last messages were made (zones updated or gone). */
+  catchUp(set: SnapshotSet): ZoneMessage[] {
+    const messages: ZoneMessage[] = [];
+    for (const zone of set.zones.values()) if (this.posted.get(zone.apexKey)?.zone !== zone) messages.push(this.update(zone));
+    for (const apexKey of [...this.posted.keys()]) if (!set.zones.has(apexKey)) messages.push(this.remove(apexKey));
+    return messages;
+  }
+
   /** The message for a zone's new snapshot, relative to what the last call posted. */
   update(zone: ZoneSnapshot): ZoneMessage {
     return this.message(zone, false);
