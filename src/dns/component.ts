@@ -17,7 +17,8 @@ import { Notifier } from './notify.js';
 import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
-import { zoneSignerFor } from './dnssec/zone-signer.js';
+import { zoneSignerFor, type ZoneSigner } from './dnssec/zone-signer.js';
+import { nameKey } from '../protocol/dns-wire.js';
 import { createTransferRefresh } from './dnssec/transfer-refresh.js';
 import { Presigner } from './dnssec/presigner.js';
 import { openSecretBox } from '../secrets/sealed-box.js';
@@ -128,6 +129,13 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     }
   }
 
+  /** Workers read this signer's signatures over shared nodes instead of each making them. */
+  function shareWithWorkers(signer: ZoneSigner): void {
+    signer.shareSignatures();
+    const apexKey = nameKey(signer.apex);
+    signer.onSharedMoved = (data) => workers?.post({ kind: 'signatures', apexKey, keyIdentity: signer.keyIdentity, data });
+  }
+
   async function bind(host: string, port: number): Promise<void> {
     // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
     for (let attempt = 0; ; attempt++) {
@@ -163,7 +171,9 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       const box = openSecretBox(services.config.secrets);
       signers = (zone, previous) => {
         try {
-          return zoneSignerFor(zone, box, previous, undefined, counters);
+          const signer = zoneSignerFor(zone, box, previous, undefined, counters);
+          if (signer && signer !== previous && workerCount > 0) shareWithWorkers(signer);
+          return signer;
         } catch (err) {
           // Keys sealed under another KEYPOST_SECRET_KEY_FILE: the zone is still served, unsigned,
           // so resolvers that do not validate keep working while the operator fixes the file.
@@ -193,6 +203,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         });
         // Zones that changed while the workers started (apply() posts only once they exist).
         for (const message of mirror.catchUp(current)) workers.post(message);
+        // And signatures the signers moved meanwhile (their messages found no workers yet).
+        for (const zone of current.zones.values()) {
+          const data = zone.signer?.signerKeys().signatures;
+          if (data) workers.post({ kind: 'signatures', apexKey: zone.apexKey, keyIdentity: zone.signer!.keyIdentity, data });
+        }
         registerWorkerMetrics(services.metrics, counterRows!, workerCount + 1);
       }
       log.info({ zones: current.zones.size }, 'zones loaded');

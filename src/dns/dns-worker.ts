@@ -1,7 +1,8 @@
 // One DNS worker thread (dns-workers.ts starts them): reads the UDP socket the loading thread
 // bound, through the same descriptor (socket-fd.ts), and answers from the snapshots the loading
-// thread posts (zone-mirror.ts), signing DO answers of signed zones with its own signer, which it
-// presigns in the background as the loading thread does (dnssec/presigner.ts). Queries that need
+// thread posts (zone-mirror.ts). DO answers of signed zones carry the signatures the loading thread
+// made and shares (dnssec/shared-signatures.ts); what is not shared (apex names, change layers,
+// denials) this thread signs with its own signer, presigning all but denials. Queries that need
 // what only the loading thread keeps are handed back to it (AnswerContext.handOff).
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +11,7 @@ import { CookieSecret } from './cookies.js';
 import { rowCounters } from './counters.js';
 import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
 import { serveUdp } from './udp-listener.js';
-import { MirroredZones, type ZoneMessage } from './zone-mirror.js';
+import { MirroredZones, type SignaturesMessage, type ZoneMessage } from './zone-mirror.js';
 import { Presigner } from './dnssec/presigner.js';
 
 export interface DnsWorkerData {
@@ -27,7 +28,7 @@ export interface DnsWorkerData {
  * Loading thread → worker. `sync` is answered once every earlier message is applied, and with
  * `signing` once background signing has caught up with them too.
  */
-export type ToWorker = ZoneMessage | { kind: 'sync'; id: number; signing: boolean };
+export type ToWorker = ZoneMessage | SignaturesMessage | { kind: 'sync'; id: number; signing: boolean };
 /** Worker → loading thread. */
 export type FromWorker = { kind: 'ready' } | { kind: 'synced'; id: number } | { kind: 'handoff'; msg: Uint8Array; address: string; port: number };
 
@@ -37,10 +38,11 @@ const counters = rowCounters(data.counterRows, data.row);
 const zones = new MirroredZones(counters);
 const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } });
 const presigner = new Presigner(log);
-// As the loading thread does (component.ts): every signed zone whole once an hour, which makes
-// again the signatures that are due.
+// Names of the base (shared nodes) are signed by the loading thread, which shares the signatures
+// (dnssec/shared-signatures.ts); this thread presigns only the apex names and the change layers,
+// on each message and hourly, which makes again the signatures that are due.
 setInterval(() => {
-  for (const zone of zones.current().zones.values()) presigner.schedule(zone, true);
+  for (const zone of zones.current().zones.values()) presigner.schedule(zone, false);
 }, 3_600_000).unref();
 const socket = createSocket(data.family);
 const post = (message: FromWorker) => port.postMessage(message);
@@ -65,8 +67,12 @@ port.on('message', (message: ToWorker) => {
     else void presigner.idle().then(() => post({ kind: 'synced', id: message.id }));
     return;
   }
+  if (message.kind === 'signatures') {
+    zones.signatures(message);
+    return;
+  }
   const applied = zones.apply(message);
-  if (applied) presigner.schedule(applied.zone, applied.whole);
+  if (applied) presigner.schedule(applied.zone, false);
 });
 
 socket.bind({ fd: data.fd }, () => post({ kind: 'ready' }));

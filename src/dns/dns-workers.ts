@@ -8,11 +8,11 @@ import type { RemoteInfo } from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { DnsWorkerData, FromWorker, ToWorker } from './dns-worker.js';
-import type { ZoneMessage } from './zone-mirror.js';
+import type { SignaturesMessage, ZoneMessage } from './zone-mirror.js';
 
 export interface DnsWorkerPool {
   readonly size: number;
-  post(message: ZoneMessage): void;
+  post(message: ZoneMessage | SignaturesMessage): void;
   /**
    * Resolves once every worker has applied every message posted before the call, and with
    * `signing` once each has signed in the background what those messages brought.

@@ -7,6 +7,7 @@
 // Slot layout, five int32 each: hash, key offset, (chunk + 1) << 8 | key length (0 = empty slot;
 // a wire name key is at most 255 octets), node offset, node length.
 import type { NameNode } from './zone-snapshot.js';
+import { chunkIdFor } from './shared-chunks.js';
 
 const SLOT = 5;
 const SPILL_CHUNK = 1 << 20;
@@ -31,9 +32,6 @@ function hashKey(key: string): number {
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h | 0;
 }
-
-const chunkIdOf = new WeakMap<SharedArrayBuffer, number>();
-let nextChunkId = 1;
 
 export function buildSharedNameIndex(nodes: ReadonlyMap<string, NameNode>): SharedNameIndexData {
   const chunks: SharedArrayBuffer[] = [];
@@ -82,11 +80,7 @@ export function buildSharedNameIndex(nodes: ReadonlyMap<string, NameNode>): Shar
     slots[o + 4] = bytes.length;
     keyOffset += key.length;
   }
-  const chunkIds = chunks.map((chunk) => {
-    let id = chunkIdOf.get(chunk);
-    if (id === undefined) chunkIdOf.set(chunk, (id = nextChunkId++));
-    return id;
-  });
+  const chunkIds = chunks.map(chunkIdFor);
   return { chunks, chunkIds, keys, table, size: nodes.size };
 }
 

@@ -7,8 +7,10 @@
 // zone's keys are posted when they change (KeyObjects can be), and the worker signs with its own
 // signer (dns-worker.ts presigns what each message brings).
 import { buildSharedNameIndex, SharedNameIndex, type SharedNameIndexData } from './shared-name-index.js';
+import { adoptChunkId } from './shared-chunks.js';
 import type { NameNode, SnapshotSet, ZoneSnapshot } from './zone-snapshot.js';
 import { ZoneSigner, type SignatureCounts, type SignerKeys } from './dnssec/zone-signer.js';
+import type { SharedSignatureData } from './dnssec/shared-signatures.js';
 
 type Layer = ReadonlyMap<string, NameNode | null>;
 
@@ -32,6 +34,14 @@ export type ZoneMessage =
       recent: LayerDelta;
     }
   | { kind: 'remove'; apexKey: string };
+
+/** The shared signatures of a signed zone moved to a larger store or a new generation. */
+export interface SignaturesMessage {
+  kind: 'signatures';
+  apexKey: string;
+  keyIdentity: string;
+  data: SharedSignatureData;
+}
 
 function layerDelta(prev: Layer | undefined, next: Layer, whole: boolean): LayerDelta {
   if (whole || !prev) return { reset: true, entries: [...next] };
@@ -122,6 +132,7 @@ export class MirroredZones {
   /** The chunks as objects this thread already holds where it has them. */
   private index(data: SharedNameIndexData): SharedNameIndex {
     const chunks = data.chunks.map((chunk, i) => this.chunks.get(data.chunkIds[i]) ?? chunk);
+    chunks.forEach((chunk, i) => adoptChunkId(chunk, data.chunkIds[i]));
     return new SharedNameIndex({ ...data, chunks });
   }
 
@@ -144,7 +155,7 @@ export class MirroredZones {
       const prev = zones.get(message.apexKey);
       const f = message.frame;
       const signer =
-        message.signer === false ? undefined : message.signer === true ? prev?.signer : new ZoneSigner(message.signer.apex, message.signer.keys, message.signer.keyIdentity, undefined, this.counts);
+        message.signer === false ? undefined : message.signer === true ? prev?.signer : ZoneSigner.reader(message.signer, this.counts);
       const zone: ZoneSnapshot = {
         ...f,
         apexWire: asBuffer(f.apexWire),
@@ -164,5 +175,12 @@ export class MirroredZones {
     this.pruneChunks(zones);
     this.set = { zones };
     return applied;
+  }
+
+  /** The loading thread moved a signed zone's shared signatures (SharedSignatures.onMoved). */
+  signatures(message: SignaturesMessage): void {
+    const signer = this.set.zones.get(message.apexKey)?.signer;
+    // Only for the keys they were made with: a rollover may have replaced the signer since.
+    if (signer?.keyIdentity === message.keyIdentity) signer.useShared(message.data);
   }
 }

@@ -13,6 +13,8 @@ import { signingKeyContext } from './key-store.js';
 import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
+import { SharedSignatures, type SharedSignatureData } from './shared-signatures.js';
+import { chunkIdFor, knownChunkId } from '../shared-chunks.js';
 
 export interface SignaturePolicy {
   /** RRSIG lifetime from the moment of signing. */
@@ -58,6 +60,20 @@ export interface SignerKeys {
   apex: string;
   keys: readonly RrsigKey[];
   keyIdentity: string;
+  /** The signatures the loading thread shares (SharedSignatures), when it does. */
+  signatures?: SharedSignatureData;
+}
+
+/**
+ * Signatures over RRsets of shared nodes, kept in shared memory (shared-signatures.ts): written
+ * by the loading thread, read by workers. The writer fills `next` during a pass over every name
+ * (a new base, the hourly pass), copying from `current` what is still good, so that signatures of
+ * names gone are dropped; at the end of the pass `next` becomes `current` and readers are told.
+ */
+interface SharedState {
+  writer: boolean;
+  current: SharedSignatures;
+  next?: SharedSignatures;
 }
 
 export class ZoneSigner {
@@ -73,6 +89,9 @@ export class ZoneSigner {
    */
   private built = new Map<string, Signatures>();
   private building = new Map<string, Signatures>();
+  private shared?: SharedState;
+  /** Called on the loading thread with what readers must switch to (dns-workers.ts posts it). */
+  onSharedMoved?: (data: SharedSignatureData) => void;
 
   constructor(
     readonly apex: string,
@@ -97,7 +116,67 @@ export class ZoneSigner {
 
   /** The keys, for a worker thread's own signer (zone-mirror.ts). */
   signerKeys(): SignerKeys {
-    return { apex: this.apex, keys: this.keys, keyIdentity: this.keyIdentity };
+    return { apex: this.apex, keys: this.keys, keyIdentity: this.keyIdentity, signatures: this.shared?.current.shared };
+  }
+
+  /** A worker thread's signer: signs what the shared signatures lack itself, denials always. */
+  static reader(keys: SignerKeys, counts?: SignatureCounts): ZoneSigner {
+    const signer = new ZoneSigner(keys.apex, keys.keys, keys.keyIdentity, undefined, counts);
+    if (keys.signatures) signer.useShared(keys.signatures);
+    return signer;
+  }
+
+  /** On the loading thread: keep signatures of shared nodes where workers read them. */
+  shareSignatures(): void {
+    if (this.shared) return;
+    const current = SharedSignatures.create();
+    this.shared = { writer: true, current };
+    current.onMoved = (data) => this.onSharedMoved?.(data);
+  }
+
+  /** On a worker thread: read signatures from the store the loading thread moved to. */
+  useShared(data: SharedSignatureData): void {
+    if (this.shared) this.shared.current.use(data);
+    else this.shared = { writer: false, current: new SharedSignatures(data) };
+  }
+
+  /** The writer starts a pass over every name (see SharedState). */
+  beginSharedPass(): void {
+    if (this.shared?.writer) this.shared.next = SharedSignatures.create();
+  }
+
+  /** The pass ended: its store is the one readers use from now on. */
+  endSharedPass(): void {
+    const shared = this.shared;
+    if (!shared?.writer || !shared.next) return;
+    shared.current.onMoved = undefined;
+    shared.current = shared.next;
+    shared.next = undefined;
+    shared.current.onMoved = (data) => this.onSharedMoved?.(data);
+    this.onSharedMoved?.(shared.current.shared);
+  }
+
+  /** RRSIGs from the shared store, or made and stored there (writer); undefined to go on. */
+  private sharedSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Buffer[] | undefined {
+    const shared = this.shared!;
+    const chunk = shared.writer ? chunkIdFor(holder.buffer as SharedArrayBuffer) : knownChunkId(holder.buffer as SharedArrayBuffer);
+    if (chunk === undefined) return undefined;
+    const offset = holder.byteOffset;
+    const target = shared.next ?? shared.current;
+    let found = target.get(chunk, offset, type);
+    const good = (f: typeof found): f is NonNullable<typeof found> => f !== undefined && f.ttl === ttl && now < f.refreshAt;
+    if (!good(found) && shared.next && shared.writer) {
+      const kept = shared.current.get(chunk, offset, type);
+      if (good(kept)) {
+        shared.next.put(chunk, offset, type, kept);
+        found = kept;
+      }
+    }
+    if (good(found)) return found.rdatas;
+    if (!shared.writer) return undefined;
+    const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
+    target.put(chunk, offset, type, { ttl, refreshAt: made.refreshAt, rdatas: made.rdatas });
+    return made.rdatas;
   }
 
   /**
@@ -105,6 +184,10 @@ export class ZoneSigner {
    * `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
   rrsetSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
+    if (this.shared && holder.buffer instanceof SharedArrayBuffer) {
+      const shared = this.sharedSignatures(holder, ownerWire, type, ttl, rdatas, now, path);
+      if (shared) return shared;
+    }
     let byOffset = this.rrsets.get(holder.buffer);
     if (!byOffset) this.rrsets.set(holder.buffer, (byOffset = new Map()));
     let byType = byOffset.get(holder.byteOffset);
