@@ -160,7 +160,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     name: 'dns',
     counters,
     snapshots,
-    // Every worker signs with its own signer (zone-mirror.ts), so idle means idle there too.
+    // Workers presign the apex names and change layers themselves (dns-worker.ts), and receive the
+    // shared signatures of a finished pass before they answer the sync.
     signingIdle: async () => {
       await presigner.idle();
       await workers?.sync(true);
