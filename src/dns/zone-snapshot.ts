@@ -398,13 +398,25 @@ export function applyChanges(
   return { ...zoneFrame(source, defaults, count), base, recent, older, addressCount: count };
 }
 
-/** A new base with the layers applied, oldest first. */
+/**
+ * A new base with the layers applied, oldest first. Layer nodes are small separate buffers; they
+ * are copied into shared arena chunks, so that the whole base is shared memory and each node has
+ * one place on every thread (the worker threads' name index and shared signatures key by it).
+ */
 function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string, NameNode | null>[]): Map<string, NameNode> {
   const merged = new Map(base);
+  const arena = new Arena();
   for (const layer of layers) {
     for (const [owner, node] of layer) {
-      if (node) merged.set(owner, node);
-      else merged.delete(owner);
+      if (!node) {
+        merged.delete(owner);
+      } else if (node.buffer instanceof SharedArrayBuffer) {
+        merged.set(owner, node);
+      } else {
+        const shared = arena.take(node.length);
+        node.copy(shared);
+        merged.set(owner, shared);
+      }
     }
   }
   return merged;
