@@ -36,7 +36,8 @@ const data = workerData as DnsWorkerData;
 const port = parentPort!;
 const counters = rowCounters(data.counterRows, data.row);
 const zones = new MirroredZones(counters);
-const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } });
+// JSON lines on stderr, as the main thread logs (src/log.ts); written directly to the shared fd 2.
+const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } }, pino.destination({ fd: 2, sync: true }));
 const presigner = new Presigner(log);
 // Names of the base (shared nodes) are signed by the loading thread, which shares the signatures
 // (dnssec/shared-signatures.ts); this thread presigns only the apex names and the change layers,
