@@ -2,6 +2,8 @@
 //
 //   npm run bench:dns            (DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/test;
 //                                 a scratch database is created next to it and dropped afterwards)
+//   npm run bench:dns -- --workers   keypost with KEYPOST_DNS_WORKERS=N against NSD with
+//                                 server-count N, N = 1 and the number of cores (workerScaling)
 //
 // Zone: 100,000 published addresses. Every row carries the same real minimal key (an ed25519 key
 // with one user ID and an encryption subkey, about 450 octets): publishing 100,000 distinct keys
@@ -13,7 +15,7 @@
 // publishes as a control for the share of that load which is not keypost's own.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
@@ -154,12 +156,12 @@ async function startKeypostDns(env: NodeJS.ProcessEnv): Promise<{ child: ChildPr
   return { child, port };
 }
 
-async function startNsd(dir: string, zoneText: string): Promise<{ child: ChildProcess; port: number }> {
+async function startNsd(dir: string, zoneText: string, serverCount = 1): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   writeFileSync(path.join(dir, `${ZONE}.zone`), zoneText);
   writeFileSync(
     path.join(dir, 'nsd.conf'),
-    `${nsdServerConfig(dir, port, { logfile: path.join(dir, 'nsd.log'), verbosity: 0 })}zone:
+    `${nsdServerConfig(dir, port, { logfile: path.join(dir, 'nsd.log'), verbosity: 0, serverCount })}zone:
   name: ${ZONE}
   zonefile: ${ZONE}.zone
 `,
@@ -177,6 +179,74 @@ async function startNsd(dir: string, zoneText: string): Promise<{ child: ChildPr
     await new Promise((r) => setTimeout(r, 200));
   }
   return { child, port };
+}
+
+/** Waits for a process to exit after SIGTERM (so the next one measured has the cores to itself). */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** RSS of a process and its children (NSD forks one server process per server-count). */
+function treeRssMb(pid: number): number {
+  let total = rssMb(pid).rss;
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) total += treeRssMb(Number(child));
+  } catch {
+    // The process is gone.
+  }
+  return total;
+}
+
+/**
+ * `--workers`: keypost with KEYPOST_DNS_WORKERS=N against NSD with server-count N, for N = 1 and N
+ * = the number of cores, unsigned, RRL off on both; dnsperf runs N threads against each. Also the
+ * RSS of keypost after the load at each N: the zone is shared by the workers, not held N times.
+ */
+async function workerScaling(dir: string, env: NodeJS.ProcessEnv, zoneText: string, queries: string): Promise<void> {
+  const cores = availableParallelism();
+  const counts = [...new Set([1, cores])];
+  const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  const summary: string[] = [];
+  // The RSS of answering on the main thread alone (KEYPOST_DNS_WORKERS=0), for what workers add.
+  const alone = await startKeypostDns({ ...env, KEYPOST_DNS_WORKERS: '0' });
+  await new Promise((r) => setTimeout(r, 3000));
+  summary.push(`  N=0 (main thread answers) RSS after load: keypost ${rssMb(alone.child.pid!).rss.toFixed(0)} MB`);
+  await stop(alone.child);
+  for (const n of counts) {
+    const kp = await startKeypostDns({ ...env, KEYPOST_DNS_WORKERS: String(n) });
+    // Let the load's garbage be collected before reading RSS.
+    await new Promise((r) => setTimeout(r, 3000));
+    const rss = rssMb(kp.child.pid!).rss;
+    const rows: Record<string, number>[] = [];
+    const nsdDir = mkdtempSync(path.join(dir, `nsd-${n}-`));
+    const nsd = await startNsd(nsdDir, zoneText, n);
+    const nsdRss = treeRssMb(nsd.child.pid!);
+    try {
+      for (let i = 0; i < RUNS; i++) {
+        const r: Record<string, number> = {};
+        for (const c of ['10', '100']) {
+          r[`kp${c}`] = (await dnsperf(kp.port, queries, ['-c', c, '-T', String(n)])).qps;
+          r[`nsd${c}`] = (await dnsperf(nsd.port, queries, ['-c', c, '-T', String(n)])).qps;
+        }
+        rows.push(r);
+        console.log(`workers=${n} run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])))}`);
+      }
+    } finally {
+      await stop(kp.child);
+      await stop(nsd.child);
+    }
+    const m = (k: string) => median(rows.map((r) => r[k]));
+    for (const c of ['10', '100']) {
+      const ratio = m(`kp${c}`) / m(`nsd${c}`);
+      summary.push(`  N=${n} -c ${c.padEnd(3)}  keypost ${m(`kp${c}`).toFixed(0)} qps   NSD ${m(`nsd${c}`).toFixed(0)} qps   ratio ${ratio.toFixed(2)}  ${pass(ratio >= 0.6)} (≥ 0.60)`);
+    }
+    summary.push(`  N=${n} RSS after load: keypost ${rss.toFixed(0)} MB, NSD ${nsdRss.toFixed(0)} MB (all its processes)`);
+  }
+  console.log(`\nworkers: medians of ${RUNS} runs, ${SECONDS} s each, zone of ${ADDRESSES} addresses, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  for (const line of summary) console.log(line);
 }
 
 async function main(): Promise<void> {
@@ -208,6 +278,11 @@ async function main(): Promise<void> {
     // The NSD peer runs with rrl-ratelimit 0, so the figures compared with it run keypost with
     // RRL off too; a second keypost with the default RRL serves the many-sources comparison.
     const env = { ...process.env, DATABASE_URL: scratch.url, KEYPOST_DNS_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_LOG_LEVEL: 'info', KEYPOST_DATA_DIR: dir, KEYPOST_DNS_RRL_RATE: '0' };
+    if (process.argv.includes('--workers')) {
+      const { stdout: zoneText } = await run(process.execPath, [CLI, 'dns', 'records', ZONE], { env, maxBuffer: 1024 * 1024 * 1024 });
+      await workerScaling(dir, env, zoneText, queryFile(dir));
+      return;
+    }
     const loadStart = Date.now();
     const kp = await startKeypostDns(env);
     children.push(kp.child);

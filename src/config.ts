@@ -1,6 +1,7 @@
 // The only module that reads process.env. Everything else receives a frozen slice of Config.
 // Every variable here is listed, with its default, in the README's configuration table.
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ListenAddress } from './protocol/listen-address.js';
@@ -174,6 +175,9 @@ const envSchema = z.object({
   // Authoritative DNS (src/dns/): TCP connection limits (RFC 7766 §6.2), response-rate limiting
   // for UDP with NSD's rate (200/s) and slip (2) and BIND's window (15 s) and /24 and /56
   // prefixes, and the server cookie secret (RFC 9018 §4; the same on every node of a set).
+  // Threads answering DNS over UDP (src/dns/dns-workers.ts), one per core by default, as NSD's
+  // server-count; 0 answers on the main thread alongside HTTP and SMTP.
+  KEYPOST_DNS_WORKERS: integer(availableParallelism(), 0, 256),
   KEYPOST_DNS_TCP_IDLE_TIMEOUT: duration('10s'),
   KEYPOST_DNS_TCP_QUERY_TIMEOUT: duration('2s'),
   KEYPOST_DNS_TCP_MAX_CONNECTIONS: integer(1024, 1, 1_000_000),
@@ -310,6 +314,8 @@ export interface SecretsConfig {
 
 /** The DNS listener's slice; durations are in milliseconds. */
 export interface DnsConfig {
+  /** Worker threads answering UDP; 0 = the main thread answers. */
+  workers: number;
   tcp: {
     /** RFC 7766 §6.2.3: an idle connection is closed after this long. */
     idleTimeoutMs: number;
@@ -417,6 +423,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     log: { level: e.KEYPOST_LOG_LEVEL },
     listen: { dns: e.KEYPOST_DNS_LISTEN, http: e.KEYPOST_HTTP_LISTEN, smtp: e.KEYPOST_SMTP_LISTEN },
     dns: {
+      workers: e.KEYPOST_DNS_WORKERS,
       tcp: {
         idleTimeoutMs: e.KEYPOST_DNS_TCP_IDLE_TIMEOUT,
         queryTimeoutMs: e.KEYPOST_DNS_TCP_QUERY_TIMEOUT,

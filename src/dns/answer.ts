@@ -11,7 +11,7 @@ import { ZONEMD_TYPE } from './zonemd.js';
 import { zonemd, zonemdIfReady } from './transfer-contents.js';
 import { transferAcl } from './acl.js';
 import type { CookieSecret } from './cookies.js';
-import type { ResponseRateLimiter } from './rrl.js';
+import type { RrlVerdict } from './rrl.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { NODE_HEADER, findRRset, lookupNode, type NameNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { dnssecParts } from './dnssec/signed-answer.js';
@@ -26,8 +26,8 @@ export interface AnswerContext {
   remote?: string;
   /** Clock for TSIG and cookies, in seconds; defaults to the system clock. */
   nowSeconds?: number;
-  /** Response-rate limiting (UDP only; a stream cannot be spoofed). */
-  rrl?: ResponseRateLimiter;
+  /** Response-rate limiting (UDP only; a stream cannot be spoofed): rrl.ts or shared-rrl.ts. */
+  rrl?: { check(remote: string, identity: string, nowMs: number): RrlVerdict };
   /** Server cookies (RFC 7873, RFC 9018); without it COOKIE options are ignored. */
   cookies?: CookieSecret;
   /**
@@ -36,6 +36,13 @@ export interface AnswerContext {
    * query gets SERVFAIL.
    */
   defer?: (work: Promise<unknown>) => void;
+  /**
+   * On a worker thread (dns-workers.ts): called instead of answering a query that needs what only
+   * the loading thread keeps (the zone digest and signed transfer build for ZONEMD; TSIG, whose
+   * verification is kept in one place with the transfers); answer() then returns null and the
+   * caller passes the query on.
+   */
+  handOff?: () => void;
 }
 
 /** RFC 6891 §6.2.5 floor and the DNS Flag Day 2020 recommended ceiling for UDP answers. */
@@ -257,6 +264,10 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   if (cookie === 'malformed') return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns);
   // RFC 9824 §5: NXNAME only marks denials; asking for it is a format error.
   if (q.qtype === DNSSEC_TYPE.NXNAME) return errorResponse(msg, q.id, q.flags, RCODE.FORMERR, q.questionEnd, q.edns, EDE_INVALID_QUERY_TYPE);
+  if (ctx.handOff && (q.tsig || q.qtype === ZONEMD_TYPE)) {
+    ctx.handOff();
+    return null;
+  }
   let result: Sections & { match?: ZoneMatch } = resolve(set, q, ctx);
   if (result.deferred) return null;
   let provenClient = false;

@@ -8,12 +8,17 @@ import { CookieSecret } from './cookies.js';
 import { ResponseRateLimiter } from './rrl.js';
 import { formatAddress } from '../lifecycle.js';
 import type { ZoneUpdate } from '../published/model.js';
-import { createCounters, registerDnsMetrics, type DnsCounters } from './counters.js';
+import { createCounters, registerDnsMetrics, registerWorkerMetrics, sharedCounterRows, totalCounters, type DnsCounters } from './counters.js';
+import { startDnsWorkers, type DnsWorkerPool } from './dns-workers.js';
+import { SharedRateLimiter, sharedRrlData } from './shared-rrl.js';
+import { udpDescriptor } from './socket-fd.js';
+import { ZoneMirror } from './zone-mirror.js';
 import { Notifier } from './notify.js';
 import { listenTcp, type TcpListener } from './tcp-listener.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
-import { zoneSignerFor } from './dnssec/zone-signer.js';
+import { zoneSignerFor, type ZoneSigner } from './dnssec/zone-signer.js';
+import { nameKey } from '../protocol/dns-wire.js';
 import { createTransferRefresh } from './dnssec/transfer-refresh.js';
 import { createRolloverClock } from './dnssec/rollover-clock.js';
 import { Presigner } from './dnssec/presigner.js';
@@ -33,17 +38,27 @@ export interface DnsComponent extends Component {
   readonly counters: DnsCounters;
   /** Resolves once background signing has caught up with the snapshots served now. */
   signingIdle(): Promise<void>;
+  /** Resolves once every worker thread serves the snapshots served now (immediately without). */
+  workersSynced(): Promise<void>;
 }
 
 export function createDnsComponent(services: Services, options: DnsComponentOptions = {}): DnsComponent {
   const log = services.log.child({ component: 'dns' });
   const published = services.published;
   const defaults: PolicyDefaults = { powBits: published.defaultPowBits, apiUrl: services.config.directory.publicUrl };
-  const counters = createCounters();
   const dnsConfig = services.config.dns;
-  const rrl = dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
+  const workerCount = dnsConfig.workers;
+  // With workers, every thread counts in its own row of shared memory and these are the totals.
+  const counterRows = workerCount > 0 ? sharedCounterRows(workerCount + 1) : undefined;
+  const counters = counterRows ? totalCounters(counterRows) : createCounters();
+  // With workers, the accounts are shared, so a prefix has one allowance whichever thread answers.
+  const rrlData = workerCount > 0 && dnsConfig.rrl.responsesPerSecond > 0 ? sharedRrlData(dnsConfig.rrl) : undefined;
+  const rrl = rrlData ? new SharedRateLimiter(rrlData) : dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
   // Without a configured secret each process makes its own: cookies then hold for that node only.
-  const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
+  const cookieSecret = dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16);
+  const cookies = new CookieSecret(cookieSecret);
+  const mirror = new ZoneMirror();
+  let workers: DnsWorkerPool | undefined;
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
   const encoded = new Map<string, EncodedZone>();
   // Moves the serial of idle signed zones so their secondaries transfer fresh signatures.
@@ -101,10 +116,12 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       if (prev) log.info({ event: 'withdrawn', zone: update.name }, 'withdrawn');
       encoded.delete(update.name);
       current = withoutZone(current, update.name);
+      if (prev) workers?.post(mirror.remove(prev.snapshot.apexKey));
       return;
     }
     encoded.set(update.name, next);
     current = withZone(current, next.snapshot);
+    workers?.post(mirror.update(next.snapshot));
     // A new base (a full read, a fold) or a new signer means every name is new to the signer.
     const whole = !prev || prev.snapshot.base !== next.snapshot.base || prev.snapshot.signer !== next.snapshot.signer;
     presigner.schedule(next.snapshot, whole);
@@ -119,10 +136,17 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     }
   }
 
+  /** Workers read this signer's signatures over shared nodes instead of each making them. */
+  function shareWithWorkers(signer: ZoneSigner): void {
+    signer.shareSignatures();
+    const apexKey = nameKey(signer.apex);
+    signer.onSharedMoved = (data) => workers?.post({ kind: 'signatures', apexKey, keyIdentity: signer.keyIdentity, data });
+  }
+
   async function bind(host: string, port: number): Promise<void> {
     // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
     for (let attempt = 0; ; attempt++) {
-      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies });
+      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies }, workerCount === 0);
       const boundPort = u.socket.address().port;
       try {
         tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
@@ -143,13 +167,21 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     name: 'dns',
     counters,
     snapshots,
-    signingIdle: () => presigner.idle(),
+    // Workers presign the apex names and change layers themselves (dns-worker.ts), and receive the
+    // shared signatures of a finished pass before they answer the sync.
+    signingIdle: async () => {
+      await presigner.idle();
+      await workers?.sync(true);
+    },
+    workersSynced: () => workers?.sync() ?? Promise.resolve(),
     async start() {
       registerDnsMetrics(services.metrics, counters, snapshots);
       const box = openSecretBox(services.config.secrets);
       signers = (zone, previous) => {
         try {
-          return zoneSignerFor(zone, box, previous, undefined, counters);
+          const signer = zoneSignerFor(zone, box, previous, undefined, counters);
+          if (signer && signer !== previous && workerCount > 0) shareWithWorkers(signer);
+          return signer;
         } catch (err) {
           // Keys sealed under another KEYPOST_SECRET_KEY_FILE: the zone is still served, unsigned,
           // so resolvers that do not validate keep working while the operator fixes the file.
@@ -163,6 +195,29 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       await published.loadAll();
       const { host, port } = services.config.listen.dns;
       await bind(host, port);
+      if (workerCount > 0) {
+        const socket = udp!.socket;
+        workers = await startDnsWorkers({
+          count: workerCount,
+          fd: udpDescriptor(socket),
+          family: socket.address().family === 'IPv6' ? 'udp6' : 'udp4',
+          counterRows: counterRows!,
+          cookieSecret,
+          rrl: rrlData,
+          logLevel: log.level,
+          initial: mirror.everything(current),
+          handOff: (msg, rinfo) => udp!.respond(msg, rinfo),
+          log,
+        });
+        // Zones that changed while the workers started (apply() posts only once they exist).
+        for (const message of mirror.catchUp(current)) workers.post(message);
+        // And signatures the signers moved meanwhile (their messages found no workers yet).
+        for (const zone of current.zones.values()) {
+          const data = zone.signer?.signerKeys().signatures;
+          if (data) workers.post({ kind: 'signatures', apexKey: zone.apexKey, keyIdentity: zone.signer!.keyIdentity, data });
+        }
+        registerWorkerMetrics(services.metrics, counterRows!, workerCount + 1);
+      }
       log.info({ zones: current.zones.size }, 'zones loaded');
       serving = true;
       await transferRefresh.start();
@@ -180,6 +235,8 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
         unwatch?.();
         notifier.close();
         if (resignTimer) clearInterval(resignTimer);
+        // Workers first: they read the socket the loading thread closes.
+        await workers?.close();
         await Promise.all([udp?.close(), tcp?.close(), transferRefresh.close(), rolloverClock.close(), presigner.close()]);
       })();
       return closing;

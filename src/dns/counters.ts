@@ -21,8 +21,63 @@ export interface DnsCounters {
   signaturesInBackground: number;
 }
 
+const FIELDS: readonly (keyof DnsCounters)[] = ['udpQueries', 'tcpQueries', 'dropped', 'internalErrors', 'transfers', 'zoneLoads', 'zoneLoadFailures', 'tcpShed', 'tcpRefused', 'signaturesOnQuery', 'signaturesInBackground'];
+
 export function createCounters(): DnsCounters {
   return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0, signaturesOnQuery: 0, signaturesInBackground: 0 };
+}
+
+/**
+ * Counters of a DNS served by several threads (dns-workers.ts): one row per thread in a
+ * SharedArrayBuffer, row 0 for the loading thread. Each thread writes only its own row, so no
+ * increment is lost without atomics; the loading thread's totals sum the rows when read.
+ */
+export function sharedCounterRows(threads: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(threads * FIELDS.length * Float64Array.BYTES_PER_ELEMENT);
+}
+
+/** The counters one thread bumps: its own row of `rows`. */
+export function rowCounters(rows: SharedArrayBuffer, row: number): DnsCounters {
+  const cells = new Float64Array(rows, row * FIELDS.length * Float64Array.BYTES_PER_ELEMENT, FIELDS.length);
+  const counters = {} as DnsCounters;
+  FIELDS.forEach((field, i) => Object.defineProperty(counters, field, { get: () => cells[i], set: (v: number) => (cells[i] = v), enumerable: true }));
+  return counters;
+}
+
+/**
+ * The totals over every row. Writing one (`counters.x++` on the loading thread) changes row 0 so
+ * that the total becomes the value written.
+ */
+export function totalCounters(rows: SharedArrayBuffer): DnsCounters {
+  const all = new Float64Array(rows);
+  const n = FIELDS.length;
+  const total = (i: number) => {
+    let sum = 0;
+    for (let o = i; o < all.length; o += n) sum += all[o];
+    return sum;
+  };
+  const counters = {} as DnsCounters;
+  FIELDS.forEach((field, i) =>
+    Object.defineProperty(counters, field, { get: () => total(i), set: (v: number) => (all[i] += v - total(i)), enumerable: true }),
+  );
+  return counters;
+}
+
+/** Per-thread query counts, so /metrics shows that every worker answers. */
+export function registerWorkerMetrics(registry: Registry, rows: SharedArrayBuffer, threads: number): void {
+  const name = 'keypost_dns_worker_udp_queries_total';
+  if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  const perThread = Array.from({ length: threads }, (_, row) => rowCounters(rows, row));
+  new Counter({
+    name,
+    help: 'DNS messages received over UDP, by worker thread (0 = the loading thread)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      perThread.forEach((c, row) => this.inc({ worker: String(row) }, c.udpQueries));
+    },
+  });
 }
 
 export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {

@@ -4,38 +4,56 @@ import type { Logger } from 'pino';
 import { answer, type AnswerContext } from './answer.js';
 import type { SnapshotSet } from './zone-snapshot.js';
 import type { DnsCounters } from './counters.js';
+import { stopReading } from './socket-fd.js';
 
 export interface UdpListener {
   socket: Socket;
+  /** Answers a query that arrived elsewhere (a worker handed it on) from this socket. */
+  respond(msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>): void;
   close(): Promise<void>;
 }
+
+/** Rate limiter, cookie secret and, on a worker, where queries it cannot answer go. */
+export type UdpPolicy = Pick<AnswerContext, 'rrl' | 'cookies'> & {
+  handOff?: (msg: Buffer, rinfo: RemoteInfo) => void;
+};
 
 // Large kernel buffers absorb bursts from many concurrent clients instead of dropping them.
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
-export function listenUdp(
-  host: string,
-  port: number,
+/** Answers datagrams on `socket`; `read` false leaves reading to others (dns-workers.ts). */
+export function serveUdp(
+  socket: Socket,
   snapshots: () => SnapshotSet,
   counters: DnsCounters,
   log: Logger,
-  /** Rate limiter and cookie secret, shared with every UDP answer. */
-  policy: Pick<AnswerContext, 'rrl' | 'cookies'> = {},
-): Promise<UdpListener> {
-  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  policy: UdpPolicy,
+  read: boolean,
+): UdpListener['respond'] {
   // answer() runs synchronously, so one slot is enough to learn what work it deferred.
   let deferred: Promise<unknown> | undefined;
   const defer = (work: Promise<unknown>) => {
     deferred = work;
   };
-  const respond = (msg: Buffer, rinfo: RemoteInfo, mayDefer: boolean) => {
+  let handedOff = false;
+  const handOff = policy.handOff
+    ? () => {
+        handedOff = true;
+      }
+    : undefined;
+  const respond = (msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>, mayDefer: boolean) => {
     let reply: Uint8Array | null;
     try {
-      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, defer: mayDefer ? defer : undefined });
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, defer: mayDefer ? defer : undefined, handOff });
     } catch (err) {
       // A bug must cost one answer, never the listener.
       counters.internalErrors++;
       log.error({ err, remote: rinfo.address }, 'failed to answer a UDP query');
+      return;
+    }
+    if (handedOff) {
+      handedOff = false;
+      policy.handOff!(msg, rinfo as RemoteInfo);
       return;
     }
     if (!reply && deferred) {
@@ -62,15 +80,33 @@ export function listenUdp(
       counters.dropped++;
     }
   };
-  socket.on('message', (msg, rinfo) => {
-    counters.udpQueries++;
-    respond(msg, rinfo, true);
-  });
+  if (read) {
+    socket.on('message', (msg, rinfo) => {
+      counters.udpQueries++;
+      respond(msg, rinfo, true);
+    });
+  }
+  return (msg, rinfo) => respond(msg, rinfo, true);
+}
+
+export function listenUdp(
+  host: string,
+  port: number,
+  snapshots: () => SnapshotSet,
+  counters: DnsCounters,
+  log: Logger,
+  policy: UdpPolicy = {},
+  /** False when worker threads read the socket (dns-workers.ts); this thread still sends. */
+  read = true,
+): Promise<UdpListener> {
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  const respond = serveUdp(socket, snapshots, counters, log, policy, read);
   socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind({ address: host, port, exclusive: true }, () => {
       socket.off('error', reject);
+      if (!read) stopReading(socket);
       try {
         socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
         socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
@@ -79,6 +115,7 @@ export function listenUdp(
       }
       resolve({
         socket,
+        respond,
         close: () => new Promise<void>((done) => socket.close(() => done())),
       });
     });

@@ -102,6 +102,7 @@ export interface ZoneSnapshot {
   readonly secondaries: readonly Secondary[];
   /** Signs answers to queries with DO (src/dns/dnssec/); absent for an unsigned zone. */
   readonly signer?: ZoneSigner;
+
 }
 
 export interface LayerLimits {
@@ -118,16 +119,17 @@ const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
 /**
  * Append-only storage for the encoded RRsets of a large build: one allocation per megabyte instead
  * of one small buffer per name, so 300,000 names cost their bytes and a view each, not a pool slab
- * kept alive by a few live slices.
+ * kept alive by a few live slices. The chunks are SharedArrayBuffers, so the worker threads that
+ * answer queries (dns-workers.ts) read the same bytes instead of each holding a copy.
  */
 export class Arena {
-  private chunk = Buffer.alloc(0);
+  private chunk: Buffer = Buffer.alloc(0);
   private used = 0;
   constructor(private readonly chunkSize = 1 << 20) {}
 
   take(size: number): Buffer {
     if (this.used + size > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, size));
+      this.chunk = Buffer.from(new SharedArrayBuffer(Math.max(this.chunkSize, size)));
       this.used = 0;
     }
     const out = this.chunk.subarray(this.used, this.used + size);
@@ -396,13 +398,25 @@ export function applyChanges(
   return { ...zoneFrame(source, defaults, count), base, recent, older, addressCount: count };
 }
 
-/** A new base with the layers applied, oldest first. */
+/**
+ * A new base with the layers applied, oldest first. Layer nodes are small separate buffers; they
+ * are copied into shared arena chunks, so that the whole base is shared memory and each node has
+ * one place on every thread (the worker threads' name index and shared signatures key by it).
+ */
 function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string, NameNode | null>[]): Map<string, NameNode> {
   const merged = new Map(base);
+  const arena = new Arena();
   for (const layer of layers) {
     for (const [owner, node] of layer) {
-      if (node) merged.set(owner, node);
-      else merged.delete(owner);
+      if (!node) {
+        merged.delete(owner);
+      } else if (node.buffer instanceof SharedArrayBuffer) {
+        merged.set(owner, node);
+      } else {
+        const shared = arena.take(node.length);
+        node.copy(shared);
+        merged.set(owner, shared);
+      }
     }
   }
   return merged;

@@ -63,7 +63,10 @@ export class Presigner {
         const [apex, { zone, whole }] = this.waiting.entries().next().value!;
         this.waiting.delete(apex);
         try {
+          // A pass over every name renews the shared signatures (zone-signer.ts SharedState).
+          if (whole) zone.signer?.beginSharedPass();
           await presign(zone, whole ? zoneNameNodes(zone) : layeredNodes(zone), this.now, () => this.closed);
+          if (whole && !this.closed) zone.signer?.endSharedPass();
         } catch (err) {
           // The query path still signs what this missed; log and go on with the next zone.
           this.log.warn({ err, zone: zone.apex }, 'signing the zone in the background failed');

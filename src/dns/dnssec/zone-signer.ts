@@ -1,6 +1,8 @@
 // Signs one zone's answers online with its keys, opened once from the read model's sealed copy.
-// Signatures are cached: per RRset (keyed by the encoded RRset, which a snapshot never mutates,
-// so a changed name is a new key and the old entry is simply collected), and per denial NSEC in a
+// Signatures are cached: per RRset (keyed by where its name's encoded node lies, buffer and
+// offset, which a snapshot never rewrites, so a changed name is a new key and the old entry goes
+// with its buffer; the position rather than the view object, because a worker thread's shared
+// name index (shared-name-index.ts) makes a new view of the same bytes on each lookup), and per denial NSEC in a
 // bounded cache. Each is made again once less than a quarter of its validity is left, minus a
 // random share of an eighth, so that signatures made together do not all expire together.
 import type { ZoneSigningKey } from '../../published/entries.js';
@@ -12,6 +14,8 @@ import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
 import { KEY_SET_TYPES, keyDuties } from './key-states.js';
+import { SharedSignatures, type SharedSignatureData } from './shared-signatures.js';
+import { chunkIdFor, knownChunkId } from '../shared-chunks.js';
 
 /** A zone key opened for signing, with what its rollover state lets it sign. */
 export interface ZoneRrsigKey extends RrsigKey {
@@ -58,8 +62,30 @@ export interface DenialSignatures {
   rrsigs: Buffer[];
 }
 
+/** What a worker thread needs to sign as this signer does (KeyObjects can be posted). */
+export interface SignerKeys {
+  apex: string;
+  keys: readonly ZoneRrsigKey[];
+  keyIdentity: string;
+  /** The signatures the loading thread shares (SharedSignatures), when it does. */
+  signatures?: SharedSignatureData;
+}
+
+/**
+ * Signatures over RRsets of shared nodes, kept in shared memory (shared-signatures.ts): written
+ * by the loading thread, read by workers. The writer fills `next` during a pass over every name
+ * (a new base, the hourly pass), copying from `current` what is still good, so that signatures of
+ * names gone are dropped; at the end of the pass `next` becomes `current` and readers are told.
+ */
+interface SharedState {
+  writer: boolean;
+  current: SharedSignatures;
+  next?: SharedSignatures;
+}
+
 export class ZoneSigner {
-  private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
+  /** Per node buffer, per offset of the node in it, per RRset type. */
+  private readonly rrsets = new WeakMap<ArrayBufferLike, Map<number, Map<number, Signatures>>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
   /** RFC 6781 §4.1: the keys a rollover step has sign the DNSKEY/CDS/CDNSKEY RRsets, and the rest. */
@@ -73,10 +99,13 @@ export class ZoneSigner {
    */
   private built = new Map<string, Signatures>();
   private building = new Map<string, Signatures>();
+  private shared?: SharedState;
+  /** Called on the loading thread with what readers must switch to (dns-workers.ts posts it). */
+  onSharedMoved?: (data: SharedSignatureData) => void;
 
   constructor(
-    apex: string,
-    keys: readonly ZoneRrsigKey[],
+    readonly apex: string,
+    private readonly keys: readonly ZoneRrsigKey[],
     /** Identifies the keys, to tell whether a newer zone read can keep this signer. */
     readonly keyIdentity: string,
     private readonly policy: SignaturePolicy = DEFAULT_SIGNATURE_POLICY,
@@ -98,13 +127,84 @@ export class ZoneSigner {
     return { rdatas: keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
   }
 
+  /** The keys, for a worker thread's own signer (zone-mirror.ts). */
+  signerKeys(): SignerKeys {
+    return { apex: this.apex, keys: this.keys, keyIdentity: this.keyIdentity, signatures: this.shared?.current.shared };
+  }
+
+  /** A worker thread's signer: signs what the shared signatures lack itself, denials always. */
+  static reader(keys: SignerKeys, counts?: SignatureCounts): ZoneSigner {
+    const signer = new ZoneSigner(keys.apex, keys.keys, keys.keyIdentity, undefined, counts);
+    if (keys.signatures) signer.useShared(keys.signatures);
+    return signer;
+  }
+
+  /** On the loading thread: keep signatures of shared nodes where workers read them. */
+  shareSignatures(): void {
+    if (this.shared) return;
+    const current = SharedSignatures.create();
+    this.shared = { writer: true, current };
+    current.onMoved = (data) => this.onSharedMoved?.(data);
+  }
+
+  /** On a worker thread: read signatures from the store the loading thread moved to. */
+  useShared(data: SharedSignatureData): void {
+    if (this.shared) this.shared.current.use(data);
+    else this.shared = { writer: false, current: new SharedSignatures(data) };
+  }
+
+  /** The writer starts a pass over every name (see SharedState). */
+  beginSharedPass(): void {
+    if (this.shared?.writer) this.shared.next = SharedSignatures.create();
+  }
+
+  /** The pass ended: its store is the one readers use from now on. */
+  endSharedPass(): void {
+    const shared = this.shared;
+    if (!shared?.writer || !shared.next) return;
+    shared.current.onMoved = undefined;
+    shared.current = shared.next;
+    shared.next = undefined;
+    shared.current.onMoved = (data) => this.onSharedMoved?.(data);
+    this.onSharedMoved?.(shared.current.shared);
+  }
+
+  /** RRSIGs from the shared store, or made and stored there (writer); undefined to go on. */
+  private sharedSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Buffer[] | undefined {
+    const shared = this.shared!;
+    const chunk = shared.writer ? chunkIdFor(holder.buffer as SharedArrayBuffer) : knownChunkId(holder.buffer as SharedArrayBuffer);
+    if (chunk === undefined) return undefined;
+    const offset = holder.byteOffset;
+    const target = shared.next ?? shared.current;
+    let found = target.get(chunk, offset, type);
+    const good = (f: typeof found): f is NonNullable<typeof found> => f !== undefined && f.ttl === ttl && now < f.refreshAt;
+    if (!good(found) && shared.next && shared.writer) {
+      const kept = shared.current.get(chunk, offset, type);
+      if (good(kept)) {
+        shared.next.put(chunk, offset, type, kept);
+        found = kept;
+      }
+    }
+    if (good(found)) return found.rdatas;
+    if (!shared.writer) return undefined;
+    const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
+    target.put(chunk, offset, type, { ttl, refreshAt: made.refreshAt, rdatas: made.rdatas });
+    return made.rdatas;
+  }
+
   /**
-   * RRSIGs over the RRset of `type` held in `holder` (the encoded RRset or its name's node),
-   * owned by `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
+   * RRSIGs over the RRset of `type` held in `holder` (its name's encoded node), owned by
+   * `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
-  rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
-    let byType = this.rrsets.get(holder);
-    if (!byType) this.rrsets.set(holder, (byType = new Map()));
+  rrsetSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
+    if (this.shared && holder.buffer instanceof SharedArrayBuffer) {
+      const shared = this.sharedSignatures(holder, ownerWire, type, ttl, rdatas, now, path);
+      if (shared) return shared;
+    }
+    let byOffset = this.rrsets.get(holder.buffer);
+    if (!byOffset) this.rrsets.set(holder.buffer, (byOffset = new Map()));
+    let byType = byOffset.get(holder.byteOffset);
+    if (!byType) byOffset.set(holder.byteOffset, (byType = new Map()));
     const cached = byType.get(type);
     if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
     const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);

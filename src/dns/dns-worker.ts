@@ -1,0 +1,79 @@
+// One DNS worker thread (dns-workers.ts starts them): reads the UDP socket the loading thread
+// bound, through the same descriptor (socket-fd.ts), and answers from the snapshots the loading
+// thread posts (zone-mirror.ts). DO answers of signed zones carry the signatures the loading thread
+// made and shares (dnssec/shared-signatures.ts); what is not shared (apex names, change layers,
+// denials) this thread signs with its own signer, presigning all but denials. Queries that need
+// what only the loading thread keeps are handed back to it (AnswerContext.handOff).
+import { createSocket } from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { CookieSecret } from './cookies.js';
+import { rowCounters } from './counters.js';
+import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
+import { serveUdp } from './udp-listener.js';
+import { MirroredZones, type SignaturesMessage, type ZoneMessage } from './zone-mirror.js';
+import { Presigner } from './dnssec/presigner.js';
+
+export interface DnsWorkerData {
+  fd: number;
+  family: 'udp4' | 'udp6';
+  counterRows: SharedArrayBuffer;
+  row: number;
+  cookieSecret: Uint8Array;
+  rrl?: SharedRrlData;
+  logLevel: string;
+}
+
+/**
+ * Loading thread → worker. `sync` is answered once every earlier message is applied, and with
+ * `signing` once background signing has caught up with them too.
+ */
+export type ToWorker = ZoneMessage | SignaturesMessage | { kind: 'sync'; id: number; signing: boolean };
+/** Worker → loading thread. */
+export type FromWorker = { kind: 'ready' } | { kind: 'synced'; id: number } | { kind: 'handoff'; msg: Uint8Array; address: string; port: number };
+
+const data = workerData as DnsWorkerData;
+const port = parentPort!;
+const counters = rowCounters(data.counterRows, data.row);
+const zones = new MirroredZones(counters);
+// JSON lines on stderr, as the main thread logs (src/log.ts); written directly to the shared fd 2.
+const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } }, pino.destination({ fd: 2, sync: true }));
+const presigner = new Presigner(log);
+// Names of the base (shared nodes) are signed by the loading thread, which shares the signatures
+// (dnssec/shared-signatures.ts); this thread presigns only the apex names and the change layers,
+// on each message and hourly, which makes again the signatures that are due.
+setInterval(() => {
+  for (const zone of zones.current().zones.values()) presigner.schedule(zone, false);
+}, 3_600_000).unref();
+const socket = createSocket(data.family);
+const post = (message: FromWorker) => port.postMessage(message);
+
+serveUdp(
+  socket,
+  () => zones.current(),
+  counters,
+  log,
+  {
+    rrl: data.rrl ? new SharedRateLimiter(data.rrl) : undefined,
+    cookies: new CookieSecret(Buffer.from(data.cookieSecret)),
+    handOff: (msg, rinfo) => post({ kind: 'handoff', msg, address: rinfo.address, port: rinfo.port }),
+  },
+  true,
+);
+socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
+
+port.on('message', (message: ToWorker) => {
+  if (message.kind === 'sync') {
+    if (!message.signing) post({ kind: 'synced', id: message.id });
+    else void presigner.idle().then(() => post({ kind: 'synced', id: message.id }));
+    return;
+  }
+  if (message.kind === 'signatures') {
+    zones.signatures(message);
+    return;
+  }
+  const applied = zones.apply(message);
+  if (applied) presigner.schedule(applied.zone, false);
+});
+
+socket.bind({ fd: data.fd }, () => post({ kind: 'ready' }));

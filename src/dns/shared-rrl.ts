@@ -1,0 +1,78 @@
+// Response-rate limiting (rrl.ts) with its accounts in a SharedArrayBuffer, so that when several
+// threads answer UDP (dns-workers.ts) a prefix has one allowance, whichever thread the kernel
+// hands its datagrams to. Accounts live in a fixed table of MAX_ACCOUNTS slots, found by a hash of
+// prefix and kind of response; a new account takes over its slot, so memory is bounded as in
+// rrl.ts (there the oldest account goes, here the one in the way). Each slot is updated under a
+// small spin lock (Atomics.compareExchange), held for a few arithmetic operations.
+import { MAX_ACCOUNTS, ResponseRateLimiter, type RrlSettings, type RrlVerdict } from './rrl.js';
+
+// Per slot, as Float64: hash tag, balance, last update (ms), limited count; and an Int32 lock.
+const FIELDS = 4;
+
+export interface SharedRrlData {
+  settings: RrlSettings;
+  accounts: SharedArrayBuffer;
+  locks: SharedArrayBuffer;
+}
+
+export function sharedRrlData(settings: RrlSettings): SharedRrlData {
+  return {
+    settings,
+    accounts: new SharedArrayBuffer(MAX_ACCOUNTS * FIELDS * Float64Array.BYTES_PER_ELEMENT),
+    locks: new SharedArrayBuffer(MAX_ACCOUNTS * Int32Array.BYTES_PER_ELEMENT),
+  };
+}
+
+function hash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export class SharedRateLimiter {
+  private readonly accounts: Float64Array;
+  private readonly locks: Int32Array;
+  /** Only for its prefix rule: the accounting itself is in the shared table. */
+  private readonly prefixes: ResponseRateLimiter;
+  private readonly rate: number;
+  private readonly floor: number;
+
+  constructor(private readonly data: SharedRrlData) {
+    this.accounts = new Float64Array(data.accounts);
+    this.locks = new Int32Array(data.locks);
+    this.prefixes = new ResponseRateLimiter(data.settings);
+    this.rate = data.settings.responsesPerSecond;
+    this.floor = -data.settings.responsesPerSecond * data.settings.windowSeconds;
+  }
+
+  /** As ResponseRateLimiter.check, on the account every thread shares. */
+  check(remote: string, identity: string, nowMs: number): RrlVerdict {
+    const key = `${this.prefixes.prefix(remote)}/${identity}`;
+    const h = hash(key);
+    // The tag is the hash plus one, so that an empty slot (0) never matches.
+    const tag = h + 1;
+    const slot = h % MAX_ACCOUNTS;
+    const o = slot * FIELDS;
+    const a = this.accounts;
+    while (Atomics.compareExchange(this.locks, slot, 0, 1) !== 0);
+    try {
+      if (a[o] !== tag) {
+        a[o] = tag;
+        a[o + 1] = this.rate;
+        a[o + 2] = nowMs;
+        a[o + 3] = 0;
+      } else {
+        // Credit accrues at the rate, up to one second's worth.
+        a[o + 1] = Math.min(this.rate, a[o + 1] + ((nowMs - a[o + 2]) * this.rate) / 1000);
+        a[o + 2] = nowMs;
+      }
+      a[o + 1] = Math.max(this.floor, a[o + 1] - 1);
+      if (a[o + 1] >= 0) return 'send';
+      const limited = ++a[o + 3];
+      const slip = this.data.settings.slip;
+      return slip > 0 && limited % slip === 0 ? 'slip' : 'drop';
+    } finally {
+      Atomics.store(this.locks, slot, 0);
+    }
+  }
+}
