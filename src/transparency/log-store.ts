@@ -5,6 +5,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import {
+  EMPTY_ROOT,
   appendLeaf,
   consistencyRanges,
   inclusionRanges,
@@ -97,7 +98,8 @@ export async function logSize(db: Db | Tx, zone: string): Promise<number> {
 
 /** MTH of the first `size` leaves. */
 export async function rootAt(db: Db | Tx, zone: string, size: number): Promise<Buffer> {
-  return (await rangeHashes(db, zone, [{ start: 0, end: size }]))[0] ?? rangeHash({ start: 0, end: 0 }, () => Buffer.alloc(0));
+  if (size === 0) return EMPTY_ROOT;
+  return (await rangeHashes(db, zone, [{ start: 0, end: size }]))[0];
 }
 
 /** The audit path of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1). */
