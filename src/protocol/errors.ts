@@ -162,6 +162,7 @@ export const ERROR_TABLE = {
   CLIENT_PROTECTION_REQUIRED: refused(422),
   CLIENT_SMTP_REFUSED: refused(502),
   CLIENT_SMTP_FAILED: transient(502),
+  CLIENT_LOG_UNAVAILABLE: transient(502),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

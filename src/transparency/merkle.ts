@@ -239,3 +239,11 @@ export function appendLeaf(
   next.push(node);
   return { created, frontier: next };
 }
+
+/** The root of a tree from its frontier (the complete subtrees of D[0:size], left to right). */
+export function frontierRoot(frontier: { hash: Buffer }[]): Buffer {
+  if (frontier.length === 0) return EMPTY_ROOT;
+  let hash = frontier[frontier.length - 1].hash;
+  for (let i = frontier.length - 2; i >= 0; i--) hash = nodeHash(frontier[i].hash, hash);
+  return hash;
+}
