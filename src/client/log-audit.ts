@@ -174,7 +174,11 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
     if (!verifyConsistency(dnsHead.size, head.size, path, dnsHead.root, head.root)) flag('head-dns-mismatch', `the head in DNS (${dnsHead.size} leaves) is not a prefix of the API's head`);
   }
 
-  // Every leaf, rebuilt into the tree.
+  // Every leaf, rebuilt into the tree. The root of the first `earlier.size` leaves must be the root
+  // of the head seen before: history changed under it shows here even when the server's stored
+  // tree still answers its proofs.
+  const earlier = remembered(options.stateDir, zone);
+  let earlierRebuilt: Buffer | undefined = earlier?.size === 0 ? frontierRoot([]) : undefined;
   let frontier: { subtree: Subtree; hash: Buffer }[] = [];
   const latest = new Map<string, { index: number; leaf: LogLeaf }>();
   let expected = 0;
@@ -212,6 +216,7 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
         latest.set(label, { index: expected, leaf });
       }
       expected++;
+      if (earlier && expected === earlier.size) earlierRebuilt = frontierRoot(frontier);
     }
   }
   const root = frontierRoot(frontier);
@@ -248,7 +253,6 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
 
   // The head seen last time must be a prefix of this one.
   let inconsistent = false;
-  const earlier = remembered(options.stateDir, zone);
   if (earlier) {
     const earlierRoot = Buffer.from(earlier.root, 'base64');
     if (earlier.key !== head.publicKey.toString('base64')) {
@@ -263,6 +267,14 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
       if (!verifyConsistency(earlier.size, head.size, proofPath, earlierRoot, head.root)) {
         inconsistent = true;
         flag('inconsistent-with-earlier-head', `the log of ${head.size} leaves does not extend the head of ${earlier.size} leaves seen before: it was rewritten or forked`);
+      } else if (!earlierRebuilt?.equals(earlierRoot)) {
+        inconsistent = true;
+        flag(
+          'inconsistent-with-earlier-head',
+          earlierRebuilt
+            ? `the first ${earlier.size} leaves listed now do not hash to the root of the head seen before: history was changed`
+            : `the log no longer lists all of the ${earlier.size} leaves of the head seen before`,
+        );
       }
     }
   }

@@ -111,6 +111,10 @@ describe('keypost log verify', () => {
       assert.equal(code, 1);
       assert.ok(kinds(body).includes('root-mismatch'), JSON.stringify(body));
       assert.ok(kinds(body).includes('dns-fingerprint'), JSON.stringify(body));
+      // An auditor holding the earlier head reports the log inconsistent with it.
+      const held = await verify();
+      assert.equal(held.code, 6, JSON.stringify(held.body));
+      assert.ok(kinds(held.body).includes('inconsistent-with-earlier-head'));
     } finally {
       await testDb.db.updateTable('log_leaves').set({ leaf: original.leaf }).where('zone', '=', ZONE).where('idx', '=', '1').execute();
     }
@@ -123,6 +127,9 @@ describe('keypost log verify', () => {
       const { code, body } = await verify({ fresh: true });
       assert.equal(code, 1);
       assert.deepEqual(body.discrepancies.map((d: any) => [d.kind, d.index]).slice(0, 1), [['entries-missing', 1]]);
+      const held = await verify();
+      assert.equal(held.code, 6, JSON.stringify(held.body));
+      assert.ok(kinds(held.body).includes('inconsistent-with-earlier-head'));
     } finally {
       await testDb.db.insertInto('log_leaves').values(original).execute();
     }
