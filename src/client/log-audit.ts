@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KeypostError } from '../errors.js';
+import { ENTRIES_PAGE as PAGE, getJson, headOf, type HeadJson } from './log-api.js';
 import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
@@ -61,44 +62,6 @@ export interface LogAuditOptions {
   timeoutMs?: number;
   /** DNS questions in flight at once. */
   concurrency?: number;
-}
-
-const PAGE = 1000;
-
-interface HeadJson {
-  zone: string;
-  tree_size: number;
-  root_hash: string;
-  timestamp: number;
-  signature: string;
-  log_key: string;
-}
-
-async function getJson<T>(url: string, timeoutMs: number): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-  } catch (err) {
-    throw new KeypostError(CLIENT_CODES.logUnavailable, `cannot reach ${url}: ${(err as Error).message}`);
-  }
-  const text = await response.text();
-  if (response.status !== 200) throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} answered ${response.status}: ${text.slice(0, 200)}`);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} did not answer JSON`);
-  }
-}
-
-function headOf(json: HeadJson): SignedTreeHead {
-  return {
-    zone: json.zone,
-    size: json.tree_size,
-    time: json.timestamp,
-    root: Buffer.from(json.root_hash, 'base64'),
-    signature: Buffer.from(json.signature, 'base64'),
-    publicKey: Buffer.from(json.log_key, 'base64'),
-  };
 }
 
 /** The remembered head of a zone, as the state file keeps it. */

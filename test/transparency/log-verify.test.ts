@@ -102,6 +102,36 @@ describe('keypost log verify', () => {
     assert.equal(body.labels, 3);
   });
 
+  test('log watch lists every leaf of an address and exits 1 for a key not on the allow list', { skip }, async () => {
+    const genuine = await makeKey([`dan@${ZONE}`]);
+    const rogue = await makeKey([`dan@${ZONE}`]);
+    await ownerPublish(apiUrl(), ZONE, token, `dan@${ZONE}`, genuine.publicKey);
+    await ownerPublish(apiUrl(), ZONE, token, `dan@${ZONE}`, rogue.publicKey);
+    await ownerPublish(apiUrl(), ZONE, token, `dan@${ZONE}`, genuine.publicKey);
+    await servedHeadOf(6);
+    const watch = (...allow: string[]) =>
+      runKeypost(['log', 'watch', `Dan@${ZONE}`, '--api', apiUrl(), '--dns', `127.0.0.1:${dnsServer().port}`, '--json', ...allow.flatMap((f) => ['--allow', f])]);
+    const flagged = await watch(genuine.fingerprint);
+    assert.equal(flagged.code, 1, flagged.stderr);
+    const body = JSON.parse(flagged.stdout);
+    assert.deepEqual(body.problems, []);
+    assert.deepEqual(
+      body.entries.map((e: any) => [e.index, e.sequence, e.fingerprint, e.allowed]),
+      [
+        [3, 1, genuine.fingerprint, true],
+        [4, 2, rogue.fingerprint, false],
+        [5, 3, genuine.fingerprint, true],
+      ],
+    );
+    assert.match(flagged.stderr, new RegExp(rogue.fingerprint));
+    const both = await watch(genuine.fingerprint, rogue.fingerprint.toLowerCase());
+    assert.equal(both.code, 0, both.stderr);
+    const usage = await runKeypost(['log', 'watch', `dan@${ZONE}`, '--allow', 'nope']);
+    assert.equal(usage.code, 2);
+    // The auditor saw 3 leaves before; 6 now extend them.
+    assert.equal((await verify()).code, 0);
+  });
+
   test('a logged fingerprint changed in the database is named', { skip }, async () => {
     const original = await leafRow(1);
     const forged = encodeLeaf({ ...decodeLeaf(original.leaf), fingerprint: 'F'.repeat(40) });
@@ -163,19 +193,20 @@ describe('keypost log verify', () => {
       await testDb.db.updateTable('log_heads').set({ size, sth_size: null }).where('zone', '=', ZONE).execute();
       return signLatestTreeHead(testDb.db, box, ZONE, new Date());
     };
-    const last = await leafRow(2);
-    await testDb.db.deleteFrom('log_leaves').where('zone', '=', ZONE).where('idx', '=', '2').execute();
+    const size = Number((await testDb.db.selectFrom('log_heads').select('size').where('zone', '=', ZONE).executeTakeFirstOrThrow()).size);
+    const last = await leafRow(size - 1);
+    await testDb.db.deleteFrom('log_leaves').where('zone', '=', ZONE).where('idx', '=', String(size - 1)).execute();
     try {
-      assert.equal((await resign(2))?.size, 2);
-      await servedHeadOf(2);
+      assert.equal((await resign(size - 1))?.size, size - 1);
+      await servedHeadOf(size - 1);
       const { code, body } = await verify();
       assert.equal(code, 6, JSON.stringify(body));
       assert.ok(kinds(body).includes('inconsistent-with-earlier-head'));
       assert.match(body.discrepancies.find((d: any) => d.kind === 'inconsistent-with-earlier-head').message, /rolled back/);
     } finally {
       await testDb.db.insertInto('log_leaves').values(last).execute();
-      await resign(3);
-      await servedHeadOf(3);
+      await resign(size);
+      await servedHeadOf(size);
     }
     assert.equal((await verify()).code, 0, 'the restored log extends the remembered head again');
   });
@@ -188,7 +219,7 @@ describe('keypost log verify', () => {
     await testDb.db.updateTable('log_heads').set({ sth_size: null }).where('zone', '=', ZONE).execute();
     const box = openSecretBox(loadConfig(testDb.env).secrets);
     const resigned = await signLatestTreeHead(testDb.db, box, ZONE, new Date());
-    assert.equal(resigned?.size, 3);
+    assert.equal(resigned?.size, 6);
     await waitFor('DNS to serve the re-signed head', async () => {
       const text = (await dig(dnsServer(), '+short', `_keypost-log.${ZONE}`, 'TXT')).trim().replace(/^"|"$/g, '');
       return parseTreeHeadText(ZONE, text)?.root.equals(resigned!.root) ? true : undefined;
@@ -199,6 +230,6 @@ describe('keypost log verify', () => {
     // The rewritten log is consistent in itself: only the remembered head exposes it.
     assert.ok(!kinds(body).includes('root-mismatch'));
     const n = await sql<{ n: string }>`select count(*)::text as n from log_leaves where zone = ${ZONE}`.execute(testDb.db);
-    assert.equal(Number(n.rows[0].n), 3);
+    assert.equal(Number(n.rows[0].n), 6);
   });
 });
