@@ -1,6 +1,6 @@
-// The per-zone key transparency log (src/transparency/): its leaves, the hash of every complete
-// subtree (stored as the leaf that completes it is appended, so proofs read O(log n) rows and never
-// rehash leaves), and one head row per zone. Appends lock the head row FOR UPDATE, which serialises
+// The per-zone key transparency log (src/transparency/): its leaves with their hashes, the hash of
+// every larger complete subtree (stored as the leaf that completes it is appended, so proofs read
+// O(log n) rows and never rehash leaves), and one head row per zone. Appends lock the head row FOR UPDATE, which serialises
 // the writers of one zone across nodes sharing the database, so the tree cannot fork. The head row
 // also holds the zone's Ed25519 log key (private half sealed under KEYPOST_SECRET_KEY_FILE) and the
 // latest signed tree head.

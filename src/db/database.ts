@@ -218,7 +218,7 @@ export interface LogLeavesTable {
   leaf_hash: Buffer;
 }
 
-/** The hash of a complete subtree: 2^level leaves from idx × 2^level. */
+/** The hash of a complete subtree of 2^level leaves (level ≥ 1) from idx × 2^level; level 0 is log_leaves.leaf_hash. */
 export interface LogNodesTable {
   zone: string;
   level: number;

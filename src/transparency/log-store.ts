@@ -40,11 +40,21 @@ export async function lockLogHead(tx: Tx, zone: string): Promise<number> {
   return Number(row.size);
 }
 
-/** The stored hashes of the given complete subtrees; throws when one is missing (a damaged log). */
+/**
+ * The stored hashes of the given complete subtrees; throws when one is missing (a damaged log).
+ * Level 0 is the leaf hash, kept with the leaf (log_leaves.leaf_hash); higher levels are in
+ * log_nodes, so each append writes one node row fewer than it completes.
+ */
 async function subtreeHashes(db: Db | Tx, zone: string, subtrees: Subtree[]): Promise<Map<string, Buffer>> {
   const found = new Map<string, Buffer>();
-  for (let i = 0; i < subtrees.length; i += CHUNK) {
-    const part = subtrees.slice(i, i + CHUNK);
+  const leaves = subtrees.filter((s) => s.level === 0).map((s) => String(s.index));
+  const nodes = subtrees.filter((s) => s.level > 0);
+  for (let i = 0; i < leaves.length; i += CHUNK) {
+    const rows = await db.selectFrom('log_leaves').select(['idx', 'leaf_hash']).where('zone', '=', zone).where('idx', 'in', leaves.slice(i, i + CHUNK)).execute();
+    for (const r of rows) found.set(`0:${Number(r.idx)}`, r.leaf_hash);
+  }
+  for (let i = 0; i < nodes.length; i += CHUNK) {
+    const part = nodes.slice(i, i + CHUNK);
     const rows = await db
       .selectFrom('log_nodes')
       .select(['level', 'idx', 'hash'])
@@ -81,7 +91,7 @@ export async function appendLeaves(tx: Tx, zone: string, size: number, leaves: N
     const step = appendLeaf(frontier, next, hash);
     frontier = step.frontier;
     leafRows.push({ zone, idx: next, label, leaf, leaf_hash: hash });
-    for (const c of step.created) nodeRows.push({ zone, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
+    for (const c of step.created) if (c.subtree.level > 0) nodeRows.push({ zone, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
     next++;
   }
   for (let i = 0; i < leafRows.length; i += CHUNK) await tx.insertInto('log_leaves').values(leafRows.slice(i, i + CHUNK)).execute();

@@ -86,7 +86,7 @@ async function recomputeTree(): Promise<void> {
   for (const [i, row] of leaves.entries()) {
     const step = appendLeaf(frontier, i, leafHash(row.leaf));
     frontier = step.frontier;
-    for (const c of step.created) nodes.push({ zone: ZONE, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
+    for (const c of step.created) if (c.subtree.level > 0) nodes.push({ zone: ZONE, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
     await testDb.db.updateTable('log_leaves').set({ leaf_hash: leafHash(row.leaf) }).where('zone', '=', ZONE).where('idx', '=', row.idx).execute();
   }
   await testDb.db.deleteFrom('log_nodes').where('zone', '=', ZONE).execute();
