@@ -1,6 +1,7 @@
 // The public log API, per zone: the latest signed tree head, leaves, and proofs against the head
 // (RFC 9162 §2.1.3 / §2.1.4), hashes in base64 as RFC 9162's own API spells them. Every proof is
-// made from stored subtree hashes (log-store.ts): O(log n) rows whatever the log's size.
+// made from the stored subtree hashes, held in memory per zone (log-cache.ts) and extended as the
+// change feed reports new heads, so a proof costs no database round trip.
 // Proofs and entries are bounded by the latest signed head, never by leaves not yet signed, so
 // what this API shows always matches a head anyone can check.
 import type { FastifyPluginAsync } from 'fastify';
@@ -8,18 +9,26 @@ import { KeypostError } from '../errors.js';
 import type { Services } from '../lifecycle.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
 import { canonicalAddress, parseAddress } from '../protocol/address.js';
-import { decodeLeaf, labelOctets } from './leaf.js';
-import { consistencyProof, inclusionProof, indexOfLeafHash, latestLeaves, leavesBetween } from './log-store.js';
-import { HASH_SIZE } from './merkle.js';
+import { decodeLeaf } from './leaf.js';
+import { LogCache, type ZoneLogView } from './log-cache.js';
+import { indexOfLeafHash, leavesBetween } from './log-store.js';
+import { HASH_SIZE, consistencyRanges, inclusionRanges, rangeHash, type LeafRange } from './merkle.js';
 import { formatTreeHeadText, type SignedTreeHead } from './sth.js';
-import { latestTreeHead } from './tree-heads.js';
 
 /** Leaves per entries answer; a client asks again from where the answer stopped (as in CT). */
 export const MAX_ENTRIES = 1000;
 
 const b64 = (b: Buffer) => b.toString('base64');
 
+// One JSON form per head: every proof answer carries it.
+const headJsonCache = new WeakMap<SignedTreeHead, ReturnType<typeof makeHeadJson>>();
 function headJson(head: SignedTreeHead) {
+  let json = headJsonCache.get(head);
+  if (!json) headJsonCache.set(head, (json = makeHeadJson(head)));
+  return json;
+}
+
+function makeHeadJson(head: SignedTreeHead) {
   return {
     zone: head.zone,
     tree_size: head.size,
@@ -50,20 +59,26 @@ const text = { type: 'string', maxLength: 400 };
 export function transparencyRoutes(services: Services): FastifyPluginAsync {
   const db = services.database.db;
 
-  async function head(zoneParam: string): Promise<SignedTreeHead> {
+  const cache = new LogCache(db, services.changeFeed);
+
+  /** The zone's log as of its latest signed head, from memory (log-cache.ts). */
+  async function view(zoneParam: string): Promise<ZoneLogView> {
     const zone = zoneParam.toLowerCase();
+    const held = /^[a-z0-9.-]{1,253}$/.test(zone) ? await cache.view(zone) : undefined;
+    if (held) return held;
     const served = /^[a-z0-9.-]{1,253}$/.test(zone) && (await db.selectFrom('domains').select('name').where('name', '=', zone).executeTakeFirst());
     if (!served) throw new KeypostError('LOG_ZONE_UNKNOWN', `no log for ${zoneParam}: the zone is not served here`);
-    const latest = await latestTreeHead(db, zone);
-    if (!latest) throw new KeypostError('LOG_HEAD_PENDING', `the log of ${zone} has no signed tree head yet`, { retry_after: 1 });
-    return latest;
+    throw new KeypostError('LOG_HEAD_PENDING', `the log of ${zone} has no signed tree head yet`, { retry_after: 1 });
   }
 
+  const proof = (log: ZoneLogView, ranges: LeafRange[]) => ranges.map((r) => b64(rangeHash(r, (s) => log.subtree(s))));
+
   return async (app) => {
+    app.addHook('onClose', async () => cache.close());
     app.get<{ Params: { zone: string } }>(
       '/v1/log/:zone/sth',
       { schema: { summary: 'The latest signed tree head of the zone log', tags: ['transparency'] } },
-      async (request) => headJson(await head(request.params.zone)),
+      async (request) => headJson((await view(request.params.zone)).head),
     );
 
     app.get<{ Params: { zone: string }; Querystring: { start?: string; end?: string } }>(
@@ -76,7 +91,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const sth = await head(request.params.zone);
+        const sth = (await view(request.params.zone)).head;
         const start = count('start', request.query.start);
         const end = count('end', request.query.end);
         if (start > end || end >= sth.size) {
@@ -113,7 +128,8 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const sth = await head(request.params.zone);
+        const log = await view(request.params.zone);
+        const sth = log.head;
         const { address, leaf_hash: leafHashParam, tree_size: treeSizeParam } = request.query;
         if ((address === undefined) === (leafHashParam === undefined)) {
           throw new KeypostError('LOG_PARAMETER_INVALID', 'give either address, or leaf_hash with tree_size');
@@ -124,15 +140,14 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
           if (!canonical) throw new KeypostError('LOG_PARAMETER_INVALID', `not a valid mail address: "${address}"`);
           const { domain, localPart } = parseAddress(canonical);
           if (domain !== sth.zone) throw new KeypostError('LOG_PARAMETER_INVALID', `${canonical} is not in ${sth.zone}`);
-          const label = labelOctets(openpgpkeyLabel(localPart));
-          const latest = (await latestLeaves(db, sth.zone, [label], sth.size)).get(label.toString('hex'));
-          if (!latest) throw new KeypostError('LOG_LEAF_NOT_FOUND', `${canonical} has no leaf in the log of ${sth.zone}`);
+          const index = log.latestOf(openpgpkeyLabel(localPart));
+          if (index === undefined) throw new KeypostError('LOG_LEAF_NOT_FOUND', `${canonical} has no leaf in the log of ${sth.zone}`);
           return {
-            leaf_index: latest.index,
+            leaf_index: index,
             tree_size: sth.size,
-            leaf: b64(latest.leaf),
-            leaf_hash: b64(latest.leafHash),
-            inclusion_path: (await inclusionProof(db, sth.zone, latest.index, sth.size)).map(b64),
+            leaf: b64(log.leaf(index)),
+            leaf_hash: b64(log.subtree({ level: 0, index })),
+            inclusion_path: proof(log, inclusionRanges(index, sth.size)),
             sth: headJson(sth),
           };
         }
@@ -141,7 +156,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
         if (size < 1 || size > sth.size) throw new KeypostError('LOG_RANGE_INVALID', `tree_size must be 1..${sth.size}, the signed tree's size`);
         const index = await indexOfLeafHash(db, sth.zone, hash, size);
         if (index === undefined) throw new KeypostError('LOG_LEAF_NOT_FOUND', `no leaf with that hash in the first ${size} leaves`);
-        return { leaf_index: index, tree_size: size, inclusion_path: (await inclusionProof(db, sth.zone, index, size)).map(b64) };
+        return { leaf_index: index, tree_size: size, inclusion_path: proof(log, inclusionRanges(index, size)) };
       },
     );
 
@@ -155,13 +170,14 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const sth = await head(request.params.zone);
+        const log = await view(request.params.zone);
+        const sth = log.head;
         const first = count('first', request.query.first);
         const second = count('second', request.query.second);
         if (first > second || second > sth.size) {
           throw new KeypostError('LOG_RANGE_INVALID', `no proof from ${first} to ${second}: need first ≤ second ≤ ${sth.size}, the signed tree's size`);
         }
-        return { first, second, consistency_path: (await consistencyProof(db, sth.zone, first, second)).map(b64) };
+        return { first, second, consistency_path: proof(log, consistencyRanges(first, second)) };
       },
     );
   };
