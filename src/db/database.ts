@@ -192,7 +192,7 @@ export interface ServeNodesTable {
   seen_at: Generated<Date>;
 }
 
-/** A zone's transparency log head; see migrations/2026_12_02_150000_create_transparency_log.ts. */
+/** A zone's transparency log head; see migrations/2026_12_02_160000_create_transparency_log.ts. */
 export interface LogHeadsTable {
   zone: string;
   /** Leaves appended so far. */
