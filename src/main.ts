@@ -19,6 +19,9 @@ import type { SignatureVerifier } from './gateway/protection.js';
 import { verifyMessage } from './client/verify.js';
 import { explainBindFailure } from './listen-conflict.js';
 import { registerServe } from './serve-registry.js';
+import { openSecretBox } from './secrets/sealed-box.js';
+import { createTreeHeadSigner } from './transparency/tree-head-signer.js';
+import { transparencyRoutes } from './transparency/routes.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -56,7 +59,7 @@ function signatureVerifier(services: Services): SignatureVerifier {
  */
 function apiComponent(services: Services): Component {
   const directory = createDirectory(services, () => http.app().server.address());
-  const http = createHttpComponent(services, [directoryRoutes(services, directory), webRoutes(services, directory)]);
+  const http = createHttpComponent(services, [directoryRoutes(services, directory), webRoutes(services, directory), transparencyRoutes(services)]);
   return http;
 }
 
@@ -101,6 +104,16 @@ export async function startKeypost(options: StartOptions): Promise<RunningKeypos
     };
     await changeFeed.start();
     published.start();
+    // Every node keeps the zone logs' signed heads current (src/transparency/), whatever it serves.
+    const treeHeads = createTreeHeadSigner({
+      db: database.db,
+      changeFeed,
+      openBox: () => openSecretBox(config.secrets),
+      log: log.child({ component: 'transparency' }),
+      now: services.now,
+    });
+    await treeHeads.start();
+    started.push(treeHeads);
     const addresses: RunningKeypost['addresses'] = {};
     // Every role answers /healthz, /readyz and /metrics: the API serves them itself; a node
     // without it runs the small ops listener on the HTTP address instead.

@@ -33,6 +33,8 @@ export const CLIENT_CODES = {
   smtpRefused: 'CLIENT_SMTP_REFUSED',
   /** The endpoint could not be reached or the SMTP session broke. */
   smtpFailed: 'CLIENT_SMTP_FAILED',
+  /** The zone's log API could not be reached or did not answer as RFC 9162's API does. */
+  logUnavailable: 'CLIENT_LOG_UNAVAILABLE',
 } as const;
 
 export type ClientCode = (typeof CLIENT_CODES)[keyof typeof CLIENT_CODES];

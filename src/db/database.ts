@@ -200,6 +200,40 @@ export interface ServeNodesTable {
   seen_at: Generated<Date>;
 }
 
+/** A zone's transparency log head; see migrations/2026_12_02_160000_create_transparency_log.ts. */
+export interface LogHeadsTable {
+  zone: string;
+  /** Leaves appended so far. */
+  size: ColumnType<string, string | number | bigint | undefined, string | number | bigint>;
+  /** Ed25519 public key (32 octets) and its sealed private half; null until the first head is signed. */
+  public_key: Buffer | null;
+  private_key_sealed: Buffer | null;
+  /** The latest signed tree head. */
+  sth_size: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>;
+  sth_root: Buffer | null;
+  /** Milliseconds since the epoch. */
+  sth_time: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>;
+  sth_signature: Buffer | null;
+}
+
+/** One leaf of a zone's log (src/transparency/leaf.ts). */
+export interface LogLeavesTable {
+  zone: string;
+  idx: ColumnType<string, string | number | bigint, string | number | bigint>;
+  /** The address's 28-octet label, to find its leaves. */
+  label: Buffer;
+  leaf: Buffer;
+  leaf_hash: Buffer;
+}
+
+/** The hash of a complete subtree of 2^level leaves (level ≥ 1) from idx × 2^level; level 0 is log_leaves.leaf_hash. */
+export interface LogNodesTable {
+  zone: string;
+  level: number;
+  idx: ColumnType<string, string | number | bigint, string | number | bigint>;
+  hash: Buffer;
+}
+
 export interface Database {
   domains: DomainsTable;
   dnssec_keys: DnssecKeysTable;
@@ -212,6 +246,9 @@ export interface Database {
   mail_queue_recipients: MailQueueRecipientsTable;
   spent_stamps: SpentStampsTable;
   serve_nodes: ServeNodesTable;
+  log_heads: LogHeadsTable;
+  log_leaves: LogLeavesTable;
+  log_nodes: LogNodesTable;
 }
 
 export type Db = Kysely<Database>;

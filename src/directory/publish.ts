@@ -1,15 +1,16 @@
 // Publishing and withdrawing addresses: the one place that writes `keys` and `addresses`.
 // One key per address (a newly verified key replaces the old one), the served key of a fingerprint
-// carries only its published user IDs, and every change bumps the zone serial in the caller's
-// transaction so DNS and the lookup caches follow (docs/architecture.md, "Freshness").
+// carries only its published user IDs, and every change is logged in the zone's transparency log and
+// bumps the zone serial in the caller's transaction (recordZoneChange), so DNS and the lookup caches
+// follow (docs/architecture.md, "Freshness") and nothing is served that is not logged.
 import { sql } from 'kysely';
 import type { Tx } from '../db/database.js';
-import { bumpZoneSerial } from '../db/change-feed.js';
 import { KeypostError } from '../errors.js';
 import { hasCertificate, mergeCertificate, type Certificate } from '../keys/certificate-store.js';
 import { servedForms, type PublishedAddress, type ServedForms } from '../keys/served-forms.js';
 import { servedKeyWithUserIds, type CheckedKey } from '../keys/key-policy.js';
 import { parseAddress } from '../protocol/address.js';
+import { recordZoneChange } from '../transparency/record-changes.js';
 import type { Requirement } from '../protocol/requirement.js';
 
 export type PublishSource = 'owner' | 'self' | 'import';
@@ -48,20 +49,21 @@ export class ZoneBumps {
   async flush(tx: Tx): Promise<string[]> {
     const zones = [...this.zones].sort();
     this.zones.clear();
-    for (const zone of zones) await bumpZoneSerial(tx, zone);
+    for (const zone of zones) await recordZoneChange(tx, zone);
     return zones;
   }
 }
 
 async function touched(tx: Tx, zone: string, bumps: ZoneBumps | undefined): Promise<void> {
   if (bumps) bumps.add(zone);
-  else await bumpZoneSerial(tx, zone);
+  else await recordZoneChange(tx, zone);
 }
 
 /**
- * Lock order: every writer changes its address and key rows first and bumps the zone serial last
- * (zones in name order), so the zone row is held only from the bump to the commit and a writer
- * never waits for anything while holding it. Taking the zone row first in share mode and bumping
+ * Lock order: every writer changes its address and key rows first and records the zone change
+ * last (zones in name order): the zone's log head, then the zone row for the serial bump
+ * (src/transparency/record-changes.ts), so both are held only from there to the commit and a
+ * writer never waits for anything but another zone's head while holding them. Taking the zone row first in share mode and bumping
  * later deadlocks two concurrent writers of one zone; taking it first exclusively serialises them
  * for the whole transaction.
  */
@@ -357,7 +359,7 @@ export async function refreshKey(tx: Tx, key: CheckedKey, now = new Date()): Pro
     .where('fingerprint', '=', key.fingerprint)
     .execute();
   const zones = await alignOtherAddresses(tx, forms, published.map((r) => r.address));
-  for (const zone of zones.sort()) await bumpZoneSerial(tx, zone);
+  for (const zone of zones.sort()) await recordZoneChange(tx, zone);
   return { changed: true, withdrawn: forms.withdrawn };
 }
 
@@ -380,7 +382,7 @@ export async function setAddressOverrides(
     .returning('domain')
     .executeTakeFirst();
   if (!row) return false;
-  await bumpZoneSerial(tx, row.domain);
+  await recordZoneChange(tx, row.domain);
   return true;
 }
 
@@ -428,6 +430,6 @@ export async function withdrawKey(tx: Tx, fingerprint: string, options: { revoca
   } else if (rows.length) {
     await narrowKeyData(tx, fingerprint);
   }
-  for (const zone of [...new Set(rows.map((r) => r.domain))].sort()) await bumpZoneSerial(tx, zone);
+  for (const zone of [...new Set(rows.map((r) => r.domain))].sort()) await recordZoneChange(tx, zone);
   return rows.map((r) => r.address).sort();
 }

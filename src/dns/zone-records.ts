@@ -12,6 +12,7 @@ import { KEY_DUTIES } from './dnssec/key-states.js';
 import { vksByFingerprintUrl } from '../protocol/vks.js';
 import * as rd from './rdata.js';
 import { encodeLabels, nameKey, wireKey } from '../protocol/dns-wire.js';
+import { STH_OWNER_LABEL, formatTreeHeadText, type SignedTreeHead } from '../transparency/sth.js';
 
 /** The zone as the read model holds it (src/published/entries.ts PublishedZone), as far as DNS needs it. */
 export interface ZoneSource {
@@ -25,6 +26,8 @@ export interface ZoneSource {
   dns: ZoneDnsSettings;
   /** DNSSEC keys; absent or empty = unsigned. */
   signingKeys?: readonly ZoneSigningKey[];
+  /** The zone log's latest signed head, published at `_keypost-log` (src/transparency/sth.ts). */
+  treeHead?: SignedTreeHead | null;
 }
 
 /** A published address as the read model holds it (PublishedAddress), as far as DNS needs it. */
@@ -107,6 +110,7 @@ export function relativeKey(labels: string[]): string {
 export const OPENPGPKEY_ENT = relativeKey(['_openpgpkey']);
 export const PKA_ENT = relativeKey(['_pka']);
 export const KEYPOST_OWNER = relativeKey(['_keypost']);
+export const TREE_HEAD_OWNER = relativeKey([STH_OWNER_LABEL]);
 
 /** The zone's TXT; req= only when the zone asks for protection (none is what a reader assumes). */
 export function zonePolicyText(policy: ZonePolicy): string {
@@ -208,6 +212,7 @@ export function apexRecords(zone: ZoneSource, policy: ZonePolicy): ZoneRecord[] 
   for (const server of servers) records.push({ owner: '', ttl: policy.ttl, rdata: rd.ns(server.name) });
   records.push(...keyRecords(zone, policy));
   records.push({ owner: KEYPOST_OWNER, ttl: policy.ttl, rdata: rd.txt(zonePolicyText(policy)) });
+  if (zone.treeHead) records.push({ owner: TREE_HEAD_OWNER, ttl: policy.ttl, rdata: rd.txt(formatTreeHeadText(zone.treeHead)) });
   // Settings are validated when written; anything unusable is left out here rather than failing
   // the whole zone.
   const address = (ip: string): rd.Rdata[] => (isIPv4(ip) ? [rd.a(ip)] : isIPv6(ip) ? [rd.aaaa(ip)] : []);

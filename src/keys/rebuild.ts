@@ -5,9 +5,9 @@
 // migration would change. One transaction per certificate, holding its row lock, so it runs
 // beside live traffic.
 import type { Db, Tx } from '../db/database.js';
-import { bumpZoneSerial } from '../db/change-feed.js';
 import { checkKey } from './key-policy.js';
 import { servedForms, type ServedForms } from './served-forms.js';
+import { recordZoneChange } from '../transparency/record-changes.js';
 
 export type RebuildForm = 'certificate' | 'by-fingerprint' | 'record' | 'minimal-key' | 'withdrawn';
 
@@ -106,7 +106,7 @@ async function rebuildOne(tx: Tx, fingerprint: string, now: Date, apply: boolean
     } else continue;
     zones.add(p.domain);
   }
-  if (apply) for (const zone of [...zones].sort()) await bumpZoneSerial(tx, zone);
+  if (apply) for (const zone of [...zones].sort()) await recordZoneChange(tx, zone);
 }
 
 export async function rebuildServedForms(db: Db, options: RebuildOptions): Promise<RebuildReport> {

@@ -95,6 +95,16 @@ export const ERROR_TABLE = {
   DNS_ROLLOVER_IN_PROGRESS: refused(409),
   DNS_ROLLOVER_NOT_WAITING_FOR_DS: refused(409),
 
+  // The zone transparency logs (src/transparency, /v1/log/:zone/...).
+  LOG_ZONE_UNKNOWN: refused(404),
+  /** A query parameter that is not what the route takes (not a number, not a hash, missing). */
+  LOG_PARAMETER_INVALID: refused(400),
+  /** Sizes or indexes outside the latest signed tree head, or in the wrong order. */
+  LOG_RANGE_INVALID: refused(400),
+  LOG_LEAF_NOT_FOUND: refused(404),
+  /** No tree head signed yet (a zone that has just been added): retry in a second. */
+  LOG_HEAD_PENDING: transient(503),
+
   // Secrets sealed under KEYPOST_SECRET_KEY_FILE (src/secrets): the wrong file cannot open them.
   SECRET_UNSEALABLE: refused(500),
 
@@ -156,6 +166,7 @@ export const ERROR_TABLE = {
   CLIENT_PROTECTION_REQUIRED: refused(422),
   CLIENT_SMTP_REFUSED: refused(502),
   CLIENT_SMTP_FAILED: transient(502),
+  CLIENT_LOG_UNAVAILABLE: transient(502),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

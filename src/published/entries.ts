@@ -5,6 +5,7 @@
 import type { DnssecKeyState, ZoneDnsSettings } from '../db/database.js';
 import { openpgpkeyLabel, wkdHash } from '../protocol/address-hashes.js';
 import type { Requirement } from '../protocol/requirement.js';
+import type { SignedTreeHead } from '../transparency/sth.js';
 
 /** A served zone: its policy, DNS settings and SOA serial. */
 export interface PublishedZone {
@@ -23,6 +24,8 @@ export interface PublishedZone {
   dns: ZoneDnsSettings;
   /** DNSSEC signing keys; none = the zone is served unsigned (src/dns/dnssec/). */
   signingKeys: ZoneSigningKey[];
+  /** The zone log's latest signed head (src/transparency/); null until one is signed. */
+  treeHead?: SignedTreeHead | null;
 }
 
 /** A zone's DNSSEC key as stored: the public part as published, the private part still sealed. */
@@ -84,6 +87,8 @@ export interface ZoneRow {
   api_url: string | null;
   requirement: Requirement | null;
   dns: ZoneDnsSettings | string;
+  /** Read with the zone row from log_heads. */
+  tree_head?: SignedTreeHead | null;
 }
 
 /** The `addresses` + `keys` columns the model reads. */
@@ -145,6 +150,7 @@ export function toPublishedZone(row: ZoneRow, keys: SigningKeyRow[]): PublishedZ
     apiUrl: row.api_url,
     requirement: row.requirement ?? 'none',
     dns: { ...dns, nameservers: dns.nameservers ?? [] },
+    treeHead: row.tree_head ?? null,
     signingKeys: keys.map((k) => ({
       algorithm: k.algorithm,
       flags: k.flags,

@@ -6,6 +6,7 @@
 // rows are one consistent view, and its pg_snapshot is where the next read starts.
 import { sql } from 'kysely';
 import type { Db, DnssecKeyState, Tx } from '../db/database.js';
+import type { SignedTreeHead } from '../transparency/sth.js';
 import { toPublishedAddress, toPublishedZone, type AddressRow, type PublishedAddress, type PublishedZone } from './entries.js';
 
 /** Change-log rows older than this are pruned; a zone not read for half of it is read in full. */
@@ -41,14 +42,29 @@ async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefi
           'public_key', encode(k.public_key, 'base64'), 'private_key_sealed', encode(k.private_key_sealed, 'base64'), 'state', k.state)
         order by k.id), '[]'::json) from dnssec_keys k where k.domain = d.name)`.as('signing_keys'),
     )
+    .leftJoin('log_heads as h', 'h.zone', 'd.name')
+    .select(['h.sth_size', 'h.sth_root', 'h.sth_time', 'h.sth_signature', 'h.public_key as log_key'])
     .where('d.name', '=', name)
     .executeTakeFirst();
   if (!row) return undefined;
   const keys = typeof row.signing_keys === 'string' ? (JSON.parse(row.signing_keys) as SigningKeyJson[]) : row.signing_keys;
   return toPublishedZone(
-    row,
+    { ...row, tree_head: treeHeadOf(row) },
     keys.map((k) => ({ ...k, public_key: Buffer.from(k.public_key, 'base64'), private_key_sealed: Buffer.from(k.private_key_sealed, 'base64') })),
   );
+}
+
+/** The zone log's latest signed head, read with the zone row (the `_keypost-log` TXT). */
+function treeHeadOf(row: {
+  name: string;
+  sth_size: string | null;
+  sth_root: Buffer | null;
+  sth_time: string | null;
+  sth_signature: Buffer | null;
+  log_key: Buffer | null;
+}): SignedTreeHead | null {
+  if (row.sth_size === null || row.sth_time === null || !row.sth_root || !row.sth_signature || !row.log_key) return null;
+  return { zone: row.name, size: Number(row.sth_size), time: Number(row.sth_time), root: row.sth_root, signature: row.sth_signature, publicKey: row.log_key };
 }
 
 /** A dnssec_keys row as json_build_object spells it (bytea as base64). */

@@ -123,3 +123,18 @@ export async function ownerPublish(apiBase: string, zone: string, token: string,
   });
   if (response.status !== 200) throw new Error(`publishing ${address}: ${response.status} ${await response.text()}`);
 }
+
+/**
+ * Waits until the zone's signed tree head covers its whole transparency log: the head signer
+ * (src/transparency/tree-head-signer.ts) bumps the serial once per new head, a moment after the
+ * publications it covers, so a test that compares serials waits for it first.
+ */
+export async function logHeadSettled(db: Db, zone: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const head = await db.selectFrom('log_heads').select(['size', 'sth_size']).where('zone', '=', zone).executeTakeFirst();
+    if (head && head.sth_size !== null && Number(head.sth_size) === Number(head.size)) return;
+    if (Date.now() > deadline) throw new Error(`the log head of ${zone} did not cover its log within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -1,9 +1,11 @@
-// Zones and published addresses written straight into the tables the DNS server reads, each change
-// bumping the zone serial in the same transaction (as every writer of published data must).
+// Zones and published addresses written straight into the tables the DNS server reads, each address
+// change logged and bumping the zone serial in the same transaction (recordZoneChange, as every
+// writer of published data must).
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import type { Db, ZoneDnsSettings } from '../../../src/db/database.js';
 import { bumpZoneSerial, notifyZoneChanged } from '../../../src/db/change-feed.js';
+import { recordZoneChange } from '../../../src/transparency/record-changes.js';
 
 export interface TestKey {
   /** Binary transferable public key (what OPENPGPKEY publishes). */
@@ -107,7 +109,7 @@ export async function publish(db: Db, address: string, key: TestKey, options: Pu
       .values(row)
       .onConflict((oc) => oc.column('address').doUpdateSet({ ...row, updated_at: new Date() }))
       .execute();
-    await bumpZoneSerial(tx, domain);
+    await recordZoneChange(tx, domain);
   });
 }
 
@@ -115,6 +117,6 @@ export async function withdraw(db: Db, address: string): Promise<void> {
   const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
   await db.transaction().execute(async (tx) => {
     await tx.updateTable('addresses').set({ status: 'withdrawn' }).where('address', '=', address.toLowerCase()).execute();
-    await bumpZoneSerial(tx, domain);
+    await recordZoneChange(tx, domain);
   });
 }

@@ -1,0 +1,154 @@
+// The zone logs as the public API serves them: each zone's signed head, its stored subtree hashes
+// and leaves, held in memory and extended from the database when the change feed reports the zone
+// (a new head bumps the serial), so a proof request costs no database round trip. Only what the
+// latest signed head covers is held; a head that does not extend the one held (a zone removed and
+// added again) reloads the zone.
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { ChangeFeed } from '../db/change-feed.js';
+import { HASH_SIZE, rangeHash, type Subtree } from './merkle.js';
+import type { SignedTreeHead } from './sth.js';
+import { latestTreeHead } from './tree-heads.js';
+
+const PAGE = 10_000;
+
+/** A growable run of fixed or variable-size byte strings in one buffer. */
+class ByteRun {
+  private data = Buffer.alloc(0);
+  private ends: number[] = [];
+  private used = 0;
+  get length(): number {
+    return this.ends.length;
+  }
+  push(bytes: Uint8Array): void {
+    if (this.used + bytes.length > this.data.length) {
+      const next = Buffer.alloc(Math.max(1024, (this.used + bytes.length) * 2));
+      this.data.copy(next, 0, 0, this.used);
+      this.data = next;
+    }
+    this.data.set(bytes, this.used);
+    this.used += bytes.length;
+    this.ends.push(this.used);
+  }
+  get(i: number): Buffer {
+    return this.data.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+  }
+}
+
+export interface ZoneLogView {
+  head: SignedTreeHead;
+  /** The hash of a complete subtree within the head's tree. */
+  subtree(s: Subtree): Buffer;
+  leaf(index: number): Buffer;
+  /** The index of a label's latest leaf within the head's tree. */
+  latestOf(labelHex: string): number | undefined;
+}
+
+class ZoneLog implements ZoneLogView {
+  head!: SignedTreeHead;
+  private readonly levels: ByteRun[] = [];
+  private readonly leaves = new ByteRun();
+  private readonly latest = new Map<string, number>();
+
+  get size(): number {
+    return this.leaves.length;
+  }
+
+  subtree(s: Subtree): Buffer {
+    const run = this.levels[s.level];
+    if (!run || s.index >= run.length) throw new Error(`subtree ${s.level}:${s.index} is not held`);
+    const hash = run.get(s.index);
+    if (hash.length !== HASH_SIZE) throw new Error(`subtree ${s.level}:${s.index} is not a hash`);
+    return hash;
+  }
+
+  leaf(index: number): Buffer {
+    return this.leaves.get(index);
+  }
+
+  latestOf(labelHex: string): number | undefined {
+    return this.latest.get(labelHex);
+  }
+
+  /** Reads leaves [size, to) and the subtrees they complete, in order. */
+  async extend(db: Db, zone: string, to: number): Promise<void> {
+    for (let from = this.size; from < to; from = this.size) {
+      const end = Math.min(to, from + PAGE);
+      const leaves = await db
+        .selectFrom('log_leaves')
+        .select(['idx', 'label', 'leaf', 'leaf_hash'])
+        .where('zone', '=', zone)
+        .where('idx', '>=', String(from))
+        .where('idx', '<', String(end))
+        .orderBy('idx')
+        .execute();
+      if (leaves.length !== end - from || leaves.some((l, i) => Number(l.idx) !== from + i)) throw new Error(`the log of ${zone} is missing leaves in ${from}..${end - 1}`);
+      // Subtrees completed by these leaves: those whose last leaf, (idx + 1) · 2^level − 1, is in range.
+      const nodes = await db
+        .selectFrom('log_nodes')
+        .select(['level', 'idx', 'hash'])
+        .where('zone', '=', zone)
+        .where(sql<boolean>`(idx + 1) * (1::bigint << level) > ${from} and (idx + 1) * (1::bigint << level) <= ${end}`)
+        .orderBy('level')
+        .orderBy('idx')
+        .execute();
+      for (const l of leaves) {
+        this.leaves.push(l.leaf);
+        (this.levels[0] ??= new ByteRun()).push(l.leaf_hash);
+        this.latest.set(l.label.toString('hex'), Number(l.idx));
+      }
+      for (const n of nodes) {
+        const run = (this.levels[n.level] ??= new ByteRun());
+        if (Number(n.idx) !== run.length) throw new Error(`the log of ${zone} is missing subtree ${n.level}:${run.length}`);
+        run.push(n.hash);
+      }
+    }
+  }
+}
+
+export class LogCache {
+  private readonly zones = new Map<string, Promise<ZoneLog | undefined>>();
+  private readonly stale = new Set<string>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly db: Db,
+    changeFeed: ChangeFeed,
+  ) {
+    this.unsubscribe = changeFeed.onZoneChange((zone) => this.stale.add(zone));
+  }
+
+  /** The zone's log as of its latest signed head; undefined when it has none. */
+  view(zone: string): Promise<ZoneLogView | undefined> {
+    const held = this.zones.get(zone);
+    if (held && !this.stale.has(zone)) return held;
+    this.stale.delete(zone);
+    const next = (async () => {
+      const head = await latestTreeHead(this.db, zone);
+      if (!head) return undefined;
+      let log = await held?.catch(() => undefined);
+      if (!log || head.size < log.size || !head.publicKey.equals(log.head.publicKey)) log = new ZoneLog();
+      await log.extend(this.db, zone, head.size);
+      // Hashes held that no longer give the head's root (the stored tree was rewritten): read it all again.
+      if (!rangeHash({ start: 0, end: head.size }, (s) => log!.subtree(s)).equals(head.root)) {
+        log = new ZoneLog();
+        await log.extend(this.db, zone, head.size);
+      }
+      log.head = head;
+      return log;
+    })();
+    this.zones.set(zone, next);
+    // A failed read, or a zone without a head (perhaps no zone at all), is not kept: the next
+    // request asks again, and names nobody serves take no memory.
+    const forget = () => {
+      if (this.zones.get(zone) === next) this.zones.delete(zone);
+    };
+    next.then((log) => log ?? forget(), forget);
+    return next;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.zones.clear();
+  }
+}

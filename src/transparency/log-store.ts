@@ -1,0 +1,177 @@
+// A zone's log in the database: leaves, complete-subtree hashes and the head row. Appends run in
+// the caller's transaction with the head row locked FOR UPDATE, so the writers of one zone take
+// turns (across every node on one PostgreSQL) and a rolled-back change leaves no leaf behind.
+// Reads compute roots and proofs from the stored subtree hashes (src/transparency/merkle.ts).
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import {
+  EMPTY_ROOT,
+  appendLeaf,
+  consistencyRanges,
+  inclusionRanges,
+  leafHash,
+  rangeHash,
+  subtreesNeeded,
+  subtreesOf,
+  type LeafRange,
+  type Subtree,
+} from './merkle.js';
+
+/** Rows per INSERT: far below PostgreSQL's 65535 bind parameters. */
+const CHUNK = 1000;
+
+export interface NewLeaf {
+  label: Buffer;
+  leaf: Buffer;
+}
+
+export interface StoredLeaf {
+  index: number;
+  leaf: Buffer;
+  leafHash: Buffer;
+}
+
+const key = (s: Subtree) => `${s.level}:${s.index}`;
+
+/** Creates the zone's head row if needed and locks it until `tx` ends; returns the tree size. */
+export async function lockLogHead(tx: Tx, zone: string): Promise<number> {
+  await tx.insertInto('log_heads').values({ zone }).onConflict((oc) => oc.column('zone').doNothing()).execute();
+  const row = await tx.selectFrom('log_heads').select('size').where('zone', '=', zone).forUpdate().executeTakeFirstOrThrow();
+  return Number(row.size);
+}
+
+/**
+ * The stored hashes of the given complete subtrees; throws when one is missing (a damaged log).
+ * Level 0 is the leaf hash, kept with the leaf (log_leaves.leaf_hash); higher levels are in
+ * log_nodes, so each append writes one node row fewer than it completes.
+ */
+async function subtreeHashes(db: Db | Tx, zone: string, subtrees: Subtree[]): Promise<Map<string, Buffer>> {
+  const found = new Map<string, Buffer>();
+  const leaves = subtrees.filter((s) => s.level === 0).map((s) => String(s.index));
+  const nodes = subtrees.filter((s) => s.level > 0);
+  for (let i = 0; i < leaves.length; i += CHUNK) {
+    const rows = await db.selectFrom('log_leaves').select(['idx', 'leaf_hash']).where('zone', '=', zone).where('idx', 'in', leaves.slice(i, i + CHUNK)).execute();
+    for (const r of rows) found.set(`0:${Number(r.idx)}`, r.leaf_hash);
+  }
+  for (let i = 0; i < nodes.length; i += CHUNK) {
+    const part = nodes.slice(i, i + CHUNK);
+    const rows = await db
+      .selectFrom('log_nodes')
+      .select(['level', 'idx', 'hash'])
+      .where('zone', '=', zone)
+      .where((eb) => eb.or(part.map((s) => eb.and([eb('level', '=', s.level), eb('idx', '=', String(s.index))]))))
+      .execute();
+    for (const r of rows) found.set(`${r.level}:${Number(r.idx)}`, r.hash);
+  }
+  for (const s of subtrees) if (!found.has(key(s))) throw new Error(`the log of ${zone} has no hash for subtree ${key(s)}`);
+  return found;
+}
+
+/** Hashes of `ranges` (each a range the RFC's recursion names), from one read of stored subtrees. */
+export async function rangeHashes(db: Db | Tx, zone: string, ranges: LeafRange[]): Promise<Buffer[]> {
+  if (ranges.length === 0) return [];
+  const hashes = await subtreeHashes(db, zone, subtreesNeeded(ranges));
+  return ranges.map((r) => rangeHash(r, (s) => hashes.get(key(s))!));
+}
+
+/**
+ * Appends leaves to the zone's log in `tx`. The caller must hold the head lock (lockLogHead) and
+ * pass the size it returned. Returns the new size.
+ */
+export async function appendLeaves(tx: Tx, zone: string, size: number, leaves: NewLeaf[]): Promise<number> {
+  if (leaves.length === 0) return size;
+  const edge = subtreesOf({ start: 0, end: size });
+  const known = edge.length ? await subtreeHashes(tx, zone, edge) : new Map<string, Buffer>();
+  let frontier = edge.map((subtree) => ({ subtree, hash: known.get(key(subtree))! }));
+  const leafRows: { zone: string; idx: number; label: Buffer; leaf: Buffer; leaf_hash: Buffer }[] = [];
+  const nodeRows: { zone: string; level: number; idx: number; hash: Buffer }[] = [];
+  let next = size;
+  for (const { label, leaf } of leaves) {
+    const hash = leafHash(leaf);
+    const step = appendLeaf(frontier, next, hash);
+    frontier = step.frontier;
+    leafRows.push({ zone, idx: next, label, leaf, leaf_hash: hash });
+    for (const c of step.created) if (c.subtree.level > 0) nodeRows.push({ zone, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
+    next++;
+  }
+  for (let i = 0; i < leafRows.length; i += CHUNK) await tx.insertInto('log_leaves').values(leafRows.slice(i, i + CHUNK)).execute();
+  for (let i = 0; i < nodeRows.length; i += CHUNK) await tx.insertInto('log_nodes').values(nodeRows.slice(i, i + CHUNK)).execute();
+  await tx.updateTable('log_heads').set({ size: next }).where('zone', '=', zone).execute();
+  return next;
+}
+
+/** Leaves appended so far (0 for a zone that has none). */
+export async function logSize(db: Db | Tx, zone: string): Promise<number> {
+  const row = await db.selectFrom('log_heads').select('size').where('zone', '=', zone).executeTakeFirst();
+  return row ? Number(row.size) : 0;
+}
+
+/** MTH of the first `size` leaves. */
+export async function rootAt(db: Db | Tx, zone: string, size: number): Promise<Buffer> {
+  if (size === 0) return EMPTY_ROOT;
+  return (await rangeHashes(db, zone, [{ start: 0, end: size }]))[0];
+}
+
+/** The audit path of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3.1). */
+export async function inclusionProof(db: Db | Tx, zone: string, index: number, size: number): Promise<Buffer[]> {
+  return rangeHashes(db, zone, inclusionRanges(index, size));
+}
+
+/** The consistency proof from `first` to `second` leaves (RFC 9162 §2.1.4.1). */
+export async function consistencyProof(db: Db | Tx, zone: string, first: number, second: number): Promise<Buffer[]> {
+  return rangeHashes(db, zone, consistencyRanges(first, second));
+}
+
+/** Leaves [start, end), in order. */
+export async function leavesBetween(db: Db | Tx, zone: string, start: number, end: number): Promise<StoredLeaf[]> {
+  const rows = await db
+    .selectFrom('log_leaves')
+    .select(['idx', 'leaf', 'leaf_hash'])
+    .where('zone', '=', zone)
+    .where('idx', '>=', String(start))
+    .where('idx', '<', String(end))
+    .orderBy('idx')
+    .execute();
+  return rows.map((r) => ({ index: Number(r.idx), leaf: r.leaf, leafHash: r.leaf_hash }));
+}
+
+/** The latest leaf of each label among the first `below` leaves (all when omitted). */
+export async function latestLeaves(db: Db | Tx, zone: string, labels: Buffer[], below?: number): Promise<Map<string, StoredLeaf>> {
+  const out = new Map<string, StoredLeaf>();
+  for (let i = 0; i < labels.length; i += CHUNK) {
+    let q = db
+      .selectFrom('log_leaves')
+      .select(['label', 'idx', 'leaf', 'leaf_hash'])
+      .distinctOn('label')
+      .where('zone', '=', zone)
+      .where('label', 'in', labels.slice(i, i + CHUNK))
+      .orderBy('label')
+      .orderBy('idx', 'desc');
+    if (below !== undefined) q = q.where('idx', '<', String(below));
+    for (const r of await q.execute()) out.set(r.label.toString('hex'), { index: Number(r.idx), leaf: r.leaf, leafHash: r.leaf_hash });
+  }
+  return out;
+}
+
+/** The first index of a leaf hash among the first `below` leaves, or undefined. */
+export async function indexOfLeafHash(db: Db | Tx, zone: string, hash: Buffer, below: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('log_leaves')
+    .select('idx')
+    .where('zone', '=', zone)
+    .where('leaf_hash', '=', hash)
+    .where('idx', '<', String(below))
+    .orderBy('idx')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.idx) : undefined;
+}
+
+/** The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its trigger rows carry this transaction's id). */
+export async function addressesChangedInTransaction(tx: Tx, zone: string): Promise<string[]> {
+  const { rows } = await sql<{ address: string }>`
+    select distinct address from dns_address_changes
+    where domain = ${zone} and xid = pg_current_xact_id()
+    order by address`.execute(tx);
+  return rows.map((r) => r.address);
+}

@@ -1,0 +1,150 @@
+// The zone log as the write side fills it: one leaf per change to what is served, written in the
+// publishing transaction (gone with it when it rolls back), and one tree when two nodes on one
+// PostgreSQL take 64 concurrent publishes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
+import { decodeLeaf } from '../../src/transparency/leaf.js';
+import { leavesBetween, logSize, rootAt } from '../../src/transparency/log-store.js';
+import { recordZoneChange } from '../../src/transparency/record-changes.js';
+import { openTestDatabase, testBackend, type TestDatabase } from '../support/database.js';
+import { addDomain, makeKey, ownerPublish, startApi, type RunningApi } from '../directory/write-side.js';
+
+let testDb: TestDatabase;
+let api: RunningApi;
+let token: string;
+
+before(async () => {
+  testDb = await openTestDatabase();
+  token = await addDomain(testDb.db, 'example.org', { powBits: 20 });
+  api = await startApi(testDb);
+});
+
+after(async () => {
+  await api?.close();
+  await testDb?.close();
+});
+
+async function call(method: string, path: string, body?: unknown): Promise<number> {
+  const response = await fetch(`${api.baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
+
+/** MTH straight from RFC 9162 §2.1.1 over the stored leaf octets. */
+function mth(leaves: Buffer[]): Buffer {
+  if (leaves.length === 0) return sha256(Buffer.alloc(0));
+  if (leaves.length === 1) return sha256(Buffer.concat([Buffer.of(0), leaves[0]]));
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return sha256(Buffer.concat([Buffer.of(1), mth(leaves.slice(0, k)), mth(leaves.slice(k))]));
+}
+
+async function leavesOf(zone: string) {
+  const size = await logSize(testDb.db, zone);
+  return leavesBetween(testDb.db, zone, 0, size);
+}
+
+describe('the zone log on the write side', () => {
+  test('publish, override change, re-publish with another key and withdrawal are one leaf each; a no-op is none', async () => {
+    const first = await makeKey(['Alice <alice@example.org>']);
+    const second = await makeKey(['Alice <alice@example.org>']);
+    const base = '/v1/domains/example.org/addresses/alice@example.org';
+    const minimal = async () => (await testDb.db.selectFrom('addresses').select('minimal_key').where('address', '=', 'alice@example.org').executeTakeFirstOrThrow()).minimal_key;
+
+    await ownerPublish(api.baseUrl, 'example.org', token, 'alice@example.org', first.publicKey);
+    const firstMinimal = await minimal();
+    assert.equal(await call('PATCH', base, { endpoint: 'smtp://mx2.example.org:25', pow: 24 }), 200);
+    await ownerPublish(api.baseUrl, 'example.org', token, 'alice@example.org', first.publicKey);
+    await ownerPublish(api.baseUrl, 'example.org', token, 'alice@example.org', second.publicKey);
+    const secondMinimal = await minimal();
+    assert.equal(await call('DELETE', base), 204);
+
+    const leaves = (await leavesOf('example.org')).map((l) => decodeLeaf(l.leaf));
+    assert.deepEqual(
+      leaves.map((l) => [l.action, l.sequence, l.fingerprint, l.endpoint, l.powBits]),
+      [
+        ['publish', 1, first.fingerprint, null, null],
+        ['publish', 2, first.fingerprint, 'smtp://mx2.example.org:25', 24],
+        ['publish', 3, second.fingerprint, 'smtp://mx2.example.org:25', 24],
+        ['withdraw', 4, second.fingerprint, 'smtp://mx2.example.org:25', 24],
+      ],
+    );
+    const label = Buffer.from(openpgpkeyLabel('alice'), 'hex');
+    for (const leaf of leaves) {
+      assert.equal(leaf.zone, 'example.org');
+      assert.deepEqual(leaf.label, label);
+    }
+    assert.deepEqual(leaves[0].keyHash, sha256(firstMinimal));
+    assert.deepEqual(leaves[2].keyHash, sha256(secondMinimal));
+    assert.deepEqual(leaves[3].keyHash, sha256(secondMinimal));
+  });
+
+  test('a change rolled back leaves no leaf; the same change committed leaves one', async () => {
+    const key = await makeKey(['bob@example.org']);
+    await ownerPublish(api.baseUrl, 'example.org', token, 'bob@example.org', key.publicKey);
+    const before = await logSize(testDb.db, 'example.org');
+    const change = (endpoint: string) =>
+      testDb.db.transaction().execute(async (tx) => {
+        await tx.updateTable('addresses').set({ endpoint }).where('address', '=', 'bob@example.org').execute();
+        await recordZoneChange(tx, 'example.org');
+        return sql<{ n: string }>`select size::text as n from log_heads where zone = 'example.org'`.execute(tx);
+      });
+    await assert.rejects(
+      testDb.db.transaction().execute(async (tx) => {
+        await tx.updateTable('addresses').set({ endpoint: 'smtp://rolled.back:25' }).where('address', '=', 'bob@example.org').execute();
+        await recordZoneChange(tx, 'example.org');
+        assert.equal(Number((await sql<{ n: string }>`select size::text as n from log_heads where zone = 'example.org'`.execute(tx)).rows[0].n), before + 1);
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.equal(await logSize(testDb.db, 'example.org'), before);
+    const seen = await change('smtp://committed:25');
+    assert.equal(Number(seen.rows[0].n), before + 1);
+    const last = decodeLeaf((await leavesOf('example.org')).at(-1)!.leaf);
+    assert.equal(last.endpoint, 'smtp://committed:25');
+  });
+
+  test('the stored subtree hashes give the root the RFC definition gives over the stored leaves', async () => {
+    const leaves = await leavesOf('example.org');
+    assert.ok(leaves.length >= 6);
+    for (let n = 0; n <= leaves.length; n++) {
+      assert.deepEqual(await rootAt(testDb.db, 'example.org', n), mth(leaves.slice(0, n).map((l) => l.leaf)), `size ${n}`);
+    }
+  });
+
+  test(
+    'two nodes on one PostgreSQL take 64 concurrent owner-API publishes into one tree without a gap or a fork',
+    { skip: testBackend !== 'postgres' ? 'needs PostgreSQL (DATABASE_URL): the embedded database has one session' : false },
+    async () => {
+      const zoneToken = await addDomain(testDb.db, 'many.example');
+      const second = await startApi(testDb);
+      try {
+        const keys = await Promise.all(Array.from({ length: 64 }, (_, i) => makeKey([`user${i}@many.example`])));
+        await Promise.all(
+          keys.map((key, i) => ownerPublish(i % 2 ? second.baseUrl : api.baseUrl, 'many.example', zoneToken, `user${i}@many.example`, key.publicKey)),
+        );
+      } finally {
+        await second.close();
+      }
+      const leaves = await leavesOf('many.example');
+      assert.equal(leaves.length, 64);
+      assert.deepEqual(leaves.map((l) => l.index), Array.from({ length: 64 }, (_, i) => i));
+      const decoded = leaves.map((l) => decodeLeaf(l.leaf));
+      assert.equal(new Set(decoded.map((l) => l.label.toString('hex'))).size, 64);
+      assert.ok(decoded.every((l) => l.action === 'publish' && l.sequence === 1));
+      for (let n = 1; n <= 64; n++) assert.deepEqual(await rootAt(testDb.db, 'many.example', n), mth(leaves.slice(0, n).map((l) => l.leaf)), `size ${n}`);
+      const nodes = await testDb.db.selectFrom('log_nodes').select(sql<string>`count(*)`.as('n')).where('zone', '=', 'many.example').executeTakeFirstOrThrow();
+      assert.equal(Number(nodes.n), 63, 'each complete subtree above the leaves of 64 stored once');
+    },
+  );
+});
