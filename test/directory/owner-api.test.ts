@@ -56,6 +56,8 @@ describe('owner authentication', () => {
     const netKey = await makeKey(['nina@example.net']);
     const published = await call('PUT', '/v1/domains/example.net/addresses/nina@example.net', netToken, { keytext: netKey.publicKey });
     assert.equal(published.status, 200, JSON.stringify(published.body));
+    // The tree head covering this publication moves the serial once more, a moment later.
+    await logHeadSettled(testDb.db, 'example.net');
     const serialNet = await serial('example.net');
 
     const mallory = await makeKey(['nina@example.net']);
