@@ -8,12 +8,7 @@
 // (test/dns/support/rollover.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
-import { freePort } from '../support/ports.js';
-import { addZone, makeKey, publish } from './support/fixtures.js';
-import { startDns, type DnsServer } from './support/server.js';
-import { signZone } from './support/dnssec.js';
 import { ROLLOVER_TOOLS, RolloverZone } from './support/rollover.js';
 
 const skip = requireTool(...ROLLOVER_TOOLS);
@@ -21,8 +16,6 @@ const ZONE = 'roll.test';
 /** Small enough to read, large enough to tell the waits apart: Dprp 1 h and TTLds 1 d by default. */
 const ZONE_TTL = 300;
 
-let db: TestDatabase;
-let server: DnsServer;
 let z: RolloverZone;
 let oldKey: number;
 let oldAnchor: string;
@@ -31,26 +24,10 @@ let newAnchor: string;
 
 before(async () => {
   if (skip) return;
-  db = await openTestDatabase();
-  await addZone(db.db, ZONE, {
-    dns: {
-      nameservers: [{ name: `ns1.${ZONE}`, ipv4: ['192.0.2.53'] }],
-      soa: { refresh: 3600, retry: 900, expire: 1_209_600, minimum: 60, ttl: ZONE_TTL },
-      // The test's own address may transfer the zone, as a secondary would.
-      secondaries: [{ address: '127.0.0.1', port: await freePort() }],
-    },
-  });
-  await signZone(db, ZONE, 13);
-  await publish(db.db, `alice@${ZONE}`, await makeKey(`alice@${ZONE}`));
-  server = await startDns(db);
-  z = new RolloverZone(db, server, ZONE);
-  const ds = await z.currentDs();
-  oldKey = ds.keyTag;
-  oldAnchor = z.dsAnchor('old-ds', ds.ds);
+  ({ z, keyTag: oldKey, anchor: oldAnchor } = await RolloverZone.start(ZONE, ZONE_TTL));
 });
 after(async () => {
-  await server?.close();
-  await db?.close();
+  await z?.close();
 });
 
 test('before a rollover: one active key, the parent holds its DS', { skip }, async () => {

@@ -12,7 +12,11 @@ import { loadConfig } from '../../../src/config.js';
 import type { Db } from '../../../src/db/database.js';
 import { advanceRollover } from '../../../src/dns/dnssec/rollover.js';
 import { openpgpkeyLabel } from '../../../src/protocol/address-hashes.js';
-import type { TestDatabase } from '../../support/database.js';
+import { openTestDatabase, type TestDatabase } from '../../support/database.js';
+import { freePort } from '../../support/ports.js';
+import { addZone, makeKey, publish } from './fixtures.js';
+import { signZone } from './dnssec.js';
+import { startDns } from './server.js';
 import { delv, delvVerdict, writeDsAnchor } from './dnssec.js';
 import { dig, waitFor, type DnsServer } from './server.js';
 
@@ -60,6 +64,32 @@ export class RolloverZone {
     readonly server: DnsServer,
     readonly zone: string,
   ) {}
+
+  /**
+   * A zone signed with one algorithm-13 CSK, with one published address, served by a DNS server
+   * that lets the test's own address transfer it as a secondary would; and the trust anchor a
+   * resolver holds before any rollover (the DS of that key).
+   */
+  static async start(zone: string, ttl: number): Promise<{ z: RolloverZone; keyTag: number; anchor: string }> {
+    const db = await openTestDatabase();
+    await addZone(db.db, zone, {
+      dns: {
+        nameservers: [{ name: `ns1.${zone}`, ipv4: ['192.0.2.53'] }],
+        soa: { refresh: 3600, retry: 900, expire: 1_209_600, minimum: 60, ttl },
+        secondaries: [{ address: '127.0.0.1', port: await freePort() }],
+      },
+    });
+    await signZone(db, zone, 13);
+    await publish(db.db, `alice@${zone}`, await makeKey(`alice@${zone}`));
+    const z = new RolloverZone(db, await startDns(db), zone);
+    const ds = await z.currentDs();
+    return { z, keyTag: ds.keyTag, anchor: z.dsAnchor('old-ds', ds.ds) };
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    await this.db.close();
+  }
 
   async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
