@@ -15,7 +15,8 @@
 // --keep the database keypost_bench_directory stays and a later run with as many addresses
 // skips the import. Needs wrk (Debian package `wrk`) and PostgreSQL at DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created next to it).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { parseJson, startChild, type ChildServer } from './child-server.js';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -165,58 +166,6 @@ async function publish(build: Build, url: string): Promise<void> {
   }
 }
 
-interface Server {
-  child: ChildProcess;
-  base: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts a child and waits for `find` to pull the base URL out of a line of `stream` (keypost logs
- * on stderr, the bare server prints on stdout). The stream keeps being drained afterwards so the
- * child never blocks on a full pipe; a child that does not come up is killed.
- */
-function startChild(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', find: (line: string) => string | undefined): Promise<Server> {
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'inherit', stream === 'stderr' ? 'pipe' : 'inherit'],
-  });
-  const stop = () =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.removeAllListeners('exit');
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    let found = false;
-    const timer = setTimeout(() => void stop().then(() => reject(new Error(`${args.join(' ')} did not start`))), 60_000);
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-    child[stream]!.on('data', (chunk: Buffer) => {
-      if (found) return;
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const base = find(line);
-        if (!base) continue;
-        found = true;
-        clearTimeout(timer);
-        resolve({ child, base, stop });
-        return;
-      }
-    });
-  });
-}
-
-function parseJson(line: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
 
 function rssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -298,12 +247,12 @@ async function waitForSnapshot(base: string): Promise<void> {
 /** A build's server on its own published database. */
 interface Served {
   build: Build;
-  server: Server;
+  server: ChildServer;
   idleRss: number;
   warmRss: number;
 }
 
-async function serveBuild(build: Build, scratch: string, databases: Array<{ drop(): Promise<void> }>, servers: Server[]): Promise<Served> {
+async function serveBuild(build: Build, scratch: string, databases: Array<{ drop(): Promise<void> }>, servers: ChildServer[]): Promise<Served> {
   const database = await prepareDatabase(build);
   databases.push(database);
   await publish(build, database.url);
@@ -335,7 +284,7 @@ async function main(): Promise<void> {
   requireWrk();
   const builds = [thisBuild, ...(values.baseline ? [await baselineBuild(values.baseline)] : [])];
   const scratch = mkdtempSync(path.join(tmpdir(), 'kpb-run-'));
-  const servers: Server[] = [];
+  const servers: ChildServer[] = [];
   const databases: Array<{ drop(): Promise<void> }> = [];
   try {
     const served: Served[] = [];
@@ -354,7 +303,7 @@ async function main(): Promise<void> {
     type Sample = { rps: number[]; cpu: number[] };
     const samples = new Map<string, Sample>();
     const sample = (key: string): Sample => samples.get(key) ?? (samples.set(key, { rps: [], cpu: [] }).get(key) as Sample);
-    const measure = (key: string, server: Server, target: Target | 'bare', run: number) => {
+    const measure = (key: string, server: ChildServer, target: Target | 'bare', run: number) => {
       const cpuBefore = cpuSeconds(server.child.pid);
       const result = wrk(server.base, target, SECONDS, scratch);
       const cpuPerRequest = ((cpuSeconds(server.child.pid) - cpuBefore) / result.requests) * 1e6;

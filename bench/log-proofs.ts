@@ -9,7 +9,8 @@
 // publication appends them, without the key checks a real publication costs: this measures the
 // proof route, not publishing. Needs wrk and PostgreSQL at DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created next to it).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { parseJson as json, startChild, type ChildServer } from './child-server.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -44,53 +45,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const say = (text: string) => process.stderr.write(`${text}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-interface Child {
-  child: ChildProcess;
-  base: string;
-  stop(): Promise<void>;
-}
-
-/** Starts a child and waits for `find` to pull its base URL out of a line of `stream`. */
-function startChild(args: string[], env: NodeJS.ProcessEnv, stream: 'stdout' | 'stderr', find: (line: string) => string | undefined): Promise<Child> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stop = () =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.removeAllListeners('exit');
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
-  child[stream === 'stdout' ? 'stderr' : 'stdout']!.resume();
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    let found = false;
-    const timer = setTimeout(() => void stop().then(() => reject(new Error(`${args.join(' ')} did not start`))), 60_000);
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-    child[stream]!.on('data', (chunk: Buffer) => {
-      if (found) return;
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const base = find(line);
-        if (!base) continue;
-        found = true;
-        clearTimeout(timer);
-        resolve({ child, base, stop });
-        return;
-      }
-    });
-  });
-}
-
-const json = (line: string): Record<string, unknown> | undefined => {
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-};
-
 function wrk(url: string, script: string | undefined, seconds: number): { rps: number; latency: string; errors: number } {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, ...(script ? ['-s', script] : []), url];
   const run = spawnSync('wrk', args, { encoding: 'utf8' });
@@ -103,7 +57,7 @@ async function main(): Promise<void> {
   if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian: apt-get install -y wrk)');
   const scratch = mkdtempSync(path.join(tmpdir(), 'kp-bench-log-'));
   const database = await createScratchPostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  const children: Child[] = [];
+  const children: ChildServer[] = [];
   try {
     const handle = await openDatabase({ url: database.url, dataDir: scratch }, { log: pino({ level: 'warn' }) });
     await migrateToLatest(handle.db);
