@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { ChangeFeed } from '../db/change-feed.js';
-import { HASH_SIZE, rangeHash, type Subtree } from './merkle.js';
+import { HASH_SIZE, rangeHash, type LeafRange, type Subtree } from './merkle.js';
 import type { SignedTreeHead } from './sth.js';
 import { latestTreeHead } from './tree-heads.js';
 
@@ -39,13 +39,40 @@ export interface ZoneLogView {
   head: SignedTreeHead;
   /** The hash of a complete subtree within the head's tree. */
   subtree(s: Subtree): Buffer;
+  /** MTH of a range of the head's tree, as a proof step names it. */
+  rangeHash(range: LeafRange): Buffer;
   leaf(index: number): Buffer;
   /** The index of a label's latest leaf within the head's tree. */
   latestOf(labelHex: string): number | undefined;
 }
 
 class ZoneLog implements ZoneLogView {
-  head!: SignedTreeHead;
+  private signedHead!: SignedTreeHead;
+  /**
+   * Hashes of ranges that are not one stored subtree (the right edge of a tree whose size is not a
+   * power of two): every proof against the same head needs the same few, so each is folded once.
+   */
+  private folded = new Map<string, Buffer>();
+
+  get head(): SignedTreeHead {
+    return this.signedHead;
+  }
+
+  set head(head: SignedTreeHead) {
+    this.signedHead = head;
+    this.folded = new Map();
+  }
+
+  rangeHash(range: LeafRange): Buffer {
+    const key = `${range.start}:${range.end}`;
+    let hash = this.folded.get(key);
+    if (!hash) {
+      hash = rangeHash(range, (s) => this.subtree(s));
+      // Proofs against earlier tree sizes name other ranges; the memo stays as small as one head needs.
+      if (range.end === this.signedHead?.size) this.folded.set(key, hash);
+    }
+    return hash;
+  }
   private readonly levels: ByteRun[] = [];
   private readonly leaves = new ByteRun();
   private readonly latest = new Map<string, number>();
