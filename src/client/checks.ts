@@ -6,8 +6,11 @@ import { readKey } from 'openpgp';
 import { checkKey } from '../keys/key-policy.js';
 import { PARSE_CONFIG } from '../keys/key-signatures.js';
 
-/** `record`: a `_keypost` TXT record that breaks the kp1 grammar (src/protocol/kp1.ts). */
-export type CheckName = 'fingerprint' | 'pka' | 'user-id' | 'key-valid' | 'directory' | 'record';
+/**
+ * `record`: a `_keypost` TXT record that breaks the kp1 grammar (src/protocol/kp1.ts).
+ * `transparency`: the zone's key transparency log shows the served key (transparency-check.ts).
+ */
+export type CheckName = 'fingerprint' | 'pka' | 'user-id' | 'key-valid' | 'directory' | 'record' | 'transparency';
 /** skip: there was nothing to compare with (for example no PKA record published). */
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 

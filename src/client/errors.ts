@@ -35,6 +35,14 @@ export const CLIENT_CODES = {
   smtpFailed: 'CLIENT_SMTP_FAILED',
   /** The zone's log API could not be reached or did not answer as RFC 9162's API does. */
   logUnavailable: 'CLIENT_LOG_UNAVAILABLE',
+  /**
+   * The `transparency` check failed: the key DNS serves is not shown by the zone's log (not its
+   * latest leaf, no valid inclusion proof, a head not signed by the log key in DNS), or the zone
+   * publishes no log and `--require-transparency` was given.
+   */
+  transparencyFailed: 'CLIENT_TRANSPARENCY_FAILED',
+  /** The zone's log does not extend the head this client saw before: rolled back or forked. */
+  logInconsistent: 'CLIENT_LOG_INCONSISTENT',
 } as const;
 
 export type ClientCode = (typeof CLIENT_CODES)[keyof typeof CLIENT_CODES];

@@ -5,8 +5,6 @@
 // this zone before, that the log is an extension of it (§2.1.4.2): a log rewritten or forked since
 // cannot prove that. Uses only public DNS and the public log API.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { KeypostError } from '../errors.js';
 import { ENTRIES_PAGE as PAGE, getJson, headOf, type HeadJson } from './log-api.js';
 import { TYPE } from '../protocol/dns-wire.js';
@@ -14,8 +12,9 @@ import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
 import { decodeLeaf, LeafFormatError, type LogLeaf } from '../transparency/leaf.js';
 import { appendLeaf, frontierRoot, leafHash, verifyConsistency, type Subtree } from '../transparency/merkle.js';
-import { STH_OWNER_LABEL, parseTreeHeadText, verifyTreeHead, type SignedTreeHead } from '../transparency/sth.js';
+import { STH_OWNER_LABEL, parseTreeHeadText, verifyTreeHead } from '../transparency/sth.js';
 import { CLIENT_CODES } from './errors.js';
+import { rememberHead, rememberedHead } from './log-heads.js';
 import { txtText } from './dns-message.js';
 import type { StubResolver } from './stub-resolver.js';
 
@@ -62,35 +61,6 @@ export interface LogAuditOptions {
   timeoutMs?: number;
   /** DNS questions in flight at once. */
   concurrency?: number;
-}
-
-/** The remembered head of a zone, as the state file keeps it. */
-interface RememberedHead {
-  size: number;
-  root: string;
-  time: number;
-  key: string;
-}
-
-function stateFile(dir: string, zone: string): string {
-  return path.join(dir, `${zone}.json`);
-}
-
-function remembered(dir: string | undefined, zone: string): RememberedHead | undefined {
-  if (!dir) return undefined;
-  try {
-    return JSON.parse(readFileSync(stateFile(dir, zone), 'utf8')) as RememberedHead;
-  } catch {
-    return undefined;
-  }
-}
-
-function remember(dir: string, head: SignedTreeHead): void {
-  mkdirSync(dir, { recursive: true });
-  const file = stateFile(dir, head.zone);
-  const body: RememberedHead = { size: head.size, root: head.root.toString('base64'), time: head.time, key: head.publicKey.toString('base64') };
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(body)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -140,7 +110,7 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
   // Every leaf, rebuilt into the tree. The root of the first `earlier.size` leaves must be the root
   // of the head seen before: history changed under it shows here even when the server's stored
   // tree still answers its proofs.
-  const earlier = remembered(options.stateDir, zone);
+  const earlier = rememberedHead(options.stateDir, zone);
   let earlierRebuilt: Buffer | undefined = earlier?.size === 0 ? frontierRoot([]) : undefined;
   let frontier: { subtree: Subtree; hash: Buffer }[] = [];
   const latest = new Map<string, { index: number; leaf: LogLeaf }>();
@@ -241,7 +211,7 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
       }
     }
   }
-  if (options.stateDir && discrepancies.length === 0) remember(options.stateDir, head);
+  if (options.stateDir && discrepancies.length === 0) rememberHead(options.stateDir, head);
   discrepancies.sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
   return { zone, treeSize: head.size, root: head.root.toString('base64'), labels: latest.size, discrepancies, inconsistent };
 }

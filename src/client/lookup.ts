@@ -11,6 +11,7 @@ import { fail, fingerprintOf, isVerified, judgeKey, pass, skip, type Check } fro
 import { checkDirectory } from './directory-check.js';
 import { dnssecVerdict, type DnssecStatus } from './dnssec.js';
 import { fetchPublishedRecords, kp1Of, type PublishedRecords } from './published-records.js';
+import { checkTransparency, type TransparencyOptions, type TransparencyVerdict } from './transparency-check.js';
 import { createStubResolver, type DnsServer, type StubResolver } from './stub-resolver.js';
 
 export interface LookupOptions {
@@ -27,6 +28,12 @@ export interface LookupOptions {
    * someone else's mail turns it off: it then makes no HTTP request that a sender's zone names.
    */
   askDirectory?: boolean;
+  /**
+   * Add the `transparency` check (transparency-check.ts): the served key must be the address's
+   * latest leaf in the zone's log. Off without this option, and when the directory is not asked
+   * (it makes the same kind of request, to the same api=).
+   */
+  transparency?: TransparencyOptions;
 }
 
 export interface LookupResult {
@@ -57,6 +64,8 @@ export interface LookupResult {
   /** The directory API named by the zone policy. */
   api: string | null;
   dnsNames: PublishedRecords['names'];
+  /** The zone's log's verdict on the served key; null when not checked. */
+  transparency: TransparencyVerdict | null;
   checks: Check[];
   verified: boolean;
 }
@@ -79,6 +88,13 @@ function fingerprintChecks(records: PublishedRecords, keyFingerprint: string | u
   return [fingerprint, pka];
 }
 
+/** A zone without a log skips the check, unless the caller requires one. */
+function transparencyCheck(verdict: TransparencyVerdict, required: boolean): Check {
+  if (verdict.status === 'ok') return pass('transparency', verdict.detail);
+  if (verdict.status === 'none') return required ? fail('transparency', `${verdict.detail}, and one is required`) : skip('transparency', verdict.detail);
+  return fail('transparency', verdict.status === 'inconsistent' ? `inconsistent: ${verdict.detail}` : verdict.detail);
+}
+
 export async function lookupAddress(input: string, options: LookupOptions = {}): Promise<LookupResult> {
   let parsed;
   try {
@@ -90,7 +106,8 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
   const timeoutMs = options.timeoutMs ?? 3000;
   const resolver = options.resolver ?? createStubResolver({ servers: options.dns ? [options.dns] : undefined, timeoutMs });
   const now = options.now ?? new Date();
-  const records = await fetchPublishedRecords(resolver, localPart, domain);
+  const transparency = options.askDirectory === false ? undefined : options.transparency;
+  const records = await fetchPublishedRecords(resolver, localPart, domain, { logHead: transparency !== undefined });
 
   // A malformed record counts as present (something is published) but none of its fields is used.
   const zone = kp1Of(records.zonePolicy);
@@ -115,7 +132,7 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
     const problem = records.zonePolicy
       ? `${domain} is a keypost domain, but nothing is published for ${address}`
       : `nothing is published for ${address}: no TXT at ${records.names.zonePolicy} or ${records.names.keypost}, no OPENPGPKEY at ${records.names.openpgpkey}`;
-    return { ...base, published: false, problem, fingerprint: null, key: null, keyBytes: null, expires: null, checks: [], verified: false };
+    return { ...base, published: false, problem, fingerprint: null, key: null, keyBytes: null, expires: null, transparency: null, checks: [], verified: false };
   }
 
   const fpr = own?.fpr;
@@ -148,9 +165,25 @@ export async function lookupAddress(input: string, options: LookupOptions = {}):
           timeoutMs,
         }),
   );
+  let verdict: TransparencyVerdict | null = null;
+  if (transparency) {
+    verdict = await checkTransparency({
+      ...transparency,
+      address,
+      localPart,
+      zone: domain,
+      headText: records.logHead,
+      api,
+      keyBytes,
+      fingerprint: keyFingerprint ?? null,
+      timeoutMs,
+    });
+    checks.push(transparencyCheck(verdict, transparency.require === true));
+  }
   return {
     ...base,
     published: true,
+    transparency: verdict,
     fingerprint,
     key: keyBytes ? armor(keyBytes) : null,
     keyBytes,

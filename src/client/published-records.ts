@@ -4,11 +4,13 @@
 //   <h(local)>._keypost.<zone>    TXT         v=kp1; fpr=<hex>; ep=<uri>; pow=<bits>    ep/pow optional
 //   <h(local)>._openpgpkey.<zone> OPENPGPKEY  the minimal key (RFC 7929)
 //   <z(local)>._pka.<zone>        CERT        IPGP fingerprint (GnuPG 2.2 PKA)
+//   _keypost-log.<zone>           TXT         v=kpl1; n=; root=; t=; sig=; key=        log head, when asked
 //
 // The TXT grammar is src/protocol/kp1.ts, the one the DNS zone writes and the gateway reads.
 import { dnsNamesFor, type AddressDnsNames } from '../protocol/address-hashes.js';
 import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
+import { STH_OWNER_LABEL } from '../transparency/sth.js';
 import { parseCert, txtText, type DnsResponse } from './dns-message.js';
 import type { AnswerSeen } from './dnssec.js';
 import type { StubResolver } from './stub-resolver.js';
@@ -24,6 +26,8 @@ export interface PublishedRecords {
   keys: Uint8Array[];
   /** Fingerprints of the IPGP CERT records at the PKA name (uppercase hex). */
   pkaFingerprints: string[];
+  /** The `v=kpl1` log head text at `_keypost-log.<zone>`, when asked for and served. */
+  logHead: string | undefined;
   /** Every question asked, with whether the resolver authenticated its answer (AD). */
   answers: AnswerSeen[];
 }
@@ -43,8 +47,11 @@ function keypostTxt(name: string, response: DnsResponse): KeypostTxt | undefined
   return undefined;
 }
 
-/** Looks up every record of `local@domain` (canonical parts, as the directory publishes them). */
-export async function fetchPublishedRecords(resolver: StubResolver, localPart: string, domain: string): Promise<PublishedRecords> {
+/**
+ * Looks up every record of `local@domain` (canonical parts, as the directory publishes them), and
+ * with `logHead` the zone's log head too, so that its answer counts in the DNSSEC status.
+ */
+export async function fetchPublishedRecords(resolver: StubResolver, localPart: string, domain: string, options: { logHead?: boolean } = {}): Promise<PublishedRecords> {
   const names = { ...dnsNamesFor(localPart, domain), zonePolicy: `_keypost.${domain}` };
   const questions: [string, keyof typeof TYPE][] = [
     [names.zonePolicy, 'TXT'],
@@ -52,8 +59,9 @@ export async function fetchPublishedRecords(resolver: StubResolver, localPart: s
     [names.openpgpkey, 'OPENPGPKEY'],
     [names.pka, 'CERT'],
   ];
+  if (options.logHead) questions.push([`${STH_OWNER_LABEL}.${domain}`, 'TXT']);
   const responses = await Promise.all(questions.map(([name, type]) => resolver.query(name, TYPE[type])));
-  const [zonePolicy, address, keys, pka] = responses;
+  const [zonePolicy, address, keys, pka, logHead] = responses;
   const pkaFingerprints: string[] = [];
   for (const record of pka.answers) {
     const cert = parseCert(record.data);
@@ -65,6 +73,7 @@ export async function fetchPublishedRecords(resolver: StubResolver, localPart: s
     address: keypostTxt(names.keypost, address),
     keys: keys.answers.map((r) => new Uint8Array(r.data)),
     pkaFingerprints,
+    logHead: logHead?.answers.map((a) => txtText(a.data)).find((t): t is string => t?.startsWith('v=kpl1') === true),
     answers: questions.map(([name, type], i) => ({ name, type, authenticated: responses[i].authenticated })),
   };
 }

@@ -19,6 +19,7 @@ import { REQUIRED_CHECKS } from './checks.js';
 import { insecureReason, type DnssecStatus } from './dnssec.js';
 import { CLIENT_CODES, type ClientCode } from './errors.js';
 import { lookupAddress, type LookupResult } from './lookup.js';
+import type { TransparencyOptions } from './transparency-check.js';
 import { completeHeaders, formatMessage, parseMessage, prependFields, type MailMessage } from './message.js';
 import { encryptPgpMime } from './pgp-mime.js';
 import { signingAddresses, signPgpMime } from './pgp-sign.js';
@@ -57,6 +58,11 @@ export interface SendOptions {
   encrypt?: boolean;
   /** Refuse a recipient whose DNS answers the resolver did not authenticate (AD). */
   requireDnssec?: boolean;
+  /**
+   * Check each recipient's key against its zone's transparency log (lookup.ts) and refuse it when
+   * the check fails; `require` refuses recipients in zones that publish no log too.
+   */
+  transparency?: TransparencyOptions;
   /** NOTIFY for each recipient (RFC 3461 §4.1): "SUCCESS,FAILURE" by default, or "NEVER". */
   notify?: string;
   /** Sign as the sender (PGP/MIME); with `encrypt`, signed and encrypted in one message. */
@@ -126,7 +132,7 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
   };
   let lookup: LookupResult;
   try {
-    lookup = await lookupAddress(address, { resolver, now: options.now?.(), timeoutMs: options.timeoutMs });
+    lookup = await lookupAddress(address, { resolver, now: options.now?.(), timeoutMs: options.timeoutMs, transparency: options.transparency });
   } catch (err) {
     if (!(err instanceof KeypostError) || err.code !== CLIENT_CODES.dnsFailed) throw err;
     return refuse(outcome, 'lookup', CLIENT_CODES.dnsFailed, err.message);
@@ -145,6 +151,13 @@ async function plan(address: string, options: SendOptions, resolver: ReturnType<
     return refuse(outcome, 'lookup', CLIENT_CODES.dnssecInsecure, insecureReason(address, lookup));
   }
   if (!lookup.published) return refuse(outcome, 'lookup', CLIENT_CODES.notPublished, lookup.problem ?? 'nothing is published');
+  // A key the zone's log does not show may be one served to this sender alone: nothing is minted
+  // or delivered for it, encrypted or not.
+  const logged = lookup.checks.find((c) => c.name === 'transparency');
+  if (logged?.status === 'fail') {
+    const code = lookup.transparency?.status === 'inconsistent' ? CLIENT_CODES.logInconsistent : CLIENT_CODES.transparencyFailed;
+    return refuse(outcome, 'verify', code, logged.detail);
+  }
   // The recipient's req= (address, else zone): its gateway refuses anything else at DATA, so say
   // so now, before any work is minted. Nothing is encrypted or signed that the user did not ask
   // for: the user decides what a message is, and can send again with the option named.

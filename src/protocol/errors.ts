@@ -167,6 +167,8 @@ export const ERROR_TABLE = {
   CLIENT_SMTP_REFUSED: refused(502),
   CLIENT_SMTP_FAILED: transient(502),
   CLIENT_LOG_UNAVAILABLE: transient(502),
+  CLIENT_TRANSPARENCY_FAILED: refused(422),
+  CLIENT_LOG_INCONSISTENT: refused(422),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -120,6 +120,26 @@ describe('lookup', { skip, timeout: 120_000 }, () => {
     assert.equal(stripped.code, EXIT_DNSSEC_INSECURE, stripped.stderr);
     assert.match(stripped.stderr, /CLIENT_DNSSEC_INSECURE/);
   });
+
+  test('a zone that publishes no transparency log: "transparency none", its validated denial counted as secure; --require-transparency fails it', async () => {
+    const text = await runKeypost(['lookup', ALICE, '--dns', unbound.address]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^transparency +none$/m);
+    assert.match(text.stdout, new RegExp(`^ {2}skip {2}transparency +${ZONE.replace(/\./g, '\\.')} publishes no key transparency log`, 'm'));
+    const json = await runKeypost(['lookup', ALICE, '--dns', unbound.address, '--require-dnssec', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const body = JSON.parse(json.stdout);
+    assert.equal(body.transparency.status, 'none');
+    assert.equal(body.dnssec, 'secure', 'the _keypost-log denial was authenticated too');
+    // Straight from NSD the log's (absent) head is one of the unauthenticated answers.
+    const direct = JSON.parse((await runKeypost(['lookup', ALICE, '--dns', zone.nsd.address, '--json'])).stdout);
+    assert.ok(direct.unauthenticatedAnswers.includes(`_keypost-log.${ZONE} TXT`), JSON.stringify(direct.unauthenticatedAnswers));
+
+    const required = await runKeypost(['lookup', ALICE, '--dns', unbound.address, '--require-transparency', '--json']);
+    assert.equal(required.code, 1, required.stderr);
+    assert.equal(JSON.parse(required.stdout).checks.find((c: any) => c.name === 'transparency').status, 'fail');
+    assert.match(required.stderr, /is not verified: transparency \(CLIENT_TRANSPARENCY_FAILED\)/);
+  });
 });
 
 describe('send', { skip, timeout: 120_000 }, () => {
@@ -147,6 +167,16 @@ describe('send', { skip, timeout: 120_000 }, () => {
     assert.equal(outcome.dnssec, 'insecure');
     assert.equal(outcome.stamp, null);
     assert.match(outcome.detail, new RegExp(`^the DNS answers for ${ALICE} are not DNSSEC-authenticated by the resolver: no AD on `));
+  });
+
+  test('--require-transparency refuses a recipient whose zone publishes no log, before minting', async () => {
+    const refused = await send(unbound.address, '--require-transparency', '--json');
+    assert.equal(refused.code, 1, refused.stderr);
+    const [outcome] = JSON.parse(refused.stdout).recipients;
+    assert.equal(outcome.delivered, false);
+    assert.equal(outcome.stage, 'verify');
+    assert.equal(outcome.code, 'CLIENT_TRANSPARENCY_FAILED');
+    assert.equal(outcome.stamp, null);
   });
 
   test('without --require-dnssec an insecure recipient is delivered and reported as such', async () => {

@@ -176,8 +176,9 @@ describe(`whole path on ${testBackend}`, { skip, timeout: 180_000 }, () => {
       assert.equal(found.api, apiBase);
       assert.deepEqual(
         found.checks.map((c: { name: string; status: string }) => [c.name, c.status]),
-        [['fingerprint', 'pass'], ['pka', 'pass'], ['user-id', 'pass'], ['key-valid', 'pass'], ['directory', 'pass']],
+        [['fingerprint', 'pass'], ['pka', 'pass'], ['user-id', 'pass'], ['key-valid', 'pass'], ['directory', 'pass'], ['transparency', 'pass']],
       );
+      assert.equal(found.transparency.status, 'ok', found.transparency.detail);
       assert.match(found.key, /^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
     }
     const text = await runKeypost(['lookup', bob.address, '--dns', serving.addresses.dns], env);

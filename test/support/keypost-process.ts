@@ -1,5 +1,7 @@
 // Runs the compiled `keypost` CLI as a child process, the way an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,11 +13,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The XDG state directory of every CLI run of this test process (lookup, send and log verify keep
+ * the tree heads they saw there): never the user's own, and fresh per process, since each test run
+ * makes new log keys for the same zone names.
+ */
+const stateHome = mkdtempSync(path.join(tmpdir(), 'kp-cli-state-'));
+process.on('exit', () => rmSync(stateHome, { recursive: true, force: true }));
+
 /** Runs one keypost command to completion. */
 export function runKeypost(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KEYPOST_BIN, ...args], {
-      env: { ...process.env, KEYPOST_LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, KEYPOST_LOG_LEVEL: 'warn', XDG_STATE_HOME: stateHome, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

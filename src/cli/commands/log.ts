@@ -1,14 +1,13 @@
 // keypost log verify <zone>: audit a zone's transparency log (src/client/log-audit.ts).
 // keypost log watch <address>: list an address's leaves for its holder (src/client/log-watch.ts).
-import { homedir } from 'node:os';
-import path from 'node:path';
 import { KeypostError } from '../../errors.js';
 import { CLIENT_CODES } from '../../client/errors.js';
+import { logStateDir } from '../../client/log-heads.js';
 import { auditLog, type LogAuditResult } from '../../client/log-audit.js';
 import { watchAddress, type LogWatchResult } from '../../client/log-watch.js';
 import { createStubResolver } from '../../client/stub-resolver.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
-import { EXIT_LOOKUP_FAILED, dnsOption } from './lookup.js';
+import { EXIT_LOG_INCONSISTENT, EXIT_LOOKUP_FAILED, dnsOption } from './lookup.js';
 
 const USAGE = `Usage: keypost log verify <zone> [--api URL] [--dns host:port] [--state-dir DIR] [--json]
        keypost log watch <address> [--allow FPR ...] [--api URL] [--dns host:port] [--json]
@@ -36,13 +35,6 @@ the log API could not be reached; 6 the log does not extend the head seen before
 forked).`;
 
 export const EXIT_LOG_DISCREPANCY = 1;
-export const EXIT_LOG_INCONSISTENT = 6;
-
-/** The state directory of the XDG Base Directory specification, for remembered heads. */
-export function logStateDir(env: Record<string, string | undefined>): string {
-  const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(env.HOME ?? homedir(), '.local', 'state');
-  return path.join(base, 'keypost', 'log-heads');
-}
 
 function print(ctx: CommandContext, result: LogAuditResult): void {
   const state = result.discrepancies.length ? `${result.discrepancies.length} discrepanc${result.discrepancies.length === 1 ? 'y' : 'ies'}` : 'verified';

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../config.js';
 import { KeypostError } from '../../errors.js';
 import { CLIENT_CODES } from '../../client/errors.js';
+import { logStateDir } from '../../client/log-heads.js';
 import { sendMessage, type RecipientOutcome, type SendReport } from '../../client/send.js';
 import { UsageError, parseCommandArgs, writeJson, type Command, type CommandContext } from '../command.js';
 import { EXIT_DNSSEC_INSECURE, dnsOption } from './lookup.js';
@@ -12,7 +13,7 @@ import { promptHidden } from '../prompt.js';
 import { createMintProgress } from '../mint-progress.js';
 
 const USAGE = `Usage: keypost send --from <address> --to <address> [--to <address> ...]
-                    [--dns host:port] [--require-dnssec] [--encrypt]
+                    [--dns host:port] [--require-dnssec] [--require-transparency] [--encrypt]
                     [--sign KEYFILE [--hide-subject]] [--notify EVENTS] [--json]
                     [file.eml | -]
 
@@ -21,12 +22,18 @@ looks the recipient up in DNS (as keypost lookup does), mints a hashcash stamp f
 published price and delivers the message with that stamp in an X-Hashcash header to its published
 endpoint (ep=, smtp://host:port) over SMTP. Missing From, To, Date and Message-ID headers are added;
 input without headers is sent as a plain-text body.
+A recipient whose zone publishes a key transparency log is sent to only when the log shows the key
+DNS serves (the transparency check of keypost lookup); one that fails it is refused (code
+CLIENT_TRANSPARENCY_FAILED, or CLIENT_LOG_INCONSISTENT when the log was rolled back or forked since
+the head kept in $XDG_STATE_HOME/keypost/log-heads).
 
   --from ADDRESS    envelope sender (and From header when the message has none)
   --to ADDRESS      a recipient (repeat for more)
   --dns host:port   ask this DNS server (default: the nameservers of /etc/resolv.conf)
   --require-dnssec  send only to recipients whose DNSSEC status is secure: the resolver set AD on
                     every answer of their lookup (see keypost lookup --help)
+  --require-transparency
+                    send only to recipients whose zone publishes a key transparency log
   --encrypt         encrypt the message to every recipient's verified key as PGP/MIME (RFC 3156);
                     a recipient whose key fails verification is not sent to
   --sign KEYFILE    sign as the sender with this armoured secret key (PGP/MIME, RFC 3156): the
@@ -50,10 +57,13 @@ encrypted copy signed outside as well, so that its gateway can check the signatu
 
 Exit status: 0 every recipient delivered; 1 at least one failed; 2 usage error; 5 at least one
 recipient was refused by --require-dnssec (its code is CLIENT_DNSSEC_INSECURE); 6 at least one
-recipient requires encrypted or signed mail that was not asked for (CLIENT_PROTECTION_REQUIRED).`;
+recipient requires encrypted or signed mail that was not asked for (CLIENT_PROTECTION_REQUIRED);
+7 at least one recipient's zone log does not extend the head seen before (CLIENT_LOG_INCONSISTENT).`;
 
 /** A recipient requires --encrypt or --sign that was not given (its req=). */
 export const EXIT_PROTECTION_REQUIRED = 6;
+/** A recipient's zone log was rolled back or forked (lookup exits 6 for it; send's 6 was taken). */
+export const EXIT_SEND_LOG_INCONSISTENT = 7;
 
 /** --notify: NEVER, or any of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1). */
 function notifyOption(value: string | undefined): string | undefined {
@@ -109,6 +119,7 @@ export const sendCommand: Command = {
       to: { type: 'string', multiple: true },
       dns: { type: 'string' },
       'require-dnssec': { type: 'boolean' },
+      'require-transparency': { type: 'boolean' },
       encrypt: { type: 'boolean' },
       sign: { type: 'string' },
       'hide-subject': { type: 'boolean' },
@@ -134,6 +145,7 @@ export const sendCommand: Command = {
         message,
         encrypt: values.encrypt === true,
         requireDnssec: values['require-dnssec'] === true,
+        transparency: { stateDir: logStateDir(ctx.env), require: values['require-transparency'] === true },
         sign: sign ? { key: sign, hideSubject: values['hide-subject'] === true } : undefined,
         notify: notifyOption(values.notify),
         dns,
@@ -157,6 +169,7 @@ export const sendCommand: Command = {
       for (const outcome of report.recipients) printOutcome(ctx, outcome, width);
     }
     if (report.recipients.some((r) => r.code === CLIENT_CODES.dnssecInsecure)) return EXIT_DNSSEC_INSECURE;
+    if (report.recipients.some((r) => r.code === CLIENT_CODES.logInconsistent)) return EXIT_SEND_LOG_INCONSISTENT;
     if (report.recipients.some((r) => r.code === CLIENT_CODES.protectionRequired)) return EXIT_PROTECTION_REQUIRED;
     return report.delivered ? 0 : 1;
   },
