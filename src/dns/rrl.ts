@@ -5,7 +5,8 @@
 // (TC=1, no records) so a real client behind the prefix retries over TCP, which cannot be spoofed.
 // The rate is averaged over `window` seconds: a flood runs up a debt of at most rate × window
 // responses, which its prefix works off before it is answered again.
-import { isIPv4 } from 'node:net';
+import { BoundedAccounts } from './bounded-accounts.js';
+import { ClientPrefixes } from './client-prefix.js';
 
 export interface RrlSettings {
   /** Responses per second per prefix and response kind; 0 turns limiting off. */
@@ -30,47 +31,20 @@ interface Account {
 export const MAX_ACCOUNTS = 100_000;
 
 export class ResponseRateLimiter {
-  private readonly accounts = new Map<string, Account>();
-  private readonly v4Mask: number;
+  private readonly accounts = new BoundedAccounts<Account>(MAX_ACCOUNTS);
+  private readonly prefixes: ClientPrefixes;
   private readonly rate: number;
   private readonly floor: number;
 
   constructor(private readonly settings: RrlSettings) {
     this.rate = settings.responsesPerSecond;
     this.floor = -settings.responsesPerSecond * settings.windowSeconds;
-    this.v4Mask = settings.ipv4PrefixLength === 0 ? 0 : (~0 << (32 - settings.ipv4PrefixLength)) >>> 0;
+    this.prefixes = new ClientPrefixes(settings);
   }
 
   /** The network a client belongs to for accounting, as a short string. */
   prefix(remote: string): string {
-    const ip = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
-    if (isIPv4(ip)) {
-      let n = 0;
-      let part = 0;
-      for (let i = 0; i < ip.length; i++) {
-        const c = ip.charCodeAt(i);
-        if (c === 46) {
-          n = (n << 8) | part;
-          part = 0;
-        } else part = part * 10 + c - 48;
-      }
-      n = ((n << 8) | part) >>> 0;
-      return String((n & this.v4Mask) >>> 0);
-    }
-    // IPv6: keep the leading prefixLength bits of the expanded address.
-    const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = tail === undefined ? h : [...h, ...new Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-    const bits = this.settings.ipv6PrefixLength;
-    let out = '';
-    for (let g = 0; g * 16 < bits && g < 8; g++) {
-      let value = parseInt(groups[g] ?? '0', 16) || 0;
-      const keep = Math.min(16, bits - g * 16);
-      value &= (0xffff << (16 - keep)) & 0xffff;
-      out += `${value.toString(16)}:`;
-    }
-    return out;
+    return this.prefixes.of(remote);
   }
 
   /** Counts one response of kind `identity` to `remote` and says what to do with it. */
@@ -78,9 +52,8 @@ export class ResponseRateLimiter {
     const key = `${this.prefix(remote)}/${identity}`;
     let account = this.accounts.get(key);
     if (!account) {
-      if (this.accounts.size >= MAX_ACCOUNTS) this.accounts.delete(this.accounts.keys().next().value!);
       account = { balance: this.rate, lastMs: nowMs, limited: 0 };
-      this.accounts.set(key, account);
+      this.accounts.add(key, account);
     } else {
       // Credit accrues at the rate, up to one second's worth.
       account.balance = Math.min(this.rate, account.balance + ((nowMs - account.lastMs) * this.rate) / 1000);
