@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Component, Services } from '../lifecycle.js';
 import { CookieSecret } from './cookies.js';
 import { ResponseRateLimiter } from './rrl.js';
+import { DenialLimiter } from './denial-limiter.js';
 import { formatAddress } from '../lifecycle.js';
 import type { ZoneUpdate } from '../published/model.js';
 import { createCounters, registerDnsMetrics, type DnsCounters } from './counters.js';
@@ -41,6 +42,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const counters = createCounters();
   const dnsConfig = services.config.dns;
   const rrl = dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
+  const denials = new DenialLimiter(dnsConfig.denials);
   // Without a configured secret each process makes its own: cookies then hold for that node only.
   const cookies = new CookieSecret(dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16));
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
@@ -115,7 +117,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   async function bind(host: string, port: number): Promise<void> {
     // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
     for (let attempt = 0; ; attempt++) {
-      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies });
+      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies, denials });
       const boundPort = u.socket.address().port;
       try {
         tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
@@ -138,7 +140,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     snapshots,
     signingIdle: () => presigner.idle(),
     async start() {
-      registerDnsMetrics(services.metrics, counters, snapshots);
+      registerDnsMetrics(services.metrics, counters, snapshots, denials);
       const box = openSecretBox(services.config.secrets);
       signers = (zone, previous) => {
         try {

@@ -2,6 +2,7 @@
 // only when scraped.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { SnapshotSet } from './zone-snapshot.js';
+import type { DenialLimiter } from './denial-limiter.js';
 
 export interface DnsCounters {
   udpQueries: number;
@@ -25,7 +26,7 @@ export function createCounters(): DnsCounters {
   return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0, signaturesOnQuery: 0, signaturesInBackground: 0 };
 }
 
-export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {
+export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet, denials?: DenialLimiter): void {
   const counter = (name: string, help: string, value: () => number, labels?: Record<string, string>) => {
     const existing = registry.getSingleMetric(name);
     if (existing) registry.removeSingleMetric(name);
@@ -50,6 +51,23 @@ export function registerDnsMetrics(registry: Registry, counters: DnsCounters, sn
   counter('keypost_dns_transfers_total', 'zone transfers started', () => counters.transfers);
   counter('keypost_dns_query_signatures_total', 'DNSSEC signatures made while answering a query', () => counters.signaturesOnQuery);
   counter('keypost_dns_background_signatures_total', 'DNSSEC signatures made off the query path', () => counters.signaturesInBackground);
+  if (denials) {
+    const c = denials.counts;
+    counter('keypost_dns_denials_admitted_total', 'fresh DNSSEC denial signatures admitted on UDP', () => c.admitted);
+    const name = 'keypost_dns_denials_refused_total';
+    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help: 'UDP queries answered TC=1 because their denial was not cached and a signing budget was spent: per client prefix, or server-wide (overload)',
+      labelNames: ['budget'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ budget: 'prefix' }, c.refusedPrefix);
+        this.inc({ budget: 'overload' }, c.refusedOverload);
+      },
+    });
+  }
   counter('keypost_dns_zone_loads_total', 'zone snapshot loads', () => counters.zoneLoads);
   counter('keypost_dns_zone_load_failures_total', 'zone snapshot loads that failed', () => counters.zoneLoadFailures);
   if (registry.getSingleMetric('keypost_dns_zone_serial')) registry.removeSingleMetric('keypost_dns_zone_serial');

@@ -19,8 +19,8 @@ export function listenUdp(
   snapshots: () => SnapshotSet,
   counters: DnsCounters,
   log: Logger,
-  /** Rate limiter and cookie secret, shared with every UDP answer. */
-  policy: Pick<AnswerContext, 'rrl' | 'cookies'> = {},
+  /** Rate limiter, cookie secret and denial admission, shared with every UDP answer. */
+  policy: Pick<AnswerContext, 'rrl' | 'cookies' | 'denials'> = {},
 ): Promise<UdpListener> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
   // answer() runs synchronously, so one slot is enough to learn what work it deferred.
@@ -31,7 +31,7 @@ export function listenUdp(
   const respond = (msg: Buffer, rinfo: RemoteInfo, mayDefer: boolean) => {
     let reply: Uint8Array | null;
     try {
-      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, defer: mayDefer ? defer : undefined });
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, denials: policy.denials, defer: mayDefer ? defer : undefined });
     } catch (err) {
       // A bug must cost one answer, never the listener.
       counters.internalErrors++;

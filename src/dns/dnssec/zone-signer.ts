@@ -114,11 +114,16 @@ export class ZoneSigner {
     return made.rdatas;
   }
 
-  /** The NSEC RDATA `nsec` for `ownerWire`, with its RRSIGs; cached by owner, TTL and content. */
-  denialSignatures(ownerWire: Buffer, ttl: number, nsec: Buffer, now: number): DenialSignatures {
+  /**
+   * The NSEC RDATA `nsec` for `ownerWire`, with its RRSIGs; cached by owner, TTL and content.
+   * When they are not cached, `admit` (if given) decides whether they may be made now; undefined
+   * when it says no.
+   */
+  denialSignatures(ownerWire: Buffer, ttl: number, nsec: Buffer, now: number, admit?: () => boolean): DenialSignatures | undefined {
     const key = `${ttl}/${nsec.toString('latin1')}/${ownerWire.toString('latin1')}`;
     const cached = this.denials.get(key);
     if (cached && now < cached.refreshAt) return { nsec: cached.nsec, rrsigs: cached.rdatas };
+    if (admit && !admit()) return undefined;
     const made = { ...this.sign(ownerWire, DNSSEC_TYPE.NSEC, ttl, [nsec], now, 'query'), nsec };
     this.denials.set(key, made);
     return { nsec, rrsigs: made.rdatas };
