@@ -294,8 +294,14 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
     // as the signed denial itself would be (RFC 9824 §3).
     if (parts && 'refused' in parts) {
       limit = HEADER_LENGTH;
-      result = { ...result, rcode: RCODE.NOERROR };
-    } else if (parts) result = { ...result, ...parts };
+      result.rcode = RCODE.NOERROR;
+    } else if (parts) {
+      // Set in place: resolve() made `result` for this query alone, and a spread copy of it is
+      // a slow-mode object that made every later property read in assemble() a dictionary lookup.
+      result.rcode = parts.rcode;
+      if (parts.answerSigs) result.answerSigs = parts.answerSigs;
+      if (parts.authority) result.authority = parts.authority;
+    }
   }
   if (!q.tsig) return assemble(msg, q, result, limit);
   return signed(msg, q, result, limit, ctx, result.match?.zone);

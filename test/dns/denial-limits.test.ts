@@ -14,7 +14,8 @@ import { delv, signZone, writeAnchors } from './support/dnssec.js';
 
 const skip = requireTool('dig', 'delv');
 const ZONE = 'denial.test';
-const PREFIX_RATE = 5;
+// Low budgets, so that the floods exceed them however slowly a loaded machine starts dig.
+const PREFIX_RATE = 2;
 
 /** A DNSSEC query over UDP from `source` that does not retry a truncated answer over TCP. */
 const udpFrom = (server: DnsServer, source: string, name: string, type = 'OPENPGPKEY') => dig(server, '-b', source, '+dnssec', '+ignore', name, type);
@@ -96,14 +97,15 @@ describe('per client prefix', () => {
     const verdict = await delv(server, anchors, ZONE, missing('neighbour', 1), 'OPENPGPKEY');
     assert.match(verdict, /; negative response, fully validated/);
 
-    assert.equal(await metric(server, /^keypost_dns_denials_refused_total\{budget="prefix"\} (\d+)/m), result.truncated);
+    // Every TC seen was counted (a reply lost on a loaded machine is counted but not seen).
+    assert.ok((await metric(server, /^keypost_dns_denials_refused_total\{budget="prefix"\} (\d+)/m)) >= result.truncated);
     assert.equal(await metric(server, /^keypost_dns_denials_refused_total\{budget="overload"\} (\d+)/m), 0);
   });
 });
 
 describe('server-wide signing budget', () => {
   let server: DnsServer;
-  const BUDGET = 20;
+  const BUDGET = 5;
   before(async () => {
     if (skip) return;
     server = await startDns(db, { KEYPOST_DNS_RRL_RATE: '0', KEYPOST_DNS_DENIAL_RATE: '0', KEYPOST_DNS_DENIAL_BUDGET: String(BUDGET) });
@@ -119,10 +121,10 @@ describe('server-wide signing budget', () => {
     const seconds = (Date.now() - started) / 1000;
     assert.ok(result.truncated > 0, 'some answers to the flood are truncated');
     // A burst of a tenth of a second's budget, then the budget's rate.
-    assert.ok(result.signed <= BUDGET / 10 + BUDGET * Math.ceil(seconds), `${result.signed} signed in ${seconds} s`);
+    assert.ok(result.signed <= Math.ceil(BUDGET / 10) + BUDGET * Math.ceil(seconds), `${result.signed} signed in ${seconds} s`);
     const positive = await udpFrom(server, sources[0], `${openpgpkeyLabel('alice')}._openpgpkey.${ZONE}`);
     assert.deepEqual(section(positive, 'ANSWER').map((l) => l.split(' ')[3]), ['OPENPGPKEY', 'RRSIG']);
-    assert.equal(await metric(server, /^keypost_dns_denials_refused_total\{budget="overload"\} (\d+)/m), result.truncated);
+    assert.ok((await metric(server, /^keypost_dns_denials_refused_total\{budget="overload"\} (\d+)/m)) >= result.truncated);
     assert.ok((await metric(server, /^keypost_dns_denials_admitted_total (\d+)/m)) >= result.signed);
   });
 });
