@@ -162,6 +162,18 @@ async function startKeypostDns(env: NodeJS.ProcessEnv): Promise<{ child: ChildPr
   return { child, port, log: () => buffer };
 }
 
+/**
+ * The zone as `keypost dns records` prints it, for NSD. Checked to hold every address: a CLI that
+ * exited before its pipe drained once left NSD serving a few dozen of them, so it answered
+ * NXDOMAIN, cheaply, to nearly every query.
+ */
+async function zoneRecords(env: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, 'dns', 'records', ZONE], { env, maxBuffer: 1024 * 1024 * 1024 });
+  const keys = stdout.split('\n').filter((line) => /\sOPENPGPKEY\s/.test(line)).length;
+  if (keys !== ADDRESSES) throw new Error(`keypost dns records printed ${keys} OPENPGPKEY records for ${ADDRESSES} addresses`);
+  return stdout;
+}
+
 async function startNsd(dir: string, zoneText: string): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   writeFileSync(path.join(dir, `${ZONE}.zone`), zoneText);
@@ -245,7 +257,7 @@ async function signedBench(handle: Awaited<ReturnType<typeof openDatabase>>, url
     KEYPOST_DNS_DENIAL_RATE: '0',
   };
   // NSD's copy: the records keypost serves, before keypost's own key exists, signed by ldns.
-  const { stdout: zoneText } = await run(process.execPath, [CLI, 'dns', 'records', ZONE], { env, maxBuffer: 1024 * 1024 * 1024 });
+  const zoneText = await zoneRecords(env);
   const nsdDir = path.join(dir, 'nsd-signed');
   mkdirSync(nsdDir);
   writeFileSync(path.join(nsdDir, 'unsigned.zone'), zoneText);
@@ -355,7 +367,7 @@ async function main(): Promise<void> {
     const kp = await startKeypostDns(env);
     children.push(kp.child);
     console.log(`keypost loaded the zone and listens on ${kp.port} after ${((Date.now() - loadStart) / 1000).toFixed(1)} s, RSS ${rssMb(kp.child.pid!).rss.toFixed(0)} MB`);
-    const { stdout: zoneText } = await run(process.execPath, [CLI, 'dns', 'records', ZONE], { env, maxBuffer: 1024 * 1024 * 1024 });
+    const zoneText = await zoneRecords(env);
     const nsd = await startNsd(dir, zoneText);
     children.push(nsd.child);
     const queries = queryFile(dir);
