@@ -29,6 +29,7 @@ import {
   type ZoneSource,
 } from './zone-records.js';
 import { txt } from './rdata.js';
+import { Arena } from './arena.js';
 import type { ZoneSigner } from './dnssec/zone-signer.js';
 import { UNTRANSFERRED_TYPES } from './dnssec/dnskey.js';
 import { CLASS, TYPE, encodeName, nameKey, wireKey } from '../protocol/dns-wire.js';
@@ -114,27 +115,6 @@ export interface LayerLimits {
 export const LAYER_LIMITS: LayerLimits = { recent: 1024, older: 60_000 };
 
 const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
-
-/**
- * Append-only storage for the encoded RRsets of a large build: one allocation per megabyte instead
- * of one small buffer per name, so 300,000 names cost their bytes and a view each, not a pool slab
- * kept alive by a few live slices.
- */
-export class Arena {
-  private chunk = Buffer.alloc(0);
-  private used = 0;
-  constructor(private readonly chunkSize = 1 << 20) {}
-
-  take(size: number): Buffer {
-    if (this.used + size > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, size));
-      this.used = 0;
-    }
-    const out = this.chunk.subarray(this.used, this.used + size);
-    this.used += size;
-    return out;
-  }
-}
 
 interface RRsetSource {
   type: number;

@@ -35,13 +35,6 @@ export interface SignedParts {
 
 const QUESTION_POINTER = 0xc000 | HEADER_LENGTH;
 
-/**
- * The RRSIG records of an answer as sent, by the signatures' RDATA list: the same bytes for every
- * query (the owner is always the question name), so they are assembled once. A list is replaced,
- * never changed, when its RRset is signed again, and its entry here goes with it.
- */
-const answerRecords = new WeakMap<readonly Buffer[], { wire: Buffer; count: number }>();
-
 /** One record: a compression pointer as owner, then type, class, TTL, RDLENGTH and RDATA. */
 function record(pointer: number, type: number, ttl: number, rdata: Buffer): Buffer {
   const out = Buffer.allocUnsafe(12 + rdata.length);
@@ -78,12 +71,7 @@ export function dnssecParts(zone: ZoneSnapshot, q: Query, found: FoundAnswer, no
     const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const type = view.readUInt16BE(start + 2);
     const ttl = view.readUInt32BE(start + 6);
-    const sigs = signer.rrsetSignatures(bytes, owner, type, ttl, () => recordRdatas(bytes, start, end), now);
-    let answerSigs = answerRecords.get(sigs);
-    if (!answerSigs) {
-      answerSigs = { wire: Buffer.concat(sigs.map((s) => record(QUESTION_POINTER, DNSSEC_TYPE.RRSIG, ttl, s))), count: sigs.length };
-      answerRecords.set(sigs, answerSigs);
-    }
+    const answerSigs = signer.rrsetSignatureRecords(bytes, owner, type, ttl, () => recordRdatas(bytes, start, end), now);
     return { rcode: RCODE.NOERROR, answerSigs };
   }
   if (found.soaOwner === undefined || (found.rcode !== RCODE.NOERROR && found.rcode !== RCODE.NXDOMAIN)) return null;

@@ -5,12 +5,16 @@
 // random share of an eighth, so that signatures made together do not all expire together.
 import type { ZoneSigningKey } from '../../published/entries.js';
 import type { SealedBox } from '../../secrets/sealed-box.js';
-import { nameKey } from '../../protocol/dns-wire.js';
+import { CLASS, HEADER_LENGTH, nameKey } from '../../protocol/dns-wire.js';
+import { Arena } from '../arena.js';
 import { importPrivateKey, isDnssecAlgorithm } from './algorithms.js';
 import { signingKeyContext } from './key-store.js';
 import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
+
+const RR_FIXED = 12; // owner pointer(2) type(2) class(2) ttl(4) rdlength(2)
+const QUESTION_POINTER = 0xc000 | HEADER_LENGTH;
 
 export interface SignaturePolicy {
   /** RRSIG lifetime from the moment of signing. */
@@ -39,8 +43,13 @@ export interface SignatureCounts {
 }
 
 interface Signatures {
-  /** RRSIG RDATAs, one per key. */
+  /** RRSIG RDATAs, one per key: views into `records`. */
   rdatas: Buffer[];
+  /**
+   * The same as RRSIG records in answer form, their owner a pointer to the question name (offset
+   * 12) and their TTL the original TTL: what a positive answer with DO appends as it is.
+   */
+  records: Buffer;
   /** The original TTL they cover; a different TTL needs new signatures. */
   ttl: number;
   refreshAt: number;
@@ -55,6 +64,8 @@ export class ZoneSigner {
   private readonly rrsets = new WeakMap<object, Map<number, Signatures>>();
   private readonly denials: BoundedCache<string, Signatures & { nsec: Buffer }>;
   private readonly apexWire: Buffer;
+  /** 64 KiB chunks: a small zone's signatures fit in one, a large zone's waste little. */
+  private readonly arena = new Arena(1 << 16);
   /**
    * Signatures over RRsets made for a signed transfer rather than held in a snapshot node (the
    * NSEC3 chain, NSEC3PARAM, ZONEMD), by owner, type, TTL and content. Two generations: a new
@@ -82,7 +93,22 @@ export class ZoneSigner {
     const { validitySeconds, backdateSeconds, random } = this.policy;
     const fields = { ownerWire, type, originalTtl: ttl, inception: now - backdateSeconds, expiration: now + validitySeconds, signerWire: this.apexWire };
     const refreshAt = fields.expiration - Math.floor(validitySeconds / 4) - Math.floor(random() * (validitySeconds / 8));
-    return { rdatas: this.keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
+    const made = this.keys.map((key) => rrsigRdata(key, fields, rdatas));
+    // Kept for up to weeks: in the signer's arena rather than in slabs of Node's buffer pool.
+    const records = this.arena.take(made.reduce((n, r) => n + RR_FIXED + r.length, 0));
+    const views: Buffer[] = [];
+    let o = 0;
+    for (const r of made) {
+      records.writeUInt16BE(QUESTION_POINTER, o);
+      records.writeUInt16BE(DNSSEC_TYPE.RRSIG, o + 2);
+      records.writeUInt16BE(CLASS.IN, o + 4);
+      records.writeUInt32BE(ttl >>> 0, o + 6);
+      records.writeUInt16BE(r.length, o + 10);
+      r.copy(records, o + RR_FIXED);
+      views.push(records.subarray(o + RR_FIXED, o + RR_FIXED + r.length));
+      o += RR_FIXED + r.length;
+    }
+    return { rdatas: views, records, ttl, refreshAt };
   }
 
   /**
@@ -90,13 +116,23 @@ export class ZoneSigner {
    * owned by `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
   rrsetSignatures(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
+    return this.rrsetEntry(holder, ownerWire, type, ttl, rdatas, now, path).rdatas;
+  }
+
+  /** The same signatures as answer-section records owned by the question name, and their count. */
+  rrsetSignatureRecords(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number): { wire: Buffer; count: number } {
+    const entry = this.rrsetEntry(holder, ownerWire, type, ttl, rdatas, now, 'query');
+    return { wire: entry.records, count: entry.rdatas.length };
+  }
+
+  private rrsetEntry(holder: object, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Signatures {
     let byType = this.rrsets.get(holder);
     if (!byType) this.rrsets.set(holder, (byType = new Map()));
     const cached = byType.get(type);
-    if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
+    if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached;
     const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
     byType.set(type, made);
-    return made.rdatas;
+    return made;
   }
 
   /** Starts the signatures of a new transfer build (see `built`). */
