@@ -292,10 +292,16 @@ async function signedBench(handle: Awaited<ReturnType<typeof openDatabase>>, url
       const { qps } = await run();
       return [qps, ((cpuSeconds(kp.child.pid!) - cpu) / (qps * SECONDS)) * 10_000];
     };
-    const signedBefore = await scrape(kp.ops, 'keypost_dns_query_signatures_total');
-    [r.kpPositiveDo, r.kpPositiveDoCpu] = await cpuPer10k(() => dnsperf(kp.port, positive, ['-c', '10', '-D']));
-    r.kpPositiveDoSignedOnQuery = (await scrape(kp.ops, 'keypost_dns_query_signatures_total')) - signedBefore;
-    [r.kpPositivePlain, r.kpPositivePlainCpu] = await cpuPer10k(() => dnsperf(kp.port, positive, ['-c', '10']));
+    // With and without DO in turn, first one then the other on alternate runs.
+    const withDo = async () => {
+      const signedBefore = await scrape(kp.ops, 'keypost_dns_query_signatures_total');
+      [r.kpPositiveDo, r.kpPositiveDoCpu] = await cpuPer10k(() => dnsperf(kp.port, positive, ['-c', '10', '-D']));
+      r.kpPositiveDoSignedOnQuery = (await scrape(kp.ops, 'keypost_dns_query_signatures_total')) - signedBefore;
+    };
+    const withoutDo = async () => {
+      [r.kpPositivePlain, r.kpPositivePlainCpu] = await cpuPer10k(() => dnsperf(kp.port, positive, ['-c', '10']));
+    };
+    for (const measure of i % 2 === 0 ? [withDo, withoutDo] : [withoutDo, withDo]) await measure();
     for (const [tag, server] of [['budget', kp], ['free', kpFree]] as const) {
       const missing = queryFile(dir, 1, `signed-missing-${tag}-${i}.txt`, `r${i}${tag}`);
       const refusedBefore = await scrape(server.ops, 'keypost_dns_denials_refused_total');
