@@ -216,8 +216,8 @@ async function scrape(ops: string, name: string, labels = ''): Promise<number> {
   return sum;
 }
 
-/** Proportional set size (shared pages split between sharers) of `pid` and its descendants, in MB. */
-function treePssMb(pid: number): number {
+/** `pid` and its descendants (NSD forks its server processes). */
+function processTree(pid: number): number[] {
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) {
     for (const entry of readdirSync('/proc')) {
@@ -230,7 +230,17 @@ function treePssMb(pid: number): number {
       }
     }
   }
-  return pids.reduce((mb, p) => mb + Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024, 0);
+  return pids;
+}
+
+/** Proportional set size (shared pages split between sharers) of `pid` and its descendants, in MB. */
+function treePssMb(pid: number): number {
+  return processTree(pid).reduce((mb, p) => mb + Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024, 0);
+}
+
+/** CPU seconds used by `pid` and its descendants. */
+function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((n, p) => n + cpuSeconds(p), 0);
 }
 
 /** Starts keypost on the signed zone and waits until the background has signed it whole. */
@@ -284,8 +294,12 @@ async function signedBench(handle: Awaited<ReturnType<typeof openDatabase>>, url
     const r: Record<string, number> = {};
     // Missing names new to this run, so none is a cached denial from the run before.
     const mixed = queryFile(dir, 0.1, `signed-mixed-${i}.txt`, `r${i}m`);
-    r.kp = (await dnsperf(kp.port, mixed, ['-c', '10', '-D'])).qps;
-    r.nsd = (await dnsperf(nsd.port, mixed, ['-c', '10', '-D'])).qps;
+    // CPU per answer too, for both servers: what the qps of either is worth on a shared machine.
+    for (const [name, port, pid] of [['kp', kp.port, kp.child.pid!], ['nsd', nsd.port, nsd.child.pid!]] as const) {
+      const cpu = treeCpuSeconds(pid);
+      r[name] = (await dnsperf(port, mixed, ['-c', '10', '-D'])).qps;
+      r[`${name}Cpu`] = ((treeCpuSeconds(pid) - cpu) / (r[name] * SECONDS)) * 10_000;
+    }
     // CPU per answer as well as qps: on a shared machine the second is what others leave over.
     const cpuPer10k = async (run: () => Promise<PerfResult>): Promise<[number, number]> => {
       const cpu = cpuSeconds(kp.child.pid!);
@@ -326,6 +340,7 @@ async function signedBench(handle: Awaited<ReturnType<typeof openDatabase>>, url
   const memory = m('kpPss') / m('nsdPss');
   console.log(`\nsigned zone, medians of ${RUNS} runs, ${SECONDS} s each, ${ADDRESSES} addresses, DO on every query, -c 10`);
   console.log(`  mixed (10% missing)  keypost ${m('kp').toFixed(0)} qps   NSD ${m('nsd').toFixed(0)} qps   ratio ${vsNsd.toFixed(2)}  ${pass(vsNsd >= 0.5)} (≥ 0.5)`);
+  console.log(`                       CPU per 10k answers keypost ${m('kpCpu').toFixed(3)} s, NSD ${m('nsdCpu').toFixed(3)} s (NSD/keypost ${(m('nsdCpu') / m('kpCpu')).toFixed(2)}×)`);
   console.log(`  existing names       DO ${m('kpPositiveDo').toFixed(0)} qps   without DO (today's answers) ${m('kpPositivePlain').toFixed(0)} qps   ratio ${vsUnsigned.toFixed(2)}  ${pass(vsUnsigned >= 0.8)} (≥ 0.8)`);
   console.log(`                       CPU per 10k answers DO ${m('kpPositiveDoCpu').toFixed(3)} s, without ${m('kpPositivePlainCpu').toFixed(3)} s (${(m('kpPositivePlainCpu') / m('kpPositiveDoCpu')).toFixed(2)}×); signatures made on the query path ${m('kpPositiveDoSignedOnQuery')}`);
   console.log(
@@ -394,15 +409,21 @@ async function main(): Promise<void> {
       r.nsd10 = (await dnsperf(nsd.port, queries, ['-c', '10'])).qps;
       // The two servers are measured in turn, first one then the other on alternate runs, so the
       // drift of a shared machine between the two measurements does not fall on one side.
-      let manyOff: PerfResult;
-      let manyOn: PerfResult;
-      if (i % 2 === 0) {
-        manyOff = await dnsperfFromMany(kp.port, positiveQueries, MANY_SOURCES);
-        manyOn = await dnsperfFromMany(kpRrl.port, positiveQueries, MANY_SOURCES);
-      } else {
-        manyOn = await dnsperfFromMany(kpRrl.port, positiveQueries, MANY_SOURCES);
-        manyOff = await dnsperfFromMany(kp.port, positiveQueries, MANY_SOURCES);
-      }
+      // CPU per answer as well: on a shared machine qps is partly what the neighbours leave over.
+      const many: { off?: PerfResult; on?: PerfResult } = {};
+      const measureOff = async () => {
+        const cpu = cpuSeconds(kp.child.pid!);
+        many.off = await dnsperfFromMany(kp.port, positiveQueries, MANY_SOURCES);
+        r.manyRrlOffCpuPer10k = ((cpuSeconds(kp.child.pid!) - cpu) / (many.off.qps * SECONDS)) * 10_000;
+      };
+      const measureOn = async () => {
+        const cpu = cpuSeconds(kpRrl.child.pid!);
+        many.on = await dnsperfFromMany(kpRrl.port, positiveQueries, MANY_SOURCES);
+        r.manyRrlOnCpuPer10k = ((cpuSeconds(kpRrl.child.pid!) - cpu) / (many.on.qps * SECONDS)) * 10_000;
+      };
+      for (const measure of i % 2 === 0 ? [measureOff, measureOn] : [measureOn, measureOff]) await measure();
+      const manyOff = many.off!;
+      const manyOn = many.on!;
       r.manyRrlOff = manyOff.qps;
       r.manyRrlOn = manyOn.qps;
       r.manyRrlOnLost = manyOn.lost;
@@ -474,6 +495,7 @@ async function main(): Promise<void> {
     console.log(
       `  ${MANY_SOURCES} sources (one /24 each): RRL on ${m('manyRrlOn').toFixed(0)} qps, off ${m('manyRrlOff').toFixed(0)} qps, ratio ${rrlRatio.toFixed(2)}  ${pass(rrlRatio >= 0.9)} (≥ 0.90), lost with RRL on ${m('manyRrlOnLost')}`,
     );
+    console.log(`    CPU per 10k answers RRL on ${m('manyRrlOnCpuPer10k').toFixed(3)} s, off ${m('manyRrlOffCpuPer10k').toFixed(3)} s (off/on ${(m('manyRrlOffCpuPer10k') / m('manyRrlOnCpuPer10k')).toFixed(2)}×)`);
     console.log(`  keypost RSS ${m('rss').toFixed(0)} MB (peak ${m('peak').toFixed(0)} MB)  ${pass(m('peak') <= 400)} (≤ 400 MB)`);
     const nsdDrop = median(rows.map((r) => 1 - r.nsdPublishing10 / r.nsd10));
     console.log(
