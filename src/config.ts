@@ -187,6 +187,10 @@ const envSchema = z.object({
   KEYPOST_DNS_RRL_WINDOW: integer(15, 1, 3600),
   KEYPOST_DNS_RRL_IPV4_PREFIX: integer(24, 8, 32),
   KEYPOST_DNS_RRL_IPV6_PREFIX: integer(56, 16, 128),
+  // Compact denial (RFC 9824) signs each missing name online at ~30 µs: fresh denial signatures
+  // per second per client prefix (the RRL prefixes) and in all; over either, UDP gets TC=1.
+  KEYPOST_DNS_DENIAL_RATE: integer(100, 0, 1_000_000),
+  KEYPOST_DNS_DENIAL_BUDGET: integer(5000, 0, 1_000_000),
   KEYPOST_DNS_COOKIE_SECRET: optional((value, ctx) =>
     /^[0-9a-fA-F]{32}$/.test(value) ? value : problem(ctx, 'must be 32 hex digits (16 octets)'),
   ),
@@ -332,6 +336,13 @@ export interface DnsConfig {
     ipv4PrefixLength: number;
     ipv6PrefixLength: number;
   };
+  /** Fresh denial signatures admitted on UDP (src/dns/denial-limiter.ts); 0 = unlimited. */
+  denials: {
+    perPrefixPerSecond: number;
+    globalPerSecond: number;
+    ipv4PrefixLength: number;
+    ipv6PrefixLength: number;
+  };
   /** 16 octets as hex, or undefined for a random secret per process. */
   cookieSecret: string | undefined;
   /** Key rollover waits (src/dns/dnssec/rollover.ts RolloverTiming), in seconds. */
@@ -434,6 +445,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         responsesPerSecond: e.KEYPOST_DNS_RRL_RATE,
         slip: e.KEYPOST_DNS_RRL_SLIP,
         windowSeconds: e.KEYPOST_DNS_RRL_WINDOW,
+        ipv4PrefixLength: e.KEYPOST_DNS_RRL_IPV4_PREFIX,
+        ipv6PrefixLength: e.KEYPOST_DNS_RRL_IPV6_PREFIX,
+      },
+      denials: {
+        perPrefixPerSecond: e.KEYPOST_DNS_DENIAL_RATE,
+        globalPerSecond: e.KEYPOST_DNS_DENIAL_BUDGET,
         ipv4PrefixLength: e.KEYPOST_DNS_RRL_IPV4_PREFIX,
         ipv6PrefixLength: e.KEYPOST_DNS_RRL_IPV6_PREFIX,
       },

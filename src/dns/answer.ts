@@ -12,6 +12,7 @@ import { zonemd, zonemdIfReady } from './transfer-contents.js';
 import { transferAcl } from './acl.js';
 import type { CookieSecret } from './cookies.js';
 import type { RrlVerdict } from './rrl.js';
+import type { DenialLimiter } from './denial-limiter.js';
 import { TSIG_ERROR, signResponse, unsignedError, verifyRequest } from './tsig.js';
 import { NODE_HEADER, findRRset, lookupNode, type NameNode, type SnapshotSet, type ZoneSnapshot } from './zone-snapshot.js';
 import { dnssecParts } from './dnssec/signed-answer.js';
@@ -28,6 +29,11 @@ export interface AnswerContext {
   nowSeconds?: number;
   /** Response-rate limiting (UDP only; a stream cannot be spoofed): rrl.ts or shared-rrl.ts. */
   rrl?: { check(remote: string, identity: string, nowMs: number): RrlVerdict };
+  /**
+   * Admission of fresh denial signatures (UDP only): over its budgets a signed denial that is not
+   * cached is answered TC=1, to be asked again over TCP.
+   */
+  denials?: DenialLimiter;
   /** Server cookies (RFC 7873, RFC 9018); without it COOKIE options are ignored. */
   cookies?: CookieSecret;
   /**
@@ -292,8 +298,21 @@ export function answer(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): U
   }
   // RFC 4035 §3.1: DO asks for the DNSSEC records. Not for a reply about to be cut to TC anyway.
   if (q.edns?.dnssecOk && result.zone?.signer && result.aa && limit > HEADER_LENGTH) {
-    const parts = dnssecParts(result.zone, q, result, ctx.nowSeconds ?? Math.floor(Date.now() / 1000));
-    if (parts) result = { ...result, ...parts };
+    const { denials, remote } = ctx;
+    const admit = denials && remote ? () => denials.admit(remote, Date.now()) : undefined;
+    const parts = dnssecParts(result.zone, q, result, ctx.nowSeconds ?? Math.floor(Date.now() / 1000), admit);
+    // Refused: TC=1 and no records (RFC 2181 §9), so the resolver asks again over TCP; NOERROR
+    // as the signed denial itself would be (RFC 9824 §3).
+    if (parts && 'refused' in parts) {
+      limit = HEADER_LENGTH;
+      result.rcode = RCODE.NOERROR;
+    } else if (parts) {
+      // Set in place: resolve() made `result` for this query alone, and a spread copy of it is
+      // a slow-mode object that made every later property read in assemble() a dictionary lookup.
+      result.rcode = parts.rcode;
+      if (parts.answerSigs) result.answerSigs = parts.answerSigs;
+      if (parts.authority) result.authority = parts.authority;
+    }
   }
   if (!q.tsig) return assemble(msg, q, result, limit);
   return signed(msg, q, result, limit, ctx, result.match?.zone);

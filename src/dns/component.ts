@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Component, Services } from '../lifecycle.js';
 import { CookieSecret } from './cookies.js';
 import { ResponseRateLimiter } from './rrl.js';
+import { DenialLimiter, dividedAmong } from './denial-limiter.js';
 import { formatAddress } from '../lifecycle.js';
 import type { ZoneUpdate } from '../published/model.js';
 import { createCounters, registerDnsMetrics, registerWorkerMetrics, sharedCounterRows, totalCounters, type DnsCounters } from './counters.js';
@@ -54,6 +55,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   // With workers, the accounts are shared, so a prefix has one allowance whichever thread answers.
   const rrlData = workerCount > 0 && dnsConfig.rrl.responsesPerSecond > 0 ? sharedRrlData(dnsConfig.rrl) : undefined;
   const rrl = rrlData ? new SharedRateLimiter(rrlData) : dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
+  // Each thread answering UDP admits fresh denials from its share of the budgets (denial-limiter.ts
+  // says why shares, not shared buckets). With workers this thread answers only what they hand
+  // back (TSIG, ZONEMD), and keeps a worker's share for those.
+  const denialLimits = dividedAmong(dnsConfig.denials, Math.max(1, workerCount));
+  const denials = new DenialLimiter(denialLimits, counters);
   // Without a configured secret each process makes its own: cookies then hold for that node only.
   const cookieSecret = dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16);
   const cookies = new CookieSecret(cookieSecret);
@@ -146,7 +152,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   async function bind(host: string, port: number): Promise<void> {
     // Port 0: take whatever UDP port the OS offers and claim the same TCP port; retry on a clash.
     for (let attempt = 0; ; attempt++) {
-      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies }, workerCount === 0);
+      const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies, denials }, workerCount === 0);
       const boundPort = u.socket.address().port;
       try {
         tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
@@ -204,6 +210,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
           counterRows: counterRows!,
           cookieSecret,
           rrl: rrlData,
+          denials: denialLimits,
           logLevel: log.level,
           initial: mirror.everything(current),
           handOff: (msg, rinfo) => udp!.respond(msg, rinfo),

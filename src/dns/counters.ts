@@ -19,12 +19,18 @@ export interface DnsCounters {
   signaturesOnQuery: number;
   /** DNSSEC signatures made off the query path: after a snapshot change, on refresh, for transfers. */
   signaturesInBackground: number;
+  /** Fresh denial signatures admitted on UDP (denial-limiter.ts). */
+  denialsAdmitted: number;
+  /** UDP queries answered TC=1 because their prefix's denial budget was spent. */
+  denialsRefusedPrefix: number;
+  /** UDP queries answered TC=1 because the server-wide denial budget was spent. */
+  denialsRefusedOverload: number;
 }
 
-const FIELDS: readonly (keyof DnsCounters)[] = ['udpQueries', 'tcpQueries', 'dropped', 'internalErrors', 'transfers', 'zoneLoads', 'zoneLoadFailures', 'tcpShed', 'tcpRefused', 'signaturesOnQuery', 'signaturesInBackground'];
+const FIELDS: readonly (keyof DnsCounters)[] = ['udpQueries', 'tcpQueries', 'dropped', 'internalErrors', 'transfers', 'zoneLoads', 'zoneLoadFailures', 'tcpShed', 'tcpRefused', 'signaturesOnQuery', 'signaturesInBackground', 'denialsAdmitted', 'denialsRefusedPrefix', 'denialsRefusedOverload'];
 
 export function createCounters(): DnsCounters {
-  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0, signaturesOnQuery: 0, signaturesInBackground: 0 };
+  return { udpQueries: 0, tcpQueries: 0, dropped: 0, internalErrors: 0, transfers: 0, zoneLoads: 0, zoneLoadFailures: 0, tcpShed: 0, tcpRefused: 0, signaturesOnQuery: 0, signaturesInBackground: 0, denialsAdmitted: 0, denialsRefusedPrefix: 0, denialsRefusedOverload: 0 };
 }
 
 /**
@@ -105,6 +111,20 @@ export function registerDnsMetrics(registry: Registry, counters: DnsCounters, sn
   counter('keypost_dns_transfers_total', 'zone transfers started', () => counters.transfers);
   counter('keypost_dns_query_signatures_total', 'DNSSEC signatures made while answering a query', () => counters.signaturesOnQuery);
   counter('keypost_dns_background_signatures_total', 'DNSSEC signatures made off the query path', () => counters.signaturesInBackground);
+  counter('keypost_dns_denials_admitted_total', 'fresh DNSSEC denial signatures admitted on UDP', () => counters.denialsAdmitted);
+  const refused = 'keypost_dns_denials_refused_total';
+  if (registry.getSingleMetric(refused)) registry.removeSingleMetric(refused);
+  new Counter({
+    name: refused,
+    help: 'UDP queries answered TC=1 because their denial was not cached and a signing budget was spent: per client prefix, or server-wide (overload)',
+    labelNames: ['budget'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ budget: 'prefix' }, counters.denialsRefusedPrefix);
+      this.inc({ budget: 'overload' }, counters.denialsRefusedOverload);
+    },
+  });
   counter('keypost_dns_zone_loads_total', 'zone snapshot loads', () => counters.zoneLoads);
   counter('keypost_dns_zone_load_failures_total', 'zone snapshot loads that failed', () => counters.zoneLoadFailures);
   if (registry.getSingleMetric('keypost_dns_zone_serial')) registry.removeSingleMetric('keypost_dns_zone_serial');

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { CookieSecret } from './cookies.js';
 import { rowCounters } from './counters.js';
+import { DenialLimiter, type DenialLimits } from './denial-limiter.js';
 import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
 import { serveUdp } from './udp-listener.js';
 import { MirroredZones, type SignaturesMessage, type ZoneMessage } from './zone-mirror.js';
@@ -21,6 +22,8 @@ export interface DnsWorkerData {
   row: number;
   cookieSecret: Uint8Array;
   rrl?: SharedRrlData;
+  /** This thread's share of the denial budgets (denial-limiter.ts dividedAmong). */
+  denials: DenialLimits;
   logLevel: string;
 }
 
@@ -55,6 +58,7 @@ serveUdp(
   log,
   {
     rrl: data.rrl ? new SharedRateLimiter(data.rrl) : undefined,
+    denials: new DenialLimiter(data.denials, counters),
     cookies: new CookieSecret(Buffer.from(data.cookieSecret)),
     handOff: (msg, rinfo) => post({ kind: 'handoff', msg, address: rinfo.address, port: rinfo.port }),
   },

@@ -4,7 +4,14 @@
 // prefix and kind of response; a new account takes over its slot, so memory is bounded as in
 // rrl.ts (there the oldest account goes, here the one in the way). Each slot is updated under a
 // small spin lock (Atomics.compareExchange), held for a few arithmetic operations.
-import { MAX_ACCOUNTS, ResponseRateLimiter, type RrlSettings, type RrlVerdict } from './rrl.js';
+//
+// rrl.ts evicts through a ring (bounded-accounts.ts) and screens responses before it opens an
+// account, both because its accounts are objects in a Map: deleting from a full Map cost tens of
+// microseconds, and one object per (prefix, name, type) cost garbage collection. Neither applies
+// to this table: taking over a slot is O(1) and allocates nothing, so it opens an account on the
+// first response, and needs no screening table beside it.
+import { ClientPrefixes } from './client-prefix.js';
+import { MAX_ACCOUNTS, type RrlSettings, type RrlVerdict } from './rrl.js';
 
 // Per slot, as Float64: hash tag, balance, last update (ms), limited count; and an Int32 lock.
 const FIELDS = 4;
@@ -32,22 +39,21 @@ function hash(key: string): number {
 export class SharedRateLimiter {
   private readonly accounts: Float64Array;
   private readonly locks: Int32Array;
-  /** Only for its prefix rule: the accounting itself is in the shared table. */
-  private readonly prefixes: ResponseRateLimiter;
+  private readonly prefixes: ClientPrefixes;
   private readonly rate: number;
   private readonly floor: number;
 
   constructor(private readonly data: SharedRrlData) {
     this.accounts = new Float64Array(data.accounts);
     this.locks = new Int32Array(data.locks);
-    this.prefixes = new ResponseRateLimiter(data.settings);
+    this.prefixes = new ClientPrefixes(data.settings);
     this.rate = data.settings.responsesPerSecond;
     this.floor = -data.settings.responsesPerSecond * data.settings.windowSeconds;
   }
 
   /** As ResponseRateLimiter.check, on the account every thread shares. */
   check(remote: string, identity: string, nowMs: number): RrlVerdict {
-    const key = `${this.prefixes.prefix(remote)}/${identity}`;
+    const key = `${this.prefixes.of(remote)}/${identity}`;
     const h = hash(key);
     // The tag is the hash plus one, so that an empty slot (0) never matches.
     const tag = h + 1;

@@ -14,7 +14,8 @@ export interface UdpListener {
 }
 
 /** Rate limiter, cookie secret and, on a worker, where queries it cannot answer go. */
-export type UdpPolicy = Pick<AnswerContext, 'rrl' | 'cookies'> & {
+/** Rate limiter, cookie secret and denial admission, shared with every UDP answer of a thread. */
+export type UdpPolicy = Pick<AnswerContext, 'rrl' | 'cookies' | 'denials'> & {
   handOff?: (msg: Buffer, rinfo: RemoteInfo) => void;
 };
 
@@ -44,7 +45,7 @@ export function serveUdp(
   const respond = (msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>, mayDefer: boolean) => {
     let reply: Uint8Array | null;
     try {
-      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, defer: mayDefer ? defer : undefined, handOff });
+      reply = answer(snapshots(), msg, { transport: 'udp', remote: rinfo.address, rrl: policy.rrl, cookies: policy.cookies, denials: policy.denials, defer: mayDefer ? defer : undefined, handOff });
     } catch (err) {
       // A bug must cost one answer, never the listener.
       counters.internalErrors++;

@@ -29,6 +29,7 @@ import {
   type ZoneSource,
 } from './zone-records.js';
 import { txt } from './rdata.js';
+import { Arena } from './arena.js';
 import type { ZoneSigner } from './dnssec/zone-signer.js';
 import { UNTRANSFERRED_TYPES } from './dnssec/dnskey.js';
 import { CLASS, TYPE, encodeName, nameKey, wireKey } from '../protocol/dns-wire.js';
@@ -115,28 +116,6 @@ export interface LayerLimits {
 export const LAYER_LIMITS: LayerLimits = { recent: 1024, older: 60_000 };
 
 const RR_FIXED = 12; // pointer(2) type(2) class(2) ttl(4) rdlength(2)
-
-/**
- * Append-only storage for the encoded RRsets of a large build: one allocation per megabyte instead
- * of one small buffer per name, so 300,000 names cost their bytes and a view each, not a pool slab
- * kept alive by a few live slices. The chunks are SharedArrayBuffers, so the worker threads that
- * answer queries (dns-workers.ts) read the same bytes instead of each holding a copy.
- */
-export class Arena {
-  private chunk: Buffer = Buffer.alloc(0);
-  private used = 0;
-  constructor(private readonly chunkSize = 1 << 20) {}
-
-  take(size: number): Buffer {
-    if (this.used + size > this.chunk.length) {
-      this.chunk = Buffer.from(new SharedArrayBuffer(Math.max(this.chunkSize, size)));
-      this.used = 0;
-    }
-    const out = this.chunk.subarray(this.used, this.used + size);
-    this.used += size;
-    return out;
-  }
-}
 
 interface RRsetSource {
   type: number;
@@ -302,7 +281,7 @@ function zoneFrame(source: ZoneSource, defaults: PolicyDefaults, addressCount: n
 export class ZoneBuilder {
   private readonly policy: ZonePolicy;
   private readonly base = new Map<string, NameNode>();
-  private readonly arena = new Arena();
+  private readonly arena = new Arena({ shared: true });
   private count = 0;
 
   constructor(
@@ -405,7 +384,7 @@ export function applyChanges(
  */
 function fold(base: ReadonlyMap<string, NameNode>, ...layers: ReadonlyMap<string, NameNode | null>[]): Map<string, NameNode> {
   const merged = new Map(base);
-  const arena = new Arena();
+  const arena = new Arena({ shared: true });
   for (const layer of layers) {
     for (const [owner, node] of layer) {
       if (!node) {
@@ -438,7 +417,7 @@ export function addressPolicyKey(source: ZoneSource, defaults: PolicyDefaults): 
 export function rewriteAddressPolicy(prev: ZoneSnapshot, source: ZoneSource, rows: Iterable<AddressPolicySource>, defaults: PolicyDefaults): ZoneSnapshot {
   const policy = zonePolicy(source, defaults);
   const base = fold(prev.base, prev.older, prev.recent);
-  const arena = new Arena();
+  const arena = new Arena({ shared: true });
   for (const row of rows) {
     if (!base.has(addressOwners(row.localPart, row).keypost)) continue;
     for (const r of addressPolicyRecords(policy, row)) base.set(r.owner, recordNode(r, arena));

@@ -1,6 +1,6 @@
 // The shared signature store (dnssec/shared-signatures.ts): what the writer puts, a reader on the
 // other end of a MessageChannel finds, through the table growing and new log chunks; signing
-// again replaces an entry; a reader still on older data finds less, never something wrong.
+// again replaces an entry, kept in answer form too; a reader still on older data finds less, never something wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +37,11 @@ test('a reader finds what the writer stored, across growth and log chunks', () =
   const again = [randomBytes(64)];
   writer.put(entries[5].chunk, entries[5].offset, entries[5].type, { ttl: 300, refreshAt: 42, rdatas: again });
   reader.use(send(writer.shared));
-  assert.deepEqual(reader.get(entries[5].chunk, entries[5].offset, entries[5].type), { ttl: 300, refreshAt: 42, rdatas: again });
+  const got = reader.get(entries[5].chunk, entries[5].offset, entries[5].type)!;
+  assert.deepEqual({ ttl: got.ttl, refreshAt: got.refreshAt, rdatas: got.rdatas }, { ttl: 300, refreshAt: 42, rdatas: again });
+  // Also as the answer appends them: owner a pointer to the question name, RRSIG, IN, the original
+  // TTL, RDLENGTH, RDATA (rrsig-records.ts).
+  assert.equal(got.records.toString('hex'), `c00c002e0001${(300).toString(16).padStart(8, '0')}0040${again[0].toString('hex')}`);
   // The reader that never switched finds only what its data covers, and each thing it finds is right.
   for (const e of entries.slice(0, 100)) {
     const found = early.get(e.chunk, e.offset, e.type);

@@ -65,8 +65,14 @@ export class Presigner {
         try {
           // A pass over every name renews the shared signatures (zone-signer.ts SharedState).
           if (whole) zone.signer?.beginSharedPass();
-          await presign(zone, whole ? zoneNameNodes(zone) : layeredNodes(zone), this.now, () => this.closed);
-          if (whole && !this.closed) zone.signer?.endSharedPass();
+          const started = Date.now();
+          const names = await presign(zone, whole ? zoneNameNodes(zone) : layeredNodes(zone), this.now, () => this.closed);
+          if (whole && !this.closed) {
+            zone.signer?.endSharedPass();
+            // How long signing a whole zone takes (at start, after a key change, hourly): the time
+            // a new node or key needs before answers stop signing on the packet path.
+            this.log.info({ zone: zone.apex, names, ms: Date.now() - started }, 'zone signed in the background');
+          }
         } catch (err) {
           // The query path still signs what this missed; log and go on with the next zone.
           this.log.warn({ err, zone: zone.apex }, 'signing the zone in the background failed');

@@ -5,11 +5,13 @@
 //
 // An RRset is found by where its node lies: chunk id (shared-name-index.ts), offset in the chunk,
 // and type. Only the loading thread writes. A table slot holds the key and a reference to an
-// immutable record (where the RRSIG RDATAs lie in the log, their original TTL and when they are
+// immutable record (where the RRSIG records, in answer form, lie in the log, their original TTL and when they are
 // due again); the reference is stored last with Atomics.store, so a reader that loads it sees a
 // whole record. Signing again appends a record and moves the reference. When the table or the
 // records fill, a larger store is made with the current records and handed on (onMoved), as is a
 // new log chunk: readers switch to it, and until then find less, and sign those few themselves.
+import { rrsigRecordRdatas, rrsigRecordsLength, writeRrsigRecords } from './rrsig-records.js';
+
 const SLOT = 4; // chunk id, offset, type, record reference (index + 1; 0 = free)
 const RECORD = 5; // log chunk, offset, length, refreshAt, ttl
 const LOG_CHUNK = 1 << 20;
@@ -23,7 +25,10 @@ export interface SharedSignatureData {
 export interface StoredSignatures {
   ttl: number;
   refreshAt: number;
+  /** RRSIG RDATAs: views into `records`. */
   rdatas: Buffer[];
+  /** The same in answer form (rrsig-records.ts), as the log holds them. */
+  records: Buffer;
 }
 
 function slotHash(chunk: number, offset: number, type: number): number {
@@ -82,20 +87,14 @@ export class SharedSignatures {
     const r = (Atomics.load(this.slots, o + 3) - 1) * RECORD;
     const log = this.data.logs[this.records[r]];
     if (!log) return undefined;
-    const bytes = Buffer.from(log, this.records[r + 1], this.records[r + 2]);
-    const rdatas: Buffer[] = [];
-    for (let p = 0; p < bytes.length; ) {
-      const length = bytes.readUInt16BE(p);
-      rdatas.push(bytes.subarray(p + 2, p + 2 + length));
-      p += 2 + length;
-    }
-    return { ttl: this.records[r + 4], refreshAt: this.records[r + 3], rdatas };
+    const records = Buffer.from(log, this.records[r + 1], this.records[r + 2]);
+    return { ttl: this.records[r + 4], refreshAt: this.records[r + 3], rdatas: rrsigRecordRdatas(records), records };
   }
 
   /** Writer only. */
-  put(chunk: number, offset: number, type: number, value: StoredSignatures): void {
+  put(chunk: number, offset: number, type: number, value: Omit<StoredSignatures, 'records'>): void {
     if (this.recordCount * RECORD >= this.records.length || (this.slotCount + 1) * 2 > this.mask + 1) this.grow();
-    const length = value.rdatas.reduce((n, r) => n + 2 + r.length, 0);
+    const length = rrsigRecordsLength(value.rdatas);
     if (this.logUsed + length > LOG_CHUNK) {
       this.data = { ...this.data, logs: [...this.data.logs, new SharedArrayBuffer(Math.max(LOG_CHUNK, length))] };
       this.logUsed = 0;
@@ -103,19 +102,14 @@ export class SharedSignatures {
     }
     const logIndex = this.data.logs.length - 1;
     const log = Buffer.from(this.data.logs[logIndex]);
-    let p = this.logUsed;
-    for (const rdata of value.rdatas) {
-      log.writeUInt16BE(rdata.length, p);
-      rdata.copy(log, p + 2);
-      p += 2 + rdata.length;
-    }
+    writeRrsigRecords(log.subarray(this.logUsed, this.logUsed + length), value.rdatas, value.ttl);
     const r = this.recordCount++ * RECORD;
     this.records[r] = logIndex;
     this.records[r + 1] = this.logUsed;
     this.records[r + 2] = length;
     this.records[r + 3] = value.refreshAt;
     this.records[r + 4] = value.ttl;
-    this.logUsed = p;
+    this.logUsed += length;
     let o = this.find(chunk, offset, type);
     if (o < 0) {
       o = -1 - o;

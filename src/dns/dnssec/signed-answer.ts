@@ -12,6 +12,7 @@ import { CLASS, HEADER_LENGTH, RCODE } from '../../protocol/dns-wire.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { NXNAME_TYPES, existingTypes, nsecRdata } from './compact-denial.js';
 import { ZONEMD_TYPE } from '../zonemd.js';
+import type { DenialRefusal } from '../denial-limiter.js';
 
 /** An answer as resolve() found it, before DNSSEC. */
 export interface FoundAnswer {
@@ -52,7 +53,16 @@ function recordRdatas(bytes: Uint8Array, start: number, end: number): Buffer[] {
   return rrsetRdatas({ type: 0, ttl: 0, count: 0, wire: view.subarray(start, end) });
 }
 
-export function dnssecParts(zone: ZoneSnapshot, q: Query, found: FoundAnswer, now: number): SignedParts | null {
+/** A denial that was not cached and that the admission budget refused to sign now. */
+export interface RefusedDenial {
+  refused: DenialRefusal;
+}
+
+/**
+ * `admit` is asked before a denial not cached yet is signed (UDP, denial-limiter.ts); when it
+ * refuses, the answer is `{ refused }` and the caller sends TC=1 instead.
+ */
+export function dnssecParts(zone: ZoneSnapshot, q: Query, found: FoundAnswer, now: number, admit?: () => DenialRefusal | undefined): SignedParts | RefusedDenial | null {
   const signer = zone.signer;
   if (!signer) return null;
   const owner = Buffer.from(q.key, 'latin1');
@@ -61,8 +71,8 @@ export function dnssecParts(zone: ZoneSnapshot, q: Query, found: FoundAnswer, no
     const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const type = view.readUInt16BE(start + 2);
     const ttl = view.readUInt32BE(start + 6);
-    const sigs = signer.rrsetSignatures(bytes, owner, type, ttl, () => recordRdatas(bytes, start, end), now);
-    return { rcode: RCODE.NOERROR, answerSigs: { wire: Buffer.concat(sigs.map((s) => record(QUESTION_POINTER, DNSSEC_TYPE.RRSIG, ttl, s))), count: sigs.length } };
+    const answerSigs = signer.rrsetSignatureRecords(bytes, owner, type, ttl, () => recordRdatas(bytes, start, end), now);
+    return { rcode: RCODE.NOERROR, answerSigs };
   }
   if (found.soaOwner === undefined || (found.rcode !== RCODE.NOERROR && found.rcode !== RCODE.NXDOMAIN)) return null;
   const negativeTtl = zone.policy.negativeTtl;
@@ -73,10 +83,12 @@ export function dnssecParts(zone: ZoneSnapshot, q: Query, found: FoundAnswer, no
     if (q.key === zone.apexKey) present.push(ZONEMD_TYPE);
     types = existingTypes(present);
   }
+  let refusal: DenialRefusal | undefined;
+  const denial = signer.denialSignatures(owner, negativeTtl, nsecRdata(owner, types), now, admit && (() => (refusal = admit()) === undefined));
+  if (!denial) return { refused: refusal! };
   const soa = zone.soa;
   const apexNode = zone.fixed.get('')!;
   const soaSigs = signer.rrsetSignatures(apexNode, Buffer.from(zone.apexKey, 'latin1'), soa.type, soa.ttl, () => rrsetRdatas(soa), now);
-  const denial = signer.denialSignatures(owner, negativeTtl, nsecRdata(owner, types), now);
   const apexPointer = 0xc000 | found.soaOwner;
   const soaRecord = Buffer.concat([Buffer.from([apexPointer >> 8, apexPointer & 0xff]), zone.negativeSoa]);
   const parts = [

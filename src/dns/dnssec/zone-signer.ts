@@ -8,11 +8,13 @@
 import type { ZoneSigningKey } from '../../published/entries.js';
 import type { SealedBox } from '../../secrets/sealed-box.js';
 import { nameKey } from '../../protocol/dns-wire.js';
+import { Arena } from '../arena.js';
 import { importPrivateKey, isDnssecAlgorithm } from './algorithms.js';
 import { signingKeyContext } from './key-store.js';
 import { BoundedCache } from './signature-cache.js';
 import { DNSSEC_TYPE } from './dnskey.js';
 import { rrsigRdata, type RrsigKey } from './rrsig.js';
+import { rrsigRecordRdatas, rrsigRecordsLength, writeRrsigRecords } from './rrsig-records.js';
 import { KEY_SET_TYPES, keyDuties } from './key-states.js';
 import { SharedSignatures, type SharedSignatureData } from './shared-signatures.js';
 import { chunkIdFor, knownChunkId } from '../shared-chunks.js';
@@ -50,8 +52,13 @@ export interface SignatureCounts {
 }
 
 interface Signatures {
-  /** RRSIG RDATAs, one per key that signs this type. */
+  /** RRSIG RDATAs, one per key that signs this type: views into `records`. */
   rdatas: Buffer[];
+  /**
+   * The same as RRSIG records in answer form, their owner a pointer to the question name (offset
+   * 12) and their TTL the original TTL: what a positive answer with DO appends as it is.
+   */
+  records: Buffer;
   /** The original TTL they cover; a different TTL needs new signatures. */
   ttl: number;
   refreshAt: number;
@@ -91,6 +98,8 @@ export class ZoneSigner {
   /** RFC 6781 §4.1: the keys a rollover step has sign the DNSKEY/CDS/CDNSKEY RRsets, and the rest. */
   private readonly keySetKeys: readonly RrsigKey[];
   private readonly dataKeys: readonly RrsigKey[];
+  /** 64 KiB chunks: a small zone's signatures fit in one, a large zone's waste little. */
+  private readonly arena = new Arena({ chunkSize: 1 << 16 });
   /**
    * Signatures over RRsets made for a signed transfer rather than held in a snapshot node (the
    * NSEC3 chain, NSEC3PARAM, ZONEMD), by owner, type, TTL and content. Two generations: a new
@@ -117,7 +126,8 @@ export class ZoneSigner {
     this.denials = new BoundedCache(policy.denialCacheSize);
   }
 
-  private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number, path: SigningPath): Signatures {
+  /** RRSIG RDATAs by every key whose duty covers `type`, not kept anywhere yet. */
+  private signRdatas(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number, path: SigningPath): Omit<Signatures, 'records'> {
     const keys = KEY_SET_TYPES.has(type) ? this.keySetKeys : this.dataKeys;
     if (path === 'query') this.counts.signaturesOnQuery += keys.length;
     else this.counts.signaturesInBackground += keys.length;
@@ -125,6 +135,15 @@ export class ZoneSigner {
     const fields = { ownerWire, type, originalTtl: ttl, inception: now - backdateSeconds, expiration: now + validitySeconds, signerWire: this.apexWire };
     const refreshAt = fields.expiration - Math.floor(validitySeconds / 4) - Math.floor(random() * (validitySeconds / 8));
     return { rdatas: keys.map((key) => rrsigRdata(key, fields, rdatas)), ttl, refreshAt };
+  }
+
+  /** Signed and kept in this signer's arena, with the records in answer form beside them. */
+  private sign(ownerWire: Buffer, type: number, ttl: number, rdatas: readonly Buffer[], now: number, path: SigningPath): Signatures {
+    const made = this.signRdatas(ownerWire, type, ttl, rdatas, now, path);
+    // Kept for up to weeks: in the signer's arena rather than in slabs of Node's buffer pool.
+    const records = this.arena.take(rrsigRecordsLength(made.rdatas));
+    writeRrsigRecords(records, made.rdatas, ttl);
+    return { rdatas: rrsigRecordRdatas(records), records, ttl, refreshAt: made.refreshAt };
   }
 
   /** The keys, for a worker thread's own signer (zone-mirror.ts). */
@@ -170,7 +189,7 @@ export class ZoneSigner {
   }
 
   /** RRSIGs from the shared store, or made and stored there (writer); undefined to go on. */
-  private sharedSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Buffer[] | undefined {
+  private sharedSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Signatures | undefined {
     const shared = this.shared!;
     const chunk = shared.writer ? chunkIdFor(holder.buffer as SharedArrayBuffer) : knownChunkId(holder.buffer as SharedArrayBuffer);
     if (chunk === undefined) return undefined;
@@ -185,11 +204,11 @@ export class ZoneSigner {
         found = kept;
       }
     }
-    if (good(found)) return found.rdatas;
+    if (good(found)) return found;
     if (!shared.writer) return undefined;
-    const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
-    target.put(chunk, offset, type, { ttl, refreshAt: made.refreshAt, rdatas: made.rdatas });
-    return made.rdatas;
+    // Kept in the shared store alone (in answer form there too), not also in this signer's arena.
+    target.put(chunk, offset, type, this.signRdatas(ownerWire, type, ttl, rdatas(), now, path));
+    return target.get(chunk, offset, type);
   }
 
   /**
@@ -197,6 +216,16 @@ export class ZoneSigner {
    * `ownerWire` (lowercased wire). `rdatas` is only called when signing is needed.
    */
   rrsetSignatures(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath = 'query'): Buffer[] {
+    return this.rrsetEntry(holder, ownerWire, type, ttl, rdatas, now, path).rdatas;
+  }
+
+  /** The same signatures as answer-section records owned by the question name, and their count. */
+  rrsetSignatureRecords(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number): { wire: Buffer; count: number } {
+    const entry = this.rrsetEntry(holder, ownerWire, type, ttl, rdatas, now, 'query');
+    return { wire: entry.records, count: entry.rdatas.length };
+  }
+
+  private rrsetEntry(holder: Uint8Array, ownerWire: Buffer, type: number, ttl: number, rdatas: () => readonly Buffer[], now: number, path: SigningPath): Signatures {
     if (this.shared && holder.buffer instanceof SharedArrayBuffer) {
       const shared = this.sharedSignatures(holder, ownerWire, type, ttl, rdatas, now, path);
       if (shared) return shared;
@@ -206,10 +235,10 @@ export class ZoneSigner {
     let byType = byOffset.get(holder.byteOffset);
     if (!byType) byOffset.set(holder.byteOffset, (byType = new Map()));
     const cached = byType.get(type);
-    if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached.rdatas;
+    if (cached && cached.ttl === ttl && now < cached.refreshAt) return cached;
     const made = this.sign(ownerWire, type, ttl, rdatas(), now, path);
     byType.set(type, made);
-    return made.rdatas;
+    return made;
   }
 
   /** Starts the signatures of a new transfer build (see `built`). */
@@ -227,11 +256,16 @@ export class ZoneSigner {
     return made.rdatas;
   }
 
-  /** The NSEC RDATA `nsec` for `ownerWire`, with its RRSIGs; cached by owner, TTL and content. */
-  denialSignatures(ownerWire: Buffer, ttl: number, nsec: Buffer, now: number): DenialSignatures {
+  /**
+   * The NSEC RDATA `nsec` for `ownerWire`, with its RRSIGs; cached by owner, TTL and content.
+   * When they are not cached, `admit` (if given) decides whether they may be made now; undefined
+   * when it says no.
+   */
+  denialSignatures(ownerWire: Buffer, ttl: number, nsec: Buffer, now: number, admit?: () => boolean): DenialSignatures | undefined {
     const key = `${ttl}/${nsec.toString('latin1')}/${ownerWire.toString('latin1')}`;
     const cached = this.denials.get(key);
     if (cached && now < cached.refreshAt) return { nsec: cached.nsec, rrsigs: cached.rdatas };
+    if (admit && !admit()) return undefined;
     const made = { ...this.sign(ownerWire, DNSSEC_TYPE.NSEC, ttl, [nsec], now, 'query'), nsec };
     this.denials.set(key, made);
     return { nsec, rrsigs: made.rdatas };
