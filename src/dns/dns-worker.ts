@@ -42,6 +42,10 @@ const zones = new MirroredZones(counters);
 // JSON lines on stderr, as the main thread logs (src/log.ts); written directly to the shared fd 2.
 const log = pino({ level: data.logLevel, base: { component: 'dns', worker: data.row } }, pino.destination({ fd: 2, sync: true }));
 const presigner = new Presigner(log);
+// Every thread holds the one UDP descriptor: a thread that ended on an unexpected error would close
+// it for all of them (socket-fd.ts). Answering a query keeps no state across queries, so the
+// thread logs the error and goes on answering instead.
+process.on('uncaughtException', (err) => log.error({ err }, 'unexpected error in a DNS worker; it goes on answering'));
 // Names of the base (shared nodes) are signed by the loading thread, which shares the signatures
 // (dnssec/shared-signatures.ts); this thread presigns only the apex names and the change layers,
 // on each message and hourly, which makes again the signatures that are due.
