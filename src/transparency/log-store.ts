@@ -167,11 +167,16 @@ export async function indexOfLeafHash(db: Db | Tx, zone: string, hash: Buffer, b
   return row ? Number(row.idx) : undefined;
 }
 
-/** The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its trigger rows carry this transaction's id). */
+/**
+ * The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its
+ * trigger rows carry this transaction's id); none when the zone's log is off, so that case costs
+ * no extra round trip.
+ */
 export async function addressesChangedInTransaction(tx: Tx, zone: string): Promise<string[]> {
   const { rows } = await sql<{ address: string }>`
-    select distinct address from dns_address_changes
-    where domain = ${zone} and xid = pg_current_xact_id()
-    order by address`.execute(tx);
+    select distinct c.address from dns_address_changes c
+    join domains d on d.name = c.domain and d.transparency
+    where c.domain = ${zone} and c.xid = pg_current_xact_id()
+    order by c.address`.execute(tx);
   return rows.map((r) => r.address);
 }

@@ -66,8 +66,9 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
     const zone = zoneParam.toLowerCase();
     const held = /^[a-z0-9.-]{1,253}$/.test(zone) ? await cache.view(zone) : undefined;
     if (held) return held;
-    const served = /^[a-z0-9.-]{1,253}$/.test(zone) && (await db.selectFrom('domains').select('name').where('name', '=', zone).executeTakeFirst());
+    const served = /^[a-z0-9.-]{1,253}$/.test(zone) && (await db.selectFrom('domains').select('transparency').where('name', '=', zone).executeTakeFirst());
     if (!served) throw new KeypostError('LOG_ZONE_UNKNOWN', `no log for ${zoneParam}: the zone is not served here`);
+    if (!served.transparency) throw new KeypostError('LOG_ZONE_UNKNOWN', `no log for ${zone}: its owner turned the zone's transparency log off`);
     throw new KeypostError('LOG_HEAD_PENDING', `the log of ${zone} has no signed tree head yet`, { retry_after: 1 });
   }
 
