@@ -34,6 +34,8 @@ export interface DomainsTable {
   requirement: Requirement | null;
   owner_token_hash: Buffer;
   dns: Json<ZoneDnsSettings>;
+  /** Whether the zone keeps a key transparency log (src/transparency/); default true. */
+  transparency: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

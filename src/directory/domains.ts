@@ -7,6 +7,7 @@ import type { Db, Tx, ZoneDnsSettings } from '../db/database.js';
 import { bumpZoneSerial, notifyZoneChanged } from '../db/change-feed.js';
 import { KeypostError } from '../errors.js';
 import { checkDnsSettings } from './zone-settings.js';
+import { logZoneAddresses } from '../transparency/record-changes.js';
 import type { Requirement } from '../protocol/requirement.js';
 
 export interface DomainPolicy {
@@ -20,6 +21,8 @@ export interface DomainPolicy {
   apiUrl: string | null;
   /** What protection mail for the zone must carry (published as req=, enforced at DATA). */
   requirement: Requirement;
+  /** Whether the zone keeps a key transparency log (src/transparency/record-changes.ts). */
+  transparency: boolean;
 }
 
 export interface Domain extends DomainPolicy {
@@ -42,12 +45,13 @@ type DomainRow = {
   next_hop: string | null;
   api_url: string | null;
   requirement: Requirement | null;
+  transparency: boolean;
   dns: ZoneDnsSettings;
   created_at: Date;
   updated_at: Date;
 };
 
-const COLUMNS = ['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'requirement', 'dns', 'created_at', 'updated_at'] as const;
+const COLUMNS = ['name', 'serial', 'pow_bits', 'endpoint', 'next_hop', 'api_url', 'requirement', 'transparency', 'dns', 'created_at', 'updated_at'] as const;
 
 /** A zone stores no requirement as null, so that 'none' has one spelling in the table. */
 const storedRequirement = (requirement: Requirement | undefined) => (requirement === undefined || requirement === 'none' ? null : requirement);
@@ -61,6 +65,7 @@ function toDomain(row: DomainRow): Domain {
     nextHop: row.next_hop,
     apiUrl: row.api_url,
     requirement: row.requirement ?? 'none',
+    transparency: row.transparency,
     dns: { ...row.dns, nameservers: row.dns.nameservers ?? [] },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -101,6 +106,7 @@ export async function createDomain(
       next_hop: input.policy?.nextHop ?? null,
       api_url: input.policy?.apiUrl ?? null,
       requirement: storedRequirement(input.policy?.requirement),
+      transparency: input.policy?.transparency ?? true,
       owner_token_hash: hashToken(ownerToken),
       dns: JSON.stringify(dns),
     })
@@ -160,8 +166,16 @@ export async function updateDomain(tx: Tx, name: string, change: DomainChange): 
   if (change.apiUrl !== undefined) set.api_url = change.apiUrl;
   if (change.requirement !== undefined) set.requirement = storedRequirement(change.requirement);
   if (change.dns !== undefined) set.dns = JSON.stringify(checkDnsSettings(change.dns));
+  if (change.transparency !== undefined) set.transparency = change.transparency;
   if (Object.keys(set).length === 0) return before;
   await tx.updateTable('domains').set(set).set({ updated_at: sql`now()` }).where('name', '=', name).execute();
+  if (change.transparency !== undefined && change.transparency !== before.transparency) {
+    // Turned on: log what every address serves now, since changes made while it was off left no
+    // leaf; turned off: DNS stops serving the head. Either way the serial moves.
+    if (change.transparency) await logZoneAddresses(tx, name);
+    await bumpZoneSerial(tx, name);
+    return (await getDomain(tx, name))!;
+  }
   const published =
     (change.powBits !== undefined && change.powBits !== before.powBits) ||
     (change.endpoint !== undefined && change.endpoint !== before.endpoint) ||

@@ -30,8 +30,13 @@ const DOMAIN_CHARS = /^[A-Za-z0-9.\-\p{L}\p{M}\p{N}]+$/u;
 
 /** Text that Unicode compatibility normalisation would change (full-width, ligatures, NFD, ...). */
 function changedByNfkc(text: string): boolean {
-  return text.normalize('NFKC') !== text;
+  // NFKC leaves ASCII as it is; most names are ASCII, and normalize() is the costly part.
+  return !ASCII.test(text) && text.normalize('NFKC') !== text;
 }
+const ASCII = /^[\x00-\x7f]*$/;
+// Already canonical as typed: lowercase LDH labels, none an A-label (xn--, which IDNA checks).
+const PLAIN_LDH = /^[a-z0-9.-]+$/;
+const A_LABEL = /(^|\.)xn--/;
 
 function domainError(input: string, why: string): KeypostError {
   return new KeypostError('DIR_DOMAIN_INVALID', `not a valid domain name: "${input}" (${why})`);
@@ -43,10 +48,12 @@ export function normalizeDomain(input: string): string {
   if (!typed) throw domainError(input, 'empty');
   if (!DOMAIN_CHARS.test(typed)) throw domainError(input, 'only letters, digits, hyphens and dots');
   if (changedByNfkc(typed)) throw domainError(input, 'full-width or compatibility characters');
-  const ascii = domainToASCII(typed);
+  // IDNA maps lowercase LDH without A-labels to itself, so such a name skips the round trip.
+  const plain = PLAIN_LDH.test(typed) && !A_LABEL.test(typed);
+  const ascii = plain ? typed : domainToASCII(typed);
   if (!ascii || ascii.length > 253) throw domainError(input, 'not IDNA');
   // IDNA may only have folded case: anything else it mapped away makes the name ambiguous.
-  if (domainToUnicode(ascii) !== typed.toLowerCase()) throw domainError(input, 'IDNA would change it');
+  if (!plain && domainToUnicode(ascii) !== typed.toLowerCase()) throw domainError(input, 'IDNA would change it');
   const labels = ascii.split('.');
   if (labels.length < 2 || !labels.every((label) => LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
     throw domainError(input, 'need at least two labels of letters, digits, hyphens');
@@ -96,9 +103,14 @@ export function parseAddress(input: string): ParsedAddress {
  * surrounding spaces and no final dot on the domain (GnuPG refuses both in a user ID's mbox).
  */
 export function canonicalAddress(text: string): string | undefined {
+  return parseCanonicalAddress(text)?.address;
+}
+
+/** canonicalAddress with its parts, for callers that need the local part or domain too (one parse). */
+export function parseCanonicalAddress(text: string): ParsedAddress | undefined {
   if (text !== text.trim() || text.endsWith('.')) return undefined;
   try {
-    return parseAddress(text).address;
+    return parseAddress(text);
   } catch {
     return undefined;
   }

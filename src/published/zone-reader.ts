@@ -42,7 +42,8 @@ async function readZoneRow(tx: Tx, name: string): Promise<PublishedZone | undefi
           'public_key', encode(k.public_key, 'base64'), 'private_key_sealed', encode(k.private_key_sealed, 'base64'), 'state', k.state)
         order by k.id), '[]'::json) from dnssec_keys k where k.domain = d.name)`.as('signing_keys'),
     )
-    .leftJoin('log_heads as h', 'h.zone', 'd.name')
+    // A zone whose log is off serves no head (what was logged before stays in the table).
+    .leftJoin('log_heads as h', (join) => join.onRef('h.zone', '=', 'd.name').on('d.transparency', '=', true))
     .select(['h.sth_size', 'h.sth_root', 'h.sth_time', 'h.sth_signature', 'h.public_key as log_key'])
     .where('d.name', '=', name)
     .executeTakeFirst();

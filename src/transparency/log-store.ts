@@ -83,19 +83,32 @@ export async function appendLeaves(tx: Tx, zone: string, size: number, leaves: N
   const edge = subtreesOf({ start: 0, end: size });
   const known = edge.length ? await subtreeHashes(tx, zone, edge) : new Map<string, Buffer>();
   let frontier = edge.map((subtree) => ({ subtree, hash: known.get(key(subtree))! }));
-  const leafRows: { zone: string; idx: number; label: Buffer; leaf: Buffer; leaf_hash: Buffer }[] = [];
-  const nodeRows: { zone: string; level: number; idx: number; hash: Buffer }[] = [];
+  const leafRows: { idx: number; label: Buffer; leaf: Buffer; leaf_hash: Buffer }[] = [];
+  const nodeRows: { level: number; idx: number; hash: Buffer }[] = [];
   let next = size;
   for (const { label, leaf } of leaves) {
     const hash = leafHash(leaf);
     const step = appendLeaf(frontier, next, hash);
     frontier = step.frontier;
-    leafRows.push({ zone, idx: next, label, leaf, leaf_hash: hash });
-    for (const c of step.created) if (c.subtree.level > 0) nodeRows.push({ zone, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
+    leafRows.push({ idx: next, label, leaf, leaf_hash: hash });
+    for (const c of step.created) if (c.subtree.level > 0) nodeRows.push({ level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
     next++;
   }
-  for (let i = 0; i < leafRows.length; i += CHUNK) await tx.insertInto('log_leaves').values(leafRows.slice(i, i + CHUNK)).execute();
-  for (let i = 0; i < nodeRows.length; i += CHUNK) await tx.insertInto('log_nodes').values(nodeRows.slice(i, i + CHUNK)).execute();
+  // One statement per table whatever the batch size, with one array parameter per column: a
+  // multi-row VALUES list costs a parameter per cell to build, send and parse (an import batch
+  // appends hundreds of leaves). Octets travel as hex text so both drivers pass the arrays alike.
+  const hex = (b: Buffer) => b.toString('hex');
+  await sql`
+    insert into log_leaves (zone, idx, label, leaf, leaf_hash)
+    select ${zone}, t.idx, decode(t.label, 'hex'), decode(t.leaf, 'hex'), decode(t.leaf_hash, 'hex')
+    from unnest(${leafRows.map((r) => String(r.idx))}::bigint[], ${leafRows.map((r) => hex(r.label))}::text[],
+                ${leafRows.map((r) => hex(r.leaf))}::text[], ${leafRows.map((r) => hex(r.leaf_hash))}::text[]) as t(idx, label, leaf, leaf_hash)`.execute(tx);
+  if (nodeRows.length) {
+    await sql`
+      insert into log_nodes (zone, level, idx, hash)
+      select ${zone}, t.level, t.idx, decode(t.hash, 'hex')
+      from unnest(${nodeRows.map((r) => r.level)}::smallint[], ${nodeRows.map((r) => String(r.idx))}::bigint[], ${nodeRows.map((r) => hex(r.hash))}::text[]) as t(level, idx, hash)`.execute(tx);
+  }
   await tx.updateTable('log_heads').set({ size: next }).where('zone', '=', zone).execute();
   return next;
 }
@@ -138,18 +151,16 @@ export async function leavesBetween(db: Db | Tx, zone: string, start: number, en
 /** The latest leaf of each label among the first `below` leaves (all when omitted). */
 export async function latestLeaves(db: Db | Tx, zone: string, labels: Buffer[], below?: number): Promise<Map<string, StoredLeaf>> {
   const out = new Map<string, StoredLeaf>();
-  for (let i = 0; i < labels.length; i += CHUNK) {
-    let q = db
-      .selectFrom('log_leaves')
-      .select(['label', 'idx', 'leaf', 'leaf_hash'])
-      .distinctOn('label')
-      .where('zone', '=', zone)
-      .where('label', 'in', labels.slice(i, i + CHUNK))
-      .orderBy('label')
-      .orderBy('idx', 'desc');
-    if (below !== undefined) q = q.where('idx', '<', String(below));
-    for (const r of await q.execute()) out.set(r.label.toString('hex'), { index: Number(r.idx), leaf: r.leaf, leafHash: r.leaf_hash });
-  }
+  if (labels.length === 0) return out;
+  // One array parameter rather than a parameter per label (see appendLeaves); `= any(array)` keeps
+  // the (zone, label, idx desc) index scan.
+  const { rows } = await sql<{ label: Buffer; idx: string; leaf: Buffer; leaf_hash: Buffer }>`
+    select distinct on (label) label, idx, leaf, leaf_hash from log_leaves
+    where zone = ${zone}
+      and label = any(array(select decode(l, 'hex') from unnest(${labels.map((l) => l.toString('hex'))}::text[]) as l))
+      ${below === undefined ? sql`` : sql`and idx < ${String(below)}`}
+    order by label, idx desc`.execute(db);
+  for (const r of rows) out.set(r.label.toString('hex'), { index: Number(r.idx), leaf: r.leaf, leafHash: r.leaf_hash });
   return out;
 }
 
@@ -167,11 +178,16 @@ export async function indexOfLeafHash(db: Db | Tx, zone: string, hash: Buffer, b
   return row ? Number(row.idx) : undefined;
 }
 
-/** The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its trigger rows carry this transaction's id). */
+/**
+ * The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its
+ * trigger rows carry this transaction's id); none when the zone's log is off, so that case costs
+ * no extra round trip.
+ */
 export async function addressesChangedInTransaction(tx: Tx, zone: string): Promise<string[]> {
   const { rows } = await sql<{ address: string }>`
-    select distinct address from dns_address_changes
-    where domain = ${zone} and xid = pg_current_xact_id()
-    order by address`.execute(tx);
+    select distinct c.address from dns_address_changes c
+    join domains d on d.name = c.domain and d.transparency
+    where c.domain = ${zone} and c.xid = pg_current_xact_id()
+    order by c.address`.execute(tx);
   return rows.map((r) => r.address);
 }

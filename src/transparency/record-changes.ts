@@ -24,9 +24,21 @@ export async function recordZoneChange(tx: Tx, zone: string, now = new Date()): 
   return bumpZoneSerial(tx, zone);
 }
 
-/** Appends a leaf for each address of `zone` changed in `tx` whose served state moved. Returns how many. */
+/**
+ * Appends a leaf for each address of `zone` changed in `tx` whose served state moved. Returns how
+ * many. A zone whose log is off (`domains.transparency`) has no changed addresses here.
+ */
 export async function logAddressChanges(tx: Tx, zone: string, now = new Date()): Promise<number> {
-  const changed = await addressesChangedInTransaction(tx, zone);
+  return logAddresses(tx, zone, await addressesChangedInTransaction(tx, zone), now);
+}
+
+/** Brings the log up to what every address of `zone` serves now (a log turned back on). Returns how many leaves. */
+export async function logZoneAddresses(tx: Tx, zone: string, now = new Date()): Promise<number> {
+  const rows = await tx.selectFrom('addresses').select('address').where('domain', '=', zone).orderBy('address').execute();
+  return logAddresses(tx, zone, rows.map((r) => r.address), now);
+}
+
+async function logAddresses(tx: Tx, zone: string, changed: string[], now: Date): Promise<number> {
   if (changed.length === 0) return 0;
   const size = await lockLogHead(tx, zone);
   const rows = new Map(

@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { KeypostError } from '../errors.js';
 import type { Services } from '../lifecycle.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
-import { canonicalAddress, parseAddress } from '../protocol/address.js';
+import { parseCanonicalAddress } from '../protocol/address.js';
 import { decodeLeaf } from './leaf.js';
 import { LogCache, type ZoneLogView } from './log-cache.js';
 import { indexOfLeafHash, leavesBetween } from './log-store.js';
@@ -56,6 +56,34 @@ function hashParam(name: string, value: string): Buffer {
 const querySchema = (properties: Record<string, unknown>) => ({ type: 'object', properties, additionalProperties: false });
 const text = { type: 'string', maxLength: 400 };
 
+// Response schemas let fastify serialize answers with a compiled serializer (fast-json-stringify)
+// instead of JSON.stringify: proofs are the log's hot route. They list every field the handlers
+// return; one the schema omitted would silently vanish, which the API tests would catch.
+const headSchema = {
+  type: 'object',
+  properties: {
+    zone: { type: 'string' },
+    tree_size: { type: 'integer' },
+    root_hash: { type: 'string' },
+    timestamp: { type: 'integer' },
+    signature: { type: 'string' },
+    log_key: { type: 'string' },
+    txt: { type: 'string' },
+  },
+};
+const hashList = { type: 'array', items: { type: 'string' } };
+const inclusionSchema = {
+  type: 'object',
+  properties: {
+    leaf_index: { type: 'integer' },
+    tree_size: { type: 'integer' },
+    leaf: { type: 'string' },
+    leaf_hash: { type: 'string' },
+    inclusion_path: hashList,
+    sth: headSchema,
+  },
+};
+
 export function transparencyRoutes(services: Services): FastifyPluginAsync {
   const db = services.database.db;
 
@@ -66,8 +94,9 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
     const zone = zoneParam.toLowerCase();
     const held = /^[a-z0-9.-]{1,253}$/.test(zone) ? await cache.view(zone) : undefined;
     if (held) return held;
-    const served = /^[a-z0-9.-]{1,253}$/.test(zone) && (await db.selectFrom('domains').select('name').where('name', '=', zone).executeTakeFirst());
+    const served = /^[a-z0-9.-]{1,253}$/.test(zone) && (await db.selectFrom('domains').select('transparency').where('name', '=', zone).executeTakeFirst());
     if (!served) throw new KeypostError('LOG_ZONE_UNKNOWN', `no log for ${zoneParam}: the zone is not served here`);
+    if (!served.transparency) throw new KeypostError('LOG_ZONE_UNKNOWN', `no log for ${zone}: its owner turned the zone's transparency log off`);
     throw new KeypostError('LOG_HEAD_PENDING', `the log of ${zone} has no signed tree head yet`, { retry_after: 1 });
   }
 
@@ -77,7 +106,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
     app.addHook('onClose', async () => cache.close());
     app.get<{ Params: { zone: string } }>(
       '/v1/log/:zone/sth',
-      { schema: { summary: 'The latest signed tree head of the zone log', tags: ['transparency'] } },
+      { schema: { summary: 'The latest signed tree head of the zone log', tags: ['transparency'], response: { 200: headSchema } } },
       async (request) => headJson((await view(request.params.zone)).head),
     );
 
@@ -125,6 +154,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
           summary: 'Audit path of the latest leaf of an address (?address=), or of a leaf hash in a tree size (?leaf_hash=&tree_size=)',
           tags: ['transparency'],
           querystring: querySchema({ address: text, leaf_hash: text, tree_size: text }),
+          response: { 200: inclusionSchema },
         },
       },
       async (request) => {
@@ -136,9 +166,9 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
         }
         if (address !== undefined) {
           if (treeSizeParam !== undefined) throw new KeypostError('LOG_PARAMETER_INVALID', 'tree_size goes with leaf_hash; an address is proved against the latest head');
-          const canonical = canonicalAddress(address);
-          if (!canonical) throw new KeypostError('LOG_PARAMETER_INVALID', `not a valid mail address: "${address}"`);
-          const { domain, localPart } = parseAddress(canonical);
+          const parsed = parseCanonicalAddress(address);
+          if (!parsed) throw new KeypostError('LOG_PARAMETER_INVALID', `not a valid mail address: "${address}"`);
+          const { address: canonical, domain, localPart } = parsed;
           if (domain !== sth.zone) throw new KeypostError('LOG_PARAMETER_INVALID', `${canonical} is not in ${sth.zone}`);
           const index = log.latestOf(openpgpkeyLabel(localPart));
           if (index === undefined) throw new KeypostError('LOG_LEAF_NOT_FOUND', `${canonical} has no leaf in the log of ${sth.zone}`);

@@ -32,9 +32,15 @@ function storedHead(row: HeadRow): SignedTreeHead | undefined {
 
 const HEAD_COLUMNS = ['zone', 'size', 'public_key', 'private_key_sealed', 'sth_size', 'sth_root', 'sth_time', 'sth_signature'] as const;
 
-/** The latest signed head of the zone's log, if one was signed. */
+/** The latest signed head of the zone's log, if one was signed and the zone's log is on. */
 export async function latestTreeHead(db: Db | Tx, zone: string): Promise<SignedTreeHead | undefined> {
-  const row = await db.selectFrom('log_heads').select(HEAD_COLUMNS).where('zone', '=', zone).executeTakeFirst();
+  const row = await db
+    .selectFrom('log_heads')
+    .innerJoin('domains', 'domains.name', 'log_heads.zone')
+    .select(HEAD_COLUMNS)
+    .where('zone', '=', zone)
+    .where('domains.transparency', '=', true)
+    .executeTakeFirst();
   return row ? storedHead(row) : undefined;
 }
 
@@ -53,11 +59,11 @@ async function logKey(tx: Tx, box: SealedBox, row: HeadRow): Promise<LogKeyPair>
 
 /**
  * Signs a head over the zone's current tree unless the latest head already covers it. Returns the
- * latest head, or undefined when the zone is not served. Head times never go backwards.
+ * latest head, or undefined when the zone is not served or its log is off. Head times never go backwards.
  */
 export async function signLatestTreeHead(db: Db, box: SealedBox, zone: string, now: Date): Promise<SignedTreeHead | undefined> {
   return db.transaction().execute(async (tx) => {
-    const served = await tx.selectFrom('domains').select('name').where('name', '=', zone).executeTakeFirst();
+    const served = await tx.selectFrom('domains').select('name').where('name', '=', zone).where('transparency', '=', true).executeTakeFirst();
     if (!served) return undefined;
     await tx.insertInto('log_heads').values({ zone }).onConflict((oc) => oc.column('zone').doNothing()).execute();
     const row = await tx.selectFrom('log_heads').select(HEAD_COLUMNS).where('zone', '=', zone).forUpdate().executeTakeFirstOrThrow();
@@ -83,6 +89,7 @@ export async function zonesBehind(db: Db): Promise<string[]> {
     .selectFrom('domains as d')
     .leftJoin('log_heads as h', 'h.zone', 'd.name')
     .select('d.name')
+    .where('d.transparency', '=', true)
     .where((eb) => eb.or([eb('h.zone', 'is', null), eb('h.sth_size', 'is', null), eb('h.sth_size', '!=', eb.ref('h.size'))]))
     .orderBy('d.name')
     .execute();

@@ -56,6 +56,12 @@ describe('keypost domain', () => {
     assert.match(show.stdout, /tsig keys\s+xfr\.cli\.example/);
     assert.ok(!show.stdout.includes(secret));
 
+    assert.match(show.stdout, /transparency\s+on/, 'a zone keeps a transparency log unless told otherwise');
+    const quiet = await kp('domain', 'set', 'cli.example', '--transparency', 'off', '--json');
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(JSON.parse(quiet.stdout).domain.transparency, false);
+    assert.ok(JSON.parse(quiet.stdout).domain.serial > changed.serial, 'the head leaving DNS bumps the serial');
+
     const rotated = await kp('domain', 'token', 'rotate', 'cli.example', '--json');
     assert.equal(rotated.code, 0, `rotate: ${rotated.stderr}${rotated.stdout}`);
     assert.notEqual(JSON.parse(rotated.stdout).owner_token, owner_token);
@@ -83,6 +89,7 @@ describe('keypost domain', () => {
       ['domain', 'frobnicate'],
       ['domain', 'add'],
       ['domain', 'add', 'x.example', '--bogus'],
+      ['domain', 'add', 'x.example', '--transparency', 'maybe'],
     ];
     await kp('domain', 'add', 'x.example');
     for (const args of usage) {
@@ -93,6 +100,9 @@ describe('keypost domain', () => {
     const twice = await kp('domain', 'add', 'x.example');
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /DIR_DOMAIN_EXISTS/);
+    const unlogged = await kp('domain', 'add', 'y.example', '--transparency', 'off', '--json');
+    assert.equal(unlogged.code, 0, unlogged.stderr);
+    assert.equal(JSON.parse(unlogged.stdout).domain.transparency, false);
     const onion = await kp('domain', 'set', 'x.example', '--endpoint', 'smtp://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion:25', '--json');
     assert.equal(onion.code, 0, onion.stderr);
   });

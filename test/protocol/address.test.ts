@@ -112,3 +112,13 @@ test('ordinary addresses keep parsing to their canonical form', () => {
   assert.equal(addressOfUserId('Dave (work) <Dave@Example.org>'), 'dave@example.org');
   assert.equal(normalizeDomain('Example.ORG.'), 'example.org');
 });
+
+test('a name already in canonical form (lowercase LDH) parses as the IDNA round trip would; A-labels still go through IDNA (and are refused as typed, as before)', () => {
+  for (const name of ['a.test', 'mail.example.org', 'a-b.c-d.test', 'ab--cd.test', '0a.test']) {
+    assert.equal(normalizeDomain(name), domainToASCII(name));
+    assert.equal(parseAddress(`u@${name}`).domain, name);
+  }
+  assert.throws(() => normalizeDomain('xn--bcher-kva.example'), { code: 'DIR_DOMAIN_INVALID' });
+  // Not a valid Punycode label: IDNA refuses it, and so must the parser.
+  assert.throws(() => normalizeDomain('xn--a.example'), { code: 'DIR_DOMAIN_INVALID' });
+});

@@ -3,12 +3,16 @@
 // PostgreSQL take 64 concurrent publishes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import { decodeLeaf } from '../../src/transparency/leaf.js';
 import { leavesBetween, logSize, rootAt } from '../../src/transparency/log-store.js';
 import { recordZoneChange } from '../../src/transparency/record-changes.js';
+import { createDomain, updateDomain } from '../../src/directory/domains.js';
+import { readZone } from '../../src/published/zone-reader.js';
+import { SealedBox } from '../../src/secrets/sealed-box.js';
+import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
 import { openTestDatabase, testBackend, type TestDatabase } from '../support/database.js';
 import { addDomain, makeKey, ownerPublish, startApi, type RunningApi } from '../directory/write-side.js';
 
@@ -119,6 +123,47 @@ describe('the zone log on the write side', () => {
     assert.ok(leaves.length >= 6);
     for (let n = 0; n <= leaves.length; n++) {
       assert.deepEqual(await rootAt(testDb.db, 'example.org', n), mth(leaves.slice(0, n).map((l) => l.leaf)), `size ${n}`);
+    }
+  });
+
+  test('a zone with its log off gets no leaf and no head; turned on, it logs what every address serves; off again, DNS drops the head', async () => {
+    const box = new SealedBox(randomBytes(32));
+    const zone = 'quiet.example';
+    const { ownerToken } = await testDb.db.transaction().execute((tx) => createDomain(tx, { name: zone, policy: { transparency: false }, now: new Date() }));
+    const serial = async () => Number((await testDb.db.selectFrom('domains').select('serial').where('name', '=', zone).executeTakeFirstOrThrow()).serial);
+    const servedHead = async () => (await readZone(testDb.db, zone, undefined))!.zone.treeHead;
+    const before = await serial();
+    const key = await makeKey([`carol@${zone}`]);
+    await ownerPublish(api.baseUrl, zone, ownerToken, `carol@${zone}`, key.publicKey);
+    assert.ok((await serial()) > before, 'the publish still moves the serial');
+    assert.equal(await logSize(testDb.db, zone), 0);
+    assert.equal(await signLatestTreeHead(testDb.db, box, zone, new Date()), undefined);
+    assert.equal(await servedHead(), null);
+
+    await testDb.db.transaction().execute((tx) => updateDomain(tx, zone, { transparency: true }));
+    const leaves = (await leavesOf(zone)).map((l) => decodeLeaf(l.leaf));
+    assert.deepEqual(leaves.map((l) => [l.action, l.sequence, l.fingerprint]), [['publish', 1, key.fingerprint]]);
+    const head = await signLatestTreeHead(testDb.db, box, zone, new Date());
+    assert.equal(head?.size, 1);
+    assert.equal((await servedHead())?.size, 1);
+    const sth = await fetch(`${api.baseUrl}/v1/log/${zone}/sth`);
+    assert.equal(sth.status, 200);
+    assert.equal((await sth.json()).tree_size, 1);
+
+    await testDb.db.transaction().execute((tx) => updateDomain(tx, zone, { transparency: false }));
+    assert.equal(await servedHead(), null);
+    assert.equal(await logSize(testDb.db, zone), 1, 'what was logged stays');
+    // The API drops the head once the change feed reports the zone.
+    for (const started = Date.now(); ; ) {
+      const response = await fetch(`${api.baseUrl}/v1/log/${zone}/sth`);
+      const body = await response.json();
+      if (response.status === 404) {
+        assert.equal(body.code, 'LOG_ZONE_UNKNOWN');
+        assert.match(body.error, /turned the zone's transparency log off/);
+        break;
+      }
+      assert.ok(Date.now() - started < 10_000, 'the API still serves the head 10 s after the log was turned off');
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   });
 

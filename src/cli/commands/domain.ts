@@ -41,6 +41,7 @@ const POLICY_OPTIONS = {
   'next-hop': { type: 'string' },
   api: { type: 'string' },
   require: { type: 'string' },
+  transparency: { type: 'string' },
   ns: { type: 'string', multiple: true },
   hostmaster: { type: 'string' },
   'openpgpkey-address': { type: 'string', multiple: true },
@@ -80,6 +81,10 @@ Policy options:
                              sender's key in DNS), encrypted,signed, or none (the default).
                              Published as req= in _keypost; the gateway refuses other mail at
                              DATA with 550 5.7.1. Addresses override it through the owner API
+  --transparency on|off      keep the zone's key transparency log (default on): every change to a
+                             served key appends a leaf and a signed head is published at
+                             _keypost-log. off: no leaves or heads are written and the head leaves
+                             DNS (what was logged stays); on again logs every address's state
   --ns NAME[=IP,...]         a name server (repeat; the first is the SOA MNAME); IPs give glue
   --hostmaster MAILBOX       SOA RNAME, e.g. hostmaster@example.org
   --openpgpkey-address IP    A/AAAA of openpgpkey.<domain> for WKD (repeat)
@@ -110,6 +115,7 @@ type PolicyValues = {
   'next-hop'?: string;
   api?: string;
   require?: string;
+  transparency?: string;
   ns?: string[];
   hostmaster?: string;
   'openpgpkey-address'?: string[];
@@ -128,6 +134,10 @@ function policyChange(values: PolicyValues): DomainChange {
       const requirement = values.require === '' ? 'none' : parseRequirement(values.require);
       if (!requirement) throw new UsageError(`--require takes encrypted, signed, encrypted,signed or none, not "${values.require}"`);
       change.requirement = requirement;
+    }
+    if (values.transparency !== undefined) {
+      if (values.transparency !== 'on' && values.transparency !== 'off') throw new UsageError(`--transparency takes on or off, not "${values.transparency}"`);
+      change.transparency = values.transparency === 'on';
     }
     return change;
   });
@@ -178,6 +188,7 @@ function describe(domain: Domain, keys: StoredKeyInfo[]): object {
     next_hop: domain.nextHop,
     api: domain.apiUrl,
     require: domain.requirement,
+    transparency: domain.transparency,
     dns: redactDnsSettings(domain.dns),
     dnssec: describeKeys(keys),
     created_at: domain.createdAt.toISOString(),
@@ -195,6 +206,7 @@ function printDomain(ctx: CommandContext, domain: Domain, keys: StoredKeyInfo[],
     ['next hop', domain.nextHop ?? '-'],
     ['api', domain.apiUrl ?? '-'],
     ['require', domain.requirement],
+    ['transparency', domain.transparency ? 'on' : 'off'],
     ['name servers', dns.nameservers.map((ns) => [ns.name, ...(ns.ipv4 ?? []), ...(ns.ipv6 ?? [])].join(' ')).join(', ') || '-'],
     ['hostmaster', dns.hostmaster ?? '-'],
     ['soa', dns.soa ? Object.entries(dns.soa).map(([k, v]) => `${k}=${v}`).join(' ') : 'defaults'],
