@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { startMailSink, type MailSink } from '../support/mail-sink.js';
-import { addDomain, decryptMail, linkIn, makeKey, postJson, revokedCopy, startApi, type RunningApi } from './write-side.js';
+import { addDomain, decryptMail, linkIn, logHeadSettled, makeKey, postJson, revokedCopy, startApi, type RunningApi } from './write-side.js';
 
 let testDb: TestDatabase;
 let sink: MailSink;
@@ -120,6 +120,8 @@ describe('VKS upload and request-verify', () => {
     assert.equal((await postJson(`${api.baseUrl}/v/${token}`, {})).status, 200);
     // The owner withdraws it; replaying the used link must not publish it again.
     await testDb.db.updateTable('addresses').set({ status: 'withdrawn' }).where('address', '=', 'used@example.org').execute();
+    // The tree head covering the publication moves the serial a moment after it; only then is it still.
+    await logHeadSettled(testDb.db, 'example.org');
     const serialBefore = await serial('example.org');
     const replay = await postJson(`${api.baseUrl}/v/${token}`, {});
     assert.equal(replay.status, 410);
