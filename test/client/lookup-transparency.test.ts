@@ -14,13 +14,13 @@ import { checkKey } from '../../src/keys/key-policy.js';
 import { minimalKeyFor } from '../../src/keys/minimal-key.js';
 import { openSecretBox } from '../../src/secrets/sealed-box.js';
 import { decodeLeaf, encodeLeaf } from '../../src/transparency/leaf.js';
-import { appendLeaf, leafHash, type Subtree } from '../../src/transparency/merkle.js';
 import { parseTreeHeadText, type SignedTreeHead } from '../../src/transparency/sth.js';
 import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { runKeypost } from '../support/keypost-process.js';
 import { requireTool } from '../support/tools.js';
 import { dig, waitFor } from '../dns/support/server.js';
+import { recomputeStoredTree, storedLeaf } from '../transparency/tamper.js';
 import { addZone, makeKey, publish, startSite, type RunningSite, type TestKey, type Zone } from './support.js';
 
 const skip = requireTool('dig');
@@ -71,23 +71,11 @@ async function send(to: string) {
 
 const check = (body: any) => body.checks.find((c: any) => c.name === 'transparency');
 
-async function leafRow(index: number) {
-  return testDb.db.selectFrom('log_leaves').selectAll().where('zone', '=', ZONE).where('idx', '=', String(index)).executeTakeFirstOrThrow();
-}
+const leafRow = (index: number) => storedLeaf(testDb.db, ZONE, index);
 
 /** What someone holding the database and the log key does after rewriting leaves: new tree, new head. */
 async function resign(size: number): Promise<SignedTreeHead> {
-  const leaves = await testDb.db.selectFrom('log_leaves').select(['idx', 'leaf']).where('zone', '=', ZONE).orderBy('idx').execute();
-  let frontier: { subtree: Subtree; hash: Buffer }[] = [];
-  const nodes: { zone: string; level: number; idx: number; hash: Buffer }[] = [];
-  for (const [i, row] of leaves.entries()) {
-    const step = appendLeaf(frontier, i, leafHash(row.leaf));
-    frontier = step.frontier;
-    for (const c of step.created) if (c.subtree.level > 0) nodes.push({ zone: ZONE, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
-    await testDb.db.updateTable('log_leaves').set({ leaf_hash: leafHash(row.leaf) }).where('zone', '=', ZONE).where('idx', '=', row.idx).execute();
-  }
-  await testDb.db.deleteFrom('log_nodes').where('zone', '=', ZONE).execute();
-  if (nodes.length) await testDb.db.insertInto('log_nodes').values(nodes).execute();
+  await recomputeStoredTree(testDb.db, ZONE);
   await testDb.db.updateTable('log_heads').set({ size, sth_size: null }).where('zone', '=', ZONE).execute();
   const head = await signLatestTreeHead(testDb.db, openSecretBox(loadConfig(testDb.env).secrets), ZONE, new Date());
   assert.equal(head?.size, size);

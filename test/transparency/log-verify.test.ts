@@ -14,7 +14,6 @@ import { bumpZoneSerial } from '../../src/db/change-feed.js';
 import { startKeypost, type RunningKeypost } from '../../src/main.js';
 import { openSecretBox } from '../../src/secrets/sealed-box.js';
 import { decodeLeaf, encodeLeaf } from '../../src/transparency/leaf.js';
-import { appendLeaf, leafHash, type Subtree } from '../../src/transparency/merkle.js';
 import { parseTreeHeadText } from '../../src/transparency/sth.js';
 import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
@@ -22,6 +21,7 @@ import { runKeypost } from '../support/keypost-process.js';
 import { requireTool } from '../support/tools.js';
 import { addDomain, makeKey, ownerPublish } from '../directory/write-side.js';
 import { dig, waitFor } from '../dns/support/server.js';
+import { recomputeStoredTree, storedLeaf } from './tamper.js';
 
 const skip = requireTool('dig');
 const ZONE = 'audit.example';
@@ -74,24 +74,8 @@ async function verify(options: { fresh?: boolean } = {}) {
 
 const kinds = (body: any) => body.discrepancies.map((d: any) => d.kind);
 
-async function leafRow(index: number) {
-  return testDb.db.selectFrom('log_leaves').selectAll().where('zone', '=', ZONE).where('idx', '=', String(index)).executeTakeFirstOrThrow();
-}
-
-/** What someone holding the database does after rewriting leaves: recompute every stored subtree. */
-async function recomputeTree(): Promise<void> {
-  const leaves = await testDb.db.selectFrom('log_leaves').select(['idx', 'leaf']).where('zone', '=', ZONE).orderBy('idx').execute();
-  let frontier: { subtree: Subtree; hash: Buffer }[] = [];
-  const nodes: { zone: string; level: number; idx: number; hash: Buffer }[] = [];
-  for (const [i, row] of leaves.entries()) {
-    const step = appendLeaf(frontier, i, leafHash(row.leaf));
-    frontier = step.frontier;
-    for (const c of step.created) if (c.subtree.level > 0) nodes.push({ zone: ZONE, level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
-    await testDb.db.updateTable('log_leaves').set({ leaf_hash: leafHash(row.leaf) }).where('zone', '=', ZONE).where('idx', '=', row.idx).execute();
-  }
-  await testDb.db.deleteFrom('log_nodes').where('zone', '=', ZONE).execute();
-  await testDb.db.insertInto('log_nodes').values(nodes).execute();
-}
+const leafRow = (index: number) => storedLeaf(testDb.db, ZONE, index);
+const recomputeTree = () => recomputeStoredTree(testDb.db, ZONE);
 
 describe('keypost log verify', () => {
   test('a clean log verifies, and its head is remembered', { skip }, async () => {
