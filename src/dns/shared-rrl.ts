@@ -18,6 +18,12 @@ const FIELDS = 4;
 
 export interface SharedRrlData {
   settings: RrlSettings;
+  /**
+   * Made per process and shared by its threads: with a hash anyone could compute, a spoofed flood
+   * from keys that land in a victim prefix's slot would keep taking the slot over and wipe the
+   * debt the victim's account ran up, and the reflection would never be limited.
+   */
+  seed: number;
   accounts: SharedArrayBuffer;
   locks: SharedArrayBuffer;
 }
@@ -25,13 +31,15 @@ export interface SharedRrlData {
 export function sharedRrlData(settings: RrlSettings): SharedRrlData {
   return {
     settings,
+    seed: (Math.random() * 0x100000000) >>> 0,
     accounts: new SharedArrayBuffer(MAX_ACCOUNTS * FIELDS * Float64Array.BYTES_PER_ELEMENT),
     locks: new SharedArrayBuffer(MAX_ACCOUNTS * Int32Array.BYTES_PER_ELEMENT),
   };
 }
 
-function hash(key: string): number {
-  let h = 0x811c9dc5;
+/** FNV-1a over the key's UTF-16 code units, from a seeded start. */
+function hash(seed: number, key: string): number {
+  let h = seed ^ 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
@@ -54,7 +62,7 @@ export class SharedRateLimiter {
   /** As ResponseRateLimiter.check, on the account every thread shares. */
   check(remote: string, identity: string, nowMs: number): RrlVerdict {
     const key = `${this.prefixes.of(remote)}/${identity}`;
-    const h = hash(key);
+    const h = hash(this.data.seed, key);
     // The tag is the hash plus one, so that an empty slot (0) never matches.
     const tag = h + 1;
     const slot = h % MAX_ACCOUNTS;
