@@ -24,6 +24,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 // RFC 5322 §3.2.3 atext (what GnuPG's is_valid_mailbox allows before the @), plus the dot of a
 // dot-atom. Non-ASCII is allowed only as letters, marks and digits (RFC 6531 allows UTF-8 here).
 const LOCAL_CHARS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\p{L}\p{M}\p{N}]+$/u;
+const ASCII_LOCAL_CHARS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/;
 // A domain as typed: LDH and dots, or non-ASCII letters, marks and digits (IDNA U-labels).
 // Everything else (`/ ? # \ % @ :`, spaces, zero-width and other format characters) is refused.
 const DOMAIN_CHARS = /^[A-Za-z0-9.\-\p{L}\p{M}\p{N}]+$/u;
@@ -46,10 +47,14 @@ function domainError(input: string, why: string): KeypostError {
 export function normalizeDomain(input: string): string {
   const typed = input.replace(/^[ \t]+|[ \t]+$/g, '').replace(/\.$/, '');
   if (!typed) throw domainError(input, 'empty');
-  if (!DOMAIN_CHARS.test(typed)) throw domainError(input, 'only letters, digits, hyphens and dots');
-  if (changedByNfkc(typed)) throw domainError(input, 'full-width or compatibility characters');
-  // IDNA maps lowercase LDH without A-labels to itself, so such a name skips the round trip.
+  // IDNA maps lowercase LDH without A-labels to itself, so such a name skips the round trip. It
+  // passes the Unicode checks by construction too: skipping them keeps every address-taking route
+  // (lookups, proofs) cheap.
   const plain = PLAIN_LDH.test(typed) && !A_LABEL.test(typed);
+  if (!plain) {
+    if (!DOMAIN_CHARS.test(typed)) throw domainError(input, 'only letters, digits, hyphens and dots');
+    if (changedByNfkc(typed)) throw domainError(input, 'full-width or compatibility characters');
+  }
   const ascii = plain ? typed : domainToASCII(typed);
   if (!ascii || ascii.length > 253) throw domainError(input, 'not IDNA');
   // IDNA may only have folded case: anything else it mapped away makes the name ambiguous.
@@ -70,7 +75,9 @@ export function isHostName(input: string): boolean {
 /** The canonical local part, or undefined when it is not a dot-atom of allowed characters. */
 function canonicalLocalPart(local: string): string | undefined {
   // RFC 5321 §4.5.3.1.1: local part ≤ 64 octets. RFC 5322 §3.2.3 dot-atom: no empty atoms.
-  if (!local || Buffer.byteLength(local) > 64 || !LOCAL_CHARS.test(local) || changedByNfkc(local)) return undefined;
+  // An ASCII atom is its own NFKC form and one octet per character: the Unicode checks are moot.
+  if (!local) return undefined;
+  if (ASCII_LOCAL_CHARS.test(local) ? local.length > 64 : Buffer.byteLength(local) > 64 || !LOCAL_CHARS.test(local) || changedByNfkc(local)) return undefined;
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
   return asciiLowercase(local);
 }

@@ -15,11 +15,13 @@ const ZONE = 'log.example';
 let testDb: TestDatabase;
 let api: RunningApi;
 let token: string;
+let singleToken: string;
 
 before(async () => {
   testDb = await openTestDatabase();
   token = await addDomain(testDb.db, ZONE);
   await addDomain(testDb.db, 'empty.example');
+  singleToken = await addDomain(testDb.db, 'single.example');
   api = await startApi(testDb);
 });
 
@@ -56,6 +58,20 @@ async function headCovering(size: number): Promise<any> {
 
 describe('the log API', () => {
   let firstHead: any;
+
+  test('in a log of one leaf the proof is the empty path, and the leaf hash is the root', async () => {
+    const key = await makeKey(['solo@single.example']);
+    await ownerPublish(api.baseUrl, 'single.example', singleToken, 'solo@single.example', key.publicKey);
+    const { status, body } = await waitFor('a proof for solo', async () => {
+      const r = await get('/v1/log/single.example/proof/inclusion?address=solo@single.example');
+      return r.status === 200 ? r : undefined;
+    });
+    assert.equal(status, 200);
+    assert.deepEqual([body.leaf_index, body.tree_size, body.inclusion_path], [0, 1, []]);
+    assert.equal(body.leaf_hash, leafHash(Buffer.from(body.leaf, 'base64')).toString('base64'));
+    assert.equal(body.leaf_hash, body.sth.root_hash);
+    assert.ok(rfcVerifyInclusion(0, 1, hex(body.leaf_hash), [], hex(body.sth.root_hash)));
+  });
 
   test('a zone without changes has a signed head of the empty tree', async () => {
     const { status, body } = await waitFor('the empty head', async () => {
