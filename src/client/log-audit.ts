@@ -1,12 +1,13 @@
 // `keypost log verify <zone>`: an auditor of a zone's transparency log that trusts nothing the
 // server says without checking it. It downloads every leaf, rebuilds the tree (RFC 9162 §2.1),
 // checks the signed tree head against the rebuilt root and against the head DNS publishes, checks
-// that DNS serves exactly the latest leaf of every address label, and, when it has seen a head of
+// that DNS and the directory serve exactly the latest leaf of every address label, and, when it has seen a head of
 // this zone before, that the log is an extension of it (§2.1.4.2): a log rewritten or forked since
-// cannot prove that. Uses only public DNS and the public log API.
+// cannot prove that. Uses only public DNS and the public API (log and records).
 import { createHash } from 'node:crypto';
 import { KeypostError } from '../errors.js';
 import { ENTRIES_PAGE as PAGE, getJson, headOf, type HeadJson } from './log-api.js';
+import { dearmorKeyBlock } from '../protocol/armor.js';
 import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
 import { addressSetting } from '../protocol/precedence.js';
@@ -32,6 +33,11 @@ export type DiscrepancyKind =
   | 'dns-key'
   | 'dns-settings'
   | 'dns-withdrawn-served'
+  | 'directory-not-served'
+  | 'directory-fingerprint'
+  | 'directory-key'
+  | 'directory-settings'
+  | 'directory-withdrawn-served'
   | 'log-key-changed'
   | 'inconsistent-with-earlier-head';
 
@@ -59,8 +65,34 @@ export interface LogAuditOptions {
   /** Where the last verified head per zone is kept; none = no memory between runs. */
   stateDir?: string;
   timeoutMs?: number;
-  /** DNS questions in flight at once. */
+  /** DNS questions (and directory requests) in flight at once. */
   concurrency?: number;
+}
+
+/** What GET /v1/records/by-label/:zone/:label answers (README "Records"), as far as the audit reads it. */
+interface DirectoryRecord {
+  fingerprint: string;
+  key: string;
+  endpoint: string | null;
+  pow: number;
+}
+
+/** The directory's record for a label: undefined when it serves none (404), else the record. */
+async function directoryRecord(url: string, timeoutMs: number): Promise<DirectoryRecord | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+  } catch (err) {
+    throw new KeypostError(CLIENT_CODES.logUnavailable, `cannot reach ${url}: ${(err as Error).message}`);
+  }
+  const text = await response.text();
+  if (response.status === 404) return undefined;
+  if (response.status !== 200) throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} answered ${response.status}: ${text.slice(0, 200)}`);
+  try {
+    return JSON.parse(text) as DirectoryRecord;
+  } catch {
+    throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} did not answer JSON`);
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -181,6 +213,32 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
     const pow = [addressSetting(leaf.powBits, zonePow, null), addressSetting(record.pow, zonePow, null)];
     if (ep[0] !== ep[1] || pow[0] !== pow[1]) {
       flag('dns-settings', `DNS serves ep=${ep[1] ?? '-'} pow=${pow[1] ?? '-'} for label ${label}; leaf ${index} says ep=${ep[0] ?? '-'} pow=${pow[0] ?? '-'}`, index);
+    }
+  });
+
+  // The directory serves the same: by the label, the latest leaf's key (its SHA-256 is the leaf's key
+  // hash), fingerprint and settings; nothing for a withdrawn label.
+  const records = `${api}/v1/records/by-label/${encodeURIComponent(zone)}`;
+  await inBatches([...latest.entries()], options.concurrency ?? 16, async ([label, { index, leaf }]) => {
+    const record = await directoryRecord(`${records}/${label}`, timeoutMs);
+    if (leaf.action === 'withdraw') {
+      if (record) flag('directory-withdrawn-served', `label ${label} is withdrawn in the log (leaf ${index}) but the directory still serves key ${record.fingerprint}`, index);
+      return;
+    }
+    if (!record) return void flag('directory-not-served', `label ${label} is published in the log (leaf ${index}) but the directory serves no record for it`, index);
+    if (record.fingerprint?.toUpperCase() !== leaf.fingerprint) {
+      flag('directory-fingerprint', `the directory names key ${record.fingerprint} for label ${label}; the log's latest leaf (${index}) names ${leaf.fingerprint}`, index);
+    }
+    const key = typeof record.key === 'string' ? dearmorKeyBlock(record.key) : undefined;
+    if (!key?.ok || !createHash('sha256').update(key.bytes).digest().equals(leaf.keyHash)) {
+      flag('directory-key', `the directory serves a key for label ${label} that is not the one in leaf ${index}`, index);
+    }
+    // The record gives effective settings (address, else zone, else the server's default); the leaf
+    // and the zone policy say what they are wherever either sets them.
+    const ep = addressSetting(leaf.endpoint, zoneEp, null);
+    const pow = addressSetting(leaf.powBits, zonePow, null);
+    if ((ep !== null && record.endpoint !== ep) || (pow !== null && record.pow !== pow)) {
+      flag('directory-settings', `the directory serves ep=${record.endpoint ?? '-'} pow=${record.pow} for label ${label}; leaf ${index} says ep=${ep ?? '-'} pow=${pow ?? '-'}`, index);
     }
   });
 

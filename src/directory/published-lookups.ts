@@ -2,7 +2,7 @@
 // WKD and /v1/records, the armour each answer carries, and a count of where lookups were answered.
 // The directory keeps no copy of what is published; the model is the only one.
 import { Counter, type Registry } from 'prom-client';
-import type { PublishedAddress, PublishedModel, PublishedZone } from '../published/model.js';
+import type { HashedLabel, PublishedAddress, PublishedModel, PublishedZone } from '../published/model.js';
 import { armor } from '../protocol/armor.js';
 
 export type { PublishedAddress, PublishedZone } from '../published/model.js';
@@ -78,8 +78,8 @@ export class PublishedLookups {
     return this.model.zone(name);
   }
 
-  byWkdHash(domain: string, hash: string): Promise<PublishedAddress | undefined> {
-    return this.model.byWkdHash(domain, hash);
+  byHashedLabel(domain: string, kind: HashedLabel, label: string): Promise<PublishedAddress | undefined> {
+    return this.model.byHashedLabel(domain, kind, label);
   }
 
   /** The entry's minimal key, armoured. */

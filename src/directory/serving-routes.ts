@@ -123,6 +123,34 @@ export function servingRoutes(services: Services, shared?: PublishedLookups): Fa
       },
     );
 
+    // The same record by the OPENPGPKEY owner label (RFC 7929 §3) instead of the address: the
+    // transparency log names addresses only by that label, and its auditor (keypost log verify)
+    // checks that the directory serves each label's latest leaf. It tells no more than DNS does at
+    // <label>._openpgpkey.<zone>, whose key carries the address.
+    app.get<{ Params: { zone: string; label: string } }>(
+      '/v1/records/by-label/:zone/:label',
+      {
+        schema: {
+          summary: 'The record of a published address, named by its OPENPGPKEY label (as the transparency log names it)',
+          tags: ['records'],
+          params: {
+            type: 'object',
+            properties: { zone: { type: 'string', maxLength: 253 }, label: { type: 'string', maxLength: 64 } },
+            required: ['zone', 'label'],
+          },
+          response: { 200: recordSchema, 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        const { zone, label } = request.params;
+        if (!/^[0-9a-f]{56}$/i.test(label)) throw new KeypostError('DIR_LABEL_INVALID', `not an OPENPGPKEY label (56 hex digits): "${label}"`);
+        const domain = zone.toLowerCase().replace(/\.$/, '');
+        const found = await lookups.byHashedLabel(domain, 'openpgpkey', label.toLowerCase());
+        if (!found) throw new KeypostError('DIR_ADDRESS_NOT_FOUND', `no key is published under ${label.toLowerCase()}._openpgpkey.${domain}`);
+        return sendRecord(reply, found.address, found, await lookups.zone(found.domain));
+      },
+    );
+
     function sendRecord(
       reply: FastifyReply,
       address: string,

@@ -19,7 +19,7 @@ export function registerWkdRoutes(app: FastifyInstance, context: ServingContext)
   async function key(domain: string, hash: string, reply: FastifyReply): Promise<FastifyReply> {
     // Web clients (Mailvelope, FlowCrypt) fetch keys cross-origin; the draft asks for this header.
     reply.header('access-control-allow-origin', '*');
-    const found = ZBASE32_HASH.test(hash) ? await context.lookups.byWkdHash(domain.toLowerCase(), hash) : undefined;
+    const found = ZBASE32_HASH.test(hash) ? await context.lookups.byHashedLabel(domain.toLowerCase(), 'wkd', hash) : undefined;
     if (!found) return sendText(reply, 404, 'No key for this address');
     return reply.type('application/octet-stream').send(found.minimalKey);
   }

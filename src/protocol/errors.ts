@@ -49,6 +49,7 @@ export const ERROR_TABLE = {
   // The directory (src/directory).
   DIR_DOMAIN_INVALID: refused(400),
   DIR_ADDRESS_INVALID: refused(400, reply(553, '5.1.3')),
+  DIR_LABEL_INVALID: refused(400),
   DIR_URI_INVALID: refused(400),
   DIR_DNS_SETTINGS_INVALID: refused(400),
   DIR_KEYRING_UNPARSABLE: refused(400),

@@ -61,11 +61,21 @@ const RETRY_AFTER_FAILURE_MS = 1000;
  */
 const REFRESH_GATHER_MS = 100;
 
+/**
+ * The hashed labels an address is also looked up by: WKD's (draft-koch-openpgp-webkey-service
+ * §3.1) and the OPENPGPKEY owner label (RFC 7929 §3), which the log's auditor names addresses by.
+ */
+export type HashedLabel = 'wkd' | 'openpgpkey';
+const labelOf: Record<HashedLabel, (entry: PublishedAddress) => string> = {
+  wkd: (entry) => entry.wkdLabel,
+  openpgpkey: (entry) => entry.openpgpkeyLabel,
+};
+
 interface Held {
   zone: PublishedZone;
   addresses: Map<string, PublishedAddress>;
-  /** WKD hash -> entry, built on the first WKD lookup in the zone and kept up to date after. */
-  wkd?: Map<string, PublishedAddress>;
+  /** Hashed label -> entry, each built on the first lookup by it in the zone and kept up to date after. */
+  byLabel: Partial<Record<HashedLabel, Map<string, PublishedAddress>>>;
 }
 
 interface Waiter {
@@ -151,12 +161,12 @@ export class PublishedModel {
     return this.freshZone(name);
   }
 
-  /** The published address of `domain` whose WKD hash is `hash`. */
-  async byWkdHash(domain: string, hash: string): Promise<PublishedAddress | undefined> {
+  /** The published address of `domain` whose hashed label of that kind is `label`. */
+  async byHashedLabel(domain: string, kind: HashedLabel, label: string): Promise<PublishedAddress | undefined> {
     const held = await this.freshZone(domain);
     if (!held) return undefined;
-    held.wkd ??= new Map([...held.addresses.values()].map((a) => [a.wkdLabel, a]));
-    return held.wkd.get(hash);
+    const index = (held.byLabel[kind] ??= new Map([...held.addresses.values()].map((a) => [labelOf[kind](a), a])));
+    return index.get(label);
   }
 
   /** The stamp price of a published address (address, else zone, else default: src/protocol/precedence.ts). */
@@ -340,7 +350,7 @@ export class PublishedModel {
     state.dbSnapshot = read.dbSnapshot;
     this.names?.add(name);
     if (read.kind === 'full') {
-      state.held = { zone: read.zone, addresses: read.addresses };
+      state.held = { zone: read.zone, addresses: read.addresses, byLabel: {} };
       this.emit({ name, served: state.held, previous, changes: null });
       return;
     }
@@ -349,10 +359,12 @@ export class PublishedModel {
     held.zone = read.zone;
     for (const change of read.changes) {
       const before = held.addresses.get(change.address);
-      if (before && held.wkd?.get(before.wkdLabel) === before) held.wkd.delete(before.wkdLabel);
+      for (const [kind, index] of Object.entries(held.byLabel) as [HashedLabel, Map<string, PublishedAddress>][]) {
+        if (before && index.get(labelOf[kind](before)) === before) index.delete(labelOf[kind](before));
+        if (change.entry) index.set(labelOf[kind](change.entry), change.entry);
+      }
       if (change.entry) {
         held.addresses.set(change.address, change.entry);
-        held.wkd?.set(change.entry.wkdLabel, change.entry);
       } else {
         held.addresses.delete(change.address);
       }

@@ -218,6 +218,21 @@ describe('directory serving', () => {
       }
     });
 
+    it('gives the same record by the OPENPGPKEY label the transparency log names the address by', async () => {
+      const byAddress = (await get('/v1/records/Bob.Builder%40example.org')).json();
+      const res = await get(`/v1/records/by-label/Example.ORG/${h56('bob.builder').toUpperCase()}`);
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), byAddress);
+      const missing = await get(`/v1/records/by-label/example.org/${h56('nobody')}`);
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().code, 'DIR_ADDRESS_NOT_FOUND');
+      const otherZone = await get(`/v1/records/by-label/example.net/${h56('bob.builder')}`);
+      assert.equal(otherZone.statusCode, 404);
+      const invalid = await get('/v1/records/by-label/example.org/bob.builder');
+      assert.equal(invalid.statusCode, 400);
+      assert.equal(invalid.json().code, 'DIR_LABEL_INVALID');
+    });
+
     it('answers JSON errors with stable codes', async () => {
       const missing = await get('/v1/records/nobody@example.org');
       assert.equal(missing.statusCode, 404);

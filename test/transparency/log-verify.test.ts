@@ -1,6 +1,6 @@
 // `keypost log verify` against a running keypost (DNS and API): a clean log verifies; history
-// changed in the database (a logged fingerprint, a deleted leaf) is named; a key written into DNS
-// behind the log's back is named; and a log rewritten by someone holding the database and the key
+// changed in the database (a logged fingerprint, a deleted leaf) is named; a key served by DNS and
+// the directory behind the log's back is named; and a log rewritten by someone holding the database and the key
 // file, tree and head included, still fails for an auditor that kept the head it saw before.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,7 +149,7 @@ describe('keypost log verify', () => {
     }
   });
 
-  test('a key written into DNS behind the log is named', { skip }, async () => {
+  test('a key written into DNS and the directory behind the log is named for both', { skip }, async () => {
     const row = await testDb.db.selectFrom('addresses').selectAll().where('address', '=', `amy@${ZONE}`).executeTakeFirstOrThrow();
     const other = await testDb.db.selectFrom('addresses').select(['fingerprint', 'minimal_key']).where('address', '=', `bob@${ZONE}`).executeTakeFirstOrThrow();
     await testDb.db.transaction().execute(async (tx) => {
@@ -160,7 +160,7 @@ describe('keypost log verify', () => {
       await waitFor('DNS to serve the unlogged key', async () => ((await dig(dnsServer(), '+short', `${decodeLeaf((await leafRow(0)).leaf).label.toString('hex')}._keypost.${ZONE}`, 'TXT')).includes(other.fingerprint) ? true : undefined));
       const { code, body } = await verify({ fresh: true });
       assert.equal(code, 1);
-      assert.deepEqual(new Set(kinds(body)), new Set(['dns-fingerprint', 'dns-key']), JSON.stringify(body));
+      assert.deepEqual(new Set(kinds(body)), new Set(['dns-fingerprint', 'dns-key', 'directory-fingerprint', 'directory-key']), JSON.stringify(body));
       assert.ok(body.discrepancies.every((d: any) => d.index === 0));
     } finally {
       await testDb.db.transaction().execute(async (tx) => {
