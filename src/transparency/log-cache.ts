@@ -12,8 +12,8 @@ import { latestTreeHead } from './tree-heads.js';
 
 const PAGE = 10_000;
 
-/** Subtrees of 2^6 = 64 leaves or more are a step of that many proofs: their base64 is kept. */
-const SHARED_SUBTREE_LEVEL = 6;
+/** Base64 of a SHA-256 hash: 44 characters (RFC 4648 §4, one "=" of padding). */
+const HASH_BASE64 = 44;
 
 /** The stored subtree a range is, when it is one complete aligned subtree (no folding needed). */
 function completeSubtree(range: LeafRange): Subtree | undefined {
@@ -23,30 +23,57 @@ function completeSubtree(range: LeafRange): Subtree | undefined {
   return { level: 31 - Math.clz32(size), index: range.start / size };
 }
 
-/** A growable run of fixed or variable-size byte strings in one buffer. */
-class ByteRun {
+/**
+ * A growable run of byte strings in one buffer, each kept as its base64 text: the API writes
+ * leaves and hashes only in base64, so a proof copies stored text into its answer and encodes
+ * nothing per request. Entries of one fixed width need no table of ends.
+ */
+class Base64Run {
   private data = Buffer.alloc(0);
-  private ends: number[] = [];
+  private readonly ends: number[] = [];
+  private count = 0;
   private used = 0;
+
+  constructor(private readonly width?: number) {}
+
   get length(): number {
-    return this.ends.length;
+    return this.count;
   }
+
   push(bytes: Uint8Array): void {
-    if (this.used + bytes.length > this.data.length) {
-      const next = Buffer.alloc(Math.max(1024, (this.used + bytes.length) * 2));
+    const text = Buffer.from(bytes).toString('base64');
+    if (this.width !== undefined && text.length !== this.width) throw new Error(`an entry of ${text.length} base64 characters in a run of ${this.width}`);
+    if (this.used + text.length > this.data.length) {
+      const next = Buffer.alloc(Math.max(1024, (this.used + text.length) * 2));
       this.data.copy(next, 0, 0, this.used);
       this.data = next;
     }
-    this.data.set(bytes, this.used);
-    this.used += bytes.length;
-    this.ends.push(this.used);
+    this.used += this.data.write(text, this.used, 'latin1');
+    if (this.width === undefined) this.ends.push(this.used);
+    this.count++;
   }
+
+  private start(i: number): number {
+    return this.width !== undefined ? i * this.width : i === 0 ? 0 : this.ends[i - 1];
+  }
+
+  private end(i: number): number {
+    return this.width !== undefined ? (i + 1) * this.width : this.ends[i];
+  }
+
+  /** Entry i's bytes (decoded: for folding and checks, not for answers). */
   get(i: number): Buffer {
-    return this.data.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+    return Buffer.from(this.data.toString('latin1', this.start(i), this.end(i)), 'base64');
   }
-  /** Entry i in base64, encoded straight from the run (no view object per call: proofs are hot). */
-  base64(i: number): string {
-    return this.data.toString('base64', i === 0 ? 0 : this.ends[i - 1], this.ends[i]);
+
+  /** Entry i's base64 length. */
+  textLength(i: number): number {
+    return this.end(i) - this.start(i);
+  }
+
+  /** Copies entry i's base64 into `target` at `at`; returns the octets written. */
+  copyText(i: number, target: Buffer, at: number): number {
+    return this.data.copy(target, at, this.start(i), this.end(i));
   }
 }
 
@@ -56,11 +83,17 @@ export interface ZoneLogView {
   subtree(s: Subtree): Buffer;
   /** MTH of a range of the head's tree, as a proof step names it. */
   rangeHash(range: LeafRange): Buffer;
-  /** The same hash in base64, as the API writes proof steps. */
+  /** A proof step's hash in base64, as the API writes it. */
   rangeHashBase64(range: LeafRange): string;
+  /** Writes a proof step's hash in base64 (44 octets) into `target` at `at`; returns 44. */
+  copyRangeHashBase64(range: LeafRange, target: Buffer, at: number): number;
   leaf(index: number): Buffer;
-  leafBase64(index: number): string;
-  leafHashBase64(index: number): string;
+  /** The length of a leaf in base64. */
+  leafBase64Length(index: number): number;
+  /** Writes a leaf in base64 into `target` at `at`; returns the octets written. */
+  copyLeafBase64(index: number, target: Buffer, at: number): number;
+  /** Writes a leaf's hash in base64 (44 octets) into `target` at `at`; returns 44. */
+  copyLeafHashBase64(index: number, target: Buffer, at: number): number;
   /** The index of a label's latest leaf within the head's tree. */
   latestOf(labelHex: string): number | undefined;
 }
@@ -71,14 +104,7 @@ class ZoneLog implements ZoneLogView {
    * Hashes of ranges that are not one stored subtree (the right edge of a tree whose size is not a
    * power of two): every proof against the same head needs the same few, so each is folded once.
    */
-  private folded = new Map<string, Buffer>();
-  /**
-   * Base64 of the proof steps many proofs share: the right edge, and every subtree of at least
-   * 2^SHARED_SUBTREE_LEVEL leaves (a proof's upper steps, common to all leaves beneath them). Lower
-   * steps differ from proof to proof and are encoded each time; this keeps the memo to a small
-   * fraction of the tree (one string per 64 leaves) however large the log grows.
-   */
-  private base64 = new Map<number, string>();
+  private folded = new Map<number, { hash: Buffer; text: Buffer }>();
 
   get head(): SignedTreeHead {
     return this.signedHead;
@@ -87,71 +113,69 @@ class ZoneLog implements ZoneLogView {
   set head(head: SignedTreeHead) {
     this.signedHead = head;
     this.folded = new Map();
-    this.base64 = new Map();
   }
 
   rangeHash(range: LeafRange): Buffer {
     const subtree = completeSubtree(range);
-    if (subtree) return this.subtree(subtree);
-    const key = `${range.start}:${range.end}`;
-    let hash = this.folded.get(key);
-    if (!hash) {
-      hash = rangeHash(range, (s) => this.subtree(s));
-      // Proofs against earlier tree sizes name other ranges; the memo stays as small as one head needs.
-      if (range.end === this.signedHead?.size) this.folded.set(key, hash);
-    }
-    return hash;
+    return subtree ? this.subtree(subtree) : this.foldedRange(range).hash;
   }
 
   rangeHashBase64(range: LeafRange): string {
-    const subtree = completeSubtree(range);
-    // A number naming a step many proofs share, or undefined for one worth no memo. Folded ranges
-    // are memoized only on the head's right edge, where each is named by its start.
-    const key = subtree
-      ? subtree.level >= SHARED_SUBTREE_LEVEL
-        ? subtree.index * 64 + subtree.level
-        : undefined
-      : range.end === this.signedHead?.size
-        ? -1 - range.start
-        : undefined;
-    let text = key === undefined ? undefined : this.base64.get(key);
-    if (text === undefined) {
-      text = subtree ? this.subtreeBase64(subtree) : this.rangeHash(range).toString('base64');
-      if (key !== undefined) this.base64.set(key, text);
-    }
-    return text;
+    return this.rangeHash(range).toString('base64');
   }
 
-  private readonly levels: ByteRun[] = [];
-  private readonly leaves = new ByteRun();
+  copyRangeHashBase64(range: LeafRange, target: Buffer, at: number): number {
+    const subtree = completeSubtree(range);
+    if (subtree) return this.run(subtree).copyText(subtree.index, target, at);
+    return this.foldedRange(range).text.copy(target, at);
+  }
+
+  /** A range that is not one stored subtree, folded from those it is made of. */
+  private foldedRange(range: LeafRange): { hash: Buffer; text: Buffer } {
+    // Memoized on the head's right edge only, where each range is named by its start: proofs
+    // against earlier tree sizes name other ranges, and the memo stays as small as one head needs.
+    const memo = range.end === this.signedHead?.size;
+    let folded = memo ? this.folded.get(range.start) : undefined;
+    if (!folded) {
+      const hash = rangeHash(range, (s) => this.subtree(s));
+      folded = { hash, text: Buffer.from(hash.toString('base64'), 'latin1') };
+      if (memo) this.folded.set(range.start, folded);
+    }
+    return folded;
+  }
+
+  private readonly levels: Base64Run[] = [];
+  private readonly leaves = new Base64Run();
   private readonly latest = new Map<string, number>();
 
   get size(): number {
     return this.leaves.length;
   }
 
-  subtree(s: Subtree): Buffer {
+  private run(s: Subtree): Base64Run {
     const run = this.levels[s.level];
     if (!run || s.index >= run.length) throw new Error(`subtree ${s.level}:${s.index} is not held`);
-    return run.get(s.index);
+    return run;
   }
 
-  private subtreeBase64(s: Subtree): string {
-    const run = this.levels[s.level];
-    if (!run || s.index >= run.length) throw new Error(`subtree ${s.level}:${s.index} is not held`);
-    return run.base64(s.index);
+  subtree(s: Subtree): Buffer {
+    return this.run(s).get(s.index);
   }
 
   leaf(index: number): Buffer {
     return this.leaves.get(index);
   }
 
-  leafBase64(index: number): string {
-    return this.leaves.base64(index);
+  leafBase64Length(index: number): number {
+    return this.leaves.textLength(index);
   }
 
-  leafHashBase64(index: number): string {
-    return this.subtreeBase64({ level: 0, index });
+  copyLeafBase64(index: number, target: Buffer, at: number): number {
+    return this.leaves.copyText(index, target, at);
+  }
+
+  copyLeafHashBase64(index: number, target: Buffer, at: number): number {
+    return this.run({ level: 0, index }).copyText(index, target, at);
   }
 
   latestOf(labelHex: string): number | undefined {
@@ -183,11 +207,11 @@ class ZoneLog implements ZoneLogView {
       for (const l of leaves) {
         if (l.leaf_hash.length !== HASH_SIZE) throw new Error(`the log of ${zone} holds a leaf hash of ${l.leaf_hash.length} octets at ${l.idx}`);
         this.leaves.push(l.leaf);
-        (this.levels[0] ??= new ByteRun()).push(l.leaf_hash);
+        (this.levels[0] ??= new Base64Run(HASH_BASE64)).push(l.leaf_hash);
         this.latest.set(l.label.toString('hex'), Number(l.idx));
       }
       for (const n of nodes) {
-        const run = (this.levels[n.level] ??= new ByteRun());
+        const run = (this.levels[n.level] ??= new Base64Run(HASH_BASE64));
         if (Number(n.idx) !== run.length) throw new Error(`the log of ${zone} is missing subtree ${n.level}:${run.length}`);
         if (n.hash.length !== HASH_SIZE) throw new Error(`the log of ${zone} holds a subtree hash of ${n.hash.length} octets at ${n.level}:${n.idx}`);
         run.push(n.hash);

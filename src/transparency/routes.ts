@@ -10,6 +10,7 @@ import type { Services } from '../lifecycle.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
 import { parseCanonicalAddress } from '../protocol/address.js';
 import { decodeLeaf } from './leaf.js';
+import { inclusionAnswer } from './inclusion-answer.js';
 import { LogCache, type ZoneLogView } from './log-cache.js';
 import { indexOfLeafHash, leavesBetween } from './log-store.js';
 import { HASH_SIZE, consistencyRanges, inclusionRanges, type LeafRange } from './merkle.js';
@@ -21,12 +22,12 @@ export const MAX_ENTRIES = 1000;
 const b64 = (b: Buffer) => b.toString('base64');
 
 // One JSON form per head, and its text: every proof answer carries it.
-const headJsonCache = new WeakMap<SignedTreeHead, { json: ReturnType<typeof makeHeadJson>; text: string }>();
+const headJsonCache = new WeakMap<SignedTreeHead, { json: ReturnType<typeof makeHeadJson>; bytes: Buffer }>();
 function heldHead(head: SignedTreeHead) {
   let held = headJsonCache.get(head);
   if (!held) {
     const json = makeHeadJson(head);
-    headJsonCache.set(head, (held = { json, text: JSON.stringify(json) }));
+    headJsonCache.set(head, (held = { json, bytes: Buffer.from(JSON.stringify(json)) }));
   }
   return held;
 }
@@ -108,7 +109,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
 
   type InclusionQuery = { address?: string; leaf_hash?: string; tree_size?: string };
 
-  function proveInclusion(log: ZoneLogView, query: InclusionQuery, reply: FastifyReply): string | Promise<object> {
+  function proveInclusion(log: ZoneLogView, query: InclusionQuery, reply: FastifyReply): Buffer | Promise<object> {
     const sth = log.head;
     const { address, leaf_hash: leafHashParam, tree_size: treeSizeParam } = query;
     if ((address === undefined) === (leafHashParam === undefined)) {
@@ -122,15 +123,9 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
       if (domain !== sth.zone) throw new KeypostError('LOG_PARAMETER_INVALID', `${canonical} is not in ${sth.zone}`);
       const index = log.latestOf(openpgpkeyLabel(localPart));
       if (index === undefined) throw new KeypostError('LOG_LEAF_NOT_FOUND', `${canonical} has no leaf in the log of ${sth.zone}`);
-      // The hot route's answer is written as text: every part is a number, base64 or the head's
-      // JSON, none needing escapes, so inclusionSchema documents it but need not serialize it.
-      let path = '';
-      for (const range of inclusionRanges(index, sth.size)) path += `${path ? ',' : ''}"${log.rangeHashBase64(range)}"`;
+      // The hot route's answer is written as bytes (inclusion-answer.ts); inclusionSchema documents it.
       reply.type('application/json; charset=utf-8');
-      return (
-        `{"leaf_index":${index},"tree_size":${sth.size},"leaf":"${log.leafBase64(index)}",` +
-        `"leaf_hash":"${log.leafHashBase64(index)}","inclusion_path":[${path}],"sth":${heldHead(sth).text}}`
-      );
+      return inclusionAnswer(log, index, heldHead(sth).bytes);
     }
     const hash = hashParam('leaf_hash', leafHashParam!);
     const size = count('tree_size', treeSizeParam);
@@ -199,7 +194,7 @@ export function transparencyRoutes(services: Services): FastifyPluginAsync {
       // Synchronous when the zone's log is held (the usual case): no promise, no microtask turn.
       (request, reply) => {
         const held = cache.peek(request.params.zone.toLowerCase());
-        return held ? proveInclusion(held, request.query, reply) : view(request.params.zone).then<string | object>((log) => proveInclusion(log, request.query, reply));
+        return held ? proveInclusion(held, request.query, reply) : view(request.params.zone).then<Buffer | object>((log) => proveInclusion(log, request.query, reply));
       },
     );
 
