@@ -20,6 +20,7 @@ import { verifyMessage } from './client/verify.js';
 import { explainBindFailure } from './listen-conflict.js';
 import { registerServe } from './serve-registry.js';
 import { openSecretBox } from './secrets/sealed-box.js';
+import { listWorkerFactory } from './lists/list-worker.js';
 import { createTreeHeadSigner } from './transparency/tree-head-signer.js';
 import { transparencyRoutes } from './transparency/routes.js';
 
@@ -30,7 +31,13 @@ export type ListenerName = (typeof LISTENERS)[number];
 const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
   dns: (services) => createDnsComponent(services),
   api: (services) => apiComponent(services),
-  gateway: (services) => createGatewayComponent(services, { verifySignatures: signatureVerifier(services) }),
+  gateway: (services) =>
+    createGatewayComponent(services, {
+      verifySignatures: signatureVerifier(services),
+      // The mailing lists (src/lists/) take their posts out of the gateway's queue and put the
+      // members' copies back in; wired here so the gateway room loads nothing of them.
+      listWorker: listWorkerFactory({ openBox: () => openSecretBox(services.config.secrets) }),
+    }),
 };
 
 /** Per DNS attempt of a signer's lookup at DATA. */
