@@ -5,7 +5,7 @@
 //
 // The content is signed once per post; each member's copy then costs only its own encryption.
 import { createHash, randomBytes } from 'node:crypto';
-import { createMessage, encrypt, readKey, readMessage, sign, type Message, type PrivateKey, type PublicKey } from 'openpgp';
+import { createMessage, encrypt, readKey, sign, type Message, type PrivateKey, type PublicKey } from 'openpgp';
 import { rfc5322Date } from '../gateway/headers.js';
 import { PARSE_CONFIG } from '../keys/key-signatures.js';
 import { pgpMimeBody } from '../mime/pgp-encrypted.js';
@@ -65,8 +65,9 @@ export async function preparePost(post: ReadPost, list: MailingList, listKey: Pr
     post.content,
     Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
   ]);
-  const signedBytes = await sign({ message: await createMessage({ binary: entity }), signingKeys: listKey, format: 'binary', date: now });
-  const signed = await readMessage({ binaryMessage: signedBytes as Uint8Array, config: PARSE_CONFIG });
+  // Kept as an object: a one-pass signed message read back from its bytes carries its trailing
+  // signature only as a stream, which would not be written out again with every copy.
+  const signed = (await sign({ message: await createMessage({ binary: entity }), signingKeys: listKey, format: 'object', date: now })) as Message<Uint8Array>;
   const [local, domain] = [list.address.slice(0, list.address.lastIndexOf('@')), list.domain];
   const poster = post.headers.from ?? 'unknown sender';
   // The copy comes From the list, whose key signed it; who posted is in the display name and the
