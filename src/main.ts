@@ -21,6 +21,8 @@ import { explainBindFailure } from './listen-conflict.js';
 import { registerServe } from './serve-registry.js';
 import { openSecretBox } from './secrets/sealed-box.js';
 import { listWorkerFactory } from './lists/list-worker.js';
+import { listRoutes } from './lists/list-routes.js';
+import { dnsMemberKeys } from './lists/member-keys.js';
 import { createTreeHeadSigner } from './transparency/tree-head-signer.js';
 import { transparencyRoutes } from './transparency/routes.js';
 
@@ -66,7 +68,17 @@ function signatureVerifier(services: Services): SignatureVerifier {
  */
 function apiComponent(services: Services): Component {
   const directory = createDirectory(services, () => http.app().server.address());
-  const http = createHttpComponent(services, [directoryRoutes(services, directory), webRoutes(services, directory), transparencyRoutes(services)]);
+  const http = createHttpComponent(services, [
+    directoryRoutes(services, directory),
+    webRoutes(services, directory),
+    transparencyRoutes(services),
+    listRoutes({
+      db: services.database.db,
+      now: services.now,
+      openBox: () => openSecretBox(services.config.secrets),
+      findKey: dnsMemberKeys({ dns: services.config.gateway.dnsResolver }),
+    }),
+  ]);
   return http;
 }
 
