@@ -58,20 +58,24 @@ export async function fanOut(deps: FanoutDeps, post: FanoutPost, members: readon
     const now = deps.now();
     const copies: { member: string; message: NewMessage; recipient: NewRecipient }[] = [];
     const skipped: string[] = [];
+    const routed: { member: FanoutMember; planned: PlannedRecipient }[] = [];
     for (const m of batch) {
       const planned = await deps.route(m.address);
       if ('kind' in planned) {
         deps.unroutable(m.address, planned);
         skipped.push(m.address);
-        continue;
-      }
-      const body = await copyFor(post.prepared, m.key, now);
-      copies.push({
-        member: m.address,
-        message: { id: newQueueId(), kind: 'submission', sender: post.sender, traceHeaders: '', body },
-        recipient: { recipient: m.address, nextHop: planned.nextHop, mintBits: planned.mintBits },
-      });
+      } else routed.push({ member: m, planned });
     }
+    // The batch's encryptions run side by side: the public-key and cipher work of openpgp.js
+    // goes to WebCrypto, whose operations run on libuv's thread pool, off this thread.
+    const bodies = await Promise.all(routed.map(({ member }) => copyFor(post.prepared, member.key, now)));
+    routed.forEach(({ member, planned }, i) => {
+      copies.push({
+        member: member.address,
+        message: { id: newQueueId(), kind: 'submission', sender: post.sender, traceHeaders: '', body: bodies[i] },
+        recipient: { recipient: member.address, nextHop: planned.nextHop, mintBits: planned.mintBits },
+      });
+    });
     const stored = await deps.db.transaction().execute(async (tx) => {
       const rows = [
         ...copies.map((c) => ({ post_id: post.id, list_address: post.listAddress, member: c.member, message_id: c.message.id })),
