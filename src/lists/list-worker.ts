@@ -158,12 +158,21 @@ export class ListWorker implements QueueWorker {
     } catch (err) {
       if (err instanceof Refusal) {
         log.info({ event: 'list-refused', code: err.code, reason: err.message, sender: message.sender }, 'list post refused');
-        await this.bounce(row, message, err);
+        await this.bounce(row, message, { status: ERROR_TABLE[err.code].smtp.enhanced, diagnostic: `${err.code}: ${err.message}` });
         return;
       }
-      // Anything else (the database, DNS) is worth another try: the fan-out resumes where it stopped.
+      // Anything else (the database, DNS) is worth another try: the fan-out resumes where it
+      // stopped. A post that could not be distributed for as long as any mail may wait in the
+      // queue (KEYPOST_RELAY_MAX_AGE) is bounced as expired (RFC 3463 4.4.7), like any mail.
+      const { retryMinMs, retryMaxMs, maxAgeMs } = this.deps.gateway.relay;
+      if (this.deps.now().getTime() - row.receivedAt.getTime() >= maxAgeMs) {
+        log.warn({ err }, 'list post expired');
+        await this.bounce(row, message, { status: '4.4.7', diagnostic: `delivery time expired; last error: ${(err as Error).message}` }).catch((inner) =>
+          log.warn({ err: inner }, 'bouncing the expired list post failed; its lease will run out'),
+        );
+        return;
+      }
       log.warn({ err }, 'list post deferred');
-      const { retryMinMs, retryMaxMs } = this.deps.gateway.relay;
       await this.deps.db
         .transaction()
         .execute((tx) => recordOutcomes(tx, this.owner, [], [{ messageId: row.messageId, recipient: row.recipient, error: (err as Error).message, delayMs: retryDelay(row.attempts, retryMinMs, retryMaxMs) }]))
@@ -238,13 +247,13 @@ export class ListWorker implements QueueWorker {
   }
 
   /** The sender gets a delivery status notification naming the refusal (RFC 3464), like any bounce. */
-  private async bounce(row: ClaimedRecipient, message: QueuedMessage, refusal: Refusal): Promise<void> {
+  private async bounce(row: ClaimedRecipient, message: QueuedMessage, failure: { status: string; diagnostic: string }): Promise<void> {
     const reports = await reportsFor(
       [
         {
           message,
           action: 'failed',
-          recipients: [{ recipient: row.recipient, status: ERROR_TABLE[refusal.code].smtp.enhanced, diagnostic: `${refusal.code}: ${refusal.message}`, smtpReply: false, orcpt: row.dsn.orcpt }],
+          recipients: [{ recipient: row.recipient, ...failure, smtpReply: false, orcpt: row.dsn.orcpt }],
         },
       ],
       { directory: this.deps.directory, hostname: this.deps.gateway.hostname, now: this.deps.now(), metrics: this.deps.metrics, log: this.deps.log },

@@ -11,6 +11,7 @@ import { sendMessage } from '../../src/client/send.js';
 import { addMember, createList } from '../../src/lists/list-admin.js';
 import { dnsMemberKeys } from '../../src/lists/member-keys.js';
 import { openSecretBox } from '../../src/secrets/sealed-box.js';
+import { pgpMimeBody } from '../../src/mime/pgp-encrypted.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/ports.js';
 import { startSocksProxy, type SocksProxy } from '../support/socks5-proxy.js';
@@ -77,7 +78,7 @@ describe('encrypted mailing lists', { skip, timeout: 300_000 }, () => {
     }
     // Members take the list's key from DNS, where keypost publishes it like any address's.
     const listKey = await lookupWhen(LIST, site, (r) => r.verified);
-    for (const member of ['bob@second.example', 'carol@hidden.example']) {
+    for (const member of ['alice@lists.example', 'bob@second.example', 'carol@hidden.example']) {
       gpg[member] = createGpgHome();
       await gpg[member].ok(['--import'], { input: keys[member].privateKey });
       await gpg[member].ok(['--import'], { input: listKey.key! });
@@ -144,6 +145,44 @@ describe('encrypted mailing lists', { skip, timeout: 300_000 }, () => {
     assert.equal(second.mails.length, 1);
     assert.equal(hidden.mails.length, 1);
   });
+
+  const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
+
+  /** bob's post made by gpg in one of RFC 3156's two signed-and-encrypted forms, sent with a stamp. */
+  async function gpgPost(form: 'combined' | 'nested', text: string): Promise<void> {
+    const bob = gpg['bob@second.example'];
+    const entity = crlf(`Content-Type: text/plain; charset=us-ascii\n\n${text}\n`);
+    let armored: string;
+    if (form === 'combined') {
+      // §6.2: one OpenPGP message, signed and encrypted.
+      armored = (await bob.ok(['--armor', '--trust-model', 'always', '--sign', '--encrypt', '-u', keys['bob@second.example'].fingerprint, '-r', listFingerprint], { input: entity })).stdout;
+    } else {
+      // §6.1: a multipart/signed, encrypted as a whole.
+      const signature = (await bob.ok(['--armor', '--detach-sign', '--digest-algo', 'SHA256', '-u', keys['bob@second.example'].fingerprint], { input: entity })).stdout;
+      const signed =
+        crlf('Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature";\n boundary="sig"\n\n--sig\n') +
+        entity +
+        crlf(`\n--sig\nContent-Type: application/pgp-signature\n\n${signature.trim()}\n--sig--\n`);
+      armored = (await bob.ok(['--armor', '--trust-model', 'always', '--encrypt', '-r', listFingerprint], { input: signed })).stdout;
+    }
+    const { contentType, body } = pgpMimeBody(armored);
+    const message = `From: Bob <bob@second.example>\r\nSubject: ${form}\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`;
+    const report = await sendMessage({ from: 'bob@second.example', to: [LIST], message: Buffer.from(message), dns: site.dns, defaultBits: 8, hostname: 'client.test', timeoutMs: 5000 });
+    assert.equal(report.delivered, true, JSON.stringify(report));
+  }
+
+  for (const form of ['combined', 'nested'] as const) {
+    test(`a post gpg signed and encrypted (${form === 'combined' ? 'RFC 3156 §6.2' : 'RFC 3156 §6.1'}) reaches alice with bob's good signature reported`, async () => {
+      const text = `gpg post, ${form} form`;
+      await gpgPost(form, text);
+      const copy = await until("alice's copy", () => home.mails.find((m) => m.to.includes('alice@lists.example') && m.raw.includes('multipart/encrypted') && m.raw.toString('latin1').includes(`Subject: ${form}`)));
+      const decrypted = await gpg['alice@lists.example'].run(['--status-fd', '2', '--decrypt'], { input: armoredIn(copy) });
+      assert.equal(decrypted.code, 0, decrypted.stderr);
+      assert.match(decrypted.stderr, new RegExp(`\\[GNUPG:\\] VALIDSIG ${listFingerprint}`));
+      assert.match(decrypted.stdout, new RegExp(text));
+      assert.match(decrypted.stdout, new RegExp(`^Sig: Good signature from bob@second\\.example \\(key ${keys['bob@second.example'].fingerprint}\\)`, 'm'));
+    });
+  }
 
   test('a post from a non-member is refused with a bounce that says why', async () => {
     await post('dave@lists.example', 'may I join in', { encrypt: true });
