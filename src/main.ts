@@ -64,21 +64,18 @@ function signatureVerifier(services: Services): SignatureVerifier {
 
 /**
  * The HTTP listener: the directory's API and the web pages over one directory (directory.ts), so
- * a page and an API call share the same self-service, lookups and key-check threads.
+ * a page and an API call share the same self-service, lookups and key-check threads. The mailing
+ * lists' owner routes (src/lists/) join the directory's, under the same owner tokens and API docs.
  */
 function apiComponent(services: Services): Component {
   const directory = createDirectory(services, () => http.app().server.address());
-  const http = createHttpComponent(services, [
-    directoryRoutes(services, directory),
-    webRoutes(services, directory),
-    transparencyRoutes(services),
-    listRoutes({
-      db: services.database.db,
-      now: services.now,
-      openBox: () => openSecretBox(services.config.secrets),
-      findKey: dnsMemberKeys({ dns: services.config.gateway.dnsResolver }),
-    }),
-  ]);
+  const lists = listRoutes({
+    db: services.database.db,
+    now: services.now,
+    openBox: () => openSecretBox(services.config.secrets),
+    findKey: dnsMemberKeys({ dns: services.config.gateway.dnsResolver }),
+  });
+  const http = createHttpComponent(services, [directoryRoutes(services, directory, [lists]), webRoutes(services, directory), transparencyRoutes(services)]);
   return http;
 }
 

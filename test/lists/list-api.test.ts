@@ -90,6 +90,12 @@ describe('list owner API', { timeout: 120_000 }, () => {
     assert.equal(unpublished.body.code, 'LIST_MEMBER_KEY_UNVERIFIED', JSON.stringify(unpublished.body));
   });
 
+  test('the list routes are in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${site.apiBase}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    assert.deepEqual(Object.keys(doc.paths['/v1/domains/{domain}/lists/{list}/members/{member}'] ?? {}).sort(), ['delete', 'put']);
+    assert.deepEqual(Object.keys(doc.paths['/v1/domains/{domain}/lists/{list}'] ?? {}).sort(), ['delete', 'get', 'patch', 'put']);
+  });
+
   test('keypost list and list member from the command line, against the running serve', async () => {
     const env = testDb.env;
     const made = await runKeypost(['list', 'add', 'cli@api-lists.example', '--owner', 'boss@api-lists.example', '--open'], env);
