@@ -19,9 +19,10 @@ const FORBIDDEN = {
   gateway: ['client', 'lists'],
   // The mailing lists (src/lists/) sit on top: they publish through the directory's publish path,
   // queue through the gateway's queue, find members' keys and check signatures with the client's
-  // lookup, and seal their keys with src/secrets/. They answer no DNS query and serve no page; the
-  // rooms they build on never load them (their worker and routes are wired in src/main.ts).
-  lists: ['dns', 'http', 'web'],
+  // lookup, and seal their keys with src/secrets/; their owner routes share the owner API's token
+  // check. They answer no DNS query and serve no page; the rooms they build on never load them
+  // (their worker and routes are wired in src/main.ts).
+  lists: ['dns', 'web'],
   directory: ['lists'],
   dns: ['lists'],
 };
