@@ -97,8 +97,9 @@ export async function createList(db: Db, deps: { box: SealedBox; now: Date }, in
 export async function removeList(db: Db, address: string): Promise<void> {
   const list = await requireList(db, canonical(address));
   await db.transaction().execute(async (tx) => {
-    await withdrawAddress(tx, list.address);
+    // The list row goes first: the publish path refuses to withdraw a list's address.
     await deleteList(tx, list.address);
+    await withdrawAddress(tx, list.address);
   });
 }
 

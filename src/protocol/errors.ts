@@ -56,6 +56,8 @@ export const ERROR_TABLE = {
   DIR_ADDRESS_OUTSIDE_DOMAIN: refused(403),
   DIR_ADDRESS_NOT_FOUND: refused(404),
   DIR_ADDRESS_NOT_PUBLISHED: refused(404),
+  /** A mailing list's address: its key, next hop and withdrawal are the list's (src/lists/). */
+  DIR_ADDRESS_IS_LIST: refused(409),
   DIR_DOMAIN_NOT_FOUND: refused(404),
   DIR_TOKEN_UNKNOWN: refused(404),
   DIR_DOMAIN_EXISTS: refused(409),

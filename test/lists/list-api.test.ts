@@ -56,6 +56,17 @@ describe('list owner API', { timeout: 120_000 }, () => {
     assert.equal(added.body.fingerprint, member.fingerprint);
     assert.equal(added.body.status, 'active');
 
+    // The list's address is the list's: the address routes cannot replace its key, re-route it or
+    // withdraw it; its stamp price is the owner's to set.
+    const addressPath = '/v1/domains/api-lists.example/addresses/news@api-lists.example';
+    const otherKey = await makeKey('news@api-lists.example');
+    for (const [method, body] of [['PUT', { keytext: otherKey.publicKey }], ['PATCH', { next_hop: 'smtp://127.0.0.1:25' }], ['DELETE', undefined]] as const) {
+      const refused = await call(method, addressPath, zone.token, body);
+      assert.equal(refused.status, 409, `${method} ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.code, 'DIR_ADDRESS_IS_LIST');
+    }
+    assert.equal((await call('PATCH', addressPath, zone.token, { pow: 12 })).status, 200);
+
     const changed = await call('PATCH', `${base}/news@api-lists.example`, zone.token, { posting: 'open', content: 'any' });
     assert.equal(changed.status, 200);
     assert.equal(changed.body.posting, 'open');
