@@ -149,16 +149,17 @@ describe('encrypted mailing lists', { skip, timeout: 300_000 }, () => {
   const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
 
   /** bob's post made by gpg in one of RFC 3156's two signed-and-encrypted forms, sent with a stamp. */
-  async function gpgPost(form: 'combined' | 'nested', text: string): Promise<void> {
+  async function gpgPost(form: 'combined' | 'nested', text: string, options: { signer?: string; fromField?: string } = {}): Promise<void> {
     const bob = gpg['bob@second.example'];
+    const signer = keys[options.signer ?? 'bob@second.example'].fingerprint;
     const entity = crlf(`Content-Type: text/plain; charset=us-ascii\n\n${text}\n`);
     let armored: string;
     if (form === 'combined') {
       // §6.2: one OpenPGP message, signed and encrypted.
-      armored = (await bob.ok(['--armor', '--trust-model', 'always', '--sign', '--encrypt', '-u', keys['bob@second.example'].fingerprint, '-r', listFingerprint], { input: entity })).stdout;
+      armored = (await bob.ok(['--armor', '--trust-model', 'always', '--sign', '--encrypt', '-u', signer, '-r', listFingerprint], { input: entity })).stdout;
     } else {
       // §6.1: a multipart/signed, encrypted as a whole.
-      const signature = (await bob.ok(['--armor', '--detach-sign', '--digest-algo', 'SHA256', '-u', keys['bob@second.example'].fingerprint], { input: entity })).stdout;
+      const signature = (await bob.ok(['--armor', '--detach-sign', '--digest-algo', 'SHA256', '-u', signer], { input: entity })).stdout;
       const signed =
         crlf('Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature";\n boundary="sig"\n\n--sig\n') +
         entity +
@@ -166,7 +167,7 @@ describe('encrypted mailing lists', { skip, timeout: 300_000 }, () => {
       armored = (await bob.ok(['--armor', '--trust-model', 'always', '--encrypt', '-r', listFingerprint], { input: signed })).stdout;
     }
     const { contentType, body } = pgpMimeBody(armored);
-    const message = `From: Bob <bob@second.example>\r\nSubject: ${form}\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`;
+    const message = `From: ${options.fromField ?? 'Bob <bob@second.example>'}\r\nSubject: ${form}\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`;
     const report = await sendMessage({ from: 'bob@second.example', to: [LIST], message: Buffer.from(message), dns: site.dns, defaultBits: 8, hostname: 'client.test', timeoutMs: 5000 });
     assert.equal(report.delivered, true, JSON.stringify(report));
   }
@@ -183,6 +184,15 @@ describe('encrypted mailing lists', { skip, timeout: 300_000 }, () => {
       assert.match(decrypted.stdout, new RegExp(`^Sig: Good signature from bob@second\\.example \\(key ${keys['bob@second.example'].fingerprint}\\)`, 'm'));
     });
   }
+
+  test("a post whose From is a member but whose signature is another key's is refused", async () => {
+    // dave's secret key in bob's keyring, signing a post that claims to be from alice.
+    await gpg['bob@second.example'].ok(['--import'], { input: keys['dave@lists.example'].privateKey });
+    const before = second.mails.length;
+    await gpgPost('combined', 'not really alice', { signer: 'dave@lists.example', fromField: 'Alice <alice@lists.example>' });
+    const bounce = await until('the bounce to the envelope sender', () => second.mails.slice(before).find((m) => m.to.includes('bob@second.example') && m.from === ''));
+    assert.match(bounce.raw.toString('latin1'), /LIST_SIGNATURE_INVALID: only posts signed with the member's key are distributed; signed by a key other than the sender's/);
+  });
 
   test('a post from a non-member is refused with a bounce that says why', async () => {
     await post('dave@lists.example', 'may I join in', { encrypt: true });
