@@ -55,7 +55,7 @@ export async function listsOfDomain(db: Db | Tx, domain: string): Promise<Mailin
   return rows.map(listOf);
 }
 
-export async function insertList(tx: Tx, list: Omit<MailingList, 'domain'> & { domain: string }): Promise<void> {
+export async function insertList(tx: Tx, list: MailingList): Promise<void> {
   await tx
     .insertInto('lists')
     .values({

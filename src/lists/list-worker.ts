@@ -13,6 +13,7 @@ import { reportsFor, retryDelay } from '../gateway/outcomes.js';
 import { claimDue, insertMessages, loadMessages, recordOutcomes, renewLeases, type ClaimedRecipient, type QueuedMessage } from '../gateway/queue-store.js';
 import type { QueueWorker, QueueWorkerDeps, QueueWorkerFactory } from '../gateway/queue-worker.js';
 import { planSubmission } from '../gateway/submission-route.js';
+import { asciiLowercase } from '../protocol/ascii.js';
 import { ERROR_TABLE, type ErrorCode } from '../protocol/errors.js';
 import type { SealedBox } from '../secrets/sealed-box.js';
 import { fanOut, forgetFanout, type FanoutMember } from './fanout.js';
@@ -184,7 +185,7 @@ export class ListWorker implements QueueWorker {
   }
 
   private async distribute(row: ClaimedRecipient, message: QueuedMessage, log: QueueWorkerDeps['log']): Promise<void> {
-    const list = await findList(this.deps.db, row.recipient.toLowerCase());
+    const list = await findList(this.deps.db, asciiLowercase(row.recipient));
     if (!list) throw new Refusal('LIST_NOT_FOUND', `${row.recipient} is no longer a list`);
     // A bounce or other automatic reply to the list (null reverse-path, RFC 5321 §4.5.5) is no post;
     // its report back to the null sender is dropped as every report on a report is.
@@ -263,7 +264,7 @@ export class ListWorker implements QueueWorker {
     );
     await this.deps.db.transaction().execute(async (tx) => {
       await insertMessages(tx, reports);
-      await forgetFanout(tx, row.messageId, row.recipient.toLowerCase());
+      await forgetFanout(tx, row.messageId, asciiLowercase(row.recipient));
       await recordOutcomes(tx, this.owner, [row], []);
     });
     if (reports.length) this.deps.wakeRelay();
