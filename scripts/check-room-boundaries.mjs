@@ -16,7 +16,15 @@ const FORBIDDEN = {
   client: ['directory', 'dns', 'gateway', 'http', 'db'],
   // The gateway gets what it uses of the client (the signature verifier) from the composition
   // root, so a server room never grows a dependency on the sender's library.
-  gateway: ['client'],
+  gateway: ['client', 'lists'],
+  // The mailing lists (src/lists/) sit on top: they publish through the directory's publish path,
+  // queue through the gateway's queue, find members' keys and check signatures with the client's
+  // lookup, and seal their keys with src/secrets/; their owner routes share the owner API's token
+  // check. They answer no DNS query and serve no page; the rooms they build on never load them
+  // (their worker and routes are wired in src/main.ts).
+  lists: ['dns', 'web'],
+  directory: ['lists'],
+  dns: ['lists'],
 };
 
 const root = resolve(process.argv[2] ?? 'src');

@@ -268,6 +268,7 @@ const envSchema = z.object({
   KEYPOST_RELAY_DELAY_WARNING: duration('4h'),
   KEYPOST_RELAY_LEASE: duration('2m'),
   KEYPOST_RELAY_POLL_INTERVAL: duration('1s'),
+  KEYPOST_LIST_KEY_RECHECK_INTERVAL: duration('6h'),
   KEYPOST_RELAY_TIMEOUT: duration('2m'),
   KEYPOST_DNS_RESOLVER: optionalListen,
   KEYPOST_SOCKS_PROXY: optionalListen,
@@ -387,6 +388,10 @@ export interface GatewayConfig {
     leaseMs: number;
     pollIntervalMs: number;
     timeoutMs: number;
+  };
+  lists: {
+    /** How often each member key found through DNS is looked up again (src/lists/). */
+    keyRecheckIntervalMs: number;
   };
   dnsResolver: ListenAddress | undefined;
   socksProxy: ListenAddress | undefined;
@@ -519,6 +524,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         pollIntervalMs: e.KEYPOST_RELAY_POLL_INTERVAL,
         timeoutMs: e.KEYPOST_RELAY_TIMEOUT,
       },
+      lists: { keyRecheckIntervalMs: e.KEYPOST_LIST_KEY_RECHECK_INTERVAL },
       dnsResolver: e.KEYPOST_DNS_RESOLVER,
       socksProxy: e.KEYPOST_SOCKS_PROXY,
     },

@@ -20,6 +20,9 @@ import { verifyMessage } from './client/verify.js';
 import { explainBindFailure } from './listen-conflict.js';
 import { registerServe } from './serve-registry.js';
 import { openSecretBox } from './secrets/sealed-box.js';
+import { listWorkerFactory } from './lists/list-worker.js';
+import { listRoutes } from './lists/list-routes.js';
+import { dnsMemberKeys } from './lists/member-keys.js';
 import { createTreeHeadSigner } from './transparency/tree-head-signer.js';
 import { transparencyRoutes } from './transparency/routes.js';
 
@@ -30,7 +33,13 @@ export type ListenerName = (typeof LISTENERS)[number];
 const FACTORIES: Record<ListenerName, (services: Services) => Component> = {
   dns: (services) => createDnsComponent(services),
   api: (services) => apiComponent(services),
-  gateway: (services) => createGatewayComponent(services, { verifySignatures: signatureVerifier(services) }),
+  gateway: (services) =>
+    createGatewayComponent(services, {
+      verifySignatures: signatureVerifier(services),
+      // The mailing lists (src/lists/) take their posts out of the gateway's queue and put the
+      // members' copies back in; wired here so the gateway room loads nothing of them.
+      listWorker: listWorkerFactory({ openBox: () => openSecretBox(services.config.secrets) }),
+    }),
 };
 
 /** Per DNS attempt of a signer's lookup at DATA. */
@@ -55,11 +64,18 @@ function signatureVerifier(services: Services): SignatureVerifier {
 
 /**
  * The HTTP listener: the directory's API and the web pages over one directory (directory.ts), so
- * a page and an API call share the same self-service, lookups and key-check threads.
+ * a page and an API call share the same self-service, lookups and key-check threads. The mailing
+ * lists' owner routes (src/lists/) join the directory's, under the same owner tokens and API docs.
  */
 function apiComponent(services: Services): Component {
   const directory = createDirectory(services, () => http.app().server.address());
-  const http = createHttpComponent(services, [directoryRoutes(services, directory), webRoutes(services, directory), transparencyRoutes(services)]);
+  const lists = listRoutes({
+    db: services.database.db,
+    now: services.now,
+    openBox: () => openSecretBox(services.config.secrets),
+    findKey: dnsMemberKeys({ dns: services.config.gateway.dnsResolver }),
+  });
+  const http = createHttpComponent(services, [directoryRoutes(services, directory, [lists]), webRoutes(services, directory), transparencyRoutes(services)]);
   return http;
 }
 

@@ -236,6 +236,43 @@ export interface LogNodesTable {
   hash: Buffer;
 }
 
+/** A mailing list (src/lists/): a published address whose secret key is sealed here. */
+export interface ListsTable {
+  address: string;
+  domain: string;
+  /** Where the list's bounces and notices go; null sends them nowhere. */
+  owner: string | null;
+  fingerprint: string;
+  /** The list's OpenPGP secret key (binary), sealed under KEYPOST_SECRET_KEY_FILE (src/secrets/). */
+  secret_key_sealed: Buffer;
+  /** Posts must be signed by a member's key. */
+  members_only: Generated<boolean>;
+  /** Posts must be encrypted to the list key. */
+  encrypted_only: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface ListMembersTable {
+  list_address: string;
+  member: string;
+  /** 'dns': found and re-checked through DNS; 'owner': given by the list owner. */
+  key_source: 'dns' | 'owner';
+  key_data: Buffer;
+  fingerprint: string;
+  status: Generated<'active' | 'paused'>;
+  paused_reason: string | null;
+  checked_at: Generated<Date>;
+  added_at: Generated<Date>;
+}
+
+/** A member's copy of a post, recorded in the transaction that queues it. */
+export interface ListFanoutTable {
+  post_id: string;
+  list_address: string;
+  member: string;
+  message_id: string;
+}
+
 export interface Database {
   domains: DomainsTable;
   dnssec_keys: DnssecKeysTable;
@@ -251,6 +288,9 @@ export interface Database {
   log_heads: LogHeadsTable;
   log_leaves: LogLeavesTable;
   log_nodes: LogNodesTable;
+  lists: ListsTable;
+  list_members: ListMembersTable;
+  list_fanout: ListFanoutTable;
 }
 
 export type Db = Kysely<Database>;

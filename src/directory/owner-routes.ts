@@ -57,7 +57,8 @@ declare module 'fastify' {
   }
 }
 
-function bearer(request: FastifyRequest): string {
+/** The owner token of a request (`Authorization: Bearer <token>`); AUTH_REQUIRED without one. */
+export function bearer(request: FastifyRequest): string {
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new KeypostError('AUTH_REQUIRED', 'send the domain owner token as "Authorization: Bearer <token>"');

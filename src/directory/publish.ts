@@ -73,6 +73,19 @@ async function servedZones(tx: Tx, zones: string[]): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
+/**
+ * A mailing list's address (src/lists/) carries the list's own key, which keypost made and whose
+ * secret half only the list holds, and routes to the list: publishing another key for it,
+ * re-routing it or withdrawing it would leave the list unable to read its posts. `keypost list`
+ * and the list routes are the way to change a list; they withdraw the address after removing
+ * the list row.
+ */
+async function refuseListAddresses(tx: Tx, addresses: string[], change: string): Promise<void> {
+  if (addresses.length === 0) return;
+  const list = await tx.selectFrom('lists').select('address').where('address', 'in', addresses).executeTakeFirst();
+  if (list) throw new KeypostError('DIR_ADDRESS_IS_LIST', `${list.address} is a mailing list; ${change} with keypost list or /v1/domains/:domain/lists`);
+}
+
 /** PostgreSQL foreign_key_violation: the zone was removed while this transaction ran. */
 function isZoneGone(err: unknown): boolean {
   return (err as { code?: string }).code === '23503';
@@ -213,6 +226,7 @@ export async function publishMany(tx: Tx, inputs: PublishInput[], bumps?: ZoneBu
   const zones = [...new Set(planned.map((e) => e.domain))];
   const fingerprints = [...new Set(planned.map((e) => e.input.key.fingerprint))];
 
+  await refuseListAddresses(tx, addresses, 'its key is the list\'s own: change the list');
   const served = await servedZones(tx, zones);
   const unserved = zones.find((zone) => !served.has(zone));
   if (unserved) throw new KeypostError('DIR_ADDRESS_NOT_SERVED', `${unserved} is not a domain served here`);
@@ -369,6 +383,8 @@ export async function setAddressOverrides(
   address: string,
   overrides: { endpoint?: string | null; nextHop?: string | null; powBits?: number | null; requirement?: Requirement | null },
 ): Promise<boolean> {
+  // Its price and endpoint are the owner's to set; its next hop is the list.
+  if (overrides.nextHop !== undefined) await refuseListAddresses(tx, [address], 'its next hop is the list: change the list');
   const set: Record<string, unknown> = {};
   if (overrides.endpoint !== undefined) set.endpoint = overrides.endpoint;
   if (overrides.nextHop !== undefined) set.next_hop = overrides.nextHop;
@@ -388,6 +404,7 @@ export async function setAddressOverrides(
 
 /** Withdraws one address. Returns false when it was not published. */
 export async function withdrawAddress(tx: Tx, address: string, bumps?: ZoneBumps): Promise<boolean> {
+  await refuseListAddresses(tx, [address], 'remove the list');
   const row = await tx
     .updateTable('addresses')
     .set({ status: 'withdrawn', updated_at: sql`now()` })

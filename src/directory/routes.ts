@@ -12,8 +12,12 @@ import { readYourWrites } from './read-your-writes.js';
 import { selfServiceRoutes } from './self-service-routes.js';
 import { servingRoutes } from './serving-routes.js';
 
-/** The API routes over `directory`, which they close with the listener. */
-export function directoryRoutes(services: Services, directory: Directory): FastifyPluginAsync {
+/**
+ * The API routes over `directory`, which they close with the listener. `more` are route plugins of
+ * other rooms (the mailing lists' owner routes) that the composition root hands in, so they are
+ * documented and read their own writes like the directory's.
+ */
+export function directoryRoutes(services: Services, directory: Directory, more: FastifyPluginAsync[] = []): FastifyPluginAsync {
   return async (app) => {
     app.addHook('onClose', () => directory.close());
     await registerApiDocs(app);
@@ -24,5 +28,6 @@ export function directoryRoutes(services: Services, directory: Directory): Fasti
       selfServiceRoutes({ service: directory.selfService, rateLimit: services.config.directory.rateLimit }),
     );
     await app.register(servingRoutes(services, directory.lookups));
+    for (const routes of more) await app.register(routes);
   };
 }

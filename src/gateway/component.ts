@@ -16,17 +16,22 @@ import { RelayWorker } from './relay-worker.js';
 import { SessionPolicy } from './session-policy.js';
 import type { SignatureVerifier } from './protection.js';
 import { createSmtpListener, type SmtpListener } from './smtp-listener.js';
+import type { QueueWorker, QueueWorkerFactory } from './queue-worker.js';
 
 export interface GatewayOptions {
   /** Checks the signatures of mail for recipients that require signed mail (req=signed). */
   verifySignatures: SignatureVerifier;
   /** Replaces the DNS resolver (submission lookups, MX); tests point it at their own server. */
   resolver?: KeypostResolver;
+  /** The mailing lists' worker (src/lists/), which takes the posts queued for LIST_HOP. */
+  listWorker?: QueueWorkerFactory;
 }
 
 export interface GatewayComponent extends Component {
   /** The relay worker, when this node relays (KEYPOST_RELAY_ENABLED). */
   relay(): RelayWorker | undefined;
+  /** The list worker, when the composition root gave one. */
+  lists(): QueueWorker | undefined;
 }
 
 export function createGatewayComponent(services: Services, options: GatewayOptions): GatewayComponent {
@@ -35,6 +40,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
   const log = services.log.child({ component: 'gateway' });
   let listener: SmtpListener | undefined;
   let relay: RelayWorker | undefined;
+  let lists: QueueWorker | undefined;
   let acceptor: Acceptor | undefined;
   let directory: RecipientDirectory | undefined;
   let purger: SpentStampPurger | undefined;
@@ -44,6 +50,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
   return {
     name: 'gateway',
     relay: () => relay,
+    lists: () => lists,
     async start() {
       // Configuration mistakes surface here, before anything listens.
       const relayDomains = parseRelayDomains(gateway.relayDomains);
@@ -72,7 +79,24 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
           now: services.now,
         });
       }
-      acceptor = createAcceptor({ db: database.db, log, onCommitted: () => relay?.wake() });
+      lists = options.listWorker?.({
+        db: database.db,
+        log: log.child({ part: 'lists' }),
+        metrics,
+        gateway,
+        directory,
+        resolver,
+        now: services.now,
+        wakeRelay: () => relay?.wake(),
+      });
+      acceptor = createAcceptor({
+        db: database.db,
+        log,
+        onCommitted: () => {
+          relay?.wake();
+          lists?.wake();
+        },
+      });
       const policy = new SessionPolicy({
         gateway,
         pow: config.pow,
@@ -91,6 +115,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
       listener = createSmtpListener({ config: gateway, policy, metrics, authEnabled: authUsers.enabled, log });
       const bound = await listener.listen(config.listen.smtp);
       relay?.start();
+      lists?.start();
       // Spent stamps are kept only until the stamps expire; any node may purge (it is idempotent).
       purger = createSpentStampPurger({ db: database.db, log, now: services.now });
       await purger.start();
@@ -102,6 +127,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         // Stop taking sessions, let messages in DATA commit, then stop relaying.
         await listener?.close();
         await acceptor?.drain();
+        await lists?.close();
         await relay?.close();
         mintPool?.close();
         directory?.close();

@@ -8,6 +8,13 @@ export { canonicalHop, formatHop, parseHop, type HopTarget } from '../smtp/hop.j
 
 export const MX_PREFIX = 'mx:';
 
+/**
+ * The hop of a mailing list address (src/lists/): the post is not relayed but stays in the queue
+ * for the list worker, which claims only these rows (claimDue's `hop`) and queues one copy per
+ * member. Never published in DNS; set on the list's address when the list is made.
+ */
+export const LIST_HOP = 'list:';
+
 export function mxHop(domain: string): string {
   return `${MX_PREFIX}${domain.toLowerCase()}`;
 }

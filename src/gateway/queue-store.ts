@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, MailQueueTable, Tx } from '../db/database.js';
 import type { MessageDsn, RecipientDsn } from './dsn-request.js';
+import { LIST_HOP } from './next-hop.js';
 
 export type MessageKind = MailQueueTable['kind'];
 
@@ -117,9 +118,10 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
  * Claims up to `limit` due recipients for `owner`: FOR UPDATE SKIP LOCKED lets several workers
  * (and several gateway processes) claim side by side without waiting for or repeating each other.
  * The claim is a lease: next_attempt_at moves `leaseMs` ahead, so rows of a worker that died become
- * due again by themselves.
+ * due again by themselves. Without `hop`, rows for the list worker (LIST_HOP) are left alone: the
+ * relay worker never sends a list post anywhere; with it, only that hop's rows are claimed.
  */
-export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number, inlineBytes = 64 * 1024): Promise<ClaimedRecipient[]> {
+export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number, inlineBytes = 64 * 1024, hop?: string): Promise<ClaimedRecipient[]> {
   // Small messages come back with the claim, saving a round trip per delivery; large ones are
   // loaded when their delivery starts, so memory holds only the messages being sent.
   const result = await sql<{
@@ -146,7 +148,7 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
   }>`
     with due as (
       select message_id, recipient from mail_queue_recipients
-      where next_attempt_at <= now()
+      where next_attempt_at <= now() and ${hop === undefined ? sql`next_hop <> ${LIST_HOP}` : sql`next_hop = ${hop}`}
       order by next_attempt_at
       limit ${limit}
       for update skip locked

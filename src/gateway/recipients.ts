@@ -12,7 +12,7 @@ import type { PublishedModel } from '../published/model.js';
 import { GATEWAY_CODES } from './errors.js';
 import { asciiLowercase } from '../protocol/ascii.js';
 import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
-import { canonicalHop, domainOf, mxHop, type RelayDomain } from './next-hop.js';
+import { canonicalHop, domainOf, LIST_HOP, mxHop, type RelayDomain } from './next-hop.js';
 import { deny, type Denial } from './verdicts.js';
 
 export interface Route {
@@ -65,7 +65,7 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
         if (!entry) return { ok: false, denial: deny(GATEWAY_CODES.recipientUnknown, { address }) };
         const hop = published.nextHop(entry, zone) ?? smarthost;
         if (!hop) return { ok: false, denial: deny(GATEWAY_CODES.noNextHop, { address }) };
-        let nextHop = canonical.get(hop);
+        let nextHop = hop === LIST_HOP ? LIST_HOP : canonical.get(hop);
         if (nextHop === undefined) {
           try {
             nextHop = canonicalHop(hop);

@@ -2,6 +2,7 @@
 // turns verdicts into replies. Session state is grouped per connection (who the client is, whether
 // it is exempt from stamps) with a transaction per MAIL FROM holding the planned recipients.
 import type { MessageDsn, RecipientDsn } from './dsn-request.js';
+import { planInbound, planSubmission, type PlannedRecipient } from './submission-route.js';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config, GatewayConfig } from '../config.js';
@@ -22,13 +23,11 @@ import {
   type StampVerdict,
 } from './headers.js';
 import { DnsTemporaryError, type KeypostResolver } from './keypost-resolver.js';
-import { canonicalHop, domainOf } from './next-hop.js';
 import { clientKey, type NetworkList } from './networks.js';
 import { newQueueId, type NewRecipient } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
 import { checkStamps, maxStampFields, stampRequiredLine } from './stamp-check.js';
 import { checkProtection, protectionRequiredLine, type SignatureVerifier } from './protection.js';
-import { NO_REQUIREMENT, type Requirement } from '../protocol/requirement.js';
 import { ACCEPT, deny, type Denial, type Verdict } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
 
@@ -42,17 +41,6 @@ export interface SessionFacts {
   user?: string;
   transmissionType: string;
   tlsCipher?: string;
-}
-
-interface PlannedRecipient {
-  address: string;
-  nextHop: string;
-  /** Bits the sender's stamp must be worth; undefined when no stamp is asked (exempt, submission). */
-  price?: number;
-  /** Submission to a remote keypost address: the gateway mints a stamp of these bits. */
-  mintBits?: number;
-  /** What protection the message must carry for this recipient (its req=). */
-  requirement: Requirement;
 }
 
 interface SessionState {
@@ -190,31 +178,12 @@ export class SessionPolicy {
     return ACCEPT;
   }
 
-  private async planInbound(address: string): Promise<PlannedRecipient | Denial> {
-    const result = await this.deps.directory.resolve(address);
-    if (!result.ok) return result.denial;
-    return { address, nextHop: result.route.nextHop, price: result.route.price, requirement: result.route.requirement };
+  private planInbound(address: string): Promise<PlannedRecipient | Denial> {
+    return planInbound(this.deps.directory, address);
   }
 
-  /**
-   * An authenticated user's recipient: local addresses are delivered like inbound mail; remote
-   * keypost addresses get a stamp minted at their price and go to their published endpoint;
-   * anything else is relayed onward (relay domain hop, smarthost or MX).
-   */
-  private async planSubmission(address: string): Promise<PlannedRecipient | Denial> {
-    const domain = domainOf(address);
-    if (await this.deps.directory.serves(domain)) return this.planInbound(address);
-    const found = await this.deps.resolver.resolveRecipient(address);
-    if (found.kind === 'unpublished') return deny(GATEWAY_CODES.recipientUnknown, { address });
-    if (found.kind === 'keypost') {
-      try {
-        // The remote gateway enforces its req=; refusing here tells the user now, not by a bounce.
-        return { address, nextHop: canonicalHop(found.endpoint), mintBits: found.pow, requirement: found.req };
-      } catch {
-        return deny(GATEWAY_CODES.dnsLookupFailed, { address, detail: `unusable ep "${found.endpoint}"` });
-      }
-    }
-    return { address, nextHop: this.deps.directory.outboundHop(address), requirement: NO_REQUIREMENT };
+  private planSubmission(address: string): Promise<PlannedRecipient | Denial> {
+    return planSubmission(this.deps.directory, this.deps.resolver, address);
   }
 
   async data(session: SessionFacts, envelope: DataEnvelope, stream: Readable): Promise<DataDecision> {

@@ -57,6 +57,8 @@ export const ERROR_TABLE = {
   DIR_ADDRESS_OUTSIDE_DOMAIN: refused(403),
   DIR_ADDRESS_NOT_FOUND: refused(404),
   DIR_ADDRESS_NOT_PUBLISHED: refused(404),
+  /** A mailing list's address: its key, next hop and withdrawal are the list's (src/lists/). */
+  DIR_ADDRESS_IS_LIST: refused(409),
   DIR_DOMAIN_NOT_FOUND: refused(404),
   DIR_TOKEN_UNKNOWN: refused(404),
   DIR_DOMAIN_EXISTS: refused(409),
@@ -108,6 +110,21 @@ export const ERROR_TABLE = {
 
   // Secrets sealed under KEYPOST_SECRET_KEY_FILE (src/secrets): the wrong file cannot open them.
   SECRET_UNSEALABLE: refused(500),
+
+  // Mailing lists (src/lists). Post refusals travel back in a bounce (RFC 3463 §3.8 X.7.1: not
+  // authorised), with the code in the diagnostic.
+  LIST_NOT_FOUND: refused(404),
+  LIST_EXISTS: refused(409),
+  LIST_ADDRESS_PUBLISHED: refused(409),
+  LIST_MEMBER_NOT_FOUND: refused(404),
+  /** The member's key was not found through DNS, or failed a `keypost lookup` check. */
+  LIST_MEMBER_KEY_UNVERIFIED: refused(422),
+  /** A key the owner gave is unusable (unreadable, expired, revoked, cannot encrypt). */
+  LIST_MEMBER_KEY_INVALID: refused(400),
+  LIST_POST_NOT_ENCRYPTED: refused(422, reply(550, '5.7.1')),
+  LIST_POST_UNDECRYPTABLE: refused(422, reply(550, '5.7.5')),
+  LIST_SENDER_NOT_MEMBER: refused(403, reply(550, '5.7.1')),
+  LIST_SIGNATURE_INVALID: refused(422, reply(550, '5.7.1')),
 
   // The stamp engine (src/pow). A replayed stamp conflicts with the recorded spend of the same one.
   POW_STAMP_MALFORMED: refused(400, reply(550, '5.7.1')),

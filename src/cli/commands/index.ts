@@ -21,6 +21,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'send', summary: 'look recipients up, mint their stamps and deliver a message (optionally PGP/MIME encrypted)', load: async () => (await import('./send.js')).sendCommand },
   { name: 'log', summary: "audit a zone's key transparency log (verify) or list an address's logged keys (watch)", load: async () => (await import('./log.js')).logCommand },
   { name: 'verify', summary: "check a message's OpenPGP signatures against the keys its signers publish in DNS", load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'list', summary: 'encrypted mailing lists: add, show, change and remove lists and their members', load: async () => (await import('./list.js')).listCommand },
   { name: 'queue', summary: 'list, show, retry or delete messages in the gateway queue', load: async () => (await import('./queue.js')).queueCommand },
   { name: 'backup', summary: 'write a consistent copy of the database to a file, while serve runs', load: async () => (await import('./backup.js')).backupCommand },
   { name: 'restore', summary: 'restore a backup into a new data directory or empty database', load: async () => (await import('./backup.js')).restoreCommand },
