@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../../src/gateway/auth-users.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { startSocksProxy, type SocksProxy } from '../support/socks5-proxy.js';
 import { requireTool } from '../support/tools.js';
 import {
   dataReplies,
@@ -28,47 +28,13 @@ import {
 const skip = requireTool('hashcash', 'swaks');
 const h = (local: string) => createHash('sha256').update(local.toLowerCase()).digest('hex').slice(0, 56);
 
-/** A SOCKS5 proxy (RFC 1928, no auth) that sends every CONNECT to one local port and logs targets. */
-async function startSocksProxy(targetPort: number): Promise<{ port: number; targets: string[]; close(): Promise<void> }> {
-  const targets: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client: Socket) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => undefined);
-    client.once('data', () => {
-      client.write(Buffer.from([5, 0]));
-      client.once('data', (req: Buffer) => {
-        const length = req[4];
-        targets.push(`${req.subarray(5, 5 + length).toString('ascii')}:${req.readUInt16BE(5 + length)}`);
-        const upstream = connect(targetPort, '127.0.0.1', () => {
-          sockets.add(upstream);
-          client.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
-          client.pipe(upstream).pipe(client);
-        });
-        upstream.on('error', () => client.destroy());
-      });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    targets,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe('outbound delivery', { skip }, () => {
   let db: TestDatabase;
   let remote: Downstream;
   let smarthost: Downstream;
   let hidden: Downstream;
   let dns: { port: number; close(): void };
-  let socks: Awaited<ReturnType<typeof startSocksProxy>>;
+  let socks: SocksProxy;
   let gateway: GatewayUnderTest;
   let dir: string;
 
