@@ -18,6 +18,15 @@ export interface HeadJson {
 }
 
 export async function getJson<T>(url: string, timeoutMs: number): Promise<T> {
+  return (await fetchJson<T>(url, timeoutMs, false))!;
+}
+
+/** getJson, but a 404 is an answer (undefined): the resource does not exist. */
+export function getJsonIfFound<T>(url: string, timeoutMs: number): Promise<T | undefined> {
+  return fetchJson<T>(url, timeoutMs, true);
+}
+
+async function fetchJson<T>(url: string, timeoutMs: number, missingIsAnswer: boolean): Promise<T | undefined> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
@@ -25,6 +34,7 @@ export async function getJson<T>(url: string, timeoutMs: number): Promise<T> {
     throw new KeypostError(CLIENT_CODES.logUnavailable, `cannot reach ${url}: ${(err as Error).message}`);
   }
   const text = await response.text();
+  if (missingIsAnswer && response.status === 404) return undefined;
   if (response.status !== 200) throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} answered ${response.status}: ${text.slice(0, 200)}`);
   try {
     return JSON.parse(text) as T;

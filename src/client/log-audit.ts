@@ -6,7 +6,7 @@
 // cannot prove that. Uses only public DNS and the public API (log and records).
 import { createHash } from 'node:crypto';
 import { KeypostError } from '../errors.js';
-import { ENTRIES_PAGE as PAGE, getJson, headOf, type HeadJson } from './log-api.js';
+import { ENTRIES_PAGE as PAGE, getJson, getJsonIfFound, headOf, type HeadJson } from './log-api.js';
 import { dearmorKeyBlock } from '../protocol/armor.js';
 import { TYPE } from '../protocol/dns-wire.js';
 import { parseKp1, type Kp1Record } from '../protocol/kp1.js';
@@ -75,24 +75,6 @@ interface DirectoryRecord {
   key: string;
   endpoint: string | null;
   pow: number;
-}
-
-/** The directory's record for a label: undefined when it serves none (404), else the record. */
-async function directoryRecord(url: string, timeoutMs: number): Promise<DirectoryRecord | undefined> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-  } catch (err) {
-    throw new KeypostError(CLIENT_CODES.logUnavailable, `cannot reach ${url}: ${(err as Error).message}`);
-  }
-  const text = await response.text();
-  if (response.status === 404) return undefined;
-  if (response.status !== 200) throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} answered ${response.status}: ${text.slice(0, 200)}`);
-  try {
-    return JSON.parse(text) as DirectoryRecord;
-  } catch {
-    throw new KeypostError(CLIENT_CODES.logUnavailable, `${url} did not answer JSON`);
-  }
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -220,7 +202,7 @@ export async function auditLog(zoneInput: string, options: LogAuditOptions): Pro
   // hash), fingerprint and settings; nothing for a withdrawn label.
   const records = `${api}/v1/records/by-label/${encodeURIComponent(zone)}`;
   await inBatches([...latest.entries()], options.concurrency ?? 16, async ([label, { index, leaf }]) => {
-    const record = await directoryRecord(`${records}/${label}`, timeoutMs);
+    const record = await getJsonIfFound<DirectoryRecord>(`${records}/${label}`, timeoutMs);
     if (leaf.action === 'withdraw') {
       if (record) flag('directory-withdrawn-served', `label ${label} is withdrawn in the log (leaf ${index}) but the directory still serves key ${record.fingerprint}`, index);
       return;

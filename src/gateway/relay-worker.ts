@@ -37,6 +37,7 @@ import {
 } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
 import { SmtpPool, type DeliveryResult, type Target } from '../smtp/smtp-pool.js';
+import { WakeSignal } from '../wake-signal.js';
 
 export interface RelayDeps {
   db: Db;
@@ -66,8 +67,7 @@ export class RelayWorker {
   private readonly active = new Set<Promise<void>>();
   private outcomes: Outcome[] = [];
   private flushing: Promise<void> | undefined;
-  private signal: (() => void) | undefined;
-  private signalled = false;
+  private readonly naps = new WakeSignal();
   private stopping = false;
   private loopDone: Promise<void> | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -98,27 +98,7 @@ export class RelayWorker {
 
   /** New mail was queued: look for due work now instead of at the next poll. */
   wake(): void {
-    this.signalled = true;
-    this.signal?.();
-  }
-
-  private waitForSignal(ms: number): Promise<void> {
-    if (this.signalled) {
-      this.signalled = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.signal = () => {
-        this.signal = undefined;
-        this.signalled = false;
-        done();
-      };
-    });
+    this.naps.wake();
   }
 
   private async loop(): Promise<void> {
@@ -136,10 +116,10 @@ export class RelayWorker {
         await this.startGroups();
       } catch (err) {
         this.deps.log.warn({ err }, 'relay worker: queue access failed');
-        await this.waitForSignal(relay.pollIntervalMs);
+        await this.naps.nap(relay.pollIntervalMs);
         continue;
       }
-      if (claimed === 0 || this.active.size >= this.concurrency) await this.waitForSignal(relay.pollIntervalMs);
+      if (claimed === 0 || this.active.size >= this.concurrency) await this.naps.nap(relay.pollIntervalMs);
     }
   }
 

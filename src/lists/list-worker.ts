@@ -23,6 +23,7 @@ import { findList, membersOf, type MailingList } from './list-store.js';
 import { memberKey, preparePost } from './member-copy.js';
 import { dnsMemberKeys, type MemberKeyFinder } from './member-keys.js';
 import { postHeaders, readPost, UndecryptablePost, type SenderKey } from './post-reader.js';
+import { WakeSignal } from '../wake-signal.js';
 
 export interface ListWorkerOptions {
   /** The box list keys are sealed in (KEYPOST_SECRET_KEY_FILE), opened when first needed. */
@@ -52,8 +53,7 @@ export class ListWorker implements QueueWorker {
   private readonly listKeys = new Map<string, Promise<PrivateKey>>();
   private readonly memberKeys = new Map<string, Promise<PublicKey>>();
   private stopping = false;
-  private signalled = false;
-  private signal: (() => void) | undefined;
+  private readonly naps = new WakeSignal();
   private loopDone: Promise<void> | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private recheckRun: Promise<void> | undefined;
@@ -73,8 +73,7 @@ export class ListWorker implements QueueWorker {
   }
 
   wake(): void {
-    this.signalled = true;
-    this.signal?.();
+    this.naps.wake();
   }
 
   /** Re-checks the member keys that are due; resolves when done (one run at a time). */
@@ -93,24 +92,6 @@ export class ListWorker implements QueueWorker {
     return this.recheckRun;
   }
 
-  private waitForSignal(ms: number): Promise<void> {
-    if (this.signalled) {
-      this.signalled = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.signal = undefined;
-        self.signalled = false;
-        resolve();
-      }
-      this.signal = done;
-    });
-  }
-
   private async loop(): Promise<void> {
     const { relay } = this.deps.gateway;
     while (!this.stopping) {
@@ -127,7 +108,7 @@ export class ListWorker implements QueueWorker {
       } catch (err) {
         this.deps.log.warn({ err }, 'list worker round failed');
       }
-      if (!claimed.length && !this.stopping) await this.waitForSignal(relay.pollIntervalMs);
+      if (!claimed.length && !this.stopping) await this.naps.nap(relay.pollIntervalMs);
     }
   }
 
