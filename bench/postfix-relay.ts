@@ -4,7 +4,7 @@
 // which is what keypost's gateway does too. It needs root (Postfix's master drops to the postfix
 // user itself) and the postfix package; `postfix -c <dir>` runs it beside any system instance.
 import { execFile } from 'node:child_process';
-import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -40,6 +40,8 @@ function countFiles(dir: string): number {
 
 export async function startPostfixRelay(port: number, sinkPort: number): Promise<PostfixRelay> {
   const root = mkdtempSync(path.join(tmpdir(), 'kp-bench-postfix-'));
+  // The postfix user's daemons reach their queue and data directories through this one.
+  chmodSync(root, 0o755);
   const etc = path.join(root, 'etc');
   const queue = path.join(root, 'queue');
   const data = path.join(root, 'data');

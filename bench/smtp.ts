@@ -126,7 +126,12 @@ function cpuOf(pid: number): number {
 }
 
 function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0; // the gateway is gone (the run failed); its error is reported by the caller
+  }
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
 }
 
@@ -281,6 +286,8 @@ async function main(): Promise<void> {
       KEYPOST_SMTP_LISTEN: '127.0.0.1:0',
       KEYPOST_HTTP_LISTEN: '127.0.0.1:0',
       KEYPOST_SMTP_MAX_CONNECTIONS: '1000',
+      // Every benchmark session comes from 127.0.0.1.
+      KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP: '1000',
       KEYPOST_SMTP_MAX_SIZE: String(2 * 1024 ** 3),
     });
 
