@@ -79,8 +79,18 @@ export function installChunking(): void {
   proto._resetSession = function (this: Connection) {
     const transfer = this._bdat;
     this._bdat = undefined;
-    transfer?.stream.destroy();
+    if (transfer && !transfer.stream.writableEnded) transfer.stream.destroy();
     reset.call(this);
+  };
+
+  // A client gone before BDAT ... LAST: the handler's stream ends as DATA's does in that case
+  // (destroyed), so the handler lets go of the message and its block files.
+  const onClose = proto._onClose as (this: Connection) => void;
+  proto._onClose = function (this: Connection) {
+    const transfer = this._bdat;
+    this._bdat = undefined;
+    if (transfer && !transfer.stream.writableEnded) transfer.stream.destroy();
+    onClose.call(this);
   };
 
   proto.handler_BDAT = function (this: Connection & { _handlerPending: boolean }, command: Buffer, callback: Callback) {

@@ -121,6 +121,11 @@ export class SmtpPool {
         return { ok: true, accepted: [], refused: err.rejectedErrors.map(refusal), response: err.response ?? err.message, hopOffersDsn: false };
       }
       conn.broken = true;
+      // The message's own stream failed mid-DATA (a block file missing or damaged): the hop is
+      // still reading the message, so the connection is cut without the terminating dot, which
+      // makes the hop drop the transaction (RFC 5321 section 4.1.1.4) instead of reading QUIT
+      // as message text.
+      if (err.code === 'ESTREAM') conn.connection.close();
       return { ok: false, code: err.responseCode, response: describe(err), connectFailed: false };
     } finally {
       this.release(target, conn);

@@ -4,6 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { mintStamp } from '../../src/pow/mint.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { bodyChunks, smtpClient, startHashingDownstream, type HashingDownstream, type SmtpClient } from '../support/large-mail.js';
@@ -129,6 +131,20 @@ describe('BDAT', () => {
     await client.command('QUIT');
     await queueDrained(db);
     assert.equal(downstream.mails.length, before);
+    assert.equal((await db.db.selectFrom('mail_queue').select('id').execute()).length, 0);
+  });
+
+  test('a client gone in the middle of a chunk: its block files are removed and nothing is queued', async () => {
+    const client = await session();
+    await envelope(client);
+    const dir = path.join(db.env.KEYPOST_DATA_DIR, 'queue-blocks');
+    const blocks = () => readdirSync(dir).filter((name) => name !== 'ID');
+    assert.match(await bdat(client, Buffer.concat([await header('gone'), ...bodyChunks(12 * 1024 * 1024)])), /^250 /);
+    // The message goes to block files as it arrives.
+    while (blocks().length === 0) await new Promise((r) => setTimeout(r, 20));
+    await client.write(Buffer.from('BDAT 1000000 LAST\r\npartial'));
+    client.socket.destroy();
+    while (blocks().length > 0) await new Promise((r) => setTimeout(r, 20));
     assert.equal((await db.db.selectFrom('mail_queue').select('id').execute()).length, 0);
   });
 
