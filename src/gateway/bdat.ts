@@ -65,7 +65,8 @@ export function installChunking(): void {
     // The EHLO reply is one send() of the greeting and the extension lines; CHUNKING joins them.
     this.send = (code, data, context) => {
       this.send = send;
-      send.call(this, code, code === 250 && Array.isArray(data) ? [...data, 'CHUNKING'] : data, context);
+      // After the greeting line: the extensions keep smtp-server's order, SIZE last.
+      send.call(this, code, code === 250 && Array.isArray(data) ? [data[0], 'CHUNKING', ...data.slice(1)] : data, context);
     };
     try {
       ehlo.call(this, command, callback);
