@@ -90,12 +90,14 @@ export async function smtpClient(address: string): Promise<SmtpClient> {
  */
 export async function sendLargeByData(
   client: SmtpClient,
-  envelope: { from: string; to: string },
+  /** `mailParameters`: what follows MAIL FROM's address (RET=, ENVID=, BODY=). */
+  envelope: { from: string; to: string; mailParameters?: string },
   headers: string,
   bodyBytes: number,
   onProgress?: (sent: number) => Promise<void> | void,
 ): Promise<{ sha256: string; reply: string; bytes: number }> {
-  for (const line of [`MAIL FROM:<${envelope.from}>`, `RCPT TO:<${envelope.to}>`]) {
+  const mail = `MAIL FROM:<${envelope.from}>${envelope.mailParameters ? ` ${envelope.mailParameters}` : ''}`;
+  for (const line of [mail, `RCPT TO:<${envelope.to}>`]) {
     const r = await client.command(line);
     if (!r.startsWith('250')) throw new Error(`${line}: ${r}`);
   }
