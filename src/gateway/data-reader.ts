@@ -95,8 +95,11 @@ export function readMessage(stream: Readable, limits: DataLimits): Promise<DataO
         } catch {
           drop('storage-failed');
         } finally {
-          limits.budget.release(size);
-          reserved = Math.max(0, reserved - size);
+          // After a failure drop() has given back everything reserved, this block included.
+          if (!failure) {
+            limits.budget.release(size);
+            reserved -= size;
+          }
         }
       });
       writing = run;
