@@ -1,16 +1,22 @@
 // SMTP gateway benchmark: keypost on PostgreSQL (stamp check, durable queue, relay) in front of
-// Postfix's smtp-sink, against Postfix's smtp-source talking to smtp-sink directly, in one run.
+// Postfix's smtp-sink, against two peers in the same run: a real Postfix relay (smtp-source →
+// smtpd → its own fsynced queue → smtp → smtp-sink, bench/postfix-relay.ts), and smtp-source
+// talking to smtp-sink directly (the ceiling of the tools themselves).
 //
 //   npm run bench:smtp      (DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/test; a
-//                            scratch database is created next to it and dropped afterwards)
+//                            scratch database is created next to it and dropped afterwards; the
+//                            Postfix relay needs root and the postfix package)
 //
 // Scenarios, each the median of BENCH_RUNS runs (default 3):
-//   - 1 KB and 100 KB messages from 20 concurrent sessions, each reusing its connection;
-//   - 1 KB messages with a new connection per message from 200 sessions.
+//   - 1 KB, 100 KB and 10 MB messages from 20 concurrent sessions, each reusing its connection;
+//   - 1 KB messages with a new connection per message from 200 sessions;
+//   - one 1 GB message (BENCH_HUGE_MB), keypost only: the time to accept and relay it, and the
+//     gateway's peak RSS.
 // keypost's figure is accepted-and-relayed: from the first connection until every message got its
-// 250 and the queue is empty again (so smtp-sink has them all). Stamps are minted before the clock
-// starts, at a price of 8 bits. The load generator speaks SMTP without pipelining, as smtp-source
-// does. The gateway's peak RSS is sampled during each run to show memory stays bounded.
+// 250 and the queue is empty again (so smtp-sink has them all); the Postfix relay's likewise, until
+// its queue directories are empty. Stamps are minted before the clock starts, at a price of 8
+// bits. The load generator speaks SMTP without pipelining, as smtp-source does. The gateway's peak
+// RSS is sampled during each run to show memory stays bounded.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -24,6 +30,10 @@ import { mintStamp } from '../src/pow/mint.js';
 import { createScratchPostgres } from '../test/support/database.js';
 import { seedAddress, seedDomain } from '../test/gateway/support.js';
 import { freePort } from '../test/support/ports.js';
+import { sendLargeByData, smtpClient } from '../test/support/large-mail.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startPostfixRelay, type PostfixRelay } from './postfix-relay.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -116,7 +126,12 @@ function cpuOf(pid: number): number {
 }
 
 function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0; // the gateway is gone (the run failed); its error is reported by the caller
+  }
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
 }
 
@@ -220,12 +235,44 @@ async function peer(sinkPort: number, count: number, size: number, sessions: num
   return count / ((performance.now() - started) / 1000);
 }
 
+/** smtp-source through the Postfix relay, timed until its queue is empty (smtp-sink has them all). */
+async function postfixPeer(relay: PostfixRelay, count: number, size: number, sessions: number, reuse: boolean): Promise<number> {
+  const args = ['-s', String(sessions), '-m', String(count), '-l', String(size), '-f', 'sender@bench.client', '-t', RCPT, ...(reuse ? ['-d'] : []), `127.0.0.1:${relay.port}`];
+  const started = performance.now();
+  await run('smtp-source', args, { maxBuffer: 16 * 1024 * 1024 });
+  while (relay.queued() > 0) await sleep(10);
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** One very large message through keypost: seconds until it was relayed, and the peak RSS. */
+async function hugeMessage(gw: Gateway, db: DatabaseHandle, megabytes: number): Promise<{ seconds: number; acceptSeconds: number; peakRssMb: number }> {
+  let peak = rssOf(gw.child.pid!);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf(gw.child.pid!))), 50);
+  const started = performance.now();
+  const client = await smtpClient(`${gw.host}:${gw.port}`);
+  await client.command('EHLO bench.client');
+  const [stamp] = await mintAll(1);
+  const headers = `From: <sender@bench.client>\r\nTo: <${RCPT}>\r\nSubject: bench huge\r\nX-Hashcash: ${stamp}\r\n`;
+  const sent = await sendLargeByData(client, { from: 'sender@bench.client', to: RCPT }, headers, megabytes * 1024 * 1024);
+  if (!sent.reply.startsWith('250')) throw new Error(`huge message refused: ${sent.reply}`);
+  const acceptSeconds = (performance.now() - started) / 1000;
+  await client.command('QUIT');
+  while (!(await queueEmpty(db))) await sleep(50);
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  return { seconds, acceptSeconds, peakRssMb: Math.max(peak, rssOf(gw.child.pid!)) / 1024 / 1024 };
+}
+
 async function main(): Promise<void> {
   const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const scratch = await createScratchPostgres(baseUrl);
   const sinkPort = await freePort();
   // smtp-sink drops privileges when started as root; "nobody" exists everywhere.
   const sink = spawn('smtp-sink', [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), `127.0.0.1:${sinkPort}`, '1024'], { stdio: 'ignore' });
+ const relayPort = await freePort();
+  const relay = await startPostfixRelay(relayPort, sinkPort);
+  // Block files of large messages go to the gateway's data directory.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kp-bench-smtp-'));
   let gw: Gateway | undefined;
   const db = await openDatabase({ url: scratch.url, dataDir: '/nonexistent' }, { log: pino({ level: 'silent' }) });
   try {
@@ -233,42 +280,67 @@ async function main(): Promise<void> {
     await seedDomain(db, 'bench.example', { powBits: PRICE, nextHop: `smtp://127.0.0.1:${sinkPort}` });
     await seedAddress(db, RCPT);
     await sleep(300);
-    gw = await startGateway({ DATABASE_URL: scratch.url, KEYPOST_SMTP_LISTEN: '127.0.0.1:0', KEYPOST_HTTP_LISTEN: '127.0.0.1:0', KEYPOST_SMTP_MAX_CONNECTIONS: '1000' });
+    gw = await startGateway({
+      DATABASE_URL: scratch.url,
+      KEYPOST_DATA_DIR: dataDir,
+      KEYPOST_SMTP_LISTEN: '127.0.0.1:0',
+      KEYPOST_HTTP_LISTEN: '127.0.0.1:0',
+      KEYPOST_SMTP_MAX_CONNECTIONS: '1000',
+      // Every benchmark session comes from 127.0.0.1.
+      KEYPOST_SMTP_MAX_CONNECTIONS_PER_IP: '1000',
+      KEYPOST_SMTP_MAX_SIZE: String(2 * 1024 ** 3),
+    });
 
     const scenarios = [
       { name: '1 KB, 20 sessions, reused connections', size: 1024, count: Number(process.env.BENCH_SMALL ?? 10_000), sessions: 20, reuse: true },
       { name: '100 KB, 20 sessions, reused connections', size: 100 * 1024, count: Number(process.env.BENCH_LARGE ?? 2_000), sessions: 20, reuse: true },
+      { name: '10 MB, 20 sessions, reused connections', size: 10 * 1024 * 1024, count: Number(process.env.BENCH_10MB ?? 60), sessions: 20, reuse: true },
       { name: '1 KB, 200 sessions, new connection per message', size: 1024, count: Number(process.env.BENCH_NEWCONN ?? 4_000), sessions: 200, reuse: false },
     ];
     const lines: string[] = [];
     for (const s of scenarios) {
       const keypost: Result[] = [];
       const peers: number[] = [];
+      const relays: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const stamps = await mintAll(s.count);
         const messages = stamps.map((stamp, i) => message(stamp, i, s.size));
         keypost.push(await drive(gw, db, messages, s.sessions, s.reuse));
+        relays.push(await postfixPeer(relay, s.count, s.size, s.sessions, s.reuse));
         peers.push(await peer(sinkPort, s.count, s.size, s.sessions, s.reuse));
         process.stderr.write(
           `  ${s.name} run ${r + 1}: keypost ${keypost[r].msgsPerSec.toFixed(0)} msgs/s (peak RSS ${keypost[r].peakRssMb.toFixed(0)} MB, ` +
             `${keypost[r].cpuMsPerMsg.toFixed(2)} ms CPU/msg, ${keypost[r].xactsPerMsg.toFixed(2)} db transactions/msg), ` +
-            `smtp-source → smtp-sink ${peers[r].toFixed(0)} msgs/s\n`,
+            `Postfix relay ${relays[r].toFixed(0)} msgs/s, smtp-source → smtp-sink ${peers[r].toFixed(0)} msgs/s\n`,
         );
       }
+      const k = median(keypost.map((x) => x.msgsPerSec));
+      const p = median(relays);
       lines.push(
-        `${s.name.padEnd(48)} keypost ${median(keypost.map((k) => k.msgsPerSec)).toFixed(0).padStart(6)} msgs/s ` +
-          `(peak RSS ${Math.max(...keypost.map((k) => k.peakRssMb)).toFixed(0)} MB, ` +
-          `${median(keypost.map((k) => k.cpuMsPerMsg)).toFixed(2)} ms CPU/msg)   ` +
+        `${s.name.padEnd(48)} keypost ${k.toFixed(0).padStart(6)} msgs/s ` +
+          `(peak RSS ${Math.max(...keypost.map((x) => x.peakRssMb)).toFixed(0)} MB, ` +
+          `${median(keypost.map((x) => x.cpuMsPerMsg)).toFixed(2)} ms CPU/msg)   ` +
+          `Postfix relay ${p.toFixed(0).padStart(6)} msgs/s   keypost / Postfix relay ${(k / p).toFixed(2)}×   ` +
           `smtp-source → smtp-sink ${median(peers).toFixed(0).padStart(6)} msgs/s`,
       );
     }
+    const hugeMb = Number(process.env.BENCH_HUGE_MB ?? 1024);
+    const huge = hugeMb > 0 ? await hugeMessage(gw, db, hugeMb) : undefined;
     process.stdout.write(`SMTP gateway, median of ${RUNS} runs (stamps ${PRICE} bits, PostgreSQL queue, relay to smtp-sink):\n`);
     for (const l of lines) process.stdout.write(`  ${l}\n`);
+    if (huge) {
+      process.stdout.write(
+        `  one ${hugeMb} MB message: accepted in ${huge.acceptSeconds.toFixed(1)} s, accepted and relayed in ${huge.seconds.toFixed(1)} s; gateway peak RSS ${huge.peakRssMb.toFixed(0)} MB\n`,
+      );
+    }
+    process.stdout.write(`  load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
   } finally {
     await gw?.stop();
+    await relay.stop();
     sink.kill();
     await db.close();
     await scratch.drop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -235,7 +235,8 @@ const envSchema = z.object({
   KEYPOST_SMTP_HOSTNAME: text('localhost', (value, ctx) =>
     isHostName(value) ? value : problem(ctx, `not a host name: "${value}" (expected e.g. mx.example.org)`),
   ),
-  KEYPOST_SMTP_MAX_SIZE: integer(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  // Up to 64 GiB: messages over one block are kept in block files, never whole in memory.
+  KEYPOST_SMTP_MAX_SIZE: integer(10 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
   KEYPOST_SMTP_MAX_RECIPIENTS: integer(100, 1, 10_000),
   KEYPOST_SMTP_MAX_LINE_LENGTH: integer(1000, 0, 1024 * 1024),
   KEYPOST_SMTP_MAX_CONNECTIONS: integer(500, 1, 100_000),

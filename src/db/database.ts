@@ -138,6 +138,19 @@ export interface MailQueueTable {
   dsn_envid: string | null;
   /** The one delay warning (RFC 3464 action "delayed") has been queued for this message. */
   delay_warned: Generated<boolean>;
+  /**
+   * Set for a message over one block: the id of the block directory holding its body after the
+   * header section (src/gateway/block-store.ts); `body` then holds only the header section.
+   */
+  blocks_dir: string | null;
+}
+
+/** One block file of a large queued message: its length and SHA-256, checked when it is read. */
+export interface MailQueueBlocksTable {
+  message_id: string;
+  seq: number;
+  bytes: number;
+  sha256: Buffer;
 }
 
 /** A recipient of a queued message that is still to be delivered. */
@@ -283,6 +296,7 @@ export interface Database {
   key_uploads: KeyUploadsTable;
   mail_queue: MailQueueTable;
   mail_queue_recipients: MailQueueRecipientsTable;
+  mail_queue_blocks: MailQueueBlocksTable;
   spent_stamps: SpentStampsTable;
   serve_nodes: ServeNodesTable;
   log_heads: LogHeadsTable;

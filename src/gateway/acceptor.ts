@@ -65,7 +65,8 @@ export interface AcceptorOptions {
  * SHA-256 over the envelope (sender, recipients in order of address) and the message as stored.
  * The stored message is the received one minus our own verdict field, so a byte-identical resend
  * with the same envelope has the same digest, and anything else (another body, another recipient,
- * another sender reusing the stamp) does not.
+ * another sender reusing the stamp) does not. The blocks of a large message count by their
+ * SHA-256, computed as they were written, so the digest never reads them back.
  */
 export function messageDigest(request: AcceptRequest): Buffer {
   const hash = createHash('sha256');
@@ -73,6 +74,8 @@ export function messageDigest(request: AcceptRequest): Buffer {
   for (const r of request.recipients.map((r) => r.recipient.toLowerCase()).sort()) hash.update(`${r}\0`);
   hash.update('\0');
   hash.update(request.message.body);
+  // A message in block files: its blocks' digests stand for their bytes, which are on disk.
+  for (const block of request.message.blocks?.refs ?? []) hash.update(block.sha256);
   return hash.digest();
 }
 
@@ -86,6 +89,7 @@ export function createAcceptor(options: AcceptorOptions): Acceptor {
     let bytes = 0;
     let n = 0;
     while (n < queue.length && n < maxBatch) {
+      // Only what the transaction carries: block files are written (and fsynced) before submit.
       bytes += queue[n].request.message.body.length;
       if (n > 0 && bytes > maxBytes) break;
       n++;

@@ -7,6 +7,8 @@ import { createAcceptor, type Acceptor } from './acceptor.js';
 import { AuthLimits } from './auth-limits.js';
 import { loadAuthUsers } from './auth-users.js';
 import { BufferBudget } from './data-reader.js';
+import { BlockStore } from './block-store.js';
+import { queuedIds } from './queue-store.js';
 import { createKeypostResolver, type KeypostResolver } from './keypost-resolver.js';
 import { createGatewayMetrics } from './metrics.js';
 import { parseNetworks } from './networks.js';
@@ -46,6 +48,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
   let purger: SpentStampPurger | undefined;
   let mintPool: MintPool | undefined;
   let closing: Promise<void> | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
 
   return {
     name: 'gateway',
@@ -58,6 +61,17 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
       const authUsers = loadAuthUsers(gateway.authUsersFile);
       const budget = new BufferBudget(gateway.maxBufferedBytes);
       const metrics = createGatewayMetrics(services.metrics, database.db, () => budget.inUse);
+      // Block files without a queue row are what a crash left (mid-DATA, or after a delivery
+      // and before its files went): removed before anything listens, then now and then for the
+      // files of messages an operator deleted (`keypost queue delete`).
+      const blocks = await BlockStore.open(config.database.dataDir);
+      const sweep = async () => {
+        const removed = await blocks.sweep((ids) => queuedIds(database.db, ids));
+        if (removed) log.info({ files: removed }, 'removed block files of messages no longer queued');
+      };
+      await sweep();
+      sweepTimer = setInterval(() => void sweep().catch((err) => log.warn({ err }, 'block sweep failed')), 10 * 60_000);
+      sweepTimer.unref();
       directory = createRecipientDirectory({
         published: services.published,
         relayDomains,
@@ -76,6 +90,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
           directory,
           resolver,
           mintPool,
+          blocks,
           now: services.now,
         });
       }
@@ -86,6 +101,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         gateway,
         directory,
         resolver,
+        blocksDir: blocks.id,
         now: services.now,
         wakeRelay: () => relay?.wake(),
       });
@@ -108,6 +124,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
         acceptor,
         verifySignatures: options.verifySignatures,
         budget,
+        blocks,
         metrics,
         log,
         now: services.now,
@@ -123,6 +140,7 @@ export function createGatewayComponent(services: Services, options: GatewayOptio
     },
     close() {
       closing ??= (async () => {
+        clearInterval(sweepTimer);
         await purger?.close();
         // Stop taking sessions, let messages in DATA commit, then stop relaying.
         await listener?.close();

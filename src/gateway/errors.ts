@@ -48,6 +48,9 @@ export const GATEWAY_CODES = {
   shuttingDown: 'GW_SHUTTING_DOWN',
   /** Queue operations on a message that is not (or no longer) queued. */
   messageNotFound: 'GW_MESSAGE_NOT_FOUND',
+  /** A message over one block (8 MB) for a recipient whose req= asks for a protection check. */
+  protectedTooLarge: 'GW_PROTECTED_TOO_LARGE',
+  listPostTooLarge: 'GW_LIST_POST_TOO_LARGE',
   /** The relay configuration (relay domain, smarthost, next hop) cannot be parsed. */
   configInvalid: 'GW_CONFIG_INVALID',
 } as const;

@@ -139,7 +139,10 @@ export async function reportsFor(pending: readonly PendingReport[], ctx: BounceC
       action,
       recipients,
       envid: message.dsn.envid,
-      returnFull: message.dsn.ret === 'FULL',
+      // A message in block files is returned by its header section only, whatever RET asks: RFC
+      // 3461 section 4.3 lets a reporting MTA leave the content out, and a report that copied a
+      // multi-gigabyte message into memory (and into the sender's mailbox) helps nobody.
+      returnFull: message.dsn.ret === 'FULL' && !message.inBlocks,
     });
     out.push({ message: { id: newQueueId(), kind: 'dsn', sender: '', traceHeaders: '', body }, recipients: [{ recipient: message.sender, nextHop }], about: message.id, action });
   }

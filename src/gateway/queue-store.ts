@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, MailQueueTable, Tx } from '../db/database.js';
 import type { MessageDsn, RecipientDsn } from './dsn-request.js';
+import type { BlockRef } from './block-store.js';
 import { LIST_HOP } from './next-hop.js';
 
 export type MessageKind = MailQueueTable['kind'];
@@ -14,7 +15,13 @@ export interface NewMessage {
   kind: MessageKind;
   sender: string;
   traceHeaders: string;
+  /** The whole message, or for a message kept in blocks only its header section. */
   body: Buffer;
+  /**
+   * A large message: the rest of it, in block files of the directory `blocksDir` names
+   * (block-store.ts), already durable; `bytes` counts the message as received, blocks included.
+   */
+  blocks?: { dir: string; refs: readonly BlockRef[]; bytes: number };
   clientAddress?: string;
   clientHelo?: string;
   authUser?: string;
@@ -38,8 +45,10 @@ export interface QueuedMessage {
   kind: MessageKind;
   sender: string;
   traceHeaders: string;
+  /** The whole message, or (when `inBlocks`) its header section, the rest being in block files. */
   body: Buffer;
   size: number;
+  inBlocks: boolean;
   receivedAt: Date;
   clientAddress: string | null;
   eightBitMime: boolean;
@@ -58,6 +67,8 @@ export interface ClaimedRecipient {
   stamp: string | null;
   receivedAt: Date;
   dsn: RecipientDsn;
+  /** The message is kept in block files (delivered in the relay's large lane). */
+  inBlocks: boolean;
   /** The message itself when it is small enough to come with the claim (see claimDue). */
   message?: QueuedMessage;
 }
@@ -85,7 +96,8 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
         sender: m.sender,
         trace_headers: m.traceHeaders,
         body: m.body,
-        size: m.body.length + Buffer.byteLength(m.traceHeaders),
+        size: (m.blocks?.bytes ?? m.body.length) + Buffer.byteLength(m.traceHeaders),
+        blocks_dir: m.blocks?.dir ?? null,
         client_address: m.clientAddress ?? null,
         client_helo: m.clientHelo ?? null,
         auth_user: m.authUser ?? null,
@@ -96,6 +108,9 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
       })),
     )
     .execute();
+  const blocks = items.flatMap(({ message: m }) => (m.blocks?.refs ?? []).map((b) => ({ message_id: m.id, seq: b.seq, bytes: b.bytes, sha256: b.sha256 })));
+  // Several statements for a very large message: each bind parameter list stays well under limits.
+  for (let i = 0; i < blocks.length; i += 1000) await tx.insertInto('mail_queue_blocks').values(blocks.slice(i, i + 1000)).execute();
   await tx
     .insertInto('mail_queue_recipients')
     .values(
@@ -114,6 +129,19 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
     .execute();
 }
 
+export interface ClaimOptions {
+  /** The claiming worker, recorded with the lease. */
+  owner: string;
+  limit: number;
+  leaseMs: number;
+  /** The id of this gateway's block directory (block-store.ts): messages kept in another's are not claimed. */
+  blocksDir: string;
+  /** Messages up to this size come back with the claim. */
+  inlineBytes?: number;
+  /** Claim only this next hop's rows (the list worker's LIST_HOP); by default every hop but LIST_HOP. */
+  hop?: string;
+}
+
 /**
  * Claims up to `limit` due recipients for `owner`: FOR UPDATE SKIP LOCKED lets several workers
  * (and several gateway processes) claim side by side without waiting for or repeating each other.
@@ -121,7 +149,8 @@ export async function insertMessages(tx: Tx, items: readonly { message: NewMessa
  * due again by themselves. Without `hop`, rows for the list worker (LIST_HOP) are left alone: the
  * relay worker never sends a list post anywhere; with it, only that hop's rows are claimed.
  */
-export async function claimDue(db: Db, owner: string, limit: number, leaseMs: number, inlineBytes = 64 * 1024, hop?: string): Promise<ClaimedRecipient[]> {
+export async function claimDue(db: Db, claim: ClaimOptions): Promise<ClaimedRecipient[]> {
+  const { owner, limit, leaseMs, blocksDir, inlineBytes = 64 * 1024, hop } = claim;
   // Small messages come back with the claim, saving a round trip per delivery; large ones are
   // loaded when their delivery starts, so memory holds only the messages being sent.
   const result = await sql<{
@@ -144,11 +173,14 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     dsn_ret: 'FULL' | 'HDRS' | null;
     dsn_envid: string | null;
     delay_warned: boolean;
+    blocks_dir: string | null;
     body: Buffer | null;
   }>`
     with due as (
-      select message_id, recipient from mail_queue_recipients
+      select message_id, recipient from mail_queue_recipients r
       where next_attempt_at <= now() and ${hop === undefined ? sql`next_hop <> ${LIST_HOP}` : sql`next_hop = ${hop}`}
+        -- A message in block files goes out from a gateway that has those files.
+        and exists (select 1 from mail_queue q where q.id = r.message_id and (q.blocks_dir is null or q.blocks_dir = ${blocksDir}))
       order by next_attempt_at
       limit ${limit}
       for update skip locked
@@ -161,7 +193,7 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
     where r.message_id = due.message_id and r.recipient = due.recipient and q.id = r.message_id
     returning r.message_id, r.recipient, r.next_hop, r.attempts, r.mint_bits, r.stamp, r.dsn_notify, r.dsn_orcpt,
       q.received_at, q.kind, q.sender, q.trace_headers, q.size, q.client_address, q.body_8bitmime, q.smtputf8,
-      q.dsn_ret, q.dsn_envid, q.delay_warned,
+      q.dsn_ret, q.dsn_envid, q.delay_warned, q.blocks_dir,
       case when q.size <= ${inlineBytes} then q.body end as body`.execute(db);
   return result.rows.map((r) => {
     const receivedAt = new Date(r.received_at);
@@ -174,15 +206,17 @@ export async function claimDue(db: Db, owner: string, limit: number, leaseMs: nu
       stamp: r.stamp,
       receivedAt,
       dsn: { notify: r.dsn_notify, orcpt: r.dsn_orcpt },
+      inBlocks: r.blocks_dir !== null,
     };
-    if (r.body) {
+    if (r.body && r.blocks_dir === null) {
       claimed.message = {
         id: r.message_id,
         kind: r.kind,
         sender: r.sender,
         traceHeaders: r.trace_headers,
         body: r.body,
-        size: r.size,
+        size: Number(r.size),
+        inBlocks: r.blocks_dir !== null,
         receivedAt,
         clientAddress: r.client_address,
         eightBitMime: r.body_8bitmime,
@@ -200,7 +234,7 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
   if (ids.length === 0) return out;
   const rows = await db
     .selectFrom('mail_queue')
-    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address', 'body_8bitmime', 'smtputf8', 'dsn_ret', 'dsn_envid', 'delay_warned'])
+    .select(['id', 'kind', 'sender', 'trace_headers', 'body', 'size', 'received_at', 'client_address', 'body_8bitmime', 'smtputf8', 'dsn_ret', 'dsn_envid', 'delay_warned', 'blocks_dir'])
     .where('id', 'in', [...ids])
     .execute();
   for (const r of rows) {
@@ -210,7 +244,8 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
       sender: r.sender,
       traceHeaders: r.trace_headers,
       body: r.body,
-      size: r.size,
+      size: Number(r.size),
+      inBlocks: r.blocks_dir !== null,
       receivedAt: new Date(r.received_at),
       clientAddress: r.client_address,
       eightBitMime: r.body_8bitmime,
@@ -220,6 +255,19 @@ export async function loadMessages(db: Db, ids: readonly string[]): Promise<Map<
     });
   }
   return out;
+}
+
+/** The blocks of a message kept in block files, in order. */
+export async function loadBlocks(db: Db, messageId: string): Promise<BlockRef[]> {
+  const rows = await db.selectFrom('mail_queue_blocks').select(['seq', 'bytes', 'sha256']).where('message_id', '=', messageId).orderBy('seq').execute();
+  return rows.map((r) => ({ seq: r.seq, bytes: r.bytes, sha256: r.sha256 }));
+}
+
+/** Which of these ids are queued messages (block-store.ts sweeps the files of the others). */
+export async function queuedIds(db: Db, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('mail_queue').select('id').where('id', 'in', [...ids]).execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 export interface RecipientKey {
@@ -259,9 +307,9 @@ export interface Deferral extends RecipientKey {
  * recipients are removed. Bounces (DSNs) are inserted by the caller in the same transaction, so a
  * failure and its DSN commit together.
  */
-export async function recordOutcomes(tx: Tx, owner: string, done: readonly RecipientKey[], deferred: readonly Deferral[]): Promise<void> {
+export async function recordOutcomes(tx: Tx, owner: string, done: readonly RecipientKey[], deferred: readonly Deferral[]): Promise<string[]> {
   const messageIds = [...new Set([...done, ...deferred].map((k) => k.messageId))].sort();
-  if (messageIds.length === 0) return;
+  if (messageIds.length === 0) return [];
   // Two workers finishing different recipients of one message must not both conclude that the
   // other still has work left; locking the message rows (in a fixed order) serialises them.
   await sql`select id from mail_queue where id = any(${messageIds}::text[]) order by id for update`.execute(tx);
@@ -286,10 +334,13 @@ export async function recordOutcomes(tx: Tx, owner: string, done: readonly Recip
       ) as k(message_id, recipient, delay_ms, error)
       where r.message_id = k.message_id and r.recipient = k.recipient and r.lease_owner = ${owner}`.execute(tx);
   }
-  await sql`
+  // Returns the removed messages that had block files: the caller removes those after the commit.
+  const removed = await sql<{ id: string }>`
     delete from mail_queue q
     where q.id = any(${messageIds}::text[])
-      and not exists (select 1 from mail_queue_recipients r where r.message_id = q.id)`.execute(tx);
+      and not exists (select 1 from mail_queue_recipients r where r.message_id = q.id)
+    returning q.id, q.blocks_dir`.execute(tx);
+  return (removed.rows as { id: string; blocks_dir: string | null }[]).filter((r) => r.blocks_dir !== null).map((r) => r.id);
 }
 
 /**

@@ -16,6 +16,11 @@ export interface QueueWorkerDeps {
   gateway: GatewayConfig;
   directory: RecipientDirectory;
   resolver: KeypostResolver;
+  /**
+   * This gateway's block directory id (block-store.ts), for claimDue. The gateway takes list posts
+   * of at most one block, so none is in files, but a claim names the directory like the relay's.
+   */
+  blocksDir: string;
   now(): Date;
   /** Mail was queued for relaying: deliver it without waiting for the next poll. */
   wakeRelay(): void;

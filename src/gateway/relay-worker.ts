@@ -24,6 +24,7 @@ import { wantsReport } from './dsn-request.js';
 import {
   claimDue,
   insertMessages,
+  loadBlocks,
   loadMessages,
   markDelayWarned,
   recordOutcomes,
@@ -36,8 +37,9 @@ import {
   type RecipientKey,
 } from './queue-store.js';
 import type { RecipientDirectory } from './recipients.js';
-import { SmtpPool, type DeliveryResult, type Target } from '../smtp/smtp-pool.js';
+import { SmtpPool, type DeliveryResult, type StreamedMessage, type Target } from '../smtp/smtp-pool.js';
 import { WakeSignal } from '../wake-signal.js';
+import type { BlockStore } from './block-store.js';
 
 export interface RelayDeps {
   db: Db;
@@ -48,6 +50,8 @@ export interface RelayDeps {
   resolver: KeypostResolver;
   /** Submission mode mints on these warm threads, every core, with no thread start-up per stamp. */
   mintPool: MintPool;
+  /** Block files of large messages (block-store.ts). */
+  blocks: BlockStore;
   now(): Date;
 }
 
@@ -72,17 +76,34 @@ export class RelayWorker {
   private loopDone: Promise<void> | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private readonly concurrency: number;
+  /**
+   * The large lane: messages in block files are delivered at most this many at a time, beside
+   * (not instead of) the `concurrency` small ones, so a queue of large messages never holds up
+   * small ones, and small ones never starve large ones.
+   */
+  private readonly largeConcurrency: number;
+  private activeLarge = 0;
 
   constructor(private readonly deps: RelayDeps) {
     const { relay, hostname, socksProxy } = deps.gateway;
     this.concurrency = relay.concurrency;
+    this.largeConcurrency = Math.max(1, Math.floor(relay.concurrency / 4));
     this.pool = new SmtpPool({
       hostname,
       timeoutMs: relay.timeoutMs,
       socksProxy,
-      maxPerTarget: relay.concurrency,
+      maxPerTarget: relay.concurrency + this.largeConcurrency,
       log: deps.log,
     });
+  }
+
+  private static isLarge(group: Group): boolean {
+    return group.rows[0].inBlocks;
+  }
+
+  /** Delivery slots free in the lane of this kind of group. */
+  private free(large: boolean): number {
+    return large ? this.largeConcurrency - this.activeLarge : this.concurrency - (this.active.size - this.activeLarge);
   }
 
   start(): void {
@@ -108,8 +129,9 @@ export class RelayWorker {
       let claimed = 0;
       try {
         // Claim in batches, when less than one round of work is waiting, not per finished delivery.
-        if (this.held.size < maxHeld && this.backlog.length <= this.concurrency) {
-          const rows = await claimDue(this.deps.db, this.owner, Math.min(maxHeld - this.held.size, 256), relay.leaseMs);
+        const smallBacklog = this.backlog.filter((g) => !RelayWorker.isLarge(g)).length;
+        if (this.held.size < maxHeld && smallBacklog <= this.concurrency) {
+          const rows = await claimDue(this.deps.db, { owner: this.owner, limit: Math.min(maxHeld - this.held.size, 256), leaseMs: relay.leaseMs, blocksDir: this.deps.blocks.id });
           claimed = rows.length;
           this.enqueue(rows);
         }
@@ -119,7 +141,7 @@ export class RelayWorker {
         await this.naps.nap(relay.pollIntervalMs);
         continue;
       }
-      if (claimed === 0 || this.active.size >= this.concurrency) await this.naps.nap(relay.pollIntervalMs);
+      if (claimed === 0 || this.free(false) <= 0) await this.naps.nap(relay.pollIntervalMs);
     }
   }
 
@@ -148,9 +170,18 @@ export class RelayWorker {
    */
   private async startGroups(): Promise<void> {
     this.launchReady();
-    const slots = this.concurrency - this.active.size;
-    if (slots <= 0 || this.backlog.length === 0) return;
-    const groups = this.backlog.splice(0, slots);
+    let small = this.free(false);
+    let large = this.free(true);
+    const groups: Group[] = [];
+    this.backlog = this.backlog.filter((g) => {
+      const isLarge = RelayWorker.isLarge(g);
+      if (isLarge ? large <= 0 : small <= 0) return true;
+      if (isLarge) large--;
+      else small--;
+      groups.push(g);
+      return false;
+    });
+    if (groups.length === 0) return;
     const missing = [...new Set(groups.filter((g) => !g.rows[0].message).map((g) => g.messageId))];
     const messages = await loadMessages(this.deps.db, missing);
     for (const group of groups) {
@@ -166,13 +197,17 @@ export class RelayWorker {
 
   /** Synchronous: a finished delivery hands its slot to the next ready group without a query. */
   private launchReady(): void {
-    while (this.active.size < this.concurrency && this.backlog.length > 0 && this.backlog[0].rows[0].message) {
-      const group = this.backlog.shift()!;
+    while (this.free(false) > 0) {
+      const at = this.backlog.findIndex((g) => g.rows[0].message && !RelayWorker.isLarge(g));
+      if (at < 0) return;
+      const [group] = this.backlog.splice(at, 1);
       this.launch(group, group.rows[0].message!);
     }
   }
 
   private launch(group: Group, message: QueuedMessage): void {
+    const large = RelayWorker.isLarge(group);
+    if (large) this.activeLarge++;
     const run: Promise<void> = this.deliverGroup(group, message)
       .catch((err) => {
         this.deps.log.error({ err, queueId: group.messageId }, 'delivery failed unexpectedly');
@@ -180,6 +215,7 @@ export class RelayWorker {
       })
       .finally(() => {
         this.active.delete(run);
+        if (large) this.activeLarge--;
         if (!this.stopping) this.launchReady();
         this.wake();
       });
@@ -231,7 +267,22 @@ export class RelayWorker {
       );
       return;
     }
-    const data = Buffer.concat([Buffer.from(stamps, 'latin1'), Buffer.from(message.traceHeaders, 'latin1'), message.body]);
+    const head = Buffer.concat([Buffer.from(stamps, 'latin1'), Buffer.from(message.traceHeaders, 'latin1'), message.body]);
+    let data: Buffer | StreamedMessage = head;
+    if (message.inBlocks) {
+      // The body after the header section is read block by block as the hop takes it; each block
+      // is checked against its recorded SHA-256 before it is sent.
+      const refs = await loadBlocks(this.deps.db, message.id);
+      const { blocks } = this.deps;
+      const size = head.length + refs.reduce((n, b) => n + b.bytes, 0);
+      data = {
+        head,
+        size,
+        rest: async function* () {
+          for (const ref of refs) yield await blocks.read(message.id, ref);
+        },
+      };
+    }
     let result: DeliveryResult | undefined;
     let host = '';
     for (const target of targets) {
@@ -343,6 +394,7 @@ export class RelayWorker {
         report(o.message, 'relayed', { recipient: o.row.recipient, status: '2.0.0', diagnostic: o.response ?? '250', remoteMta: o.host, smtpReply: true, orcpt });
       }
     }
+    let removedBlocks: string[] = [];
     const reports = await reportsFor([...pending.values()], {
       directory: this.deps.directory,
       hostname: this.deps.gateway.hostname,
@@ -355,8 +407,11 @@ export class RelayWorker {
       const delayed = reports.filter((r) => r.action === 'delayed');
       const warned = new Set(await markDelayWarned(tx, delayed.map((r) => r.about)));
       await insertMessages(tx, reports.filter((r) => !delayed.includes(r) || warned.has(r.about)));
-      await recordOutcomes(tx, this.owner, done, deferred);
+      removedBlocks = await recordOutcomes(tx, this.owner, done, deferred);
     });
+    // Committed: the files of messages that left the queue can go. A crash before this leaves
+    // them to the sweep at the next start.
+    for (const id of removedBlocks) await this.deps.blocks.remove(id).catch((err) => this.deps.log.warn({ err, queueId: id }, 'removing block files failed'));
     for (const o of batch) {
       this.held.delete(keyOf(o.row));
       const outcome = o.kind === 'failed' ? (o.failure.status.startsWith('4') ? 'expired' : 'bounced') : o.kind;

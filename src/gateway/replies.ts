@@ -33,6 +33,8 @@ const TEXTS: Record<GatewayCode, (denial: Denial) => string> = {
   [GATEWAY_CODES.shuttingDown]: () => 'Service shutting down, try again later',
   [GATEWAY_CODES.messageNotFound]: () => 'No such message',
   [GATEWAY_CODES.configInvalid]: () => 'Server configuration error',
+  [GATEWAY_CODES.protectedTooLarge]: (d) => `Message too large for a recipient that accepts only protected mail${detail(d)}`,
+  [GATEWAY_CODES.listPostTooLarge]: (d) => `Message too large for a mailing list, which reads each post whole${detail(d)}`,
 };
 
 /** What smtp-server sends when a handler calls back with an error: responseCode and message. */

@@ -10,7 +10,8 @@ import { canonicalAddress } from '../protocol/address.js';
 import type { Acceptor } from './acceptor.js';
 import type { AuthAdmission, AuthLimits } from './auth-limits.js';
 import type { AuthUsers } from './auth-users.js';
-import { readMessage, type BufferBudget, type DataFailure } from './data-reader.js';
+import { readMessage, type BufferBudget, type DataFailure, type DataOutcome } from './data-reader.js';
+import { BLOCK_BYTES, type BlockStore, type BlockWriter } from './block-store.js';
 import { GATEWAY_CODES, type GatewayCode } from './errors.js';
 import {
   VERDICT_HEADER,
@@ -30,6 +31,7 @@ import { checkStamps, maxStampFields, stampRequiredLine } from './stamp-check.js
 import { checkProtection, protectionRequiredLine, type SignatureVerifier } from './protection.js';
 import { ACCEPT, deny, type Denial, type Verdict } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
+import { LIST_HOP } from './next-hop.js';
 
 /** What the policy needs to know about a connection (a subset of smtp-server's session). */
 export interface SessionFacts {
@@ -79,6 +81,8 @@ export interface PolicyDeps {
   /** Checks the signatures of a message for recipients that require signed mail. */
   verifySignatures: SignatureVerifier;
   budget: BufferBudget;
+  /** Where messages over one block are written as they arrive. */
+  blocks?: BlockStore;
   metrics: GatewayMetrics;
   log: Logger;
   now(): Date;
@@ -94,6 +98,7 @@ const DATA_FAILURE_CODES: Record<DataFailure, GatewayCode> = {
   'too-big': GATEWAY_CODES.messageTooBig,
   'line-too-long': GATEWAY_CODES.lineTooLong,
   'storage-busy': GATEWAY_CODES.storageBusy,
+  'storage-failed': GATEWAY_CODES.queueFailed,
   aborted: GATEWAY_CODES.messageTooBig,
 };
 
@@ -187,11 +192,14 @@ export class SessionPolicy {
   }
 
   async data(session: SessionFacts, envelope: DataEnvelope, stream: Readable): Promise<DataDecision> {
-    const { gateway, budget } = this.deps;
+    const { gateway, budget, blocks } = this.deps;
+    // The queue id is chosen first: a large message's block files are named after it.
+    const id = newQueueId();
     const read = await readMessage(stream, {
       maxBytes: gateway.maxMessageBytes,
       maxLineLength: gateway.maxLineLength,
       budget,
+      spill: blocks ? () => blocks.writer(id) : undefined,
     });
     if (!read.ok) {
       const detail =
@@ -202,14 +210,25 @@ export class SessionPolicy {
             : undefined;
       return deny(DATA_FAILURE_CODES[read.reason], { detail });
     }
+    const writer = 'blocks' in read ? read.blocks : undefined;
+    let stored = false;
     try {
-      return await this.accept(session, envelope, read.message);
+      const decision = await this.accept(session, envelope, id, read, writer);
+      stored = decision.kind === 'queued' && decision.id === id;
+      return decision;
     } finally {
       read.release();
+      // Blocks of a message that was not stored (refused, a resent copy, a failed commit) go now;
+      // those of a stored one are the queue's from here on.
+      if (writer) await (stored ? Promise.resolve(writer.release()) : writer.discard().catch(() => undefined));
     }
   }
 
-  private async accept(session: SessionFacts, envelope: DataEnvelope, raw: Buffer): Promise<DataDecision> {
+  private async accept(session: SessionFacts, envelope: DataEnvelope, id: string, read: DataOutcome & { ok: true }, writer: BlockWriter | undefined): Promise<DataDecision> {
+    // `raw` is the whole message, or for one in block files its header section: everything from
+    // here to the queue transaction reads only the header section (the stamp check never needs
+    // the body), except the protection check, which a block-stored message cannot have.
+    const raw = read.message;
     const { sender, recipients: rcptTo } = envelope;
     const state = this.state(session);
     const now = this.deps.now();
@@ -257,6 +276,18 @@ export class SessionPolicy {
     // transaction that spends them: a message refused for its recipients' req= spends no stamp, so
     // the sender can send it again, protected, with the same stamps. Like the stamp rule, the
     // message is refused whole (one DATA reply for all recipients), one line per recipient.
+    // A mailing list's worker reads a post whole to decrypt it, so a post goes to a list only when it
+    // fits in memory: one block.
+    if (writer && planned.some((p) => p.nextHop === LIST_HOP)) {
+      return deny(GATEWAY_CODES.listPostTooLarge, {
+        detail: `${read.bytes} octets; a post to a mailing list may have at most ${BLOCK_BYTES} octets`,
+      });
+    }
+    if (writer && planned.some((p) => p.requirement !== 'none')) {
+      return deny(GATEWAY_CODES.protectedTooLarge, {
+        detail: `${read.bytes} octets; recipients whose req= asks for encrypted or signed mail get messages of at most ${BLOCK_BYTES} octets`,
+      });
+    }
     const refusals = (await checkProtection(raw, planned, this.deps.verifySignatures)).filter((o) => !o.ok);
     if (refusals.length) {
       for (const r of refusals) this.deps.metrics.protectionRefusals.inc({ requirement: r.requirement });
@@ -266,8 +297,9 @@ export class SessionPolicy {
       });
     }
 
-    const id = newQueueId();
     const body = withoutFields(raw, fields, VERDICT_HEADER);
+    // The blocks' names become durable before the row that points at them commits.
+    const blocks = writer && this.deps.blocks ? { dir: this.deps.blocks.id, refs: await writer.finish(), bytes: read.bytes - raw.length + body.length } : undefined;
     const trace =
       receivedHeader({
         helo: session.helo ?? '',
@@ -288,6 +320,7 @@ export class SessionPolicy {
         sender,
         traceHeaders: trace,
         body,
+        blocks,
         clientAddress: session.remoteAddress,
         clientHelo: session.helo,
         authUser: session.user,
@@ -298,7 +331,7 @@ export class SessionPolicy {
       recipients,
       stamps: toSpend,
     });
-    if (result.ok) return { kind: 'queued', id: result.id, size: raw.length, stamp: stampVerdict };
+    if (result.ok) return { kind: 'queued', id: result.id, size: read.bytes, stamp: stampVerdict };
     if ('spent' in result) {
       this.deps.metrics.stampFailures.inc({ reason: 'POW_STAMP_SPENT' }, result.spent.length);
       const prices = new Map(planned.map((p) => [p.address, p.price ?? this.deps.pow.defaultBits]));

@@ -15,6 +15,7 @@ import type { DataEnvelope, SessionFacts, SessionPolicy } from './session-policy
 import { decodeXtext } from './dsn-request.js';
 import { deny, isAccept, type Denial } from './verdicts.js';
 import type { GatewayMetrics } from './metrics.js';
+import { CHUNKING_OPTION, installChunking } from './bdat.js';
 
 export interface SmtpListener {
   listen(address: ListenAddress): Promise<string>;
@@ -73,7 +74,10 @@ export function createSmtpListener(options: ListenerOptions): SmtpListener {
       'refused',
     );
 
+  installChunking();
   const server = new SMTPServer({
+    // BDAT (RFC 3030) beside DATA: bdat.ts hands chunked messages to onData as one stream.
+    ...({ [CHUNKING_OPTION]: true } as Record<string, unknown>),
     name: config.hostname,
     banner: 'keypost',
     size: config.maxMessageBytes,

@@ -100,7 +100,7 @@ export class ListWorker implements QueueWorker {
         // One post at a time: a claimed post waiting behind a long fan-out would see its lease run
         // out and be taken up by another node meanwhile (harmless, the fan-out is idempotent, but
         // the encryption would be done twice).
-        claimed = await claimDue(this.deps.db, this.owner, 1, relay.leaseMs, 64 * 1024, LIST_HOP);
+        claimed = await claimDue(this.deps.db, { owner: this.owner, limit: 1, leaseMs: relay.leaseMs, blocksDir: this.deps.blocksDir, hop: LIST_HOP });
         for (const row of claimed) {
           if (this.stopping) break;
           await this.process(row);

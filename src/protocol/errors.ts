@@ -166,6 +166,14 @@ export const ERROR_TABLE = {
   GW_SHUTTING_DOWN: transient(503, reply(421, '4.3.2')),
   GW_MESSAGE_NOT_FOUND: refused(404, reply(550, '5.0.0')),
   GW_CONFIG_INVALID: transient(500, reply(451, '4.3.5')),
+  // A message held in block files (src/gateway/block-store.ts) whose file is gone or does not
+  // match its recorded SHA-256: the relay retries, and an operator can tell why from the code.
+  GW_BLOCK_MISSING: transient(500, reply(451, '4.3.0')),
+  GW_BLOCK_DAMAGED: transient(500, reply(451, '4.3.0')),
+  // A message over one block to a recipient that requires protection: the check reads the whole
+  // message in memory, which a block-stored message never is (README "Large messages").
+  GW_PROTECTED_TOO_LARGE: refused(413, reply(552, '5.3.4')),
+  GW_LIST_POST_TOO_LARGE: refused(413, reply(552, '5.3.4')),
 
   // The sender client (src/client): printed by the CLI, never sent by a server.
   CLIENT_ADDRESS_INVALID: refused(400),

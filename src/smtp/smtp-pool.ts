@@ -2,6 +2,7 @@
 // many messages over one connection, the way MTAs talk to each other. STARTTLS is used whenever the
 // hop offers it (opportunistic: certificates are not checked and a failed upgrade continues in
 // plaintext, RFC 3207 section 4 / RFC 7435); .onion hops are reached through the SOCKS5 proxy.
+import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../protocol/listen-address.js';
@@ -25,6 +26,17 @@ export interface Envelope {
    * RCPT TO of this transaction. Sent only to a hop that offers DSN.
    */
   dsn?: { ret?: string; envid?: string; notify?: string; orcpt?: string };
+}
+
+/**
+ * A message too large to hold: `head` (at least the whole header section) is in memory and `rest`
+ * is read as it is sent, so the relay never holds the body (README "Large messages").
+ */
+export interface StreamedMessage {
+  head: Buffer;
+  rest: () => AsyncIterable<Buffer>;
+  /** head plus rest, in octets: the SIZE= of MAIL FROM (RFC 1870). */
+  size: number;
 }
 
 export interface RecipientRefusal {
@@ -74,7 +86,7 @@ export class SmtpPool {
 
   constructor(private readonly options: PoolOptions) {}
 
-  async deliver(target: Target, envelope: Envelope, message: Buffer): Promise<DeliveryResult> {
+  async deliver(target: Target, envelope: Envelope, message: Buffer | StreamedMessage): Promise<DeliveryResult> {
     let conn: Pooled;
     try {
       conn = await this.acquire(target);
@@ -83,19 +95,20 @@ export class SmtpPool {
     }
     try {
       const extensions = hopExtensions(conn.connection);
-      const unsupported = missingExtension(envelope, message, extensions);
+      const streamed = Buffer.isBuffer(message) ? undefined : message;
+      const unsupported = missingExtension(envelope, streamed ? streamed.head : message as Buffer, extensions, streamed !== undefined);
       if (unsupported) return { ok: false, response: unsupported.diagnostic, connectFailed: false, unsupported };
       const hopOffersDsn = extensions.has('DSN');
       const smtpEnvelope = {
         from: envelope.from,
         to: envelope.to,
-        size: message.length,
+        size: streamed ? streamed.size : (message as Buffer).length,
         use8BitMime: envelope.eightBitMime,
         // nodemailer adds these to MAIL FROM and RCPT TO only when the hop announced DSN.
         ...(envelope.dsn && hopOffersDsn ? { dsn: envelope.dsn } : {}),
       } as SMTPConnection.Envelope;
       const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-        conn.connection.send(smtpEnvelope, message, (err, result) => (err ? reject(err) : resolve(result!))),
+        conn.connection.send(smtpEnvelope, streamed ? messageStream(streamed) : (message as Buffer), (err, result) => (err ? reject(err) : resolve(result!))),
       );
       const refused = (info.rejectedErrors ?? []).map((e) => refusal(e as SmtpError));
       return { ok: true, accepted: info.accepted, refused, response: info.response, hopOffersDsn };
@@ -108,6 +121,11 @@ export class SmtpPool {
         return { ok: true, accepted: [], refused: err.rejectedErrors.map(refusal), response: err.response ?? err.message, hopOffersDsn: false };
       }
       conn.broken = true;
+      // The message's own stream failed mid-DATA (a block file missing or damaged): the hop is
+      // still reading the message, so the connection is cut without the terminating dot, which
+      // makes the hop drop the transaction (RFC 5321 section 4.1.1.4) instead of reading QUIT
+      // as message text.
+      if (err.code === 'ESTREAM') conn.connection.close();
       return { ok: false, code: err.responseCode, response: describe(err), connectFailed: false };
     } finally {
       this.release(target, conn);
@@ -273,6 +291,18 @@ export function hopExtensions(connection: SMTPConnection): Set<string> {
 }
 
 const hasEightBit = (bytes: Buffer) => bytes.some((b) => b >= 0x80);
+
+/**
+ * The head, then the rest as it is read. highWaterMark 1: at most one chunk (one block) is read
+ * ahead of what the connection has taken, so memory does not grow with the message.
+ */
+function messageStream(message: StreamedMessage): Readable {
+  async function* all(): AsyncGenerator<Buffer> {
+    yield message.head;
+    yield* message.rest();
+  }
+  return Readable.from(all(), { objectMode: false, highWaterMark: 1 });
+}
 const nonAscii = (text: string) => /[^\x00-\x7f]/.test(text);
 
 /**
@@ -284,9 +314,10 @@ const nonAscii = (text: string) => /[^\x00-\x7f]/.test(text);
  *     5.6.7 for an address, 5.6.9 for header fields (RFC 6531 section 3.7.4 / RFC 5248);
  *   - RFC 6152 section 3: 8-bit content declared BODY=8BITMIME is not sent to a hop without
  *     8BITMIME; the relay must convert or return it, and keypost returns it (5.6.3, conversion
- *     required but not supported). A body declared 8BITMIME that is 7-bit goes as it is.
+ *     required but not supported). A body declared 8BITMIME that is 7-bit goes as it is
+ *     (`bodyNotHere`: only `message`, the head, is in memory; the rest counts as 8-bit).
  */
-export function missingExtension(envelope: Envelope, message: Buffer, extensions: Set<string>): { status: string; diagnostic: string } | undefined {
+export function missingExtension(envelope: Envelope, message: Buffer, extensions: Set<string>, bodyNotHere = false): { status: string; diagnostic: string } | undefined {
   if (envelope.smtpUtf8 && !extensions.has('SMTPUTF8')) {
     if (nonAscii(envelope.from) || envelope.to.some(nonAscii)) {
       return { status: '5.6.7', diagnostic: 'the message has a non-ASCII envelope address and the next hop does not offer SMTPUTF8 (RFC 6531 section 3.4)' };
@@ -295,7 +326,9 @@ export function missingExtension(envelope: Envelope, message: Buffer, extensions
       return { status: '5.6.9', diagnostic: 'the message has UTF-8 header fields and the next hop does not offer SMTPUTF8 (RFC 6531 section 3.4)' };
     }
   }
-  if (envelope.eightBitMime && !extensions.has('8BITMIME') && hasEightBit(message)) {
+  // A body that is not in memory (block files) is not read twice to look for 8-bit octets: declared
+  // 8BITMIME, it is taken to have them.
+  if (envelope.eightBitMime && !extensions.has('8BITMIME') && (bodyNotHere || hasEightBit(message))) {
     return { status: '5.6.3', diagnostic: 'the message has 8-bit content (BODY=8BITMIME) and the next hop does not offer 8BITMIME; keypost does not convert messages (RFC 6152 section 3)' };
   }
   return undefined;
