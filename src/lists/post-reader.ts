@@ -146,7 +146,9 @@ export async function readPost(raw: Buffer, listKey: PrivateKey, senderKey: Send
       else {
         try {
           await Promise.all(mine.map((s) => s.verified));
-          combined = { status: 'good', detail: 'signed and encrypted by the sender\'s key (RFC 3156 §6.2)' };
+          // Written out in ASCII: the detail goes into the members' US-ASCII report, where a
+          // section sign would be shown as '?'.
+          combined = { status: 'good', detail: 'signed and encrypted by the sender\'s key (RFC 3156 section 6.2)' };
         } catch (err) {
           combined = { status: 'bad', detail: `the signature does not match the content: ${(err as Error).message}` };
         }
