@@ -84,28 +84,33 @@ export function rangeHash(range: LeafRange, subtree: SubtreeHash): Buffer {
   return hash;
 }
 
-/** The ranges whose hashes form PATH(m, D[n]) (§2.1.3.1), in proof order. */
-export function inclusionRanges(index: number, size: number): LeafRange[] {
+/** One step of an audit path: MTH(D[start:end]), a subtree at `level` or the tree's clipped right edge. */
+export type InclusionStep = (level: number, start: number, end: number) => void;
+
+/**
+ * Walks PATH(m, D[n]) (§2.1.3.1) in proof order, from the leaf up, without allocating: the proof
+ * route calls it per request. At each level the step is the sibling of the leaf's ancestor, cut
+ * at the tree's end; a sibling that would start at or past the end is no step, because there the
+ * §2.1.1 split leaves the ancestor alone and the recursion names nothing. This gives the
+ * recursion's ranges exactly (the tests check it against the RFC's recursive definition).
+ * `fromLevel`/`toLevel` walk only the steps of those levels (a part of the path).
+ */
+export function forEachInclusionStep(index: number, size: number, step: InclusionStep, fromLevel = 0, toLevel = Infinity): void {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
     throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
   }
-  const path: LeafRange[] = [];
-  // PATH(m, D[start:end]) unrolled from the root down; entries are prepended, so the deepest
-  // sibling comes first as the RFC orders them.
-  let start = 0;
-  let end = size;
-  let m = index;
-  while (end - start > 1) {
-    const k = splitPoint(end - start);
-    if (m < k) {
-      path.unshift({ start: start + k, end });
-      end = start + k;
-    } else {
-      path.unshift({ start, end: start + k });
-      start += k;
-      m -= k;
-    }
+  // Plain arithmetic, not bit operations: sizes may pass 2^31.
+  for (let level = fromLevel, width = 2 ** fromLevel; width < size && level < toLevel; level++, width *= 2) {
+    const ancestor = Math.floor(index / width);
+    const start = (ancestor % 2 === 0 ? ancestor + 1 : ancestor - 1) * width;
+    if (start < size) step(level, start, Math.min(start + width, size));
   }
+}
+
+/** The ranges whose hashes form PATH(m, D[n]) (§2.1.3.1), in proof order. */
+export function inclusionRanges(index: number, size: number): LeafRange[] {
+  const path: LeafRange[] = [];
+  forEachInclusionStep(index, size, (_level, start, end) => path.push({ start, end }));
   return path;
 }
 
