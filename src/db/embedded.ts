@@ -59,18 +59,26 @@ function acquireLock(dataDir: string): string {
   throw new DataDirInUseError(`could not lock ${lockPath}`);
 }
 
+/**
+ * Settings of the embedded database. PostgreSQL's 128 MB of shared buffers are all touched when
+ * PGlite starts, which put about 110 MB on the process's RSS before any work. The embedded
+ * default serves one keypost process, whose data files the operating system caches as well;
+ * a deployment that needs more memory for PostgreSQL runs PostgreSQL (DATABASE_URL).
+ */
+const EMBEDDED_SETTINGS = ['shared_buffers = 16MB'];
+
 /** Opens the PGlite files in `dataDir`, creating them from the build's initdb dump when it can. */
 async function openPglite(dataDir: string): Promise<PGlite> {
   const template = embeddedDatabaseExists(dataDir) ? undefined : readTemplate();
   if (template) {
     try {
-      return await PGlite.create({ dataDir: pgdataDir(dataDir), loadDataDir: template });
+      return await PGlite.create({ dataDir: pgdataDir(dataDir), loadDataDir: template, postgresqlconf: EMBEDDED_SETTINGS });
     } catch {
       // A dump that does not unpack is no reason not to start: initdb as if there were none.
       rmSync(pgdataDir(dataDir), { recursive: true, force: true });
     }
   }
-  return PGlite.create({ dataDir: pgdataDir(dataDir) });
+  return PGlite.create({ dataDir: pgdataDir(dataDir), postgresqlconf: EMBEDDED_SETTINGS });
 }
 
 /** Open PGlite in `dataDir` and serve it on the data directory's Unix socket. */
