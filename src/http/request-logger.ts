@@ -22,7 +22,7 @@ export class RequestLogger {
   }
 
   get level(): LevelWithSilentOrString {
-    return this.made?.level ?? this.options.level ?? this.parent.level;
+    return this.made?.level ?? this.parent.level;
   }
 
   set level(level: LevelWithSilentOrString) {
@@ -61,5 +61,8 @@ export class RequestLogger {
 
 /** Fastify's `childLoggerFactory`: a RequestLogger in place of an eager pino child. */
 export function requestLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  // A route with a level of its own (fastify's `logLevel`) gets its child at once: the parent's
+  // level would not tell which of its lines to write.
+  if (options.level !== undefined) return logger.child(bindings, options);
   return new RequestLogger(logger as Logger, bindings, options) as unknown as FastifyBaseLogger;
 }

@@ -1,7 +1,7 @@
 // Each request's log lines carry its request id and the HTTP component, though the per-request
 // logger is made only when a line is written (src/http/request-logger.ts): a warning from a route
 // and the 500 of an unexpected error are logged with them, and lines below the HTTP logger's level
-// are not written at all.
+// are not written at all, unless the route has a level of its own.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -40,6 +40,10 @@ test('warnings and errors are logged with the request id; info lines of requests
           request.log.warn({ detail: 7 }, 'a warning a request writes');
           return { ok: true };
         });
+        routes.get('/chatty', { logLevel: 'info' }, async (request) => {
+          request.log.info('an info line of a route logging at info');
+          return { ok: true };
+        });
         routes.get('/fails', async () => {
           throw new Error('broken on purpose');
         });
@@ -64,6 +68,10 @@ test('warnings and errors are logged with the request id; info lines of requests
     assert.equal((error.err as { message?: string }).message, 'broken on purpose');
     assert.notEqual(error.reqId, warning.reqId, 'each request logs under its own id');
     assert.equal(lines.some((l) => l.msg === 'an info line a request writes'), false, 'below the HTTP level nothing is written');
+    assert.equal((await app.inject({ method: 'GET', url: '/chatty' })).statusCode, 200);
+    const chatty = lines.find((l) => l.msg === 'an info line of a route logging at info');
+    assert.ok(chatty, 'a route with its own log level writes at that level');
+    assert.equal(typeof chatty.reqId, 'string');
   } finally {
     await app.close();
   }
