@@ -92,8 +92,9 @@ test('a 2 GB message is accepted and relayed whole; the gateway stays under 300 
     t.diagnostic(`${(sent.bytes / MiB).toFixed(0)} MiB: accepted in ${((accepted - started) / 1000).toFixed(1)} s, relayed ${((relayed - accepted) / 1000).toFixed(1)} s later; gateway peak RSS ${(peak / MiB).toFixed(0)} MiB (${(atStart / MiB).toFixed(0)} MiB at start, ${(afterAccept / MiB).toFixed(0)} MiB once accepted)`);
     // The message costs the gateway what its blocks in flight take, whatever its size. With the
     // embedded database the process also holds PGlite (the process peaks at about 250 MiB while it
-    // starts, before any mail, against about 120 MiB on PostgreSQL), so the 300 MB bound is on the gateway's own process
-    // where the database is a server of its own, and on the growth over start-up everywhere.
+    // starts, before any mail, against about 120 MiB on PostgreSQL), so the 300 MB bound is on the
+    // gateway's own process where the database is a server of its own, and on the growth over
+    // start-up everywhere.
     assert.ok(peak - atStart < 128 * MiB, `peak RSS grew ${((peak - atStart) / MiB).toFixed(0)} MiB over the start-up peak`);
     if (process.env.DATABASE_URL) assert.ok(peak < 300 * MiB, `peak RSS ${(peak / MiB).toFixed(0)} MiB`);
     // Delivered: the row and then its files go.

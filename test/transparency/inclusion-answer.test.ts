@@ -5,8 +5,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { ChangeFeed } from '../../src/db/change-feed.js';
 import { SealedBox } from '../../src/secrets/sealed-box.js';
 import { inclusionAnswer } from '../../src/transparency/inclusion-answer.js';
 import { LogCache } from '../../src/transparency/log-cache.js';
@@ -14,6 +12,7 @@ import { appendLeaves, lockLogHead } from '../../src/transparency/log-store.js';
 import { leafHash } from '../../src/transparency/merkle.js';
 import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { drivenChangeFeed } from '../support/driven-change-feed.js';
 import { addDomain } from '../directory/write-side.js';
 import { hexOf, rfcVerifyInclusion } from './rfc9162.js';
 
@@ -31,12 +30,7 @@ after(async () => {
 });
 
 test('every leaf of heads of 1, 31, 32, 33, 64 and 97 leaves gets an answer whose path verifies', async () => {
-  const events = new EventEmitter();
-  const feed: ChangeFeed = {
-    onZoneChange: (fn) => (events.on('zone', fn), () => events.off('zone', fn)),
-    async start() {},
-    async close() {},
-  };
+  const feed = drivenChangeFeed();
   const cache = new LogCache(testDb.db, feed);
   const headJson = Buffer.from('{"head":true}');
   let size = 0;
@@ -48,7 +42,7 @@ test('every leaf of heads of 1, 31, 32, 33, 64 and 97 leaves gets an answer whos
     });
     size = target;
     await signLatestTreeHead(testDb.db, box, ZONE, new Date());
-    events.emit('zone', ZONE);
+    feed.changed(ZONE);
     const log = (await cache.view(ZONE))!;
     assert.equal(log.head.size, size);
     const root = hexOf(log.head.root);

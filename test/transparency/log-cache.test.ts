@@ -4,33 +4,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { ChangeFeed } from '../../src/db/change-feed.js';
 import { SealedBox } from '../../src/secrets/sealed-box.js';
 import { LogCache } from '../../src/transparency/log-cache.js';
 import { appendLeaves, lockLogHead, rootAt } from '../../src/transparency/log-store.js';
 import { rangeHash } from '../../src/transparency/merkle.js';
 import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
+import { drivenChangeFeed } from '../support/driven-change-feed.js';
 import { addDomain } from '../directory/write-side.js';
 
 let testDb: TestDatabase;
 const box = new SealedBox(randomBytes(32));
 const ZONE = 'cache.example';
-
-/** A change feed the test drives: the real one follows the database, here the test says when. */
-function feed(): ChangeFeed & { changed(zone: string): void } {
-  const events = new EventEmitter();
-  return {
-    onZoneChange(fn) {
-      events.on('zone', fn);
-      return () => events.off('zone', fn);
-    },
-    async start() {},
-    async close() {},
-    changed: (zone) => events.emit('zone', zone),
-  };
-}
 
 async function append(count: number, tag: string): Promise<void> {
   await testDb.db.transaction().execute(async (tx) => {
@@ -49,7 +34,7 @@ after(async () => {
 });
 
 test('the held log follows signed heads, not unsigned leaves, and holds the stored hashes', async () => {
-  const changes = feed();
+  const changes = drivenChangeFeed();
   const cache = new LogCache(testDb.db, changes);
   assert.equal(await cache.view(ZONE), undefined, 'no head yet');
   await append(5, 'a');
@@ -74,7 +59,7 @@ test('the held log follows signed heads, not unsigned leaves, and holds the stor
 });
 
 test('a stored tree rewritten under the same size is read again, not served from memory', async () => {
-  const changes = feed();
+  const changes = drivenChangeFeed();
   const cache = new LogCache(testDb.db, changes);
   const before = (await cache.view(ZONE))!;
   await testDb.db.updateTable('log_leaves').set({ leaf_hash: Buffer.alloc(32, 7) }).where('zone', '=', ZONE).where('idx', '=', '0').execute();
