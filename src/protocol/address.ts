@@ -43,9 +43,32 @@ function domainError(input: string, why: string): KeypostError {
   return new KeypostError('DIR_DOMAIN_INVALID', `not a valid domain name: "${input}" (${why})`);
 }
 
+/** Space and tab cut from both ends; most input has none, and a regex replace costs more than a look. */
+function trimSpaceTab(text: string): string {
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  const blank = (c: number) => c === 0x20 || c === 0x09;
+  return blank(first) || blank(last) ? text.replace(/^[ \t]+|[ \t]+$/g, '') : text;
+}
+
+// Every lookup and proof parses an address, and nearly all of them name one of a few zones: the
+// canonical form of names seen lately is kept. Bounded, so a flood of distinct names costs no more
+// than RECENT_DOMAINS entries; refused names are not kept and are checked in full each time.
+const RECENT_DOMAINS = 256;
+const recentDomains = new Map<string, string>();
+
 /** Returns the canonical zone name or throws DIR_DOMAIN_INVALID. Unicode names become A-labels. */
 export function normalizeDomain(input: string): string {
-  const typed = input.replace(/^[ \t]+|[ \t]+$/g, '').replace(/\.$/, '');
+  const known = recentDomains.get(input);
+  if (known !== undefined) return known;
+  const ascii = checkedDomain(input);
+  if (recentDomains.size >= RECENT_DOMAINS) recentDomains.clear();
+  recentDomains.set(input, ascii);
+  return ascii;
+}
+
+function checkedDomain(input: string): string {
+  const typed = trimSpaceTab(input).replace(/\.$/, '');
   if (!typed) throw domainError(input, 'empty');
   // IDNA maps lowercase LDH without A-labels to itself, so such a name skips the round trip. It
   // passes the Unicode checks by construction too: skipping them keeps every address-taking route
@@ -91,7 +114,7 @@ function addressError(input: string): KeypostError {
  * one `@`, no quoting, no comments, no angle brackets. Throws DIR_ADDRESS_INVALID.
  */
 export function parseAddress(input: string): ParsedAddress {
-  const text = input.replace(/^[ \t]+|[ \t]+$/g, '');
+  const text = trimSpaceTab(input);
   const at = text.indexOf('@');
   if (at <= 0 || at !== text.lastIndexOf('@')) throw addressError(input);
   const localPart = canonicalLocalPart(text.slice(0, at));

@@ -4,5 +4,7 @@
 
 /** Lowercases A-Z only; every other character is left as it is. */
 export function asciiLowercase(text: string): string {
-  return text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  // Most text is lowercase already: a test is cheaper than a replace that finds nothing.
+  return HAS_UPPER.test(text) ? text.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : text;
 }
+const HAS_UPPER = /[A-Z]/;

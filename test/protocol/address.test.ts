@@ -122,3 +122,23 @@ test('a name already in canonical form (lowercase LDH) parses as the IDNA round 
   // Not a valid Punycode label: IDNA refuses it, and so must the parser.
   assert.throws(() => normalizeDomain('xn--a.example'), { code: 'DIR_DOMAIN_INVALID' });
 });
+
+test('names the parser has seen before give the same answer again: accepted ones their canonical form, refused ones the same error, also after more distinct names than it remembers', () => {
+  const inputs = [' Example.ORG. ', '\tMail.Example.org', 'Bücher.example', 'a.test/junk', 'ａ.test', 'xn--a.example', 'alone'];
+  const first = inputs.map((input) => {
+    try {
+      return normalizeDomain(input);
+    } catch (error) {
+      return (error as { code: string }).code;
+    }
+  });
+  assert.deepEqual(first, ['example.org', 'mail.example.org', 'xn--bcher-kva.example', 'DIR_DOMAIN_INVALID', 'DIR_DOMAIN_INVALID', 'DIR_DOMAIN_INVALID', 'DIR_DOMAIN_INVALID']);
+  for (let i = 0; i < 1000; i++) assert.equal(normalizeDomain(`z${i}.Flood.test`), `z${i}.flood.test`);
+  for (let round = 0; round < 2; round++) {
+    inputs.forEach((input, i) => {
+      if (first[i] === 'DIR_DOMAIN_INVALID') assert.throws(() => normalizeDomain(input), { code: 'DIR_DOMAIN_INVALID' }, JSON.stringify(input));
+      else assert.equal(normalizeDomain(input), first[i], JSON.stringify(input));
+    });
+  }
+  assert.deepEqual(parseAddress(' Alice@Example.ORG\t'), { address: 'alice@example.org', localPart: 'alice', domain: 'example.org' });
+});
