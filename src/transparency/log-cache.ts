@@ -136,9 +136,12 @@ class ZoneLog implements ZoneLogView {
   }
 
   copyStepBase64(level: number, start: number, end: number, target: Buffer, at: number): number {
-    const width = end - start;
-    // A whole subtree is stored; only the tree's right edge is shorter and folded.
-    if (width === 2 ** level) return this.run(level, start / width).copyText(start / width, target, at);
+    // A whole subtree is stored; only the tree's right edge is shorter and folded. Shifts, not
+    // 2 ** level: every step of every proof passes here, and ** is a call to pow().
+    if (level < 31 && end - start === 1 << level) {
+      const index = start >>> level;
+      return this.run(level, index).copyText(index, target, at);
+    }
     return this.foldedRange({ start, end }).text.copy(target, at);
   }
 
