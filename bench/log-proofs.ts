@@ -1,7 +1,8 @@
 // Transparency log proof benchmark: a zone log of 100,000 leaves (one per address user<i>) on
 // PostgreSQL, then wrk against GET /v1/log/:zone/proof/inclusion?address= of a running
 // `keypost serve --only api`, alternating in the same run with a bare fastify route (the ceiling
-// on this machine). Each round starts both servers afresh and takes the medians of its runs; the
+// on this machine). Both servers get the same request script (a random address per request), so
+// the client's own cost per request is the same on both sides. Each round starts both servers afresh and takes the medians of its runs; the
 // ratio printed is the median of the rounds' ratios (target ≥ 0.5).
 //
 //   npm run bench:log-proofs [-- --leaves 100000 --rounds 3 --runs 3 --seconds 10 --connections 64]
@@ -101,12 +102,12 @@ async function main(): Promise<void> {
       const check = await fetch(`${keypost.base}/v1/log/${ZONE}/proof/inclusion?address=user1%40${ZONE}`);
       if (check.status !== 200) throw new Error(`the inclusion proof answered ${check.status}: ${await check.text()}`);
       wrk(`${keypost.base}/`, script, 3);
-      wrk(`${bare.base}/hello`, undefined, 3);
+      wrk(`${bare.base}/`, script, 3);
       const ours: number[] = [];
       const peer: number[] = [];
       for (let run = 1; run <= RUNS; run++) {
         const a = wrk(`${keypost.base}/`, script, SECONDS);
-        const b = wrk(`${bare.base}/hello`, undefined, SECONDS);
+        const b = wrk(`${bare.base}/`, script, SECONDS);
         if (a.errors || b.errors) throw new Error(`non-2xx answers: inclusion ${a.errors}, bare ${b.errors}`);
         ours.push(a.rps);
         peer.push(b.rps);
