@@ -113,6 +113,17 @@ test('after a publish NSD is notified, transfers again and serves the new addres
   assert.ok(Date.now() - started < 15_000);
   assert.ok((await serial(nsdServer())) > before);
   // The tree head that covers bob moves the serial once more a moment later; NSD follows it too.
+  // Wait for that head first: compared before it, both servers could agree on the serial just
+  // before the head moves keypost's on, and the SOAs would then differ by one.
+  const { leaves } = await db.db
+    .selectFrom('log_leaves')
+    .select((eb) => eb.fn.countAll<string>().as('leaves'))
+    .where('zone', '=', ZONE)
+    .executeTakeFirstOrThrow();
+  await waitFor(`keypost's tree head to cover all ${leaves} leaves`, async () => {
+    const text = (await dig(keypost, '+short', `_keypost-log.${ZONE}`, 'TXT')).trim();
+    return /\bn=(\d+)/.exec(text)?.[1] === String(leaves) ? true : undefined;
+  }, 15_000, 100);
   await waitFor('NSD to reach keypost\'s serial', async () => ((await serial(nsdServer())) === (await serial(keypost)) ? true : undefined), 15_000, 100);
   await sameAnswers([[ZONE, 'SOA'], ...recordsOf('alice'), ...recordsOf('bob')]);
   assert.match(readFileSync(path.join(dir, 'nsd.log'), 'utf8'), /notify/i);
