@@ -2,8 +2,9 @@
 // PostgreSQL, then wrk against GET /v1/log/:zone/proof/inclusion?address= of a running
 // `keypost serve --only api`, alternating in the same run with a bare fastify route (the ceiling
 // on this machine). Both servers get the same request script (a random address per request), so
-// the client's own cost per request is the same on both sides. Each round starts both servers afresh and takes the medians of its runs; the
-// ratio printed is the median of the rounds' ratios (target ≥ 0.5).
+// the client's own cost per request is the same on both sides. Each round starts both servers
+// afresh and takes the medians of its runs; the ratio printed is the median of the rounds' ratios
+// (target ≥ 0.5).
 //
 //   npm run bench:log-proofs [-- --leaves 100000 --rounds 3 --runs 3 --seconds 10 --connections 64]
 //

@@ -43,12 +43,11 @@ function domainError(input: string, why: string): KeypostError {
   return new KeypostError('DIR_DOMAIN_INVALID', `not a valid domain name: "${input}" (${why})`);
 }
 
+const isSpaceOrTab = (code: number) => code === 0x20 || code === 0x09;
+
 /** Space and tab cut from both ends; most input has none, and a regex replace costs more than a look. */
 function trimSpaceTab(text: string): string {
-  const first = text.charCodeAt(0);
-  const last = text.charCodeAt(text.length - 1);
-  const blank = (c: number) => c === 0x20 || c === 0x09;
-  return blank(first) || blank(last) ? text.replace(/^[ \t]+|[ \t]+$/g, '') : text;
+  return isSpaceOrTab(text.charCodeAt(0)) || isSpaceOrTab(text.charCodeAt(text.length - 1)) ? text.replace(/^[ \t]+|[ \t]+$/g, '') : text;
 }
 
 // Every lookup and proof parses an address, and nearly all of them name one of a few zones: the

@@ -14,6 +14,11 @@ const CLOSE_BRACE = 0x7d;
 const LEAF_HASH_KEY = Buffer.from('","leaf_hash":"', 'latin1');
 const PATH_KEY = Buffer.from('","inclusion_path":[', 'latin1');
 const STH_KEY = Buffer.from('],"sth":', 'latin1');
+/** Writes `bytes` into `out` at `at`; returns how many. */
+function put(out: Buffer, bytes: Uint8Array, at: number): number {
+  out.set(bytes, at);
+  return bytes.length;
+}
 /** A proof step in the answer: a quoted 44-character base64 hash and its comma. */
 const STEP_OCTETS = 44 + 3;
 
@@ -66,11 +71,9 @@ export function inclusionAnswer(log: ZoneLogView, index: number, headJson: Buffe
   const begin = slabUsed;
   let at = begin + out.write(opening, begin, 'latin1');
   at += log.copyLeafBase64(index, out, at);
-  out.set(LEAF_HASH_KEY, at);
-  at += LEAF_HASH_KEY.length;
+  at += put(out, LEAF_HASH_KEY, at);
   at += log.copyLeafHashBase64(index, out, at);
-  out.set(PATH_KEY, at);
-  at += PATH_KEY.length;
+  at += put(out, PATH_KEY, at);
   const pathStart = at;
   forEachInclusionStep(index, size, (level, start, end) => {
     if (at > pathStart) out[at++] = COMMA;
@@ -80,12 +83,9 @@ export function inclusionAnswer(log: ZoneLogView, index: number, headJson: Buffe
   }, 0, SHARED_FROM_LEVEL);
   // The shared run starts with a comma, which the first step of a path cannot have.
   const run = at > pathStart || shared.length === 0 ? shared : shared.subarray(1);
-  out.set(run, at);
-  at += run.length;
-  out.set(STH_KEY, at);
-  at += STH_KEY.length;
-  out.set(headJson, at);
-  at += headJson.length;
+  at += put(out, run, at);
+  at += put(out, STH_KEY, at);
+  at += put(out, headJson, at);
   out[at++] = CLOSE_BRACE;
   slabUsed = at;
   return out.subarray(begin, at);
