@@ -2,7 +2,7 @@
 // into bytes: every part is a number, stored base64 text (log-cache.ts keeps leaves and hashes in
 // that form) or the head's JSON, so nothing needs escaping and nothing is encoded per request.
 // The fields and their order are the route's documented schema (routes.ts, inclusionSchema).
-import type { ZoneLogView } from './log-cache.js';
+import { HASH_BASE64, HELD_PATH_LEVELS, type ZoneLogView } from './log-cache.js';
 import { forEachInclusionStep } from './merkle.js';
 import type { SignedTreeHead } from './sth.js';
 
@@ -20,34 +20,62 @@ function put(out: Buffer, bytes: Uint8Array, at: number): number {
   return bytes.length;
 }
 /** A proof step in the answer: a quoted 44-character base64 hash and its comma. */
-const STEP_OCTETS = 44 + 3;
+const STEP_OCTETS = HASH_BASE64 + 3;
 
 /**
- * Steps below this level are copied per answer. The steps above it are the same for the 2^5 leaves
- * of an aligned block, so each block's are written once per head and then copied as one run.
+ * Steps below this level are the leaf's own: held with it (log-cache.ts, HELD_PATH_LEVELS) once its
+ * block is complete. The steps above it are the same for every leaf of an aligned block, so each
+ * block's are written once per head, into one buffer per head, and then copied as one run.
  */
-const SHARED_FROM_LEVEL = 5;
-const sharedSteps = new WeakMap<SignedTreeHead, Map<number, Buffer>>();
+const SHARED_FROM_LEVEL = HELD_PATH_LEVELS;
 
-/** `,"<hash>"` for each step of the path at SHARED_FROM_LEVEL and above, for the leaf's block. */
-function sharedStepsOf(log: ZoneLogView, index: number): Buffer {
-  const head = log.head;
-  let byBlock = sharedSteps.get(head);
-  if (!byBlock) sharedSteps.set(head, (byBlock = new Map()));
-  const block = Math.floor(index / (1 << SHARED_FROM_LEVEL));
-  let steps = byBlock.get(block);
-  if (!steps) {
-    const out = Buffer.allocUnsafe(Math.max(0, Math.ceil(Math.log2(head.size)) - SHARED_FROM_LEVEL) * STEP_OCTETS);
-    let at = 0;
-    forEachInclusionStep(index, head.size, (level, start, end) => {
-      out[at++] = COMMA;
-      out[at++] = QUOTE;
-      at += log.copyStepBase64(level, start, end, out, at);
-      out[at++] = QUOTE;
-    }, SHARED_FROM_LEVEL);
-    byBlock.set(block, (steps = out.subarray(0, at)));
+/** `,"<hash>"` for each step at SHARED_FROM_LEVEL and above, per block, for one head. */
+class SharedRuns {
+  /** The most a block's run can take: one step per level above SHARED_FROM_LEVEL. */
+  private readonly stride: number;
+  private readonly runs: Buffer;
+  /** Each block's run length plus one; 0 while not yet written. */
+  private readonly lengths: Uint32Array;
+  /** The size of the head these runs are for. */
+  private readonly size: number;
+
+  constructor(private readonly log: ZoneLogView) {
+    const size = (this.size = log.head.size);
+    this.stride = Math.max(0, Math.ceil(Math.log2(size)) - SHARED_FROM_LEVEL) * STEP_OCTETS;
+    const blocks = Math.ceil(size / (1 << SHARED_FROM_LEVEL));
+    // Unfilled: only the blocks that are asked for are written (and their pages touched).
+    this.runs = Buffer.allocUnsafeSlow(blocks * this.stride);
+    this.lengths = new Uint32Array(blocks);
   }
-  return steps;
+
+  /** Copies the run of the leaf's block into `out` at `at`; returns the octets written. */
+  copy(index: number, out: Buffer, at: number, withLeadingComma: boolean): number {
+    const block = Math.floor(index / (1 << SHARED_FROM_LEVEL));
+    const start = block * this.stride;
+    let length = this.lengths[block] - 1;
+    if (length < 0) {
+      let end = start;
+      forEachInclusionStep(index, this.size, (level, from, to) => {
+        this.runs[end++] = COMMA;
+        this.runs[end++] = QUOTE;
+        end += this.log.copyStepBase64(level, from, to, this.runs, end);
+        this.runs[end++] = QUOTE;
+      }, SHARED_FROM_LEVEL);
+      length = end - start;
+      this.lengths[block] = length + 1;
+    }
+    // The run starts with a comma, which the first step of a path cannot have.
+    const skip = withLeadingComma || length === 0 ? 0 : 1;
+    out.set(this.runs.subarray(start + skip, start + length), at);
+    return length - skip;
+  }
+}
+const sharedRuns = new WeakMap<SignedTreeHead, SharedRuns>();
+
+function sharedRunsOf(log: ZoneLogView): SharedRuns {
+  let runs = sharedRuns.get(log.head);
+  if (!runs) sharedRuns.set(log.head, (runs = new SharedRuns(log)));
+  return runs;
 }
 
 // Answers are cut from slabs of 256 KiB, each used up before the next: Buffer.allocUnsafe() took a
@@ -60,9 +88,9 @@ let slabUsed = 0;
 /** `{"leaf_index", "tree_size", "leaf", "leaf_hash", "inclusion_path", "sth"}` as JSON octets. */
 export function inclusionAnswer(log: ZoneLogView, index: number, headJson: Buffer): Buffer {
   const size = log.head.size;
-  const shared = sharedStepsOf(log, index);
+  const shared = sharedRunsOf(log);
   const opening = `{"leaf_index":${index},"tree_size":${size},"leaf":"`;
-  const most = opening.length + log.leafBase64Length(index) + 44 + 64 + SHARED_FROM_LEVEL * STEP_OCTETS + shared.length + headJson.length;
+  const most = opening.length + log.leafBase64Length(index) + HASH_BASE64 + 64 + Math.ceil(Math.log2(size) + 1) * STEP_OCTETS + headJson.length;
   if (slabUsed + most > slab.length) {
     slab = Buffer.allocUnsafeSlow(Math.max(SLAB_OCTETS, most));
     slabUsed = 0;
@@ -75,15 +103,23 @@ export function inclusionAnswer(log: ZoneLogView, index: number, headJson: Buffe
   at += log.copyLeafHashBase64(index, out, at);
   at += put(out, PATH_KEY, at);
   const pathStart = at;
-  forEachInclusionStep(index, size, (level, start, end) => {
-    if (at > pathStart) out[at++] = COMMA;
-    out[at++] = QUOTE;
-    at += log.copyStepBase64(level, start, end, out, at);
-    out[at++] = QUOTE;
-  }, 0, SHARED_FROM_LEVEL);
-  // The shared run starts with a comma, which the first step of a path cannot have.
-  const run = at > pathStart || shared.length === 0 ? shared : shared.subarray(1);
-  at += put(out, run, at);
+  if (log.holdsLowerPath(index)) {
+    // The leaf's block is complete: its lower steps all exist and sit next to its hash.
+    for (let level = 0; level < SHARED_FROM_LEVEL; level++) {
+      if (level > 0) out[at++] = COMMA;
+      out[at++] = QUOTE;
+      at += log.copyHeldStepBase64(index, level, out, at);
+      out[at++] = QUOTE;
+    }
+  } else {
+    forEachInclusionStep(index, size, (level, start, end) => {
+      if (at > pathStart) out[at++] = COMMA;
+      out[at++] = QUOTE;
+      at += log.copyStepBase64(level, start, end, out, at);
+      out[at++] = QUOTE;
+    }, 0, SHARED_FROM_LEVEL);
+  }
+  at += shared.copy(index, out, at, at > pathStart);
   at += put(out, STH_KEY, at);
   at += put(out, headJson, at);
   out[at++] = CLOSE_BRACE;

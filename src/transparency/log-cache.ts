@@ -6,14 +6,30 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { ChangeFeed } from '../db/change-feed.js';
+import { LabelIndex } from './label-index.js';
 import { HASH_SIZE, rangeHash, type LeafRange, type Subtree } from './merkle.js';
 import type { SignedTreeHead } from './sth.js';
 import { latestTreeHead } from './tree-heads.js';
 
+/** Leaves read from the database per query. */
 const PAGE = 10_000;
 
 /** Base64 of a SHA-256 hash: 44 characters (RFC 4648 §4, one "=" of padding). */
-const HASH_BASE64 = 44;
+export const HASH_BASE64 = 44;
+
+/**
+ * The lowest levels of a leaf's audit path, held next to the leaf's own hash. Within an aligned
+ * block of 2^HELD_PATH_LEVELS leaves those steps are siblings inside the block, so once the block
+ * is complete they never change, whatever head a proof is made against. A proof then reads them
+ * from one place instead of one level run each: on the proof route every separate place read in a
+ * large log is a cache and TLB miss, and in the server those cost more than the copying. Seven levels
+ * make blocks of 128 leaves, so the steps above them, shared per block (inclusion-answer.ts), take
+ * about 370 KB for 100,000 leaves and stay in cache.
+ */
+export const HELD_PATH_LEVELS = 7;
+const BLOCK = 1 << HELD_PATH_LEVELS;
+/** A held path record: the leaf hash, then steps 0 .. HELD_PATH_LEVELS − 1, in base64. */
+const RECORD = (1 + HELD_PATH_LEVELS) * HASH_BASE64;
 
 /** The stored subtree a range is, when it is one complete aligned subtree (no folding needed). */
 function completeSubtree(range: LeafRange): Subtree | undefined {
@@ -24,64 +40,100 @@ function completeSubtree(range: LeafRange): Subtree | undefined {
 }
 
 /**
- * A growable run of byte strings in one buffer, each kept as its base64 text: the API writes
- * leaves and hashes only in base64, so a proof copies stored text into its answer and encodes
- * nothing per request. Entries of one fixed width need no table of ends.
+ * A growable run of hashes in one buffer, each kept as its base64 text: the API writes hashes only
+ * in base64, so a proof copies stored text into its answer and encodes nothing per request.
  */
-class Base64Run {
-  private data = Buffer.alloc(0);
-  private readonly ends: number[] = [];
+class HashRun {
+  private data: Buffer = Buffer.alloc(0);
   private count = 0;
-  private used = 0;
-
-  constructor(private readonly width?: number) {}
 
   get length(): number {
     return this.count;
   }
 
-  push(bytes: Uint8Array): void {
-    const text = Buffer.from(bytes).toString('base64');
-    if (this.width !== undefined && text.length !== this.width) throw new Error(`an entry of ${text.length} base64 characters in a run of ${this.width}`);
-    if (this.used + text.length > this.data.length) {
-      const next = Buffer.alloc(Math.max(1024, (this.used + text.length) * 2));
-      this.data.copy(next, 0, 0, this.used);
-      this.data = next;
-    }
-    this.used += this.data.write(text, this.used, 'latin1');
-    if (this.width === undefined) this.ends.push(this.used);
+  push(hash: Uint8Array): void {
+    const at = this.count * HASH_BASE64;
+    if (at + HASH_BASE64 > this.data.length) this.data = grown(this.data, at, at + HASH_BASE64);
+    if (this.data.write(Buffer.from(hash).toString('base64'), at, 'latin1') !== HASH_BASE64) throw new Error(`a hash of ${hash.length} octets`);
     this.count++;
   }
 
-  private start(i: number): number {
-    return this.width !== undefined ? i * this.width : i === 0 ? 0 : this.ends[i - 1];
-  }
-
-  private end(i: number): number {
-    return this.width !== undefined ? (i + 1) * this.width : this.ends[i];
-  }
-
-  /** Entry i's bytes (decoded: for folding and checks, not for answers). */
+  /** Hash i's bytes (decoded: for folding and checks, not for answers). */
   get(i: number): Buffer {
-    return Buffer.from(this.data.toString('latin1', this.start(i), this.end(i)), 'base64');
+    return Buffer.from(this.data.toString('latin1', i * HASH_BASE64, (i + 1) * HASH_BASE64), 'base64');
   }
 
-  /** Entry i's base64 length. */
-  textLength(i: number): number {
-    return this.end(i) - this.start(i);
-  }
-
-  /** Copies entry i's base64 into `target` at `at`; returns the octets written. */
+  /** Copies hash i's base64 (44 octets) into `target` at `at`; returns 44. */
   copyText(i: number, target: Buffer, at: number): number {
-    // A hash (44 octets) by a byte loop, which costs about what Buffer#copy's typed-array view
-    // does; a leaf (a few hundred octets) by copy(), where a loop took twice as long.
-    const data = this.data;
-    const end = this.end(i);
-    let from = this.start(i);
-    const length = end - from;
-    if (length > 64) return data.copy(target, at, from, end);
-    while (from < end) target[at++] = data[from++];
-    return length;
+    return copyHash(this.data, i * HASH_BASE64, target, at);
+  }
+}
+
+/** A buffer of at least `needed` octets holding the first `used` of `data`. */
+function grown(data: Buffer, used: number, needed: number): Buffer {
+  const next = Buffer.alloc(Math.max(64 * 1024, needed * 2));
+  data.copy(next, 0, 0, used);
+  return next;
+}
+
+/** Copies 44 octets of base64 from `data` at `from` to `target` at `at`; returns 44. */
+function copyHash(data: Buffer, from: number, target: Buffer, at: number): number {
+  // A byte loop: for 44 octets it costs less than Buffer#copy, which checks its arguments in JavaScript.
+  for (const end = from + HASH_BASE64; from < end; ) target[at++] = data[from++];
+  return HASH_BASE64;
+}
+
+/**
+ * The leaves in leaf order, each entry holding what a proof of the leaf needs next to the leaf:
+ * its hash, the HELD_PATH_LEVELS lowest steps of its audit path (written once its block is
+ * complete, see HELD_PATH_LEVELS), then the leaf; all in base64. A proof reads one place per leaf.
+ */
+class LeafEntries {
+  private data: Buffer = Buffer.alloc(0);
+  /** Where entry i starts; entry `count` is where the next would. */
+  private starts = new Float64Array(1024);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(leafHash: Uint8Array, leaf: Uint8Array): void {
+    const text = Buffer.from(leaf).toString('base64');
+    const at = this.starts[this.count];
+    const end = at + RECORD + text.length;
+    if (end > this.data.length) this.data = grown(this.data, at, end);
+    if (this.data.write(Buffer.from(leafHash).toString('base64'), at, 'latin1') !== HASH_BASE64) throw new Error(`a leaf hash of ${leafHash.length} octets`);
+    this.data.write(text, at + RECORD, 'latin1');
+    if (this.count + 2 > this.starts.length) {
+      const next = new Float64Array(this.starts.length * 2);
+      next.set(this.starts);
+      this.starts = next;
+    }
+    this.starts[++this.count] = end;
+  }
+
+  /** Entry i's leaf (decoded). */
+  leaf(i: number): Buffer {
+    return Buffer.from(this.data.toString('latin1', this.starts[i] + RECORD, this.starts[i + 1]), 'base64');
+  }
+
+  leafTextLength(i: number): number {
+    return this.starts[i + 1] - this.starts[i] - RECORD;
+  }
+
+  copyLeafText(i: number, target: Buffer, at: number): number {
+    return this.data.copy(target, at, this.starts[i] + RECORD, this.starts[i + 1]);
+  }
+
+  /** Copies part `part` of entry i's record (0: the leaf hash, 1 + level: a step) to `target`. */
+  copyRecordPart(i: number, part: number, target: Buffer, at: number): number {
+    return copyHash(this.data, this.starts[i] + part * HASH_BASE64, target, at);
+  }
+
+  /** Writes step `level` of entry i's record from `run`'s hash `index`. */
+  holdStep(i: number, level: number, run: HashRun, index: number): void {
+    run.copyText(index, this.data, this.starts[i] + (1 + level) * HASH_BASE64);
   }
 }
 
@@ -105,6 +157,16 @@ export interface ZoneLogView {
   copyLeafBase64(index: number, target: Buffer, at: number): number;
   /** Writes a leaf's hash in base64 (44 octets) into `target` at `at`; returns 44. */
   copyLeafHashBase64(index: number, target: Buffer, at: number): number;
+  /**
+   * Whether the leaf's steps below HELD_PATH_LEVELS are held with it: its aligned block of
+   * 2^HELD_PATH_LEVELS leaves is complete within the held tree.
+   */
+  holdsLowerPath(index: number): boolean;
+  /**
+   * Writes step `level` (< HELD_PATH_LEVELS) of the leaf's audit path in base64 (44 octets) into
+   * `target` at `at`, from the leaf's held record; returns 44. Only when holdsLowerPath(index).
+   */
+  copyHeldStepBase64(index: number, level: number, target: Buffer, at: number): number;
   /** The index of a label's latest leaf within the head's tree. */
   latestOf(labelHex: string): number | undefined;
 }
@@ -159,16 +221,20 @@ class ZoneLog implements ZoneLogView {
     return folded;
   }
 
-  private readonly levels: Base64Run[] = [];
-  private readonly leaves = new Base64Run();
-  private readonly latest = new Map<string, number>();
+  private readonly levels: HashRun[] = [];
+  private readonly leaves = new LeafEntries();
+  private readonly latest = new LabelIndex();
+  /** Blocks whose leaves' entries hold their lower steps (see HELD_PATH_LEVELS). */
+  private heldBlocks = 0;
+
+  constructor(private readonly pageLeaves = PAGE) {}
 
   get size(): number {
     return this.leaves.length;
   }
 
   /** The run of `level` when it holds subtree `index`; a proof never asks for one not held. */
-  private run(level: number, index: number): Base64Run {
+  private run(level: number, index: number): HashRun {
     const run = this.levels[level];
     if (!run || index >= run.length) throw new Error(`subtree ${level}:${index} is not held`);
     return run;
@@ -179,19 +245,41 @@ class ZoneLog implements ZoneLogView {
   }
 
   leaf(index: number): Buffer {
-    return this.leaves.get(index);
+    return this.leaves.leaf(index);
   }
 
   leafBase64Length(index: number): number {
-    return this.leaves.textLength(index);
+    return this.leaves.leafTextLength(index);
   }
 
   copyLeafBase64(index: number, target: Buffer, at: number): number {
-    return this.leaves.copyText(index, target, at);
+    return this.leaves.copyLeafText(index, target, at);
   }
 
   copyLeafHashBase64(index: number, target: Buffer, at: number): number {
-    return this.run(0, index).copyText(index, target, at);
+    return this.leaves.copyRecordPart(index, 0, target, at);
+  }
+
+  holdsLowerPath(index: number): boolean {
+    return index >>> HELD_PATH_LEVELS < this.heldBlocks;
+  }
+
+  copyHeldStepBase64(index: number, level: number, target: Buffer, at: number): number {
+    if (!this.holdsLowerPath(index) || level >= HELD_PATH_LEVELS) throw new Error(`step ${level} of leaf ${index} is not held with it`);
+    return this.leaves.copyRecordPart(index, 1 + level, target, at);
+  }
+
+  /** Writes the lower steps of every leaf of the blocks the leaves read so far complete. */
+  private holdCompleteBlocks(): void {
+    const blocks = Math.floor(this.size / BLOCK);
+    for (let index = this.heldBlocks * BLOCK; index < blocks * BLOCK; index++) {
+      for (let level = 0; level < HELD_PATH_LEVELS; level++) {
+        // The sibling of the leaf's ancestor at `level`: inside the block, so complete.
+        const sibling = (index >>> level) ^ 1;
+        this.leaves.holdStep(index, level, this.run(level, sibling), sibling);
+      }
+    }
+    this.heldBlocks = Math.max(this.heldBlocks, blocks);
   }
 
   latestOf(labelHex: string): number | undefined {
@@ -201,7 +289,7 @@ class ZoneLog implements ZoneLogView {
   /** Reads leaves [size, to) and the subtrees they complete, in order. */
   async extend(db: Db, zone: string, to: number): Promise<void> {
     for (let from = this.size; from < to; from = this.size) {
-      const end = Math.min(to, from + PAGE);
+      const end = Math.min(to, from + this.pageLeaves);
       const leaves = await db
         .selectFrom('log_leaves')
         .select(['idx', 'label', 'leaf', 'leaf_hash'])
@@ -222,16 +310,17 @@ class ZoneLog implements ZoneLogView {
         .execute();
       for (const l of leaves) {
         if (l.leaf_hash.length !== HASH_SIZE) throw new Error(`the log of ${zone} holds a leaf hash of ${l.leaf_hash.length} octets at ${l.idx}`);
-        this.leaves.push(l.leaf);
-        (this.levels[0] ??= new Base64Run(HASH_BASE64)).push(l.leaf_hash);
+        this.leaves.push(l.leaf_hash, l.leaf);
+        (this.levels[0] ??= new HashRun()).push(l.leaf_hash);
         this.latest.set(l.label.toString('hex'), Number(l.idx));
       }
       for (const n of nodes) {
-        const run = (this.levels[n.level] ??= new Base64Run(HASH_BASE64));
+        const run = (this.levels[n.level] ??= new HashRun());
         if (Number(n.idx) !== run.length) throw new Error(`the log of ${zone} is missing subtree ${n.level}:${run.length}`);
         if (n.hash.length !== HASH_SIZE) throw new Error(`the log of ${zone} holds a subtree hash of ${n.hash.length} octets at ${n.level}:${n.idx}`);
         run.push(n.hash);
       }
+      this.holdCompleteBlocks();
     }
   }
 }
@@ -243,9 +332,11 @@ export class LogCache {
   private readonly ready = new Map<string, ZoneLog>();
   private readonly unsubscribe: () => void;
 
+  /** `pageLeaves`: leaves read per query (tests make it small to cross pages). */
   constructor(
     private readonly db: Db,
     changeFeed: ChangeFeed,
+    private readonly pageLeaves = PAGE,
   ) {
     this.unsubscribe = changeFeed.onZoneChange((zone) => this.stale.add(zone));
   }
@@ -265,11 +356,11 @@ export class LogCache {
       const head = await latestTreeHead(this.db, zone);
       if (!head) return undefined;
       let log = await held?.catch(() => undefined);
-      if (!log || head.size < log.size || !head.publicKey.equals(log.head.publicKey)) log = new ZoneLog();
+      if (!log || head.size < log.size || !head.publicKey.equals(log.head.publicKey)) log = new ZoneLog(this.pageLeaves);
       await log.extend(this.db, zone, head.size);
       // Hashes held that no longer give the head's root (the stored tree was rewritten): read it all again.
       if (!rangeHash({ start: 0, end: head.size }, (s) => log!.subtree(s)).equals(head.root)) {
-        log = new ZoneLog();
+        log = new ZoneLog(this.pageLeaves);
         await log.extend(this.db, zone, head.size);
       }
       log.head = head;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SealedBox } from '../../src/secrets/sealed-box.js';
 import { inclusionAnswer } from '../../src/transparency/inclusion-answer.js';
-import { LogCache } from '../../src/transparency/log-cache.js';
+import { HELD_PATH_LEVELS, LogCache } from '../../src/transparency/log-cache.js';
 import { appendLeaves, lockLogHead } from '../../src/transparency/log-store.js';
 import { leafHash } from '../../src/transparency/merkle.js';
 import { signLatestTreeHead } from '../../src/transparency/tree-heads.js';
@@ -29,12 +29,16 @@ after(async () => {
   await testDb?.close();
 });
 
-test('every leaf of heads of 1, 31, 32, 33, 64 and 97 leaves gets an answer whose path verifies', async () => {
+// Blocks of leaves whose lower steps are held with each leaf (log-cache.ts).
+const BLOCK = 2 ** HELD_PATH_LEVELS;
+
+test('every leaf of heads on both sides of one and two blocks gets an answer whose path verifies', async () => {
   const feed = drivenChangeFeed();
-  const cache = new LogCache(testDb.db, feed);
+  // Read 10 leaves per query, so blocks are completed across reads, and heads end inside blocks.
+  const cache = new LogCache(testDb.db, feed, 10);
   const headJson = Buffer.from('{"head":true}');
   let size = 0;
-  for (const target of [1, 31, 32, 33, 64, 97]) {
+  for (const target of [1, 31, 32, 33, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 37]) {
     await testDb.db.transaction().execute(async (tx) => {
       const at = await lockLogHead(tx, ZONE);
       const leaves = Array.from({ length: target - size }, (_, i) => ({ label: Buffer.from(`l${size + i}`.padEnd(28, '.')), leaf: Buffer.from(`leaf ${size + i}`) }));
@@ -61,4 +65,13 @@ test('every leaf of heads of 1, 31, 32, 33, 64 and 97 leaves gets an answer whos
     }
   }
   cache.close();
+});
+
+test('a cache that reads the whole log at once gives the same answers as one that followed it head by head', async () => {
+  const followed = (await new LogCache(testDb.db, drivenChangeFeed(), 10).view(ZONE))!;
+  const fresh = (await new LogCache(testDb.db, drivenChangeFeed()).view(ZONE))!;
+  const headJson = Buffer.from('{}');
+  for (let index = 0; index < fresh.head.size; index++) {
+    assert.equal(inclusionAnswer(fresh, index, headJson).toString(), inclusionAnswer(followed, index, headJson).toString(), `leaf ${index}`);
+  }
 });
