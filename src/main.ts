@@ -25,6 +25,7 @@ import { listRoutes } from './lists/list-routes.js';
 import { dnsMemberKeys } from './lists/member-keys.js';
 import { createTreeHeadSigner } from './transparency/tree-head-signer.js';
 import { transparencyRoutes } from './transparency/routes.js';
+import { keepTickObjectShape } from './tick-object-shape.js';
 
 export const LISTENERS = ['dns', 'api', 'gateway'] as const;
 export type ListenerName = (typeof LISTENERS)[number];
@@ -97,6 +98,8 @@ export interface StartOptions {
 export async function startKeypost(options: StartOptions): Promise<RunningKeypost> {
   const { config, log } = options;
   const selected = options.only ?? [...LISTENERS];
+  // Before start-up's major collections (migrations, the read model, zone logs): see the module.
+  keepTickObjectShape();
   const database: DatabaseHandle = await openDatabase(config.database, { log });
   const started: Component[] = [];
   try {
