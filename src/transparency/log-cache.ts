@@ -71,7 +71,9 @@ class HashRun {
 
 /** A buffer of at least `needed` octets holding the first `used` of `data`. */
 function grown(data: Buffer, used: number, needed: number): Buffer {
-  const next = Buffer.alloc(Math.max(64 * 1024, needed * 2));
+  // Unfilled: octets past `used` are written before they are read, and the pages of the unused
+  // tail are not taken from the system until then.
+  const next = Buffer.allocUnsafeSlow(Math.max(64 * 1024, needed * 2));
   data.copy(next, 0, 0, used);
   return next;
 }
