@@ -9,12 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { keepTickObjectShape } from '../src/tick-object-shape.js';
 
 const TICKS = 1_000_000;
 
 /** One side, run in a child process: prints the median nanoseconds per nextTick. */
 async function side(keep: boolean, collections: number, rounds: number): Promise<void> {
-  if (keep) (await import('../src/tick-object-shape.js')).keepTickObjectShape();
+  if (keep) keepTickObjectShape();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
   for (let k = 0; k < collections; k++) {

@@ -281,7 +281,7 @@ class ZoneLog implements ZoneLogView {
         this.leaves.holdStep(index, level, this.run(level, sibling), sibling);
       }
     }
-    this.heldBlocks = Math.max(this.heldBlocks, blocks);
+    this.heldBlocks = blocks;
   }
 
   latestOf(labelHex: string): number | undefined {
