@@ -9,13 +9,14 @@ import { ResponseRateLimiter } from './rrl.js';
 import { DenialLimiter, dividedAmong } from './denial-limiter.js';
 import { formatAddress } from '../lifecycle.js';
 import type { ZoneUpdate } from '../published/model.js';
-import { createCounters, registerDnsMetrics, registerWorkerMetrics, sharedCounterRows, totalCounters, type DnsCounters } from './counters.js';
+import { createCounters, registerDnsMetrics, registerWorkerMetrics, rowCounters, sharedCounterRows, totalCounters, type DnsCounters } from './counters.js';
 import { startDnsWorkers, type DnsWorkerPool } from './dns-workers.js';
 import { SharedRateLimiter, sharedRrlData } from './shared-rrl.js';
-import { udpDescriptor } from './socket-fd.js';
+import { tcpDescriptor, udpDescriptor } from './socket-fd.js';
 import { ZoneMirror } from './zone-mirror.js';
 import { Notifier } from './notify.js';
-import { listenTcp, type TcpListener } from './tcp-listener.js';
+import { listenTcp, tcpCapsAmong, type TcpListener } from './tcp-listener.js';
+import { replyMessages, tcpReply } from './tcp-reply.js';
 import { listenUdp, type UdpListener } from './udp-listener.js';
 import { encodeZoneUpdate, type EncodedZone, type SignerSource } from './zone-encoding.js';
 import { zoneSignerFor, type ZoneSigner } from './dnssec/zone-signer.js';
@@ -49,9 +50,11 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   const defaults: PolicyDefaults = { powBits: published.defaultPowBits, apiUrl: services.config.directory.publicUrl };
   const dnsConfig = services.config.dns;
   const workerCount = dnsConfig.workers;
-  // With workers, every thread counts in its own row of shared memory and these are the totals.
+  // With workers, every thread counts in its own row of shared memory: this thread bumps row 0,
+  // so no increment races a worker's, and reads the totals.
   const counterRows = workerCount > 0 ? sharedCounterRows(workerCount + 1) : undefined;
-  const counters = counterRows ? totalCounters(counterRows) : createCounters();
+  const totals = counterRows ? totalCounters(counterRows) : createCounters();
+  const counters = counterRows ? rowCounters(counterRows, 0) : totals;
   // With workers, the accounts are shared, so a prefix has one allowance whichever thread answers.
   const rrlData = workerCount > 0 && dnsConfig.rrl.responsesPerSecond > 0 ? sharedRrlData(dnsConfig.rrl) : undefined;
   const rrl = rrlData ? new SharedRateLimiter(rrlData) : dnsConfig.rrl.responsesPerSecond > 0 ? new ResponseRateLimiter(dnsConfig.rrl) : undefined;
@@ -63,6 +66,9 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
   // Without a configured secret each process makes its own: cookies then hold for that node only.
   const cookieSecret = dnsConfig.cookieSecret ? Buffer.from(dnsConfig.cookieSecret, 'hex') : randomBytes(16);
   const cookies = new CookieSecret(cookieSecret);
+  // Every thread that accepts on the TCP listener (this one and each worker) holds its own limits:
+  // a share of the overall cap, the per-address cap whole (tcp-listener.ts tcpCapsAmong).
+  const tcpOptions = tcpCapsAmong({ ...dnsConfig.tcp, idleTimeoutMs: options.tcpIdleTimeoutMs ?? dnsConfig.tcp.idleTimeoutMs }, workerCount + 1);
   const mirror = new ZoneMirror();
   let workers: DnsWorkerPool | undefined;
   const notifier = new Notifier(log, { retryDelayMs: options.notifyRetryDelayMs });
@@ -155,11 +161,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
       const u = await listenUdp(host, port, snapshots, counters, log, { rrl, cookies, denials }, workerCount === 0);
       const boundPort = u.socket.address().port;
       try {
-        tcp = await listenTcp(host, boundPort, snapshots, counters, log, {
-          ...dnsConfig.tcp,
-          idleTimeoutMs: options.tcpIdleTimeoutMs ?? dnsConfig.tcp.idleTimeoutMs,
-          cookies,
-        });
+        tcp = await listenTcp({ host, port: boundPort }, snapshots, counters, log, { ...tcpOptions, cookies });
         udp = u;
         return;
       } catch (err) {
@@ -171,7 +173,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
 
   return {
     name: 'dns',
-    counters,
+    counters: totals,
     snapshots,
     // Workers presign the apex names and change layers themselves (dns-worker.ts), and receive the
     // shared signatures of a finished pass before they answer the sync.
@@ -181,7 +183,7 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
     },
     workersSynced: () => workers?.sync() ?? Promise.resolve(),
     async start() {
-      registerDnsMetrics(services.metrics, counters, snapshots);
+      registerDnsMetrics(services.metrics, totals, snapshots);
       const box = openSecretBox(services.config.secrets);
       signers = (zone, previous) => {
         try {
@@ -213,7 +215,14 @@ export function createDnsComponent(services: Services, options: DnsComponentOpti
           denials: denialLimits,
           logLevel: log.level,
           initial: mirror.everything(current),
+          tcpFd: tcpDescriptor(tcp!.server),
+          tcp: tcpOptions,
           handOff: (msg, rinfo) => udp!.respond(msg, rinfo),
+          respondTcp: (msg, remote) => {
+            const reply = tcpReply(snapshots, msg, { transport: 'tcp', remote, cookies });
+            if (reply.kind === 'stream' && reply.transfer) counters.transfers++;
+            return replyMessages(reply);
+          },
           log,
         });
         // Zones that changed while the workers started (apply() posts only once they exist).

@@ -71,19 +71,22 @@ export function totalCounters(rows: SharedArrayBuffer): DnsCounters {
 
 /** Per-thread query counts, so /metrics shows that every worker answers. */
 export function registerWorkerMetrics(registry: Registry, rows: SharedArrayBuffer, threads: number): void {
-  const name = 'keypost_dns_worker_udp_queries_total';
-  if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
   const perThread = Array.from({ length: threads }, (_, row) => rowCounters(rows, row));
-  new Counter({
-    name,
-    help: 'DNS messages received over UDP, by worker thread (0 = the loading thread)',
-    labelNames: ['worker'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      perThread.forEach((c, row) => this.inc({ worker: String(row) }, c.udpQueries));
-    },
-  });
+  const perThreadCounter = (name: string, help: string, field: 'udpQueries' | 'tcpQueries') => {
+    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help,
+      labelNames: ['worker'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        perThread.forEach((c, row) => this.inc({ worker: String(row) }, c[field]));
+      },
+    });
+  };
+  perThreadCounter('keypost_dns_worker_udp_queries_total', 'DNS messages received over UDP, by worker thread (0 = the loading thread)', 'udpQueries');
+  perThreadCounter('keypost_dns_worker_tcp_queries_total', 'DNS messages received over TCP, by worker thread (0 = the loading thread)', 'tcpQueries');
 }
 
 export function registerDnsMetrics(registry: Registry, counters: DnsCounters, snapshots: () => SnapshotSet): void {

@@ -1,9 +1,11 @@
-// One DNS worker thread (dns-workers.ts starts them): reads the UDP socket the loading thread
-// bound, through the same descriptor (socket-fd.ts), and answers from the snapshots the loading
-// thread posts (zone-mirror.ts). DO answers of signed zones carry the signatures the loading thread
+// One DNS worker thread (dns-workers.ts starts them): reads the UDP socket and accepts on the TCP
+// listener the loading thread bound, through the same descriptors (socket-fd.ts), and answers from
+// the snapshots the loading thread posts (zone-mirror.ts). DO answers of signed zones carry the signatures the loading thread
 // made and shares (dnssec/shared-signatures.ts); what is not shared (apex names, change layers,
 // denials) this thread signs with its own signer, presigning all but denials. Queries that need
-// what only the loading thread keeps are handed back to it (AnswerContext.handOff).
+// what only the loading thread keeps are handed back to it (AnswerContext.handOff): a datagram to
+// answer from its own socket, a TCP query (a zone transfer among them) to stream back through
+// this thread's connection (tcp-handoff.ts).
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -12,12 +14,17 @@ import { rowCounters } from './counters.js';
 import { DenialLimiter, type DenialLimits } from './denial-limiter.js';
 import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
 import { serveUdp } from './udp-listener.js';
+import { HandOffClient, isHandOffReply, type HandOffReply, type HandOffRequest } from './tcp-handoff.js';
+import { listenTcp, type TcpOptions } from './tcp-listener.js';
 import { MirroredZones, type SignaturesMessage, type ZoneMessage } from './zone-mirror.js';
 import { Presigner } from './dnssec/presigner.js';
 
 export interface DnsWorkerData {
   fd: number;
   family: 'udp4' | 'udp6';
+  /** The TCP listener's descriptor, and this thread's limits (tcp-listener.ts tcpCapsAmong). */
+  tcpFd: number;
+  tcp: Omit<TcpOptions, 'cookies' | 'handOff'>;
   counterRows: SharedArrayBuffer;
   row: number;
   cookieSecret: Uint8Array;
@@ -31,9 +38,9 @@ export interface DnsWorkerData {
  * Loading thread → worker. `sync` is answered once every earlier message is applied, and with
  * `signing` once background signing has caught up with them too.
  */
-export type ToWorker = ZoneMessage | SignaturesMessage | { kind: 'sync'; id: number; signing: boolean };
+export type ToWorker = ZoneMessage | SignaturesMessage | { kind: 'sync'; id: number; signing: boolean } | HandOffReply;
 /** Worker → loading thread. */
-export type FromWorker = { kind: 'ready' } | { kind: 'synced'; id: number } | { kind: 'handoff'; msg: Uint8Array; address: string; port: number };
+export type FromWorker = { kind: 'ready' } | { kind: 'synced'; id: number } | { kind: 'handoff'; msg: Uint8Array; address: string; port: number } | HandOffRequest;
 
 const data = workerData as DnsWorkerData;
 const port = parentPort!;
@@ -54,6 +61,8 @@ setInterval(() => {
 }, 3_600_000).unref();
 const socket = createSocket(data.family);
 const post = (message: FromWorker) => port.postMessage(message);
+const cookies = new CookieSecret(Buffer.from(data.cookieSecret));
+const handOffs = new HandOffClient(post);
 
 serveUdp(
   socket,
@@ -63,7 +72,7 @@ serveUdp(
   {
     rrl: data.rrl ? new SharedRateLimiter(data.rrl) : undefined,
     denials: new DenialLimiter(data.denials, counters),
-    cookies: new CookieSecret(Buffer.from(data.cookieSecret)),
+    cookies,
     handOff: (msg, rinfo) => post({ kind: 'handoff', msg, address: rinfo.address, port: rinfo.port }),
   },
   true,
@@ -71,6 +80,10 @@ serveUdp(
 socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
 
 port.on('message', (message: ToWorker) => {
+  if (isHandOffReply(message)) {
+    handOffs.receive(message);
+    return;
+  }
   if (message.kind === 'sync') {
     if (!message.signing) post({ kind: 'synced', id: message.id });
     else void presigner.idle().then(() => post({ kind: 'synced', id: message.id }));
@@ -84,4 +97,6 @@ port.on('message', (message: ToWorker) => {
   if (applied) presigner.schedule(applied.zone, false);
 });
 
-socket.bind({ fd: data.fd }, () => post({ kind: 'ready' }));
+const udpBound = new Promise<void>((resolve) => socket.bind({ fd: data.fd }, resolve));
+const tcpListening = listenTcp({ fd: data.tcpFd }, () => zones.current(), counters, log, { ...data.tcp, cookies, handOff: (msg, remote) => handOffs.stream(msg, remote) });
+void Promise.all([udpBound, tcpListening]).then(() => post({ kind: 'ready' }));

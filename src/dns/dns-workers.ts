@@ -1,14 +1,17 @@
 // DNS served from several threads (README "KEYPOST_DNS_WORKERS"). The loading thread binds the UDP
-// socket, follows the change feed and builds the snapshots as before; each worker thread opens the
-// same socket descriptor (socket-fd.ts) and answers from snapshots posted to it (zone-mirror.ts),
-// whose node bytes live in SharedArrayBuffers, so the zone is held once whatever the number of
-// workers. The loading thread stops reading the socket; it answers what workers hand back (ZONEMD,
-// TSIG) and keeps serving TCP, transfers and NOTIFY.
+// socket and the TCP listener, follows the change feed and builds the snapshots as before; each
+// worker thread opens the same descriptors (socket-fd.ts) and answers from snapshots posted to it
+// (zone-mirror.ts), whose node bytes live in SharedArrayBuffers, so the zone is held once whatever
+// the number of workers. The loading thread stops reading the UDP socket but accepts TCP beside
+// the workers (a listener cannot stop accepting without closing); it answers what workers hand
+// back (ZONEMD, TSIG, zone transfers: tcp-handoff.ts) and sends NOTIFY.
 import type { RemoteInfo } from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { DnsWorkerData, FromWorker, ToWorker } from './dns-worker.js';
 import type { SignaturesMessage, ZoneMessage } from './zone-mirror.js';
+import { HandOffServer, isHandOffRequest } from './tcp-handoff.js';
+import type { MessageStream } from './transfer.js';
 
 export interface DnsWorkerPool {
   readonly size: number;
@@ -26,11 +29,13 @@ export interface DnsWorkerOptions extends Omit<DnsWorkerData, 'row'> {
   /** Messages that bring a new worker to the snapshots served now. */
   initial: ZoneMessage[];
   handOff(msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>): void;
+  /** Answers a TCP query a worker hands back, as the loading thread's own listener would. */
+  respondTcp(msg: Uint8Array, remote: string): MessageStream;
   log: Logger;
 }
 
 export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWorkerPool> {
-  const { count, initial, handOff, log, ...shared } = options;
+  const { count, initial, handOff, respondTcp, log, ...shared } = options;
   const workers: Worker[] = [];
   const waiting = new Map<number, { left: number; done: () => void }>();
   let nextSync = 0;
@@ -40,6 +45,7 @@ export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWor
     // Row 0 of the counters is the loading thread's.
     const worker = new Worker(new URL('./dns-worker.js', import.meta.url), { workerData: { ...shared, row: i + 1 } satisfies DnsWorkerData });
     workers.push(worker);
+    const tcpHandOffs = new HandOffServer(respondTcp, (reply) => worker.postMessage(reply satisfies ToWorker), log);
     started.push(
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
@@ -47,6 +53,8 @@ export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWor
           if (message.kind === 'ready') {
             worker.off('error', reject);
             resolve();
+          } else if (isHandOffRequest(message)) {
+            tcpHandOffs.receive(message);
           } else if (message.kind === 'handoff') {
             handOff(Buffer.from(message.msg.buffer, message.msg.byteOffset, message.msg.byteLength), message);
           } else {
@@ -60,10 +68,11 @@ export async function startDnsWorkers(options: DnsWorkerOptions): Promise<DnsWor
       }),
     );
     worker.on('error', (err) => log.error({ err, worker: i + 1 }, 'DNS worker failed'));
-    // A worker's exit closes its handle, and with it the descriptor every thread shares
-    // (socket-fd.ts): outside close(), UDP service has then ended and the operator must know.
+    // A worker's exit closes its handles, and with them the descriptors every thread shares
+    // (socket-fd.ts): outside close(), DNS service has then ended and the operator must know.
     worker.on('exit', (code) => {
-      if (!closing) log.error({ worker: i + 1, code }, 'DNS worker exited; UDP queries are no longer answered until restart');
+      tcpHandOffs.close();
+      if (!closing) log.error({ worker: i + 1, code }, 'DNS worker exited; queries are no longer answered until restart');
     });
     for (const message of initial) worker.postMessage(message satisfies ToWorker);
   }

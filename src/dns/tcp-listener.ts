@@ -9,7 +9,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AnswerContext } from './answer.js';
-import { answerTcp, type MessageStream } from './transfer.js';
+import type { MessageStream } from './transfer.js';
+import { tcpReply, type TcpReply } from './tcp-reply.js';
 import type { SnapshotSet } from './zone-snapshot.js';
 import type { DnsCounters } from './counters.js';
 
@@ -22,6 +23,26 @@ export interface TcpOptions {
   maxConnectionsPerIp: number;
   /** Cookie secret for replies (RFC 7873 §5.2); rate limiting does not apply to TCP. */
   cookies?: AnswerContext['cookies'];
+  /**
+   * On a worker thread: streams from the loading thread the transfers and what answer() hands
+   * off (tcp-handoff.ts), which the worker's mirrored snapshots cannot answer.
+   */
+  handOff?: (msg: Uint8Array, remote: string) => MessageStream;
+}
+
+/** Where the listener accepts: an address to bind, or a listening descriptor another thread bound (socket-fd.ts). */
+export type TcpBinding = { host: string; port: number } | { fd: number };
+
+/**
+ * One thread's limits when `threads` accept on one listening socket (dns-workers.ts). Each thread
+ * counts only its own connections, and the kernel hands new ones to whichever thread accepts
+ * first, so the spread is uneven. The overall cap bounds the server's descriptors and memory:
+ * each thread holds an equal share of it, rounded up. The per-address cap keeps one client from
+ * taking the listener: each thread holds it whole, because a share of it would refuse a client's
+ * busy connections that happen to land on one thread well before the client reached its cap.
+ */
+export function tcpCapsAmong<T extends Pick<TcpOptions, 'maxConnections'>>(options: T, threads: number): T {
+  return { ...options, maxConnections: Math.ceil(options.maxConnections / threads) };
 }
 
 /** What the listener knows of each open connection, to pick one to shed. */
@@ -72,6 +93,7 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
   };
   let streaming = false;
   let ended = false;
+  const handOff = options.handOff && ((msg: Uint8Array) => options.handOff!(msg, remote ?? ''));
   conn.idle = () => !streaming && available() === 0 && socket.writableLength === 0;
   const remote = socket.remoteAddress;
   socket.setNoDelay(true);
@@ -111,7 +133,7 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
       }
     } catch (err) {
       counters.internalErrors++;
-      log.error({ err, remote }, 'zone transfer failed');
+      log.error({ err, remote }, transfer ? 'zone transfer failed' : 'failed to answer a TCP query');
       socket.destroy();
       return;
     } finally {
@@ -143,39 +165,24 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
       pending = pending.subarray(2 + length);
       counters.tcpQueries++;
       conn.lastActiveMs = Date.now();
-      let reply: ReturnType<typeof answerTcp>;
-      let deferred: Promise<unknown> | undefined;
-      const ctx: AnswerContext = { transport: 'tcp', remote, cookies: options.cookies, defer: (work) => (deferred = work) };
+      let reply: TcpReply;
       try {
-        reply = answerTcp(snapshots(), message, ctx);
+        reply = tcpReply(snapshots, message, { transport: 'tcp', remote, cookies: options.cookies }, handOff);
       } catch (err) {
         counters.internalErrors++;
         log.error({ err, remote }, 'failed to answer a TCP query');
         socket.destroy();
         return;
       }
-      if (!reply && deferred) {
-        // Answered in order once the deferred work has settled, like a transfer's stream.
-        const work = deferred;
-        const query = Buffer.from(message);
-        void stream(
-          (async function* () {
-            await work;
-            const again = answerTcp(snapshots(), query, { ...ctx, defer: undefined });
-            if (again instanceof Uint8Array) yield again;
-          })(),
-          false,
-        );
-        return;
-      }
-      if (!reply) {
+      if (reply.kind === 'none') {
         counters.dropped++;
         continue;
       }
-      if (reply instanceof Uint8Array) {
-        if (!write(frame(reply))) return;
+      if (reply.kind === 'answer') {
+        if (!write(frame(reply.message))) return;
       } else {
-        void stream(reply);
+        // Answered in order: nothing more is read until the stream has been written.
+        void stream(reply.messages, reply.transfer);
         return;
       }
     }
@@ -196,8 +203,7 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
 }
 
 export function listenTcp(
-  host: string,
-  port: number,
+  binding: TcpBinding,
   snapshots: () => SnapshotSet,
   counters: DnsCounters,
   log: Logger,
@@ -251,7 +257,7 @@ export function listenTcp(
   server.on('error', (err) => log.warn({ err }, 'TCP server error'));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, exclusive: true }, () => {
+    server.listen('fd' in binding ? { fd: binding.fd } : { host: binding.host, port: binding.port, exclusive: true }, () => {
       server.off('error', reject);
       resolve({
         server,

@@ -164,15 +164,29 @@ export function transfer(set: SnapshotSet, msg: Uint8Array, q: Query, ctx: Answe
   })();
 }
 
+/**
+ * On a worker thread (dns-workers.ts): streams from the loading thread what only it answers over
+ * TCP, the transfers and what answer() hands off (TSIG, ZONEMD); see tcp-handoff.ts.
+ */
+export type TcpHandOff = (msg: Uint8Array) => MessageStream;
+
 /** What the TCP listener calls: transfers stream, everything else is one answer. */
-export function answerTcp(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext): MessageStream | Uint8Array | null {
+export function answerTcp(set: SnapshotSet, msg: Uint8Array, ctx: AnswerContext, handOff?: TcpHandOff): MessageStream | Uint8Array | null {
   if (msg.length >= HEADER_LENGTH) {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'query' && (parsed.query.qtype === TYPE.AXFR || parsed.query.qtype === TYPE.IXFR)) {
       const q = parsed.query;
       if (q.edns && q.edns.version !== 0) return answer(set, msg, ctx);
-      return transfer(set, msg, q, ctx);
+      return handOff ? handOff(msg) : transfer(set, msg, q, ctx);
     }
   }
-  return answer(set, msg, ctx);
+  if (!handOff) return answer(set, msg, ctx);
+  let handed = false;
+  const reply = answer(set, msg, {
+    ...ctx,
+    handOff: () => {
+      handed = true;
+    },
+  });
+  return handed ? handOff(msg) : reply;
 }

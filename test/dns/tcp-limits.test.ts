@@ -1,6 +1,8 @@
 // Item 8 of issue 15 (DNS part): one client used to be able to hold every DNS TCP slot. Now each
 // address has its own cap, a full server closes its longest-idle connection to admit a new one
 // (RFC 7766 §6.2.2) instead of refusing it, and a query once begun must be complete quickly.
+// These hold per thread that accepts: the listener is tested alone (no DNS workers), then with
+// workers, where each thread holds a client to the per-address cap.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -8,7 +10,7 @@ import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
 import type { DnsComponent } from '../../src/dns/component.js';
 import { addZone } from './support/fixtures.js';
-import { dig, section, startDns, status, type DnsServer } from './support/server.js';
+import { dig, section, startDns, status, waitFor, type DnsServer } from './support/server.js';
 
 const skip = requireTool('dig');
 const ZONE = 'tcp.test';
@@ -22,6 +24,7 @@ before(async () => {
   db = await openTestDatabase();
   await addZone(db.db, ZONE);
   server = await startDns(db, {
+    KEYPOST_DNS_WORKERS: '0',
     KEYPOST_DNS_TCP_MAX_CONNECTIONS: '8',
     KEYPOST_DNS_TCP_MAX_PER_IP: '4',
     KEYPOST_DNS_TCP_IDLE_TIMEOUT: '60s',
@@ -40,8 +43,8 @@ interface Held {
 }
 
 /** Opens a connection from `address` and keeps it idle; `closed` resolves with when it ended. */
-async function hold(address: string): Promise<Held> {
-  const socket = connect({ host: server.host, port: server.port, localAddress: address });
+async function hold(address: string, on: DnsServer = server): Promise<Held> {
+  const socket = connect({ host: on.host, port: on.port, localAddress: address });
   socket.on('error', () => {});
   const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
   await new Promise<void>((resolve, reject) => {
@@ -97,4 +100,20 @@ test('a DNS TCP query left incomplete is cut off after the short query timeout, 
   const closedAt = await h.closed;
   // The idle timeout here is 60 s (and 10 s by default); the query timeout is 300 ms.
   assert.ok(closedAt - started < 5000, `closed after ${closedAt - started} ms`);
+});
+
+test('with DNS workers, every thread that accepts holds an address to its cap, and other clients get in', { skip }, async () => {
+  const threaded = await startDns(db, { KEYPOST_DNS_WORKERS: '2', KEYPOST_DNS_TCP_MAX_PER_IP: '2', KEYPOST_DNS_TCP_IDLE_TIMEOUT: '60s' });
+  const held: Held[] = [];
+  try {
+    for (let i = 0; i < 12; i++) held.push(await hold('127.0.0.10', threaded));
+    // Three threads accept (the main one and two workers), each holding the address to 2: at
+    // least 6 of its 12 connections are closed, long before the idle timeout would close them.
+    await waitFor('the address to be held to its cap on every thread', async () => (held.filter((h) => h.socket.destroyed).length >= 6 ? true : undefined), 5000);
+    const out = await dig(threaded, '-b', '127.0.0.11', '+tcp', ZONE, 'SOA');
+    assert.equal(status(out), 'NOERROR', out);
+  } finally {
+    for (const h of held) h.socket.destroy();
+    await threaded.close();
+  }
 });

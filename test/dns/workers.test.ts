@@ -1,10 +1,12 @@
-// KEYPOST_DNS_WORKERS: several threads read the one UDP socket. Every worker answers (its own
-// counter on /metrics rises), the main thread reads none of it, and a publish reaches every worker
-// within a second of the main thread serving it; each worker signs DO answers of a signed zone
-// with signatures made in the background, before the query.
+// KEYPOST_DNS_WORKERS: several threads read the one UDP socket and accept on the one TCP listener.
+// Every worker answers (its own counter on /metrics rises), the main thread reads no datagram, and
+// a publish reaches every worker within a second of the main thread serving it; each worker signs
+// DO answers of a signed zone with signatures made in the background, before the query. A zone
+// transfer accepted by a worker streams, TSIG-signed, what the loading thread serves.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { openTestDatabase, type TestDatabase } from '../support/database.js';
 import { requireTool } from '../support/tools.js';
 import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
@@ -13,14 +15,17 @@ import { lookupNode } from '../../src/dns/zone-snapshot.js';
 import type { DnsComponent } from '../../src/dns/component.js';
 import { addZone, makeKey, publish } from './support/fixtures.js';
 import { signZone } from './support/dnssec.js';
-import { startDns, waitFor, type DnsServer } from './support/server.js';
-import { buildQuery, flagsOf } from './support/wire-client.js';
+import { dig, startDns, waitFor, type DnsServer } from './support/server.js';
+import { buildQuery, flagsOf, tcpExchange } from './support/wire-client.js';
 
 const skip = requireTool('dig');
 const ZONE = 'workers.test';
 const SIGNED = 'signed-workers.test';
 const WORKERS = 2;
 const OPENPGPKEY = 61;
+const TSIG_SECRET = randomBytes(32).toString('base64');
+/** Enough addresses that a transfer takes several messages (transfer.ts fills ~16 KiB each). */
+const FILLER = 60;
 let db: TestDatabase;
 let server: DnsServer;
 let dns: DnsComponent;
@@ -28,8 +33,10 @@ let dns: DnsComponent;
 before(async () => {
   if (skip) return;
   db = await openTestDatabase();
-  await addZone(db.db, ZONE);
-  await publish(db.db, `alice@${ZONE}`, await makeKey(`alice@${ZONE}`));
+  await addZone(db.db, ZONE, { dns: { secondaries: [{ address: '127.0.0.1', tsigKey: 'xfr-key' }], tsigKeys: { 'xfr-key': TSIG_SECRET } } });
+  const aliceKey = await makeKey(`alice@${ZONE}`);
+  await publish(db.db, `alice@${ZONE}`, aliceKey);
+  for (let i = 0; i < FILLER; i++) await publish(db.db, `filler${i}@${ZONE}`, aliceKey);
   await addZone(db.db, SIGNED);
   await signZone(db, SIGNED, 13);
   await publish(db.db, `carol@${SIGNED}`, await makeKey(`carol@${SIGNED}`));
@@ -41,13 +48,18 @@ after(async () => {
   await db?.close();
 });
 
-/** UDP queries received per thread, from /metrics (worker "0" is the main thread). */
-async function perWorker(): Promise<Map<string, number>> {
+/** Queries received per thread over UDP or TCP, from /metrics (worker "0" is the main thread). */
+async function perWorker(transport: 'udp' | 'tcp' = 'udp'): Promise<Map<string, number>> {
   const text = await (await fetch(`http://${server.keypost.addresses.ops}/metrics`)).text();
   const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^keypost_dns_worker_udp_queries_total\{worker="(\d+)"\} (\d+)$/gm)) counts.set(m[1], Number(m[2]));
+  const line = new RegExp(`^keypost_dns_worker_${transport}_queries_total\\{worker="(\\d+)"\\} (\\d+)$`, 'gm');
+  for (const m of text.matchAll(line)) counts.set(m[1], Number(m[2]));
   return counts;
 }
+
+/** The workers whose count in `now` is above the one in `from`. */
+const rose = (from: Map<string, number>, now: Map<string, number>) =>
+  Array.from({ length: WORKERS }, (_, i) => String(i + 1)).filter((w) => (now.get(w) ?? 0) > (from.get(w) ?? 0));
 
 /** Sends `count` queries for `name` at once from one socket and resolves with the replies. */
 function burst(name: string, count: number, dnssecOk = false): Promise<Buffer[]> {
@@ -127,4 +139,72 @@ test('every worker answers DO queries of a signed zone with signatures made befo
     assert.equal(r.readUInt16BE(6), 2, 'the OPENPGPKEY record and its RRSIG');
   }
   assert.equal(dns.counters.signaturesOnQuery, onQuery, 'no signature was made on the query path');
+});
+
+test('workers accept TCP connections and answer on them', { skip }, async () => {
+  const from = await perWorker('tcp');
+  const answered = new Set<string>();
+  const replies: Buffer[] = [];
+  // Every thread accepts on the one listener and the kernel gives each connection to one of them,
+  // so connect until every worker has answered on a connection of its own.
+  await waitFor(
+    'every worker to answer over TCP',
+    async () => {
+      const before = await perWorker('tcp');
+      replies.push(...(await tcpExchange(server.host, server.port, [buildQuery(alice, OPENPGPKEY, { id: 1 }), buildQuery(alice, OPENPGPKEY, { id: 2 })])));
+      for (const w of rose(before, await perWorker('tcp'))) answered.add(w);
+      return answered.size === WORKERS ? true : undefined;
+    },
+    10_000,
+    0,
+  );
+  assert.equal(rose(from, await perWorker('tcp')).length, WORKERS);
+  for (const r of replies) {
+    assert.equal(flagsOf(r).rcode, 0);
+    assert.equal(r.readUInt16BE(6), 1, 'one OPENPGPKEY record');
+  }
+});
+
+test('a zone transfer accepted by a worker streams the zone the loading thread serves, TSIG-signed', { skip }, async () => {
+  const key = `hmac-sha256:xfr-key:${TSIG_SECRET}`;
+  const servedSerial = () => dns.snapshots().zones.get(nameKey(ZONE))!.serial;
+  const serialBefore = servedSerial();
+  // Transfer until one lands on a worker (its TCP count rises while nothing else uses TCP).
+  const transfer = await waitFor(
+    'a worker to accept a transfer',
+    async () => {
+      const before = await perWorker('tcp');
+      const out = await dig(server, '-y', key, ZONE, 'AXFR');
+      return rose(before, await perWorker('tcp')).length ? out : undefined;
+    },
+    10_000,
+    0,
+  );
+  // dig checks the TSIG of every message and says so when one fails.
+  assert.doesNotMatch(transfer, /Transfer failed|tsig verify failure|communications error/i);
+  const messages = Number(/XFR size: \d+ records \(messages (\d+)/.exec(transfer)?.[1]);
+  assert.ok(messages > 1, `the transfer took several messages (${messages})`);
+  const records = transfer.split('\n').filter((l) => l && !l.startsWith(';') && !/\sTSIG\s/.test(l));
+  assert.match(records[0], /\sSOA\s/);
+  assert.equal(records[records.length - 1], records[0], 'SOA first and last');
+  const serial = Number(records[0].split(/\s+/)[6]);
+  assert.ok(serial >= serialBefore && serial <= servedSerial(), `serial ${serial}: one the loading thread served`);
+  const published = await db.db.selectFrom('addresses').select((eb) => eb.fn.countAll<string>().as('n')).where('domain', '=', ZONE).executeTakeFirstOrThrow();
+  const openpgpkeys = records.filter((l) => /\sOPENPGPKEY\s/.test(l));
+  assert.ok(Number(published.n) > FILLER);
+  assert.equal(openpgpkeys.length, Number(published.n), 'every published address');
+  assert.ok(openpgpkeys.some((l) => l.startsWith(`${alice}.`)));
+  assert.ok(records.some((l) => /\sZONEMD\s/.test(l)), 'the zone digest, which only the loading thread makes');
+  // Unsigned, the same worker path refuses: the transfer ACL names the key.
+  const refused = await waitFor(
+    'a worker to refuse an unsigned transfer',
+    async () => {
+      const before = await perWorker('tcp');
+      const out = await dig(server, ZONE, 'AXFR');
+      return rose(before, await perWorker('tcp')).length ? out : undefined;
+    },
+    10_000,
+    0,
+  );
+  assert.match(refused, /Transfer failed/);
 });
