@@ -6,14 +6,13 @@
 // what only the loading thread keeps are handed back to it (AnswerContext.handOff): a datagram to
 // answer from its own socket, a TCP query (a zone transfer among them) to stream back through
 // this thread's connection (tcp-handoff.ts).
-import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { CookieSecret } from './cookies.js';
 import { rowCounters } from './counters.js';
 import { DenialLimiter, type DenialLimits } from './denial-limiter.js';
 import { SharedRateLimiter, type SharedRrlData } from './shared-rrl.js';
-import { serveUdp } from './udp-listener.js';
+import { answeringSocket, serveUdp } from './udp-listener.js';
 import { HandOffClient, isHandOffReply, type HandOffReply, type HandOffRequest } from './tcp-handoff.js';
 import { listenTcp, type TcpOptions } from './tcp-listener.js';
 import { MirroredZones, type SignaturesMessage, type ZoneMessage } from './zone-mirror.js';
@@ -59,7 +58,7 @@ process.on('uncaughtException', (err) => log.error({ err }, 'unexpected error in
 setInterval(() => {
   for (const zone of zones.current().zones.values()) presigner.schedule(zone, false);
 }, 3_600_000).unref();
-const socket = createSocket(data.family);
+const socket = answeringSocket(data.family);
 const post = (message: FromWorker) => port.postMessage(message);
 const cookies = new CookieSecret(Buffer.from(data.cookieSecret));
 const handOffs = new HandOffClient(post);

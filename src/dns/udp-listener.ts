@@ -22,6 +22,17 @@ export type UdpPolicy = Pick<AnswerContext, 'rrl' | 'cookies' | 'denials'> & {
 // Large kernel buffers absorb bursts from many concurrent clients instead of dropping them.
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/**
+ * A socket for answering: every datagram it sends goes back to the address a query came from,
+ * which the kernel reports as an IP literal. dgram's default lookup (dns.lookup) answers even a
+ * literal on the next tick, so each answer would wait a turn of the tick queue to be sent; this
+ * lookup hands the literal straight back.
+ */
+export function answeringSocket(type: 'udp4' | 'udp6'): Socket {
+  const family = type === 'udp6' ? 6 : 4;
+  return createSocket({ type, reuseAddr: false, lookup: (address, _options, callback) => callback(null, address, family) });
+}
+
 /** Answers datagrams on `socket`; `read` false leaves reading to others (dns-workers.ts). */
 export function serveUdp(
   socket: Socket,
@@ -100,7 +111,7 @@ export function listenUdp(
   /** False when worker threads read the socket (dns-workers.ts); this thread still sends. */
   read = true,
 ): Promise<UdpListener> {
-  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  const socket = answeringSocket(host.includes(':') ? 'udp6' : 'udp4');
   const respond = serveUdp(socket, snapshots, counters, log, policy, read);
   socket.on('error', (err) => log.warn({ err }, 'UDP socket error'));
   return new Promise((resolve, reject) => {
