@@ -1,8 +1,9 @@
 // One DNS worker thread (dns-workers.ts starts them): reads the UDP socket and accepts on the TCP
 // listener the loading thread bound, through the same descriptors (socket-fd.ts), and answers from
-// the snapshots the loading thread posts (zone-mirror.ts). DO answers of signed zones carry the signatures the loading thread
-// made and shares (dnssec/shared-signatures.ts); what is not shared (apex names, change layers,
-// denials) this thread signs with its own signer, presigning all but denials. Queries that need
+// the snapshots the loading thread posts (zone-mirror.ts). DO answers of signed zones carry the
+// signatures the loading thread made and shares (dnssec/shared-signatures.ts); what is not shared
+// (apex names, change layers, denials) this thread signs with its own signer, presigning all but
+// denials. Queries that need
 // what only the loading thread keeps are handed back to it (AnswerContext.handOff): a datagram to
 // answer from its own socket, a TCP query (a zone transfer among them) to stream back through
 // this thread's connection (tcp-handoff.ts).

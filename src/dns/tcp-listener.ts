@@ -30,7 +30,7 @@ export interface TcpOptions {
   handOff?: (msg: Uint8Array, remote: string) => MessageStream;
 }
 
-/** Where the listener accepts: an address to bind, or a listening descriptor another thread bound (socket-fd.ts). */
+/** Where the listener accepts: an address to bind, or the descriptor another thread bound (socket-fd.ts). */
 export type TcpBinding = { host: string; port: number } | { fd: number };
 
 /**
@@ -93,9 +93,9 @@ function serveConnection(socket: Socket, snapshots: () => SnapshotSet, counters:
   };
   let streaming = false;
   let ended = false;
-  const handOff = options.handOff && ((msg: Uint8Array) => options.handOff!(msg, remote ?? ''));
   conn.idle = () => !streaming && available() === 0 && socket.writableLength === 0;
   const remote = socket.remoteAddress;
+  const handOff = options.handOff && ((msg: Uint8Array) => options.handOff!(msg, remote ?? ''));
   socket.setNoDelay(true);
   socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
   socket.on('error', () => socket.destroy());
