@@ -3,10 +3,9 @@
 // the snapshots the loading thread posts (zone-mirror.ts). DO answers of signed zones carry the
 // signatures the loading thread made and shares (dnssec/shared-signatures.ts); what is not shared
 // (apex names, change layers, denials) this thread signs with its own signer, presigning all but
-// denials. Queries that need
-// what only the loading thread keeps are handed back to it (AnswerContext.handOff): a datagram to
-// answer from its own socket, a TCP query (a zone transfer among them) to stream back through
-// this thread's connection (tcp-handoff.ts).
+// denials. Queries that need what only the loading thread keeps are handed back to it
+// (AnswerContext.handOff): a datagram to answer from its own socket, a TCP query (a zone transfer
+// among them) to stream back through this thread's connection (tcp-handoff.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { CookieSecret } from './cookies.js';
