@@ -113,6 +113,12 @@ export function startMixedLoad(options: LoadOptions): MixedLoad {
           }
           // A 421 closes the session; start a new one.
           if (!result.ok && result.code === 421) throw new Error(result.response);
+          // A transaction refused after MAIL was accepted (a 4xx at RCPT) stays open on the
+          // server: end it with RSET before the next MAIL, as a real client does (RFC 5321
+          // §4.1.1.5), or that MAIL is a nested one and gets a permanent 503.
+          if (!result.ok) {
+            await new Promise<void>((resolve, reject) => conn.reset((err) => (err ? reject(err) : resolve())));
+          }
         }
         conn.quit();
       } catch {
