@@ -19,19 +19,11 @@ export type TcpReply =
  */
 export function tcpReply(snapshots: () => SnapshotSet, msg: Uint8Array, ctx: Omit<AnswerContext, 'defer' | 'handOff'>, handOff?: TcpHandOff): TcpReply {
   let deferred: Promise<unknown> | undefined;
-  let handed = false;
-  const reply = answerTcp(
-    snapshots(),
-    msg,
-    { ...ctx, defer: (work) => (deferred = work) },
-    handOff &&
-      ((query) => {
-        handed = true;
-        return handOff(query);
-      }),
-  );
+  const reply = answerTcp(snapshots(), msg, { ...ctx, defer: (work) => (deferred = work) }, handOff);
   if (reply instanceof Uint8Array) return { kind: 'answer', message: reply };
-  if (reply) return { kind: 'stream', messages: reply, transfer: !handed };
+  // With a hand-off, every stream is the loading thread's (which counts its transfers there);
+  // without, a stream that is not deferred work is a transfer.
+  if (reply) return { kind: 'stream', messages: reply, transfer: !handOff };
   if (!deferred) return { kind: 'none' };
   const work = deferred;
   // The listener goes on reading into the buffer `msg` lies in; keep the query's own copy.
