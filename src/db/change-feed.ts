@@ -19,14 +19,14 @@ export const ZONE_CHANNEL = 'keypost_zone';
  * Serial arithmetic is RFC 1982; +1 stays well inside the 32-bit window secondaries compare with.
  */
 export async function bumpZoneSerial(tx: Tx, zone: string): Promise<number> {
-  const row = await tx
-    .updateTable('domains')
-    .set({ serial: sql`(serial + 1) % 4294967296`, updated_at: sql`now()` })
-    .where('name', '=', zone)
-    .returning('serial')
-    .executeTakeFirst();
-  await sql`select pg_notify(${ZONE_CHANNEL}, ${zone})`.execute(tx);
-  return row ? Number(row.serial) : 0;
+  // One statement: every writer of a zone makes this call while holding the zone's locks.
+  // The notification is queued whether or not the zone row is still there.
+  const { rows } = await sql<{ serial: string | number | null }>`
+    with bumped as (
+      update domains set serial = (serial + 1) % 4294967296, updated_at = now() where name = ${zone} returning serial
+    )
+    select (select serial from bumped) as serial, pg_notify(${ZONE_CHANNEL}, ${zone})`.execute(tx);
+  return Number(rows[0]?.serial ?? 0);
 }
 
 /** Announce a zone that was created or removed (its serial row is gone or new). */

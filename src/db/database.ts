@@ -229,6 +229,8 @@ export interface LogHeadsTable {
   /** Milliseconds since the epoch. */
   sth_time: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>;
   sth_signature: Buffer | null;
+  /** The edge subtrees' hashes of the first `size` leaves, largest first, concatenated; null on older heads. */
+  frontier: Buffer | null;
 }
 
 /** One leaf of a zone's log (src/transparency/leaf.ts). */

@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import {
   EMPTY_ROOT,
+  HASH_SIZE,
   appendLeaf,
   consistencyRanges,
   inclusionRanges,
@@ -33,11 +34,26 @@ export interface StoredLeaf {
 
 const key = (s: Subtree) => `${s.level}:${s.index}`;
 
-/** Creates the zone's head row if needed and locks it until `tx` ends; returns the tree size. */
-export async function lockLogHead(tx: Tx, zone: string): Promise<number> {
-  await tx.insertInto('log_heads').values({ zone }).onConflict((oc) => oc.column('zone').doNothing()).execute();
-  const row = await tx.selectFrom('log_heads').select('size').where('zone', '=', zone).forUpdate().executeTakeFirstOrThrow();
-  return Number(row.size);
+/** A zone's head row as its lock read it: the tree size and, when stored, the right edge's hashes. */
+export interface LockedHead {
+  size: number;
+  /** The hashes of subtreesOf([0, size)), largest first, concatenated; null on a head written before it was kept. */
+  frontier: Buffer | null;
+}
+
+/**
+ * Locks the zone's head row until `tx` ends (creating it on the zone's first append) and returns
+ * it. FOR UPDATE re-reads the row at its latest committed version after waiting for another
+ * writer, so size and frontier are those the previous append committed.
+ */
+export async function lockLogHead(tx: Tx, zone: string): Promise<LockedHead> {
+  const locked = () => tx.selectFrom('log_heads').select(['size', 'frontier']).where('zone', '=', zone).forUpdate().executeTakeFirst();
+  let row = await locked();
+  if (!row) {
+    await tx.insertInto('log_heads').values({ zone }).onConflict((oc) => oc.column('zone').doNothing()).execute();
+    row = await locked();
+  }
+  return { size: Number(row!.size), frontier: row!.frontier };
 }
 
 /**
@@ -74,18 +90,29 @@ export async function rangeHashes(db: Db | Tx, zone: string, ranges: LeafRange[]
   return ranges.map((r) => rangeHash(r, (s) => hashes.get(key(s))!));
 }
 
-/**
- * Appends leaves to the zone's log in `tx`. The caller must hold the head lock (lockLogHead) and
- * pass the size it returned. Returns the new size.
- */
-export async function appendLeaves(tx: Tx, zone: string, size: number, leaves: NewLeaf[]): Promise<number> {
-  if (leaves.length === 0) return size;
-  const edge = subtreesOf({ start: 0, end: size });
+/** The right edge of the first `head.size` leaves: from the head row, or once from the stored subtrees. */
+async function frontierOf(tx: Tx, zone: string, head: LockedHead): Promise<{ subtree: Subtree; hash: Buffer }[]> {
+  const edge = subtreesOf({ start: 0, end: head.size });
+  if (head.frontier && head.frontier.length === edge.length * HASH_SIZE) {
+    return edge.map((subtree, i) => ({ subtree, hash: head.frontier!.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE) }));
+  }
   const known = edge.length ? await subtreeHashes(tx, zone, edge) : new Map<string, Buffer>();
-  let frontier = edge.map((subtree) => ({ subtree, hash: known.get(key(subtree))! }));
+  return edge.map((subtree) => ({ subtree, hash: known.get(key(subtree))! }));
+}
+
+/**
+ * Appends leaves to the zone's log in `tx`. The caller must hold the head lock and pass the head
+ * lockLogHead returned. The leaves, the subtrees they complete and the new head (size and right
+ * edge) are written by one statement: the writers of a zone take turns on the head lock, so each
+ * round trip made while holding it is one every other writer of the zone waits for. Returns the
+ * new size.
+ */
+export async function appendLeaves(tx: Tx, zone: string, head: LockedHead, leaves: NewLeaf[]): Promise<number> {
+  if (leaves.length === 0) return head.size;
+  let frontier = await frontierOf(tx, zone, head);
   const leafRows: { idx: number; label: Buffer; leaf: Buffer; leaf_hash: Buffer }[] = [];
   const nodeRows: { level: number; idx: number; hash: Buffer }[] = [];
-  let next = size;
+  let next = head.size;
   for (const { label, leaf } of leaves) {
     const hash = leafHash(leaf);
     const step = appendLeaf(frontier, next, hash);
@@ -94,22 +121,24 @@ export async function appendLeaves(tx: Tx, zone: string, size: number, leaves: N
     for (const c of step.created) if (c.subtree.level > 0) nodeRows.push({ level: c.subtree.level, idx: c.subtree.index, hash: c.hash });
     next++;
   }
-  // One statement per table whatever the batch size, with one array parameter per column: a
-  // multi-row VALUES list costs a parameter per cell to build, send and parse (an import batch
-  // appends hundreds of leaves). Octets travel as hex text so both drivers pass the arrays alike.
+  // One array parameter per column whatever the batch size: a multi-row VALUES list costs a
+  // parameter per cell to build, send and parse (an import batch appends hundreds of leaves).
+  // Octets travel as hex text so both drivers pass the arrays alike. The inserts run as
+  // data-modifying CTEs of the head update, all in one statement.
   const hex = (b: Buffer) => b.toString('hex');
   await sql`
-    insert into log_leaves (zone, idx, label, leaf, leaf_hash)
-    select ${zone}, t.idx, decode(t.label, 'hex'), decode(t.leaf, 'hex'), decode(t.leaf_hash, 'hex')
-    from unnest(${leafRows.map((r) => String(r.idx))}::bigint[], ${leafRows.map((r) => hex(r.label))}::text[],
-                ${leafRows.map((r) => hex(r.leaf))}::text[], ${leafRows.map((r) => hex(r.leaf_hash))}::text[]) as t(idx, label, leaf, leaf_hash)`.execute(tx);
-  if (nodeRows.length) {
-    await sql`
+    with appended_leaves as (
+      insert into log_leaves (zone, idx, label, leaf, leaf_hash)
+      select ${zone}, t.idx, decode(t.label, 'hex'), decode(t.leaf, 'hex'), decode(t.leaf_hash, 'hex')
+      from unnest(${leafRows.map((r) => String(r.idx))}::bigint[], ${leafRows.map((r) => hex(r.label))}::text[],
+                  ${leafRows.map((r) => hex(r.leaf))}::text[], ${leafRows.map((r) => hex(r.leaf_hash))}::text[]) as t(idx, label, leaf, leaf_hash)
+    ), completed_nodes as (
       insert into log_nodes (zone, level, idx, hash)
       select ${zone}, t.level, t.idx, decode(t.hash, 'hex')
-      from unnest(${nodeRows.map((r) => r.level)}::smallint[], ${nodeRows.map((r) => String(r.idx))}::bigint[], ${nodeRows.map((r) => hex(r.hash))}::text[]) as t(level, idx, hash)`.execute(tx);
-  }
-  await tx.updateTable('log_heads').set({ size: next }).where('zone', '=', zone).execute();
+      from unnest(${nodeRows.map((r) => r.level)}::smallint[], ${nodeRows.map((r) => String(r.idx))}::bigint[], ${nodeRows.map((r) => hex(r.hash))}::text[]) as t(level, idx, hash)
+    )
+    update log_heads set size = ${String(next)}, frontier = decode(${hex(Buffer.concat(frontier.map((f) => f.hash)))}, 'hex')
+    where zone = ${zone}`.execute(tx);
   return next;
 }
 
@@ -178,16 +207,29 @@ export async function indexOfLeafHash(db: Db | Tx, zone: string, hash: Buffer, b
   return row ? Number(row.idx) : undefined;
 }
 
+/** What an address serves now, as the log encodes it; every column null when its row is gone. */
+export interface ServedAddressRow {
+  address: string;
+  fingerprint: string | null;
+  minimal_key: Buffer | null;
+  endpoint: string | null;
+  pow_bits: number | null;
+  status: string | null;
+}
+
 /**
  * The addresses of `zone` whose rows this transaction changed, from the change log it wrote (its
- * trigger rows carry this transaction's id); none when the zone's log is off, so that case costs
- * no extra round trip.
+ * trigger rows carry this transaction's id), each with what its row serves now; none when the
+ * zone's log is off, so that case costs no extra round trip. The rows are this transaction's own
+ * writes, locked by it, so reading them before the log head is locked reads what the leaves record.
  */
-export async function addressesChangedInTransaction(tx: Tx, zone: string): Promise<string[]> {
-  const { rows } = await sql<{ address: string }>`
-    select distinct c.address from dns_address_changes c
-    join domains d on d.name = c.domain and d.transparency
-    where c.domain = ${zone} and c.xid = pg_current_xact_id()
+export async function addressesChangedInTransaction(tx: Tx, zone: string): Promise<ServedAddressRow[]> {
+  const { rows } = await sql<ServedAddressRow>`
+    select c.address, a.fingerprint, a.minimal_key, a.endpoint, a.pow_bits, a.status
+    from (select distinct c.address from dns_address_changes c
+          join domains d on d.name = c.domain and d.transparency
+          where c.domain = ${zone} and c.xid = pg_current_xact_id()) c
+    left join addresses a on a.address = c.address
     order by c.address`.execute(tx);
-  return rows.map((r) => r.address);
+  return rows;
 }

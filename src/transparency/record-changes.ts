@@ -14,7 +14,7 @@ import { bumpZoneSerial } from '../db/change-feed.js';
 import { openpgpkeyLabel } from '../protocol/address-hashes.js';
 import { parseAddress } from '../protocol/address.js';
 import { decodeLeaf, encodeLeaf, labelOctets, sameServedState, servedKeyHash, type LogLeaf } from './leaf.js';
-import { addressesChangedInTransaction, appendLeaves, latestLeaves, lockLogHead, type NewLeaf } from './log-store.js';
+import { addressesChangedInTransaction, appendLeaves, latestLeaves, lockLogHead, type NewLeaf, type ServedAddressRow } from './log-store.js';
 
 type State = Omit<LogLeaf, 'sequence' | 'time'>;
 
@@ -34,39 +34,34 @@ export async function logAddressChanges(tx: Tx, zone: string, now = new Date()):
 
 /** Brings the log up to what every address of `zone` serves now (a log turned back on). Returns how many leaves. */
 export async function logZoneAddresses(tx: Tx, zone: string, now = new Date()): Promise<number> {
-  const rows = await tx.selectFrom('addresses').select('address').where('domain', '=', zone).orderBy('address').execute();
-  return logAddresses(tx, zone, rows.map((r) => r.address), now);
+  const rows = await tx
+    .selectFrom('addresses')
+    .select(['address', 'fingerprint', 'minimal_key', 'endpoint', 'pow_bits', 'status'])
+    .where('domain', '=', zone)
+    .orderBy('address')
+    .execute();
+  return logAddresses(tx, zone, rows, now);
 }
 
-async function logAddresses(tx: Tx, zone: string, changed: string[], now: Date): Promise<number> {
+async function logAddresses(tx: Tx, zone: string, changed: ServedAddressRow[], now: Date): Promise<number> {
   if (changed.length === 0) return 0;
-  const size = await lockLogHead(tx, zone);
-  const rows = new Map(
-    (
-      await tx
-        .selectFrom('addresses')
-        .select(['address', 'local_part', 'fingerprint', 'minimal_key', 'endpoint', 'pow_bits', 'status'])
-        .where('address', 'in', changed)
-        .execute()
-    ).map((r) => [r.address, r]),
-  );
-  const labelOf = (address: string) => labelOctets(openpgpkeyLabel(rows.get(address)?.local_part ?? parseAddress(address).localPart));
-  const labels = changed.map(labelOf);
+  const head = await lockLogHead(tx, zone);
+  // The address is the local part and the zone (src/protocol/address.ts), so its label follows.
+  const labels = changed.map((row) => labelOctets(openpgpkeyLabel(parseAddress(row.address).localPart)));
   const latest = await latestLeaves(tx, zone, labels);
   const appended: NewLeaf[] = [];
-  for (const [i, address] of changed.entries()) {
+  for (const [i, row] of changed.entries()) {
     const label = labels[i];
     const last = latest.get(label.toString('hex'));
     const before = last ? decodeLeaf(last.leaf) : undefined;
-    const row = rows.get(address);
     let state: State | undefined;
-    if (row?.status === 'published') {
+    if (row.status === 'published') {
       state = {
         action: 'publish',
         zone,
         label,
-        fingerprint: row.fingerprint,
-        keyHash: servedKeyHash(row.minimal_key),
+        fingerprint: row.fingerprint!,
+        keyHash: servedKeyHash(row.minimal_key!),
         endpoint: row.endpoint,
         powBits: row.pow_bits,
       };
@@ -78,6 +73,6 @@ async function logAddresses(tx: Tx, zone: string, changed: string[], now: Date):
     const leaf = encodeLeaf({ ...state, sequence: (before?.sequence ?? 0) + 1, time: now.getTime() });
     appended.push({ label, leaf });
   }
-  await appendLeaves(tx, zone, size, appended);
+  await appendLeaves(tx, zone, head, appended);
   return appended.length;
 }

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import { decodeLeaf } from '../../src/transparency/leaf.js';
-import { leavesBetween, logSize, rootAt } from '../../src/transparency/log-store.js';
+import { appendLeaves, leavesBetween, lockLogHead, logSize, rootAt } from '../../src/transparency/log-store.js';
+import { frontierRoot } from '../../src/transparency/merkle.js';
 import { recordZoneChange } from '../../src/transparency/record-changes.js';
 import { createDomain, updateDomain } from '../../src/directory/domains.js';
 import { readZone } from '../../src/published/zone-reader.js';
@@ -124,6 +125,31 @@ describe('the zone log on the write side', () => {
     for (let n = 0; n <= leaves.length; n++) {
       assert.deepEqual(await rootAt(testDb.db, 'example.org', n), mth(leaves.slice(0, n).map((l) => l.leaf)), `size ${n}`);
     }
+  });
+
+  test('an append keeps the right edge on the head row, and a head without one (an older log) is appended to from the stored subtrees', async () => {
+    const zone = 'edge.example';
+    await addDomain(testDb.db, zone);
+    const append = (tag: string, count: number) =>
+      testDb.db.transaction().execute(async (tx) => {
+        const head = await lockLogHead(tx, zone);
+        await appendLeaves(tx, zone, head, Array.from({ length: count }, (_, i) => ({ label: Buffer.from(`${tag}${i}`.padEnd(28, '.')), leaf: Buffer.from(`${tag} ${i}`) })));
+      });
+    const storedEdgeRoot = async () => {
+      const row = await testDb.db.selectFrom('log_heads').select('frontier').where('zone', '=', zone).executeTakeFirstOrThrow();
+      const hashes = Array.from({ length: row.frontier!.length / 32 }, (_, i) => ({ hash: row.frontier!.subarray(i * 32, (i + 1) * 32) }));
+      return frontierRoot(hashes);
+    };
+    await append('a', 7);
+    assert.deepEqual(await storedEdgeRoot(), mth((await leavesOf(zone)).map((l) => l.leaf)), 'the kept edge folds to the root of 7 leaves');
+    await sql`update log_heads set frontier = null where zone = ${zone}`.execute(testDb.db);
+    await append('b', 6);
+    const leaves = (await leavesOf(zone)).map((l) => l.leaf);
+    assert.equal(leaves.length, 13);
+    assert.deepEqual(await rootAt(testDb.db, zone, 13), mth(leaves), 'the stored subtrees give the RFC root');
+    assert.deepEqual(await storedEdgeRoot(), mth(leaves), 'the edge kept again folds to the same root');
+    await append('c', 1);
+    assert.deepEqual(await rootAt(testDb.db, zone, 14), mth((await leavesOf(zone)).map((l) => l.leaf)));
   });
 
   test('a zone with its log off gets no leaf and no head; turned on, it logs what every address serves; off again, DNS drops the head', async () => {
