@@ -29,6 +29,7 @@ import { labelOctets } from '../src/transparency/leaf.js';
 import { createScratchPostgres } from '../test/support/database.js';
 import { parseJson as json, startChild } from './child-server.js';
 import { benchKeyringFile } from './keyring.js';
+import { keepAliveClient } from './keep-alive-client.js';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' } } });
 const RATE = Number(values.rate);
@@ -69,16 +70,16 @@ try {
     },
   );
   try {
+    const call = keepAliveClient(serve.base);
     const publish = (i: number) =>
-      fetch(`${serve.base}/v1/domains/${ZONE}/addresses/user${i}@${ZONE}`, {
-        method: 'PUT',
+      call('PUT', `/v1/domains/${ZONE}/addresses/user${i}@${ZONE}`, {
         headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ keytext: keyring[i] }),
       });
     const warmUpStarted = now();
     for (let i = COUNT; i < COUNT + WARM_UP; i++) {
       const response = await publish(i);
-      if (response.status !== 200) throw new Error(`warm-up publish user${i}: ${response.status} ${await response.text()}`);
+      if (response.status !== 200) throw new Error(`warm-up publish user${i}: ${response.status} ${response.body}`);
     }
     say(`warm-up: ${WARM_UP} publishes one after another in ${((now() - warmUpStarted) / 1000).toFixed(1)} s`);
     // The poller: every head it sees, with the time its answer arrived.
@@ -88,9 +89,9 @@ try {
     const poller = (async () => {
       while (polling) {
         try {
-          const response = await fetch(`${serve.base}/v1/log/${ZONE}/sth`);
-          const body = (await response.json()) as { tree_size?: number };
-          if (response.status === 200 && typeof body.tree_size === 'number') seen.push({ at: now(), size: body.tree_size });
+          const response = await call('GET', `/v1/log/${ZONE}/sth`);
+          const size = json(response.body)?.tree_size;
+          if (response.status === 200 && typeof size === 'number') seen.push({ at: now(), size });
         } catch (err) {
           // A reset keep-alive connection costs one poll, not the run; reported with the figures.
           pollErrors.push(String((err as Error).cause ?? err));
@@ -116,12 +117,10 @@ try {
           // after it; the lag is then measured from the 200, and the retries are reported.
           for (let attempt = 1; response.status === 503 && attempt < 10; attempt++) {
             retried++;
-            await response.text();
-            await sleep(Number(response.headers.get('retry-after') ?? 1) * 1000);
+            await sleep(Number(response.headers['retry-after'] ?? 1) * 1000);
             response = await publish(i);
           }
-          const answer = await response.text();
-          if (response.status !== 200) failures.push(`user${i}: ${response.status} ${answer.slice(0, 200)}`);
+          if (response.status !== 200) failures.push(`user${i}: ${response.status} ${response.body.slice(0, 200)}`);
         } catch (err) {
           failures.push(`user${i}: ${String((err as Error).cause ?? err)}`);
         }
