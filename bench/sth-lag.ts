@@ -4,9 +4,10 @@
 // the first head seen whose tree_size covers its leaf (leaf indexes are read from the log after
 // the run). Prints p50/p99/max of that lag (target: p99 ≤ 1.5 s) beside the publishes' own round
 // trip in the same run, and the machine load. A publish answered 503 DIR_KEY_CHECK_BUSY is asked
-// again after its Retry-After, as a client would, and the count of such answers is printed. The measured run follows WARM_UP publishes made one
-// after another: a server just started checks its first keys in cold code, and an open loop of
-// 100/s into it fills the key-check queue in its first second (503 DIR_KEY_CHECK_BUSY).
+// again after its Retry-After, as a client would, and the count of such answers is printed. The
+// measured run follows WARM_UP publishes made one after another: a server just started checks its
+// first keys in cold code, and an open loop of 100/s into it fills the key-check queue in its
+// first second.
 //
 //   npm run bench:sth-lag [-- --rate 100 --seconds 20]
 //

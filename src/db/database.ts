@@ -229,7 +229,7 @@ export interface LogHeadsTable {
   /** Milliseconds since the epoch. */
   sth_time: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>;
   sth_signature: Buffer | null;
-  /** The edge subtrees' hashes of the first `size` leaves, largest first, concatenated; null on older heads. */
+  /** The tree size (u64) and its right edge's subtree hashes, largest first (log-store.ts); null on older heads. */
   frontier: Buffer | null;
 }
 

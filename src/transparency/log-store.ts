@@ -37,7 +37,7 @@ const key = (s: Subtree) => `${s.level}:${s.index}`;
 /** A zone's head row as its lock read it: the tree size and, when stored, the right edge's hashes. */
 export interface LockedHead {
   size: number;
-  /** The hashes of subtreesOf([0, size)), largest first, concatenated; null on a head written before it was kept. */
+  /** The right edge as the head row keeps it (see edgeOctets); null on a head written before it was kept. */
   frontier: Buffer | null;
 }
 
@@ -90,11 +90,24 @@ export async function rangeHashes(db: Db | Tx, zone: string, ranges: LeafRange[]
   return ranges.map((r) => rangeHash(r, (s) => hashes.get(key(s))!));
 }
 
-/** The right edge of the first `head.size` leaves: from the head row, or once from the stored subtrees. */
+/** Edge octets: the tree size they belong to (u64) and the hashes of subtreesOf([0, size)), largest first. */
+function edgeOctets(size: number, hashes: Buffer[]): Buffer {
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64BE(BigInt(size));
+  return Buffer.concat([prefix, ...hashes]);
+}
+
+/**
+ * The right edge of the first `head.size` leaves: from the head row when it was kept for this very
+ * size, else once from the stored subtrees. A head whose size moved without its edge (a node of an
+ * older release appending beside this one) can have an edge of the same length for another size,
+ * which is why the size it belongs to is kept with it.
+ */
 async function frontierOf(tx: Tx, zone: string, head: LockedHead): Promise<{ subtree: Subtree; hash: Buffer }[]> {
   const edge = subtreesOf({ start: 0, end: head.size });
-  if (head.frontier && head.frontier.length === edge.length * HASH_SIZE) {
-    return edge.map((subtree, i) => ({ subtree, hash: head.frontier!.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE) }));
+  const kept = head.frontier;
+  if (kept && kept.length === 8 + edge.length * HASH_SIZE && kept.readBigUInt64BE(0) === BigInt(head.size)) {
+    return edge.map((subtree, i) => ({ subtree, hash: kept.subarray(8 + i * HASH_SIZE, 8 + (i + 1) * HASH_SIZE) }));
   }
   const known = edge.length ? await subtreeHashes(tx, zone, edge) : new Map<string, Buffer>();
   return edge.map((subtree) => ({ subtree, hash: known.get(key(subtree))! }));
@@ -137,7 +150,7 @@ export async function appendLeaves(tx: Tx, zone: string, head: LockedHead, leave
       select ${zone}, t.level, t.idx, decode(t.hash, 'hex')
       from unnest(${nodeRows.map((r) => r.level)}::smallint[], ${nodeRows.map((r) => String(r.idx))}::bigint[], ${nodeRows.map((r) => hex(r.hash))}::text[]) as t(level, idx, hash)
     )
-    update log_heads set size = ${String(next)}, frontier = decode(${hex(Buffer.concat(frontier.map((f) => f.hash)))}, 'hex')
+    update log_heads set size = ${String(next)}, frontier = decode(${hex(edgeOctets(next, frontier.map((f) => f.hash)))}, 'hex')
     where zone = ${zone}`.execute(tx);
   return next;
 }

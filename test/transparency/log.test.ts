@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { openpgpkeyLabel } from '../../src/protocol/address-hashes.js';
 import { decodeLeaf } from '../../src/transparency/leaf.js';
 import { appendLeaves, leavesBetween, lockLogHead, logSize, rootAt } from '../../src/transparency/log-store.js';
-import { frontierRoot } from '../../src/transparency/merkle.js';
+import { HASH_SIZE, frontierRoot } from '../../src/transparency/merkle.js';
 import { recordZoneChange } from '../../src/transparency/record-changes.js';
 import { createDomain, updateDomain } from '../../src/directory/domains.js';
 import { readZone } from '../../src/published/zone-reader.js';
@@ -127,7 +127,7 @@ describe('the zone log on the write side', () => {
     }
   });
 
-  test('an append keeps the right edge on the head row, and a head without one (an older log) is appended to from the stored subtrees', async () => {
+  test('an append keeps the right edge on the head row; a head without one, or with one kept for another size, is appended to from the stored subtrees', async () => {
     const zone = 'edge.example';
     await addDomain(testDb.db, zone);
     const append = (tag: string, count: number) =>
@@ -135,21 +135,31 @@ describe('the zone log on the write side', () => {
         const head = await lockLogHead(tx, zone);
         await appendLeaves(tx, zone, head, Array.from({ length: count }, (_, i) => ({ label: Buffer.from(`${tag}${i}`.padEnd(28, '.')), leaf: Buffer.from(`${tag} ${i}`) })));
       });
-    const storedEdgeRoot = async () => {
-      const row = await testDb.db.selectFrom('log_heads').select('frontier').where('zone', '=', zone).executeTakeFirstOrThrow();
-      const hashes = Array.from({ length: row.frontier!.length / 32 }, (_, i) => ({ hash: row.frontier!.subarray(i * 32, (i + 1) * 32) }));
-      return frontierRoot(hashes);
+    const keptEdge = async () => (await testDb.db.selectFrom('log_heads').select('frontier').where('zone', '=', zone).executeTakeFirstOrThrow()).frontier;
+    // The kept octets: the size (u64), then the edge's hashes, which fold to the root.
+    const keptRoot = async () => {
+      const kept = (await keptEdge())!;
+      const hashes = Array.from({ length: (kept.length - 8) / HASH_SIZE }, (_, i) => ({ hash: kept.subarray(8 + i * HASH_SIZE, 8 + (i + 1) * HASH_SIZE) }));
+      return { size: Number(kept.readBigUInt64BE(0)), root: frontierRoot(hashes) };
     };
+    const storedLeaves = async () => (await leavesOf(zone)).map((l) => l.leaf);
+
     await append('a', 7);
-    assert.deepEqual(await storedEdgeRoot(), mth((await leavesOf(zone)).map((l) => l.leaf)), 'the kept edge folds to the root of 7 leaves');
+    assert.deepEqual(await keptRoot(), { size: 7, root: mth(await storedLeaves()) }, 'the kept edge folds to the root of 7 leaves');
+    const edgeOfSeven = await keptEdge();
+
     await sql`update log_heads set frontier = null where zone = ${zone}`.execute(testDb.db);
     await append('b', 6);
-    const leaves = (await leavesOf(zone)).map((l) => l.leaf);
-    assert.equal(leaves.length, 13);
-    assert.deepEqual(await rootAt(testDb.db, zone, 13), mth(leaves), 'the stored subtrees give the RFC root');
-    assert.deepEqual(await storedEdgeRoot(), mth(leaves), 'the edge kept again folds to the same root');
+    assert.equal((await storedLeaves()).length, 13);
+    assert.deepEqual(await rootAt(testDb.db, zone, 13), mth(await storedLeaves()), 'the stored subtrees give the RFC root');
+    assert.deepEqual(await keptRoot(), { size: 13, root: mth(await storedLeaves()) }, 'the edge kept again folds to the same root');
+
+    // An edge of 7 leaves has as many subtrees as one of 13 (4+2+1, 8+4+1): as a node of an older
+    // release leaves it when it appends without keeping the edge.
+    await sql`update log_heads set frontier = ${edgeOfSeven} where zone = ${zone}`.execute(testDb.db);
     await append('c', 1);
-    assert.deepEqual(await rootAt(testDb.db, zone, 14), mth((await leavesOf(zone)).map((l) => l.leaf)));
+    assert.deepEqual(await rootAt(testDb.db, zone, 14), mth(await storedLeaves()), 'appended onto the stored subtrees, not the stale edge');
+    assert.deepEqual(await keptRoot(), { size: 14, root: mth(await storedLeaves()) });
   });
 
   test('a zone with its log off gets no leaf and no head; turned on, it logs what every address serves; off again, DNS drops the head', async () => {
